@@ -1,0 +1,2 @@
+/* Placeholder until the first source file of this module lands. */
+int kp_sinks_placeholder_;
