@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The project's test command (see README.md). On a fresh Debian bookworm machine
+# it installs what the tests need, builds the test servers (kube-apiserver,
+# kubectl, the kubelet simulator, ...) into a cache outside the work tree, then
+# builds kubepulse three ways and runs every test:
+#
+#   build/        gcc Debug            unit tests, then valgrind on each unit test
+#   build-asan/   gcc ASan+UBSan       unit + integration tests (real servers)
+#   build-fuzz/   clang libFuzzer      each fuzz target for a short run
+#
+# Usage: scripts/test.sh [--unit-only] [--skip-fuzz] [--skip-valgrind]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+unit_only=0 skip_fuzz=0 skip_valgrind=0
+for arg in "$@"; do
+    case "$arg" in
+    --unit-only) unit_only=1 ;;
+    --skip-fuzz) skip_fuzz=1 ;;
+    --skip-valgrind) skip_valgrind=1 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+jobs=$(nproc)
+step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+
+step "installing build and test dependencies"
+tests/infra/install-deps.sh
+
+if [ "$unit_only" = 0 ]; then
+    step "building the test servers"
+    tests/infra/build-servers.sh
+fi
+
+step "Debug build and unit tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build -L unit --output-on-failure -j "$jobs"
+
+if [ "$skip_valgrind" = 0 ]; then
+    step "valgrind on the unit tests"
+    ctest --test-dir build -L unit -T memcheck --output-on-failure \
+        --overwrite MemoryCheckCommandOptions="--leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1" \
+        >build/memcheck.log 2>&1 || { tail -40 build/memcheck.log; exit 1; }
+    if grep -q "Defects:" build/memcheck.log; then
+        grep -A3 "Defects:" build/memcheck.log
+        find build/Testing/Temporary -name 'MemoryChecker.*.log' -size +0 -exec cat {} + | head -80
+        echo "valgrind found defects" >&2
+        exit 1
+    fi
+    grep -E "Memory checking results|tests passed" build/memcheck.log || true
+fi
+
+if [ "$unit_only" = 1 ]; then
+    step "done (unit tests only)"
+    exit 0
+fi
+
+step "ASan+UBSan build: unit and integration tests against real servers"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKP_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan -L 'unit|integration' --output-on-failure
+
+if [ "$skip_fuzz" = 0 ]; then
+    step "clang libFuzzer build: short fuzz runs"
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DKP_FUZZ=ON -DKP_TESTS=OFF >/dev/null
+    cmake --build build-fuzz -j "$jobs"
+    ctest --test-dir build-fuzz -L fuzz --output-on-failure
+fi
+
+step "all tests passed"

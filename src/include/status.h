@@ -1,0 +1,44 @@
+/*
+ * status.h - a tiny HTTP/1.1 server on the libev loop for /healthz, /readyz,
+ * /metrics and /status. It knows no routes: one handler renders every GET.
+ *
+ * Each connection answers one request and closes. Requests are bounded in
+ * size (8 KiB of head) and time (5 s), and connections in number, so a
+ * misbehaving client can neither hold memory nor stall the loop.
+ */
+#ifndef KP_STATUS_H
+#define KP_STATUS_H
+
+#include <stddef.h>
+
+struct ev_loop;
+struct status_server;
+
+/* A growable response body; append with status_buf_printf / status_buf_append. */
+struct status_buf {
+    char *data; /* owned */
+    size_t len, cap;
+    int failed; /* an allocation failed: the response becomes a 500 */
+};
+void status_buf_append(struct status_buf *b, const char *s, size_t n);
+void status_buf_printf(struct status_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+struct status_response {
+    int code;                 /* 200, 404, 503 ... */
+    const char *content_type; /* borrowed static string */
+    struct status_buf body;
+};
+
+/* Fill resp for GET path (query string removed). code defaults to 404. */
+typedef void (*status_handler_fn)(const char *path, struct status_response *resp, void *ud);
+
+/* listen is "HOST:PORT", ":PORT" (all addresses) or "[::1]:PORT". */
+struct status_server *status_server_new(struct ev_loop *loop, const char *listen,
+                                        status_handler_fn handler, void *ud, char *err,
+                                        size_t errlen);
+/* The port actually bound (useful with ":0"). */
+int status_server_port(const struct status_server *s);
+void status_server_free(struct status_server *s);
+
+#endif

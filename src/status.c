@@ -1,0 +1,349 @@
+/*
+ * status.c - the status server: accept, read one bounded request head, hand
+ * GET paths to the handler, write the response, close.
+ */
+#include "status.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define STATUS_HEAD_MAX 8192
+#define STATUS_MAX_CONNS 64
+#define STATUS_TIMEOUT_S 5.0
+
+struct status_conn {
+    struct status_server *srv; /* borrowed */
+    int fd;
+    ev_io io;
+    ev_timer timer;
+    char head[STATUS_HEAD_MAX];
+    size_t head_len;
+    char *out; /* owned: the whole response */
+    size_t out_len, out_off;
+    struct status_conn *next;
+};
+
+struct status_server {
+    struct ev_loop *loop; /* borrowed */
+    int fd;
+    int port;
+    ev_io accept_io;
+    status_handler_fn handler;
+    void *ud;
+    struct status_conn *conns; /* owned list */
+    int nconns;
+};
+
+void status_buf_append(struct status_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void status_buf_printf(struct status_buf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(small)) {
+        status_buf_append(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    status_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+static void conn_close(struct status_conn *c)
+{
+    struct status_server *s = c->srv;
+    ev_io_stop(s->loop, &c->io);
+    ev_timer_stop(s->loop, &c->timer);
+    close(c->fd);
+    for (struct status_conn **pp = &s->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    s->nconns--;
+    free(c->out);
+    free(c);
+}
+
+static const char *reason_of(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static void conn_respond(struct status_conn *c, int code, const char *ctype, const char *body,
+                         size_t body_len);
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct status_conn *c = w->data;
+    (void)loop;
+    (void)revents;
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0)
+            break;
+        c->out_off += (size_t)n;
+    }
+    conn_close(c);
+}
+
+static void conn_respond(struct status_conn *c, int code, const char *ctype, const char *body,
+                         size_t body_len)
+{
+    char hdr[256];
+    int n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                     code, reason_of(code), ctype, body_len);
+    c->out = malloc((size_t)n + body_len);
+    if (!c->out) {
+        conn_close(c);
+        return;
+    }
+    memcpy(c->out, hdr, (size_t)n);
+    if (body_len)
+        memcpy(c->out + n, body, body_len);
+    c->out_len = (size_t)n + body_len;
+    ev_io_stop(c->srv->loop, &c->io);
+    ev_io_set(&c->io, c->fd, EV_WRITE);
+    ev_set_cb(&c->io, on_write);
+    ev_io_start(c->srv->loop, &c->io);
+}
+
+static void conn_dispatch(struct status_conn *c)
+{
+    struct status_response resp = {.code = 404, .content_type = "text/plain; charset=utf-8"};
+    char method[8], path[1024];
+
+    c->head[c->head_len] = '\0';
+    if (sscanf(c->head, "%7s %1023s HTTP/1.", method, path) != 2 || path[0] != '/') {
+        static const char msg[] = "bad request\n";
+        conn_respond(c, 400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+        return;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char msg[] = "only GET is served here\n";
+        conn_respond(c, 405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+        return;
+    }
+    path[strcspn(path, "?#")] = '\0';
+    c->srv->handler(path, &resp, c->srv->ud);
+    if (resp.body.failed) {
+        static const char msg[] = "out of memory\n";
+        conn_respond(c, 500, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+    } else if (strcmp(method, "HEAD") == 0) {
+        conn_respond(c, resp.code, resp.content_type, NULL, 0);
+    } else {
+        conn_respond(c, resp.code, resp.content_type, resp.body.data ? resp.body.data : "",
+                     resp.body.len);
+    }
+    free(resp.body.data);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct status_conn *c = w->data;
+    (void)loop;
+    (void)revents;
+    ssize_t n = recv(c->fd, c->head + c->head_len, sizeof(c->head) - 1 - c->head_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    c->head_len += (size_t)n;
+    c->head[c->head_len] = '\0';
+    if (strstr(c->head, "\r\n\r\n") || strstr(c->head, "\n\n")) {
+        conn_dispatch(c);
+    } else if (c->head_len >= sizeof(c->head) - 1) {
+        static const char msg[] = "request head too large\n";
+        conn_respond(c, 431, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+    }
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    conn_close(w->data);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct status_server *s = w->data;
+    (void)revents;
+    for (;;) {
+        int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a transient error: the next event retries */
+        if (s->nconns >= STATUS_MAX_CONNS) {
+            close(fd);
+            continue;
+        }
+        struct status_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->srv = s;
+        c->fd = fd;
+        ev_io_init(&c->io, on_read, fd, EV_READ);
+        c->io.data = c;
+        ev_timer_init(&c->timer, on_timeout, STATUS_TIMEOUT_S, 0);
+        c->timer.data = c;
+        ev_io_start(loop, &c->io);
+        ev_timer_start(loop, &c->timer);
+        c->next = s->conns;
+        s->conns = c;
+        s->nconns++;
+    }
+}
+
+/* Split "host:port", ":port" or "[v6]:port". */
+static int split_listen(const char *addr, char *host, size_t hostlen, char *port,
+                        size_t portlen)
+{
+    const char *colon;
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':')
+            return -1;
+        snprintf(host, hostlen, "%.*s", (int)(end - addr - 1), addr + 1);
+        colon = end + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -1;
+        snprintf(host, hostlen, "%.*s", (int)(colon - addr), addr);
+    }
+    if (!colon[1])
+        return -1;
+    snprintf(port, portlen, "%s", colon + 1);
+    return 0;
+}
+
+struct status_server *status_server_new(struct ev_loop *loop, const char *addr,
+                                        status_handler_fn handler, void *ud, char *err,
+                                        size_t errlen)
+{
+    char host[256], port[16];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct status_server *s = NULL;
+    int fd = -1, one = 1, rc;
+
+    if (split_listen(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+        snprintf(err, errlen, "--listen \"%s\": expected HOST:PORT or :PORT", addr);
+        return NULL;
+    }
+    hints.ai_family = host[0] ? AF_UNSPEC : AF_INET6;
+    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+    if (rc != 0 && !host[0]) {
+        hints.ai_family = AF_INET; /* no IPv6 on this machine */
+        rc = getaddrinfo(NULL, port, &hints, &ai);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "--listen \"%s\": %s", addr, gai_strerror(rc));
+        return NULL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto sys_fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6 && !host[0]) {
+        int zero = 0; /* ":PORT" means every address, v4 and v6 */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0)
+        goto sys_fail;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto sys_fail;
+    s->loop = loop;
+    s->fd = fd;
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->handler = handler;
+    s->ud = ud;
+    ev_io_init(&s->accept_io, on_accept, fd, EV_READ);
+    s->accept_io.data = s;
+    ev_io_start(loop, &s->accept_io);
+    freeaddrinfo(ai);
+    return s;
+sys_fail:
+    snprintf(err, errlen, "--listen \"%s\": %s (is another process using the port?)", addr,
+             strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return NULL;
+}
+
+int status_server_port(const struct status_server *s) { return s->port; }
+
+void status_server_free(struct status_server *s)
+{
+    if (!s)
+        return;
+    while (s->conns)
+        conn_close(s->conns);
+    ev_io_stop(s->loop, &s->accept_io);
+    close(s->fd);
+    free(s);
+}
