@@ -1,0 +1,3 @@
+module kubepulse.test/sim/kubeletsim
+
+go 1.22
