@@ -5,6 +5,7 @@
 # builds kubepulse three ways and runs every test:
 #
 #   build/        gcc Debug            unit tests, then valgrind on each unit test
+#   build-rel/    gcc Release          compiled only (what the Dockerfile ships: -O2 warnings)
 #   build-asan/   gcc ASan+UBSan       unit + integration tests (real servers)
 #   build-fuzz/   clang libFuzzer      each fuzz target for a short run
 #
@@ -32,14 +33,24 @@ step "installing build and test dependencies"
 tests/infra/install-deps.sh
 
 if [ "$unit_only" = 0 ]; then
-    step "building the test servers"
-    tests/infra/build-servers.sh
+    # Each script builds once per pinned version into ~/.cache/kubepulse and is a no-op after.
+    step "building the test servers and tools (Go; cached after the first run)"
+    tests/infra/build-servers.sh         # kube-apiserver and kubectl v1.32.13
+    tests/sim/build.sh >/dev/null        # the kubelet simulator
+    tests/infra/build-goelector.sh >/dev/null  # client-go's elector, for interop tests
+    tests/infra/influxdb2/build.sh >/dev/null  # InfluxDB 1.8.10: a real /api/v2/write
+    scripts/build-helm.sh >/dev/null     # helm v3.17.4, for the chart tests
+    step "deploy/ matches what the chart renders"
+    scripts/gen-deploy.sh --check
 fi
 
 step "Debug build and unit tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build -L unit --output-on-failure -j "$jobs"
+if [ "$unit_only" = 0 ]; then
+    ctest --test-dir build -L tools --output-on-failure # the simulator's Go tests
+fi
 
 if [ "$skip_valgrind" = 0 ]; then
     step "valgrind on the unit tests"
@@ -54,6 +65,10 @@ if [ "$skip_valgrind" = 0 ]; then
     fi
     grep -E "Memory checking results|tests passed" build/memcheck.log || true
 fi
+
+step "Release build (compile only)"
+cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF >/dev/null
+cmake --build build-rel -j "$jobs"
 
 if [ "$unit_only" = 1 ]; then
     step "done (unit tests only)"

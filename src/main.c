@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "options.h"
 
@@ -24,8 +25,7 @@ int main(int argc, char **argv)
     }
     (void)log_format_parse(o.log_format, &fmt);
     log_configure(fmt, (int)o.verbosity, stderr);
-    log_info("kubepulse starting", LF_STR("identity", o.identity), LF_STR("lease", o.lease_name));
-    log_error("the daemon loop is not built yet; see the README for the project's status");
+    int rc = daemon_run(&o);
     kp_options_fini(&o);
-    return 1;
+    return rc;
 }

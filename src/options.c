@@ -67,6 +67,10 @@ static const struct opt_desc opts[] = {
      "kubelet port when the Node does not publish daemonEndpoints", 1, 65535},
     {"kubelet-certificate-authority", OPT_STRING, OFF(kubelet_certificate_authority), "",
      "CA file for kubelet certificates; default the cluster CA", 0, 0},
+    {"kubelet-token-file", OPT_STRING, OFF(kubelet_token_file), "",
+     "bearer token file for kubelets (re-read when it changes); default the API credential's "
+     "token. The API client certificate, if any, is presented to kubelets too",
+     0, 0},
     {"kubelet-insecure-tls", OPT_BOOL, OFF(kubelet_insecure_tls), "false",
      "do not verify kubelet certificates (logs a warning)", 0, 0},
     {"kubelet-timeout", OPT_DURATION, OFF(kubelet_timeout_s), "10s",

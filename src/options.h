@@ -32,6 +32,7 @@ struct kp_options {
     char *kubelet_preferred_address_types;
     long kubelet_port;
     char *kubelet_certificate_authority;
+    char *kubelet_token_file;
     bool kubelet_insecure_tls;
     double kubelet_timeout_s;
     long kubelet_max_concurrency;

@@ -91,6 +91,44 @@ void status_buf_printf(struct status_buf *b, const char *fmt, ...)
     free(big);
 }
 
+void status_prom_family(struct status_buf *b, const char *name, const char *type,
+                        const char *help)
+{
+    status_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void status_prom_sample(struct status_buf *b, const char *name, const char *const *label_pairs,
+                        double value)
+{
+    status_buf_append(b, name, strlen(name));
+    if (label_pairs && label_pairs[0]) {
+        status_buf_append(b, "{", 1);
+        for (size_t i = 0; label_pairs[i] && label_pairs[i + 1]; i += 2) {
+            if (i)
+                status_buf_append(b, ",", 1);
+            status_buf_printf(b, "%s=\"", label_pairs[i]);
+            for (const char *p = label_pairs[i + 1]; *p; p++) {
+                if (*p == '\\' || *p == '"')
+                    status_buf_printf(b, "\\%c", *p);
+                else if (*p == '\n')
+                    status_buf_append(b, "\\n", 2);
+                else
+                    status_buf_append(b, p, 1);
+            }
+            status_buf_append(b, "\"", 1);
+        }
+        status_buf_append(b, "}", 1);
+    }
+    if (value != value)
+        status_buf_append(b, " NaN\n", 5);
+    else if (value > 1.7e308 || value < -1.7e308)
+        status_buf_printf(b, " %cInf\n", value > 0 ? '+' : '-');
+    else if (value < 9e15 && value > -9e15 && value == (double)(long long)value)
+        status_buf_printf(b, " %lld\n", (long long)value);
+    else
+        status_buf_printf(b, " %.17g\n", value);
+}
+
 static void conn_close(struct status_conn *c)
 {
     struct status_server *s = c->srv;

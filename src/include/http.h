@@ -9,6 +9,14 @@
  * collected up to max_body and handed to on_done (small API calls).
  *
  * TLS is verified by default. Material may be given as files or PEM blobs.
+ * server_name (kubeconfig's tls-server-name) is implemented by rewriting the
+ * URL's host to that name and pinning the real address with CURLOPT_CONNECT_TO,
+ * so SNI and certificate verification use server_name while the TCP connection
+ * (and the Host header) still go to the URL's host.
+ *
+ * Re-entrancy: http_request_start and http_request_cancel may be called from
+ * inside on_data and on_done (of any request). http_client_free may not.
+ * Everything runs on the loop's thread; nothing blocks.
  */
 #ifndef KP_HTTP_H
 #define KP_HTTP_H
@@ -98,5 +106,13 @@ struct http_request *http_request_start(struct http_client *c, const struct http
 void http_request_cancel(struct http_request *r);
 
 size_t http_client_in_flight(const struct http_client *c);
+
+/* HTTP status of the response being received (0 before the status line): for
+ * on_data, to tell an error body from a stream. */
+long http_request_status(const struct http_request *r);
+
+/* Parse a Retry-After value: delay-seconds or an HTTP-date (relative to now,
+ * a wall-clock time). Returns seconds >= 0, or -1 when unparseable. */
+double http_parse_retry_after(const char *value, long now);
 
 #endif

@@ -80,6 +80,8 @@ const struct kube_config *kube_client_config(const struct kube_client *kc);
 const struct http_tls *kube_client_tls(const struct kube_client *kc);
 /* The current bearer token, or NULL: for kubelet scrapes. Secret: never log it. */
 const char *kube_client_token(struct kube_client *kc);
+/* An exec plugin runs synchronously (blocking the loop, at most 30 s) when its
+ * cached credential is missing, expires or was rejected with a 401. */
 
 /* The result of one API call. Valid only during the callback. */
 struct kube_response {
@@ -93,7 +95,11 @@ typedef void (*kube_done_fn)(const struct kube_response *resp, void *ud);
 
 struct kube_call;
 /* method "GET", "POST", "PUT", "PATCH" (merge patch), "DELETE"; path starting "/".
- * body may be NULL; it is serialised before return. */
+ * body may be NULL; it is serialised before return. timeout_ms 0: the client's
+ * default. A 401 with a token file or exec plugin refreshes the credentials and
+ * retries once. Returns NULL (logged) when the request could not be started:
+ * done is then never called. done may start or cancel other calls, but must
+ * not free the client. */
 struct kube_call *kube_request(struct kube_client *kc, const char *method, const char *path,
                                json_object *body, long timeout_ms, kube_done_fn done, void *ud);
 void kube_call_cancel(struct kube_call *call); /* done is not called; NULL is a no-op */

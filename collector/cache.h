@@ -1,0 +1,82 @@
+/*
+ * cache.h - the Node and Pod caches the collector keeps warm from list+watch
+ * (kube_watch), leader or not. The apply functions take one object of a
+ * watch event, so they are testable without a server.
+ */
+#ifndef KP_COLLECTOR_CACHE_H
+#define KP_COLLECTOR_CACHE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube.h"
+#include "model.h"
+#include "strmap.h"
+
+#define CACHE_MAX_LABELS_STR 4096 /* the rendered "k:v,k:v" labels value */
+
+struct cache_node {
+    char *name, *address, *hostname, *host_id, *labels; /* owned */
+    long port;                                          /* kubelet port, 0: the default */
+    int64_t cpu_capacity_m, cpu_allocatable_m, mem_capacity, mem_allocatable; /* -1 unknown */
+    bool seen;      /* since the last list_begin */
+    int last_error; /* the scraper's last reason, for logging changes only */
+};
+
+struct node_cache {
+    struct strmap nodes; /* name -> struct cache_node (owned) */
+    char *addr_types[8]; /* owned: preferred address types, in order */
+    int naddr_types;
+};
+
+int node_cache_init(struct node_cache *nc, const char *preferred_types, char *err, size_t errlen);
+void node_cache_fini(struct node_cache *nc);
+void node_cache_apply(struct node_cache *nc, enum kube_event_type type, json_object *node);
+void node_cache_list_begin(struct node_cache *nc);
+void node_cache_list_done(struct node_cache *nc);
+
+/* One pod: only what the metric model needs. Strings shared by many pods
+ * (namespace, labels, container names, images) are interned in the cache. */
+struct cache_pod {
+    struct model_pod_info info;  /* labels, containers: interned / inline */
+    const char *ns;              /* interned */
+    const char *name_key;        /* borrowed: this pod's key in by_name ("ns/name") */
+    bool seen;
+    struct model_pod_container containers[]; /* info.ncontainers */
+};
+
+struct cache_ns {
+    bool seen;
+    char uid[]; /* the Namespace's uid */
+};
+
+struct pod_cache {
+    struct strmap pods;       /* uid -> struct cache_pod (owned) */
+    struct strmap by_name;    /* "ns/name" -> struct cache_pod (borrowed from pods) */
+    struct strmap namespaces; /* name -> struct cache_ns (owned) */
+    struct strmap strings;    /* interned strings -> reference count */
+};
+
+void pod_cache_init(struct pod_cache *pc);
+void pod_cache_fini(struct pod_cache *pc);
+void pod_cache_apply(struct pod_cache *pc, enum kube_event_type type, json_object *pod);
+void pod_cache_list_begin(struct pod_cache *pc);
+void pod_cache_list_done(struct pod_cache *pc);
+void pod_cache_apply_namespace(struct pod_cache *pc, enum kube_event_type type, json_object *ns);
+void pod_cache_ns_list_begin(struct pod_cache *pc);
+void pod_cache_ns_list_done(struct pod_cache *pc);
+/* model_pod_lookup_fn over the cache (ud: struct pod_cache *): by uid, else
+ * by namespace and name (static pods: the kubelet reports its own uid, the
+ * API server's mirror pod has another). */
+const struct model_pod_info *pod_cache_lookup(const char *uid, const char *ns, const char *name,
+                                              void *ud);
+
+/* Render metadata.labels as Heapster's "k:v,k:v" (sorted) into out (at most
+ * CACHE_MAX_LABELS_STR bytes; the tail of longer sets is dropped). Returns the
+ * length; 0 (out = "") when there are none. */
+size_t cache_labels_render(json_object *labels, char out[CACHE_MAX_LABELS_STR]);
+/* The same, as a malloc'd string of its own size; NULL if none. */
+char *cache_labels_string(json_object *labels);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * collector.h - kubepulse's metric collector: Node/Pod caches kept warm by
+ * list+watch (always), and, while leading, a scrape cycle on wall-clock
+ * multiples of the resolution that fetches every kubelet's Summary
+ * concurrently, parses it as it streams in and hands Heapster-model points
+ * to a sink callback: one batch per node as soon as that node completes,
+ * then one batch of namespace and cluster points at cycle end.
+ */
+#ifndef KP_COLLECTOR_H
+#define KP_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metric.h"
+
+struct ev_loop;
+struct http_client;
+struct kube_client;
+
+struct collector_opts {
+    double resolution_s;                         /* --metric-resolution; default 60 */
+    const char *preferred_address_types;         /* borrowed, copied; NULL: Heapster's order */
+    long kubelet_port;                           /* default 10250 */
+    const char *kubelet_ca_file;                 /* borrowed, copied; NULL: the cluster CA */
+    bool kubelet_insecure_tls;                   /* logs a warning */
+    double kubelet_timeout_s;                    /* per scrape; default 10 */
+    long max_concurrency;                        /* scrapes in flight; 0: unlimited */
+    long long max_body_bytes;                    /* per Summary; 0: 64 MiB */
+    const char *kubelet_scheme;                  /* "https" (default) or "http" (tests) */
+    const char *kubelet_token_file;              /* borrowed, copied; NULL: the API token */
+    bool skip_pod_watch;                         /* --watch-pods=false: no labels/requests */
+};
+
+struct collector_sink {
+    /* A batch of points; valid only during the call. */
+    void (*write)(const struct kp_batch *b, void *ud);
+    /* A cycle ended (every node done, failed or timed out). */
+    void (*cycle_done)(int64_t cycle_ts_ns, void *ud);
+    void *ud;
+};
+
+enum collector_fail {
+    COLLECTOR_FAIL_CONNECT, COLLECTOR_FAIL_TIMEOUT, COLLECTOR_FAIL_TLS, COLLECTOR_FAIL_HTTP,
+    COLLECTOR_FAIL_TOO_LARGE, COLLECTOR_FAIL_MALFORMED, COLLECTOR_FAIL_IO,
+    COLLECTOR_FAIL_NO_ADDRESS, COLLECTOR_FAIL__COUNT
+};
+const char *collector_fail_name(enum collector_fail f);
+
+struct collector_stats {
+    uint64_t cycles, cycles_skipped;
+    double last_cycle_s;
+    uint64_t nodes_scraped, nodes_failed[COLLECTOR_FAIL__COUNT];
+    uint64_t bytes_received, points, parse_type_errors, parse_negatives;
+    uint64_t nodes_cached, pods_cached, rate_series;
+};
+
+struct collector;
+struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
+                                struct kube_client *kube, const struct collector_opts *opts,
+                                const struct collector_sink *sink, char *err, size_t errlen);
+/* On: the first cycle starts within 1 s, then on the resolution grid. Off:
+ * the cycle in flight is cancelled and nothing more is emitted. */
+void collector_set_leading(struct collector *c, bool leading);
+/* Node and pod caches have completed their first list. */
+bool collector_ready(const struct collector *c);
+void collector_get_stats(const struct collector *c, struct collector_stats *out);
+void collector_free(struct collector *c);
+
+#endif

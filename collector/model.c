@@ -1,0 +1,484 @@
+/*
+ * model.c - Summary elements to Heapster series and points (model.h).
+ *
+ * Per node, the points of the node, its system containers, pods, containers
+ * and filesystems are buffered in reusable arrays and a chunked string arena
+ * (flat: nothing is freed between cycles), then handed over as one batch.
+ * Heapster's rules, checked against its processors:
+ *  - rates: rate_calculator (cpu in integer millicores, others float per s);
+ *  - pod = its own Summary values where present, else the sum of its
+ *    containers' non-cumulative metrics (pod_aggregator's requireAggregate);
+ *  - requests/limits per container from the pod spec, pods sum them
+ *    (pod_based_enricher), nodes sum their scraped pods' (node_aggregator);
+ *  - ns sums pods, cluster sums ns, for cpu/usage_rate, memory/usage and the
+ *    four requests/limits (namespace_aggregator, cluster_aggregator);
+ *  - node utilization = usage_rate / allocatable cpu, memory/usage /
+ *    allocatable memory; reservation = requests / allocatable
+ *    (node_autoscaling_enricher).
+ */
+#include "model_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rates.h"
+
+/* ---- values of one series -------------------------------------------------- */
+
+void vals_reset(struct model_vals *v, int64_t ts)
+{
+    v->has = 0;
+    v->ts_ns = ts;
+}
+
+void vals_set_i(struct model_vals *v, int id, int64_t x)
+{
+    v->has |= 1ULL << id;
+    v->v[id].i = x;
+}
+
+void vals_set_f(struct model_vals *v, int id, double x)
+{
+    if (!isfinite(x))
+        return; /* never emit NaN or infinity */
+    v->has |= 1ULL << id;
+    v->v[id].f = x;
+}
+
+static int64_t u2i(uint64_t x)
+{
+    return x > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)x;
+}
+
+int64_t stats_ts(const struct summary_stats *st, int64_t fallback)
+{
+    /* Heapster's getScrapeTime: cpu, else memory, else network time */
+    for (int g = 0; g < SG__COUNT; g++)
+        if (st->ts_ns[g])
+            return st->ts_ns[g];
+    return fallback;
+}
+
+void vals_from_stats(struct model_vals *v, const struct summary_stats *st,
+                            const struct rate_out *r)
+{
+    static const struct {
+        uint8_t sv, metric, rate_metric;
+    } map[] = {
+        {SV_CPU_USAGE, KP_M_CPU_USAGE, KP_M_CPU_USAGE_RATE},
+        {SV_MEM_USAGE, KP_M_MEM_USAGE, 0},
+        {SV_MEM_WORKING_SET, KP_M_MEM_WORKING_SET, 0},
+        {SV_MEM_RSS, KP_M_MEM_RSS, 0},
+        {SV_MEM_PAGE_FAULTS, KP_M_MEM_PAGE_FAULTS, KP_M_MEM_PAGE_FAULTS_RATE},
+        {SV_MEM_MAJOR_PAGE_FAULTS, KP_M_MEM_MAJOR_PAGE_FAULTS, KP_M_MEM_MAJOR_PAGE_FAULTS_RATE},
+        {SV_NET_RX, KP_M_NET_RX, KP_M_NET_RX_RATE},
+        {SV_NET_RX_ERRORS, KP_M_NET_RX_ERRORS, KP_M_NET_RX_ERRORS_RATE},
+        {SV_NET_TX, KP_M_NET_TX, KP_M_NET_TX_RATE},
+        {SV_NET_TX_ERRORS, KP_M_NET_TX_ERRORS, KP_M_NET_TX_ERRORS_RATE},
+    };
+    if (st->start_ns && v->ts_ns >= st->start_ns)
+        vals_set_i(v, KP_M_UPTIME, (v->ts_ns - st->start_ns) / 1000000);
+    for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+        if (!(st->has & (1u << map[k].sv)))
+            continue;
+        vals_set_i(v, map[k].metric, u2i(st->v[map[k].sv]));
+        if (!r || !(r->has & (1u << map[k].sv)))
+            continue;
+        if (map[k].sv == SV_CPU_USAGE)
+            vals_set_i(v, KP_M_CPU_USAGE_RATE, r->cpu_millicores);
+        else
+            vals_set_f(v, map[k].rate_metric, r->per_s[map[k].sv]);
+    }
+}
+
+/* ---- the per-node buffers ------------------------------------------------ */
+
+const char *mn_strdup(struct model_node *mn, const char *s)
+{
+    if (!s || !*s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    if (len > MN_CHUNK)
+        return NULL; /* every string here is bounded far below a chunk */
+    struct mn_chunk *c = mn->cur;
+    if (!c || c->used + len > MN_CHUNK) {
+        struct mn_chunk *next = c ? c->next : mn->chunks;
+        if (!next) {
+            next = malloc(sizeof(*next) + MN_CHUNK);
+            if (!next)
+                return NULL;
+            next->next = NULL;
+            if (c)
+                c->next = next;
+            else
+                mn->chunks = next;
+        }
+        next->used = 0;
+        c = mn->cur = next;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, s, len);
+    c->used += len;
+    return p;
+}
+
+static int grow(void **arr, size_t *cap, size_t want, size_t el)
+{
+    if (want <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < want)
+        n *= 2;
+    void *p = realloc(*arr, n * el);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
+/* Append one series (labels in key order, NULL/empty omitted) and its points. */
+void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v)
+{
+    if (!v->has)
+        return;
+    const char *kv[][2] = {
+        {"container_base_image", l->container_base_image},
+        {"container_name", l->container_name},
+        {"host_id", l->host_id},
+        {"hostname", l->hostname},
+        {"labels", l->labels},
+        {"namespace_id", l->namespace_id},
+        {"namespace_name", l->namespace_name},
+        {"nodename", l->nodename},
+        {"pod_id", l->pod_id},
+        {"pod_name", l->pod_name},
+        {"resource_id", l->resource_id},
+        {"type", l->type},
+    };
+    if (grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series)) < 0 ||
+        grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points)) <
+            0) {
+        mn->oom = 1;
+        return;
+    }
+    struct kp_series *s = &mn->series[mn->nseries];
+    s->nlabels = 0;
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+        if (kv[i][1] && *kv[i][1]) {
+            s->labels[s->nlabels].key = kv[i][0];
+            s->labels[s->nlabels].value = kv[i][1];
+            s->nlabels++;
+        }
+    }
+    for (int id = 0; id < KP_M__COUNT; id++) {
+        if (!(v->has & (1ULL << id)))
+            continue;
+        struct kp_point *p = &mn->points[mn->npoints++];
+        p->series = (uint32_t)mn->nseries;
+        p->metric = (uint16_t)id;
+        if (kp_metrics[id].type == KP_VALUE_INT)
+            p->v.i = v->v[id].i;
+        else
+            p->v.f = v->v[id].f;
+        p->ts_ns = v->ts_ns;
+    }
+    mn->nseries++;
+}
+
+void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resource_id,
+                        const struct summary_fs *fs, int64_t ts)
+{
+    static const uint8_t ids[SF__COUNT] = {KP_M_FS_AVAILABLE, KP_M_FS_LIMIT, KP_M_FS_USAGE,
+                                           KP_M_FS_INODES, KP_M_FS_INODES_FREE};
+    struct model_vals v;
+    if (!fs->has)
+        return;
+    vals_reset(&v, ts); /* Heapster stamps labeled metrics with their set's time */
+    for (int i = 0; i < SF__COUNT; i++)
+        if (fs->has & (1u << i))
+            vals_set_i(&v, ids[i], u2i(fs->v[i]));
+    l.resource_id = resource_id;
+    mn_flush(mn, &l, &v);
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+struct model_node *model_node_new(struct model *m)
+{
+    struct model_node *mn = calloc(1, sizeof(*mn));
+    if (mn)
+        mn->m = m;
+    return mn;
+}
+
+void model_node_free(struct model_node *mn)
+{
+    if (!mn)
+        return;
+    for (struct mn_chunk *c = mn->chunks, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(mn->series);
+    free(mn->points);
+    free(mn->nsadd);
+    free(mn);
+}
+
+size_t model_node_series(const struct model_node *mn)
+{
+    return mn->nseries;
+}
+
+void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
+{
+    mn->cur = NULL;
+    mn->nseries = mn->npoints = mn->nnsadd = 0;
+    mn->oom = 0;
+    mn->have_node = 0;
+    mn->info = *ni;
+    mn->info.name = mn_strdup(mn, ni->name);
+    mn->info.hostname = mn_strdup(mn, ni->hostname ? ni->hostname : ni->name);
+    mn->info.host_id = mn_strdup(mn, ni->host_id);
+    mn->info.labels = mn_strdup(mn, ni->labels);
+    memset(mn->req, 0, sizeof(mn->req));
+    mn->base = (struct model_labels){.nodename = mn->info.name,
+                                     .hostname = mn->info.hostname,
+                                     .host_id = mn->info.host_id};
+}
+
+/* Heapster's legacy names for the Summary's system containers. */
+static const char *sys_name(const char *n)
+{
+    if (strcmp(n, "runtime") == 0)
+        return "docker-daemon";
+    if (strcmp(n, "misc") == 0)
+        return "system";
+    return n;
+}
+
+int model_node_on_node(const struct summary_node *n, void *ud)
+{
+    struct model_node *mn = ud;
+    struct model *m = mn->m;
+    struct rate_out r;
+    char key[SUMMARY_MAX_NAME * 2 + 8];
+
+    mn->have_node = 1;
+    mn->node_fs = n->fs;
+    mn->node_stats = n->st;
+    snprintf(key, sizeof(key), "n/%s", mn->info.name ? mn->info.name : "");
+    if (rates_update(m->rates, key, &n->st, m->cycle, &mn->node_rate) < 0)
+        memset(&mn->node_rate, 0, sizeof(mn->node_rate));
+    for (size_t i = 0; i < n->nsys; i++) {
+        const struct summary_container *c = &n->sys[i];
+        struct model_vals v;
+        struct model_labels l = mn->base;
+        snprintf(key, sizeof(key), "s/%s/%s", mn->info.name ? mn->info.name : "", c->name);
+        if (rates_update(m->rates, key, &c->st, m->cycle, &r) < 0)
+            memset(&r, 0, sizeof(r));
+        vals_reset(&v, stats_ts(&c->st, m->cycle_ts));
+        vals_from_stats(&v, &c->st, &r);
+        l.type = "sys_container";
+        l.container_name = mn_strdup(mn, sys_name(c->name));
+        mn_flush(mn, &l, &v);
+        mn_flush_fs(mn, l, "/", &c->rootfs, v.ts_ns);
+        mn_flush_fs(mn, l, "logs", &c->logs, v.ts_ns);
+    }
+    return 0;
+}
+
+/* ---- pods and containers ------------------------------------------------- */
+
+static const struct model_pod_container *pod_container(const struct model_pod_info *pi,
+                                                       const char *name)
+{
+    for (size_t i = 0; pi && i < pi->ncontainers; i++)
+        if (pi->containers[i].name && strcmp(pi->containers[i].name, name) == 0)
+            return &pi->containers[i];
+    return NULL;
+}
+
+/* Add a container's non-cumulative values into the pod sum (pod_aggregator). */
+static void vals_add_gauges(struct model_vals *sum, const struct model_vals *v)
+{
+    for (int id = 0; id < KP_M__COUNT; id++) {
+        if (!(v->has & (1ULL << id)) || kp_metrics[id].kind != KP_KIND_GAUGE)
+            continue;
+        int first = !(sum->has & (1ULL << id));
+        sum->has |= 1ULL << id;
+        if (kp_metrics[id].type == KP_VALUE_INT)
+            sum->v[id].i = (first ? 0 : sum->v[id].i) + v->v[id].i;
+        else
+            sum->v[id].f = (first ? 0 : sum->v[id].f) + v->v[id].f;
+    }
+}
+
+static void pod_container_emit(struct model_node *mn, const struct summary_pod *p,
+                               const struct summary_container *c, const struct model_pod_info *pi,
+                               struct model_labels l, struct model_vals *sum)
+{
+    struct model *m = mn->m;
+    struct rate_out r;
+    struct model_vals v;
+    char key[SUMMARY_MAX_NAME * 2 + 8];
+    snprintf(key, sizeof(key), "c/%s/%s", p->uid, c->name);
+    if (rates_update(m->rates, key, &c->st, m->cycle, &r) < 0)
+        memset(&r, 0, sizeof(r));
+    vals_reset(&v, stats_ts(&c->st, m->cycle_ts));
+    vals_from_stats(&v, &c->st, &r);
+    const struct model_pod_container *pc = pod_container(pi, c->name);
+    if (pc) {
+        vals_set_i(&v, KP_M_CPU_REQUEST, pc->cpu_request_m);
+        vals_set_i(&v, KP_M_CPU_LIMIT, pc->cpu_limit_m);
+        vals_set_i(&v, KP_M_MEM_REQUEST, pc->mem_request);
+        vals_set_i(&v, KP_M_MEM_LIMIT, pc->mem_limit);
+        l.container_base_image = mn_strdup(mn, pc->image);
+    }
+    l.type = "pod_container";
+    l.container_name = mn_strdup(mn, c->name);
+    mn_flush(mn, &l, &v);
+    mn_flush_fs(mn, l, "/", &c->rootfs, v.ts_ns);
+    mn_flush_fs(mn, l, "logs", &c->logs, v.ts_ns);
+    vals_add_gauges(sum, &v);
+}
+
+static void pod_ns_add(struct model_node *mn, const struct model_labels *l,
+                       const struct model_vals *v)
+{
+    if (!l->namespace_name)
+        return;
+    if (mn->nnsadd == mn->nscap) {
+        size_t n = mn->nscap ? mn->nscap * 2 : 32;
+        struct ns_add *a = realloc(mn->nsadd, n * sizeof(*a));
+        if (!a) {
+            mn->oom = 1;
+            return;
+        }
+        mn->nsadd = a;
+        mn->nscap = n;
+    }
+    struct ns_add *a = &mn->nsadd[mn->nnsadd++];
+    a->ns = l->namespace_name;
+    a->ns_uid = l->namespace_id;
+    a->has = 0;
+    for (int k = 0; k < AGG__N; k++) {
+        if (v->has & (1ULL << model_agg_metric[k])) {
+            a->v[k] = v->v[model_agg_metric[k]].i;
+            a->has |= (uint8_t)(1u << k);
+        }
+    }
+}
+
+int model_node_on_pod(const struct summary_pod *p, void *ud)
+{
+    struct model_node *mn = ud;
+    struct model *m = mn->m;
+    struct rate_out r;
+    struct model_vals pv, sum;
+    char key[SUMMARY_MAX_NAME + 8];
+
+    if (!p->uid[0] || !p->name[0] || !p->ns[0])
+        return 0; /* no identity: cannot be labelled or rated */
+    const struct model_pod_info *pi = m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
+    struct model_labels l = mn->base;
+    l.pod_id = mn_strdup(mn, p->uid);
+    l.pod_name = mn_strdup(mn, p->name);
+    l.namespace_name = mn_strdup(mn, p->ns);
+    if (pi) {
+        l.namespace_id = mn_strdup(mn, pi->namespace_uid);
+        l.labels = mn_strdup(mn, pi->labels);
+    }
+    vals_reset(&sum, 0);
+    for (size_t i = 0; i < p->ncontainers; i++)
+        pod_container_emit(mn, p, &p->containers[i], pi, l, &sum);
+
+    snprintf(key, sizeof(key), "p/%s", p->uid);
+    if (rates_update(m->rates, key, &p->st, m->cycle, &r) < 0)
+        memset(&r, 0, sizeof(r));
+    vals_reset(&pv, stats_ts(&p->st, m->cycle_ts));
+    vals_from_stats(&pv, &p->st, &r);
+    /* pod-level Summary values win; the rest is the sum of the containers */
+    for (int id = 0; id < KP_M__COUNT; id++) {
+        if ((sum.has & (1ULL << id)) && !(pv.has & (1ULL << id))) {
+            pv.has |= 1ULL << id;
+            pv.v[id] = sum.v[id];
+        }
+    }
+    if (pi) {
+        vals_set_i(&pv, KP_M_CPU_REQUEST, pi->cpu_request_m);
+        vals_set_i(&pv, KP_M_CPU_LIMIT, pi->cpu_limit_m);
+        vals_set_i(&pv, KP_M_MEM_REQUEST, pi->mem_request);
+        vals_set_i(&pv, KP_M_MEM_LIMIT, pi->mem_limit);
+        mn->req[0] += pi->cpu_request_m;
+        mn->req[1] += pi->cpu_limit_m;
+        mn->req[2] += pi->mem_request;
+        mn->req[3] += pi->mem_limit;
+    }
+    if (p->has_ephemeral)
+        vals_set_i(&pv, KP_M_EPHEMERAL_STORAGE_USAGE, u2i(p->ephemeral_used));
+    l.type = "pod";
+    mn_flush(mn, &l, &pv);
+    for (size_t i = 0; i < p->nvolumes; i++) {
+        char rid[SUMMARY_MAX_NAME + 16];
+        snprintf(rid, sizeof(rid), "Volume:%s", p->volumes[i].name);
+        mn_flush_fs(mn, l, mn_strdup(mn, rid), &p->volumes[i], pv.ts_ns);
+    }
+    pod_ns_add(mn, &l, &pv);
+    return 0;
+}
+
+/* ---- the node itself, and the batch -------------------------------------- */
+
+static void node_emit(struct model_node *mn)
+{
+    const struct model_node_info *ni = &mn->info;
+    struct model_vals v;
+    struct model_labels l = mn->base;
+
+    vals_reset(&v, stats_ts(&mn->node_stats, mn->m->cycle_ts));
+    vals_from_stats(&v, &mn->node_stats, &mn->node_rate);
+    vals_set_i(&v, KP_M_CPU_REQUEST, mn->req[0]);
+    vals_set_i(&v, KP_M_CPU_LIMIT, mn->req[1]);
+    vals_set_i(&v, KP_M_MEM_REQUEST, mn->req[2]);
+    vals_set_i(&v, KP_M_MEM_LIMIT, mn->req[3]);
+    if (ni->cpu_capacity_m >= 0)
+        vals_set_f(&v, KP_M_CPU_NODE_CAPACITY, (double)ni->cpu_capacity_m);
+    if (ni->mem_capacity >= 0)
+        vals_set_f(&v, KP_M_MEM_NODE_CAPACITY, (double)ni->mem_capacity);
+    if (ni->cpu_allocatable_m >= 0)
+        vals_set_f(&v, KP_M_CPU_NODE_ALLOCATABLE, (double)ni->cpu_allocatable_m);
+    if (ni->mem_allocatable >= 0)
+        vals_set_f(&v, KP_M_MEM_NODE_ALLOCATABLE, (double)ni->mem_allocatable);
+    if (ni->cpu_allocatable_m > 0) {
+        double a = (double)ni->cpu_allocatable_m;
+        if (v.has & (1ULL << KP_M_CPU_USAGE_RATE))
+            vals_set_f(&v, KP_M_CPU_NODE_UTILIZATION, (double)v.v[KP_M_CPU_USAGE_RATE].i / a);
+        vals_set_f(&v, KP_M_CPU_NODE_RESERVATION, (double)mn->req[0] / a);
+    }
+    if (ni->mem_allocatable > 0) {
+        double a = (double)ni->mem_allocatable;
+        if (v.has & (1ULL << KP_M_MEM_USAGE))
+            vals_set_f(&v, KP_M_MEM_NODE_UTILIZATION, (double)v.v[KP_M_MEM_USAGE].i / a);
+        vals_set_f(&v, KP_M_MEM_NODE_RESERVATION, (double)mn->req[2] / a);
+    }
+    l.type = "node";
+    l.labels = ni->labels;
+    mn_flush(mn, &l, &v);
+    mn_flush_fs(mn, l, "/", &mn->node_fs, v.ts_ns);
+}
+
+size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud)
+{
+    if (mn->have_node)
+        node_emit(mn);
+    model_ns_apply(mn->m, mn->nsadd, mn->nnsadd);
+    struct kp_batch b = {.series = mn->series, .nseries = mn->nseries, .points = mn->points,
+                         .npoints = mn->npoints};
+    if (emit && b.npoints)
+        emit(&b, ud);
+    return b.npoints;
+}

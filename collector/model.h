@@ -1,0 +1,69 @@
+/*
+ * model.h - Heapster's metric model built from parsed Summary elements: the
+ * series (node, sys_container, pod, pod_container, ns, cluster and their
+ * filesystems) with Heapster's labels, rates from counters, the container ->
+ * pod -> namespace -> cluster aggregation and the node autoscaling metrics.
+ *
+ * One struct model per collector holds what spans nodes (rates, namespace
+ * sums). One struct model_node per node scrape in flight buffers that node's
+ * points until its response is complete, so a failed node emits nothing.
+ */
+#ifndef KP_COLLECTOR_MODEL_H
+#define KP_COLLECTOR_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metric.h"
+#include "summary.h"
+
+struct rates;
+
+/* The Node object facts a scrape needs (from the node cache). */
+struct model_node_info {
+    const char *name, *hostname, *host_id, *labels; /* borrowed; copied at begin */
+    int64_t cpu_capacity_m, cpu_allocatable_m;      /* millicores, -1: unknown */
+    int64_t mem_capacity, mem_allocatable;          /* bytes, -1: unknown */
+};
+
+/* What the pod cache knows of one pod's container. */
+struct model_pod_container {
+    const char *name, *image; /* borrowed */
+    int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit;
+};
+struct model_pod_info {
+    const char *namespace_uid, *labels; /* borrowed; may be NULL */
+    int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit; /* sums over containers */
+    const struct model_pod_container *containers;               /* borrowed */
+    size_t ncontainers;
+};
+/* Look a pod up by the Summary's uid, else by namespace and name (a static
+ * pod's Summary uid is not its mirror pod's); NULL when the cache does not
+ * know it (yet). */
+typedef const struct model_pod_info *(*model_pod_lookup_fn)(const char *uid, const char *ns,
+                                                            const char *name, void *ud);
+
+typedef void (*model_emit_fn)(const struct kp_batch *b, void *ud);
+
+struct model;
+struct model *model_new(struct rates *rates, model_pod_lookup_fn lookup, void *lookup_ud);
+void model_free(struct model *m);
+/* A new cycle: resets the namespace sums. */
+void model_cycle_begin(struct model *m, uint32_t cycle, int64_t cycle_ts_ns);
+/* Emit ns and cluster series from the nodes that completed this cycle. */
+void model_cycle_end(struct model *m, model_emit_fn emit, void *ud);
+
+struct model_node;
+struct model_node *model_node_new(struct model *m);
+void model_node_free(struct model_node *mn);
+void model_node_begin(struct model_node *mn, const struct model_node_info *ni);
+/* Summary parser handlers (summary_handlers-compatible signatures). */
+int model_node_on_node(const struct summary_node *n, void *mn);
+int model_node_on_pod(const struct summary_pod *p, void *mn);
+/* The response was complete: emit this node's batch and add it to the cycle's
+ * sums. Returns the number of points emitted. */
+size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud);
+/* Heapster's withfields grouping helps sinks; the number of series buffered. */
+size_t model_node_series(const struct model_node *mn);
+
+#endif

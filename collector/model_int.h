@@ -1,0 +1,92 @@
+/*
+ * model_int.h - internals shared by model.c (series building, node and
+ * system containers) and model_agg.c (pods, containers, namespaces, cluster).
+ */
+#ifndef KP_COLLECTOR_MODEL_INT_H
+#define KP_COLLECTOR_MODEL_INT_H
+
+#include "model.h"
+#include "rates.h"
+#include "strmap.h"
+
+#define MN_CHUNK 16384
+
+struct model_vals {
+    uint64_t has; /* bit per enum kp_metric_id */
+    int64_t ts_ns;
+    union {
+        int64_t i;
+        double f;
+    } v[KP_M__COUNT];
+};
+
+/* Heapster's label set; NULL or empty values are left out. */
+struct model_labels {
+    const char *container_base_image, *container_name, *host_id, *hostname, *labels,
+        *namespace_id, *namespace_name, *nodename, *pod_id, *pod_name, *resource_id, *type;
+};
+
+/* The six metrics namespaces and the cluster sum. */
+enum { AGG_CPU_RATE, AGG_MEM_USAGE, AGG_CPU_REQ, AGG_CPU_LIM, AGG_MEM_REQ, AGG_MEM_LIM, AGG__N };
+extern const uint8_t model_agg_metric[AGG__N];
+
+struct ns_sum {
+    char *uid; /* owned or NULL */
+    int64_t v[AGG__N];
+    uint8_t has;
+    uint32_t cycle; /* last cycle with a pod; older entries are not emitted */
+};
+
+/* One pod's contribution to its namespace, applied when the node completes. */
+struct ns_add {
+    const char *ns, *ns_uid; /* in the node's arena */
+    int64_t v[AGG__N];
+    uint8_t has;
+};
+
+struct mn_chunk {
+    struct mn_chunk *next; /* owned */
+    size_t used;
+    char data[];
+};
+
+struct model_node {
+    struct model *m; /* borrowed */
+    struct model_node_info info; /* strings in the arena */
+    struct model_labels base;    /* nodename, hostname, host_id */
+    struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
+    struct kp_series *series;      /* owned */
+    size_t nseries, scap;
+    struct kp_point *points; /* owned */
+    size_t npoints, pcap;
+    struct ns_add *nsadd; /* owned */
+    size_t nnsadd, nscap;
+    int have_node, oom;
+    struct summary_stats node_stats;
+    struct rate_out node_rate;
+    struct summary_fs node_fs;
+    int64_t req[4]; /* sums of scraped pods' cpu req/lim, mem req/lim */
+};
+
+struct model {
+    struct rates *rates; /* borrowed */
+    model_pod_lookup_fn lookup;
+    void *lookup_ud;
+    uint32_t cycle;
+    int64_t cycle_ts;
+    struct strmap ns; /* namespace name -> struct ns_sum (owned) */
+};
+
+const char *mn_strdup(struct model_node *mn, const char *s);
+void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v);
+void vals_reset(struct model_vals *v, int64_t ts);
+int64_t stats_ts(const struct summary_stats *st, int64_t fallback);
+void vals_from_stats(struct model_vals *v, const struct summary_stats *st,
+                     const struct rate_out *r);
+void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resource_id,
+                 const struct summary_fs *fs, int64_t ts);
+void model_ns_apply(struct model *m, const struct ns_add *a, size_t n);
+void vals_set_i(struct model_vals *v, int id, int64_t x);
+void vals_set_f(struct model_vals *v, int id, double x);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * strmap.h - a chained hash map from NUL-terminated string keys to pointers,
+ * used by the caches (pods by uid, nodes by name, interned strings, namespace
+ * sums). Keys are copied into each entry; values are the caller's.
+ */
+#ifndef KP_COLLECTOR_STRMAP_H
+#define KP_COLLECTOR_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strmap_entry {
+    struct strmap_entry *next; /* owned chain */
+    uint64_t hash;
+    void *value; /* borrowed: the caller owns what it points to */
+    char key[];  /* owned copy */
+};
+
+struct strmap {
+    struct strmap_entry **buckets; /* owned */
+    size_t nbuckets;               /* power of two, or 0 */
+    size_t count;
+};
+
+uint64_t strmap_hash(const char *s, size_t len); /* FNV-1a 64 */
+
+void strmap_init(struct strmap *m);
+/* Frees the entries, not the values: free those first with strmap_each. */
+void strmap_fini(struct strmap *m);
+void *strmap_get(const struct strmap *m, const char *key);
+/* Insert or replace; returns the entry, or NULL when out of memory. */
+struct strmap_entry *strmap_put(struct strmap *m, const char *key, void *value);
+/* Removes key; returns its value (or NULL). */
+void *strmap_del(struct strmap *m, const char *key);
+/* The entry of key, or NULL. Its key is stable until the entry is deleted. */
+struct strmap_entry *strmap_find(const struct strmap *m, const char *key);
+/* Visit every entry; fn may not modify the map. */
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ud),
+                 void *ud);
+
+/* Interning over a strmap whose values are reference counts: one copy per
+ * distinct string, shared by every holder. strmap_intern returns the stable
+ * copy (NULL for NULL, "" or out of memory); each non-NULL result is given back
+ * with strmap_release, which frees the copy with its last reference. */
+const char *strmap_intern(struct strmap *m, const char *s);
+void strmap_release(struct strmap *m, const char *interned);
+
+#endif

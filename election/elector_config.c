@@ -1,0 +1,73 @@
+/*
+ * elector_config.c - defaults and validation of struct elector_config.
+ *
+ * The rules are client-go's (NewLeaderElector) plus one of ours: the lease
+ * duration is written to the Lease in whole seconds, so the renew deadline must
+ * be below that whole number, or a leader could outlive what others wait for.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "elector_lock.h"
+
+
+void elector_config_init(struct elector_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->lease_duration_s = 15;
+    cfg->renew_deadline_s = 10;
+    cfg->retry_period_s = 2;
+    cfg->release_on_cancel = true;
+    cfg->watch = true;
+}
+
+/* RFC 1123 label (max 63) or subdomain (max 253). */
+static bool dns_name_ok(const char *s, size_t max, bool dots)
+{
+    size_t n = s ? strnlen(s, max + 1) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-' && !(dots && c == '.'))
+            return false;
+        if ((i == 0 || i == n - 1) && !alnum)
+            return false;
+    }
+    return true;
+}
+
+int elector_config_validate(const struct elector_config *c, char *err, size_t errlen)
+{
+    const char *msg = NULL;
+    if (!c->identity || !c->identity[0])
+        msg = "identity is empty: each replica needs a unique identity (e.g. the pod name)";
+    else if (strnlen(c->identity, LEASE_HOLDER_MAX) >= LEASE_HOLDER_MAX)
+        msg = "identity is too long (limit 1023 bytes)";
+    else if (!dns_name_ok(c->lease_name, LEASE_NAME_MAX - 1, true))
+        msg = "lease name must be a DNS subdomain (lowercase alphanumerics, '-', '.')";
+    else if (!dns_name_ok(c->lease_namespace, LEASE_NS_MAX - 1, false))
+        msg = "lease namespace must be a DNS label (lowercase alphanumerics, '-')";
+    else if (!(c->lease_duration_s >= 1) || c->lease_duration_s > INT32_MAX)
+        msg = "leaseDuration must be at least 1s";
+    else if (!(c->renew_deadline_s >= 1))
+        msg = "renewDeadline must be at least 1s";
+    else if (!(c->retry_period_s >= 1))
+        msg = "retryPeriod must be at least 1s";
+    else if (c->lease_duration_s <= c->renew_deadline_s ||
+             floor(c->lease_duration_s) <= c->renew_deadline_s)
+        msg = "leaseDuration must be greater than renewDeadline (in whole seconds, as written "
+              "to the Lease)";
+    else if (c->renew_deadline_s <= ELECTOR_JITTER_FACTOR * c->retry_period_s)
+        msg = "renewDeadline must be greater than retryPeriod*JitterFactor (1.2)";
+    else if (!c->cb.on_started_leading || !c->cb.on_stopped_leading)
+        msg = "on_started_leading and on_stopped_leading callbacks are required";
+    if (msg) {
+        snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}

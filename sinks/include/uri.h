@@ -1,0 +1,87 @@
+/*
+ * uri.h - Heapster-style flag URIs: "PREFIX[:TARGET][?k=v&k=v...]", as taken by --sink and
+ * --source. The generic parser (uri_parse) splits and percent-decodes; the typed getters mark
+ * options as used so that uri_check_unused() can name any option nobody understood.
+ *
+ * heapster_source_parse() maps Heapster's --source=kubernetes:... onto a plain struct that
+ * the daemon copies into its own options, so kp_sinks depends on nothing for it.
+ */
+#ifndef KP_URI_H
+#define KP_URI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define URI_MAX_LEN  4096 /* a whole flag value */
+#define URI_MAX_OPTS 32
+
+struct uri_opt {
+    char *key;   /* owned, percent-decoded */
+    char *value; /* owned, percent-decoded; "" when absent ("k" or "k=") */
+    bool used;   /* set by the getters */
+};
+
+struct uri {
+    char *prefix; /* owned: "influxdb", "kubernetes", "log" */
+    char *target; /* owned: between ':' and '?', verbatim ("" when absent) */
+    /* target split as scheme://host[:port][/path] when it has "://"; else all NULL/0 */
+    char *scheme; /* owned, lower-case */
+    char *host;   /* owned; IPv6 without brackets */
+    int port;     /* 0: none given */
+    char *path;   /* owned; "" when absent */
+    struct uri_opt opts[URI_MAX_OPTS];
+    size_t nopts;
+};
+
+/* Parse s into u (which uri_fini must release even on failure). Rejects: over URI_MAX_LEN,
+ * more than URI_MAX_OPTS options, bad %-escapes, empty keys, user:password@ in the target
+ * (credentials belong in options or files), a bad port. */
+int uri_parse(const char *s, struct uri *u, char *err, size_t errlen);
+void uri_fini(struct uri *u);
+
+/* The first value of key (marking every occurrence used), or NULL. */
+const char *uri_get(struct uri *u, const char *key);
+/* Typed getters: *out keeps its value when the key is absent; -1 with err naming the key. */
+int uri_get_bool(struct uri *u, const char *key, bool *out, char *err, size_t errlen);
+int uri_get_long(struct uri *u, const char *key, long min, long max, long *out, char *err,
+                 size_t errlen);
+/* Fails naming the first option no getter asked for: "unknown option "x" in --WHAT". */
+int uri_check_unused(const struct uri *u, const char *what, char *err, size_t errlen);
+
+/* Go's strconv.ParseBool spellings: 1 t T TRUE true True, 0 f F FALSE false False. */
+int uri_parse_bool(const char *s, bool *out);
+/* Percent-decode n bytes of s into dst (room for n + 1); '+' is a space when plus_space.
+ * Returns the decoded length or -1 on a bad escape. */
+long uri_percent_decode(char *dst, const char *s, size_t n, bool plus_space);
+/* Percent-encode s for a query value into dst (room for 3 * strlen(s) + 1); returns length. */
+size_t uri_query_escape(char *dst, const char *s);
+
+/* Heapster's --source=kubernetes[:MASTER_URL][?options] (also kubernetes.summary_api). */
+enum heapster_source_field {
+    HS_MASTER = 1 << 0,
+    HS_IN_CLUSTER_CONFIG = 1 << 1,
+    HS_AUTH = 1 << 2,
+    HS_USE_SERVICE_ACCOUNT = 1 << 3,
+    HS_INSECURE = 1 << 4,
+    HS_KUBELET_PORT = 1 << 5,
+    HS_KUBELET_HTTPS = 1 << 6,
+    HS_API_VERSION = 1 << 7,
+};
+
+struct heapster_source {
+    char *master_url;         /* owned; NULL: in-cluster config / kubeconfig decides */
+    bool in_cluster_config;   /* inClusterConfig, default true */
+    char *auth;               /* owned; auth= kubeconfig path, NULL when absent or empty */
+    bool use_service_account; /* useServiceAccount, default false */
+    bool insecure;            /* insecure: skip API server TLS verification, default false */
+    long kubelet_port;        /* kubeletPort, default 10255 */
+    bool kubelet_https;       /* kubeletHttps, default false */
+    char *api_version;        /* owned; apiVersion, default "v1" (only v1 accepted) */
+    unsigned set;             /* HS_* bits of the options given explicitly */
+};
+
+/* Parse a --source value. Unknown options and other prefixes fail, naming them. */
+int heapster_source_parse(const char *s, struct heapster_source *out, char *err, size_t errlen);
+void heapster_source_fini(struct heapster_source *hs);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * influxdb.c - owns the influxdb: and influxdb2: sinks' setup: their declared options
+ * (Heapster's InfluxDB sink options plus kubepulse's), write/query URLs, credentials from the
+ * URI, a file or the environment (never logged), TLS settings, and creating the database
+ * (v1) asynchronously on the loop. Delivery is in influxdb_deliver.c.
+ */
+#include "influxdb.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define OFF(f) offsetof(struct influx_conf, f)
+#define COMMON_OPTS                                                                                \
+    {"withfields", SINK_OPT_BOOL, "false", "Heapster's withfields layout (one line per group)",   \
+     OFF(withfields), 0, 0},                                                                       \
+        {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag on every point",           \
+         OFF(cluster_name), 0, 0},                                                                 \
+        {"disable_counter_metrics", SINK_OPT_BOOL, "false", "do not write cumulative metrics",     \
+         OFF(disable_counter_metrics), 0, 0},                                                      \
+        {"concurrency", SINK_OPT_LONG, "0", "requests in flight; 0: --sink-concurrency",           \
+         OFF(concurrency), 0, 64},                                                                 \
+        {"insecuressl", SINK_OPT_BOOL, "false", "do not verify the server's certificate",         \
+         OFF(insecuressl), 0, 0},                                                                  \
+        {"secure", SINK_OPT_BOOL, "false", "use https even for an http:// URL", OFF(secure), 0,   \
+         0},                                                                                       \
+        {"gzip", SINK_OPT_BOOL, "true", "gzip request bodies", OFF(gzip), 0, 0}
+
+static const struct sink_opt INFLUX1_OPTS[] = {
+    {"user", SINK_OPT_STRING, "root", "user name", OFF(user), 0, 0},
+    {"pw", SINK_OPT_STRING, NULL, "password (default root; prefer pwFile or pwEnv)", OFF(pw), 0,
+     0},
+    {"pwFile", SINK_OPT_STRING, NULL, "file holding the password", OFF(pw_file), 0, 0},
+    {"pwEnv", SINK_OPT_STRING, NULL, "environment variable holding the password", OFF(pw_env), 0,
+     0},
+    {"db", SINK_OPT_STRING, "k8s", "database", OFF(db), 0, 0},
+    {"retention", SINK_OPT_STRING, "0", "duration of the created database's policy; 0: forever",
+     OFF(retention), 0, 0},
+    {"rp", SINK_OPT_STRING, NULL, "retention policy written to; default: the database's",
+     OFF(rp), 0, 0},
+    {"createdb", SINK_OPT_BOOL, "true", "create the database when permitted", OFF(createdb), 0,
+     0},
+    COMMON_OPTS,
+    {0},
+};
+
+static const struct sink_opt INFLUX2_OPTS[] = {
+    {"org", SINK_OPT_STRING, NULL, "organization (required)", OFF(org), 0, 0},
+    {"bucket", SINK_OPT_STRING, NULL, "bucket (required)", OFF(bucket), 0, 0},
+    {"tokenFile", SINK_OPT_STRING, NULL, "file holding the API token", OFF(token_file), 0, 0},
+    {"tokenEnv", SINK_OPT_STRING, "INFLUX_TOKEN", "environment variable holding the token",
+     OFF(token_env), 0, 0},
+    COMMON_OPTS,
+    {0},
+};
+
+/* A secret from a file (first line, trailing whitespace trimmed, at most 4 KiB). */
+static char *read_secret_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read secret file \"%.200s\"", path);
+        return NULL;
+    }
+    char *buf = calloc(1, 4097);
+    size_t n = buf ? fread(buf, 1, 4096, f) : 0;
+    int more = buf && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || more) {
+        snprintf(err, errlen, "secret file \"%.200s\" is larger than 4 KiB", path);
+        free(buf);
+        return NULL;
+    }
+    char *nl = memchr(buf, '\n', n);
+    if (nl)
+        n = (size_t)(nl - buf);
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+static void b64(char *dst, const unsigned char *s, size_t n)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t j = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+                     (i + 2 < n ? s[i + 2] : 0);
+        dst[j++] = t[v >> 18];
+        dst[j++] = t[(v >> 12) & 63];
+        dst[j++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        dst[j++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    dst[j] = '\0';
+}
+
+static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err, size_t errlen)
+{
+    int given = (c->pw != NULL) + (c->pw_file != NULL) + (c->pw_env != NULL);
+    if (given > 1) {
+        snprintf(err, errlen, "give only one of pw, pwFile and pwEnv");
+        return -1;
+    }
+    char *pw = NULL;
+    if (c->pw_file) {
+        if (!(pw = read_secret_file(c->pw_file, err, errlen)))
+            return -1;
+    } else if (c->pw_env) {
+        const char *v = getenv(c->pw_env);
+        if (!v) {
+            snprintf(err, errlen, "environment variable %.64s (pwEnv) is not set", c->pw_env);
+            return -1;
+        }
+        pw = strdup(v);
+    } else {
+        pw = strdup(c->pw ? c->pw : "root");
+    }
+    if (!pw)
+        goto oom;
+    if (c->user && c->user[0]) {
+        size_t n = strlen(c->user) + 1 + strlen(pw);
+        char *plain = malloc(n + 1);
+        in->auth_header = malloc(32 + 4 * (n / 3 + 1));
+        if (!plain || !in->auth_header) {
+            free(plain);
+            free(pw);
+            goto oom;
+        }
+        snprintf(plain, n + 1, "%s:%s", c->user, pw);
+        strcpy(in->auth_header, "Authorization: Basic ");
+        b64(in->auth_header + strlen(in->auth_header), (unsigned char *)plain, n);
+        memset(plain, 0, n);
+        free(plain);
+    }
+    memset(pw, 0, strlen(pw));
+    free(pw);
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static int set_auth_v2(struct influx *in, const struct influx_conf *c, char *err, size_t errlen)
+{
+    char *tok = NULL;
+    if (c->token_file) {
+        if (!(tok = read_secret_file(c->token_file, err, errlen)))
+            return -1;
+    } else if (c->token_env && getenv(c->token_env)) {
+        tok = strdup(getenv(c->token_env));
+    } else {
+        log_warn("influxdb2 sink has no token: writes will only work without auth",
+                 LF_STR("token_env", c->token_env));
+        return 0;
+    }
+    if (!tok || !(in->auth_header = malloc(strlen(tok) + 32))) {
+        free(tok);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(in->auth_header, "Authorization: Token %s", tok);
+    memset(tok, 0, strlen(tok));
+    free(tok);
+    return 0;
+}
+
+/* Append a query parameter, escaped. */
+static void add_param(char *url, const char *key, const char *value)
+{
+    size_t n = strlen(url);
+    n += (size_t)sprintf(url + n, "%s%s=", strchr(url, '?') ? "&" : "?", key);
+    uri_query_escape(url + n, value);
+}
+
+/* InfluxQL duration literal ("0", "INF", "90m", "4h", "7d", "2w"). */
+static int valid_retention(const char *r)
+{
+    if (strcmp(r, "0") == 0 || strcmp(r, "INF") == 0 || strcmp(r, "inf") == 0)
+        return 1;
+    const char *p = r;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (strncmp(p, "ms", 2) == 0)
+            p += 2;
+        else if (*p && strchr("usmhdw", *p))
+            p++;
+        else
+            return 0;
+    }
+    return 1;
+}
+
+/* "q=CREATE DATABASE "db" [WITH DURATION d REPLICATION 1 NAME "default"]", form-encoded. */
+static char *create_db_body(const struct influx_conf *c)
+{
+    size_t n = strlen(c->db);
+    char *q = malloc(2 * n + 128 + strlen(c->retention));
+    if (!q)
+        return NULL;
+    char *p = q + sprintf(q, "CREATE DATABASE \"");
+    for (const char *s = c->db; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    *p = '\0';
+    if (strcmp(c->retention, "0") != 0)
+        sprintf(p, " WITH DURATION %s REPLICATION 1 NAME \"default\"", c->retention);
+    char *body = malloc(3 * strlen(q) + 3);
+    if (body) {
+        strcpy(body, "q=");
+        uri_query_escape(body + 2, q);
+    }
+    free(q);
+    return body;
+}
+
+static int build_urls(struct influx *in, struct uri *u, const struct influx_conf *c, char *err,
+                      size_t errlen)
+{
+    if (!u->scheme || (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) ||
+        !u->host || !u->host[0]) {
+        snprintf(err, errlen, "\"%.128s\" is not http(s)://HOST[:PORT]", u->target);
+        return -1;
+    }
+    const char *scheme = c->secure ? "https" : u->scheme;
+    bool v6 = strchr(u->host, ':') != NULL;
+    char base[512];
+    /* v1: Heapster used only the host; a path is ignored, as it was. v2: kept as a prefix. */
+    const char *path = in->v2 ? u->path : "";
+    if (!in->v2 && u->path[0] && strcmp(u->path, "/") != 0)
+        log_warn("influxdb sink ignores the URL path, as Heapster did", LF_STR("path", u->path));
+    size_t plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    int n = snprintf(base, sizeof base, "%s://%s%s%s:%d%.*s", scheme, v6 ? "[" : "", u->host,
+                     v6 ? "]" : "", u->port ? u->port : 8086, (int)plen, path);
+    if (n < 0 || (size_t)n >= sizeof base) {
+        snprintf(err, errlen, "URL too long");
+        return -1;
+    }
+    size_t room = (size_t)n + 64 + 3 * (strlen(c->db ? c->db : "") + strlen(c->rp ? c->rp : "") +
+                                        strlen(c->org ? c->org : "") +
+                                        strlen(c->bucket ? c->bucket : ""));
+    if (!(in->write_url = malloc(room)) || !(in->query_url = malloc(room))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(in->query_url, "%s/query", base);
+    if (in->v2) {
+        sprintf(in->write_url, "%s/api/v2/write", base);
+        add_param(in->write_url, "org", c->org);
+        add_param(in->write_url, "bucket", c->bucket);
+        snprintf(in->s->name, sizeof in->s->name, "influxdb2:%.120s/%.60s/%.60s", base, c->org, c->bucket);
+    } else {
+        sprintf(in->write_url, "%s/write", base);
+        add_param(in->write_url, "db", c->db);
+        if (c->rp && c->rp[0])
+            add_param(in->write_url, "rp", c->rp);
+        snprintf(in->s->name, sizeof in->s->name, "influxdb:%.120s/%.100s", base, c->db);
+    }
+    add_param(in->write_url, "precision", "ns");
+    return 0;
+}
+
+static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err, size_t errlen)
+{
+    struct influx_conf *c = s->conf;
+    struct influx *in = calloc(1, sizeof *in);
+    if (!in) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->impl = in;
+    in->s = s;
+    in->v2 = v2;
+    if (v2 && (!c->org || !c->org[0] || !c->bucket || !c->bucket[0])) {
+        snprintf(err, errlen, "--sink=influxdb2 needs org= and bucket=");
+        return -1;
+    }
+    if (!v2 && !valid_retention(c->retention)) {
+        snprintf(err, errlen, "option \"retention\": \"%.32s\" is not a duration like 4h or 7d",
+                 c->retention);
+        return -1;
+    }
+    if (build_urls(in, u, c, err, errlen) < 0)
+        return -1;
+    if ((v2 ? set_auth_v2(in, c, err, errlen) : set_auth_v1(in, c, err, errlen)) < 0)
+        return -1;
+    char ua[256];
+    snprintf(ua, sizeof ua, "User-Agent: kubepulse/%s (identity=%s)",
+             s->env.version ? s->env.version : "unknown",
+             s->env.identity ? s->env.identity : "unknown");
+    if (!(in->ua_header = strdup(ua))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    in->tls.insecure = c->insecuressl;
+    if (c->insecuressl)
+        log_warn("TLS certificate verification is off for this sink (insecuressl=true)",
+                 LF_STR("sink", s->name));
+    uint64_t bound;
+    bool points;
+    if (sink_parse_buffer_size(s->env.buffer_size ? s->env.buffer_size : "256Mi", &bound,
+                               &points) < 0) {
+        snprintf(err, errlen, "--sink-buffer-size \"%.32s\" is not like 256Mi or 2000000points",
+                 s->env.buffer_size);
+        return -1;
+    }
+    struct lp_options lo = {.withfields = c->withfields,
+                            .skip_cumulative = c->disable_counter_metrics,
+                            .cluster_name = c->cluster_name};
+    if (!(in->enc = lp_encoder_new(&lo, err, errlen)))
+        return -1;
+    long batch = s->env.batch_lines > 0 ? s->env.batch_lines : 5000;
+    influx_deliver_init(in);
+    sbuf_init(&in->buf, bound, points, (uint32_t)batch, influx_on_drop, in);
+    in->nslots = c->concurrency > 0 ? c->concurrency
+                 : s->env.concurrency > 0 ? s->env.concurrency
+                                          : 1;
+    if (!(in->slots = calloc((size_t)in->nslots, sizeof *in->slots))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->stats.buffer_bound = bound;
+    s->stats.buffer_bound_points = points;
+    if (!v2 && c->createdb) {
+        if (!(in->create_body = create_db_body(c))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        in->creating = true;
+        influx_create_db(in);
+    }
+    log_info("sink opened", LF_STR("sink", s->name), LF_BOOL("withfields", c->withfields),
+             LF_INT("concurrency", in->nslots), LF_INT("batch_lines", batch));
+    return 0;
+}
+
+static int influx1_open(struct sink *s, struct uri *u, char *err, size_t errlen)
+{
+    return influx_open_common(s, u, false, err, errlen);
+}
+
+static int influx2_open(struct sink *s, struct uri *u, char *err, size_t errlen)
+{
+    return influx_open_common(s, u, true, err, errlen);
+}
+
+static void influx_close(struct sink *s)
+{
+    struct influx *in = s->impl;
+    if (!in)
+        return;
+    influx_deliver_fini(in);
+    uint64_t left = sbuf_fini(&in->buf);
+    s->stats.points_dropped[SINK_DROP_SHUTDOWN] += left;
+    if (left)
+        log_warn("sink closed with points still buffered", LF_STR("sink", s->name),
+                 LF_INT("points", left));
+    lp_encoder_free(in->enc);
+    free(in->write_url);
+    free(in->query_url);
+    if (in->auth_header) {
+        memset(in->auth_header, 0, strlen(in->auth_header));
+        free(in->auth_header);
+    }
+    free(in->ua_header);
+    free(in->create_body);
+    free(in->slots);
+    free(in);
+    s->impl = NULL;
+}
+
+const struct sink_ops sink_influxdb_ops = {
+    .prefix = "influxdb",
+    .opts = INFLUX1_OPTS,
+    .conf_size = sizeof(struct influx_conf),
+    .open = influx1_open,
+    .write = influx_write,
+    .flush = influx_flush,
+    .close = influx_close,
+};
+
+const struct sink_ops sink_influxdb2_ops = {
+    .prefix = "influxdb2",
+    .opts = INFLUX2_OPTS,
+    .conf_size = sizeof(struct influx_conf),
+    .open = influx2_open,
+    .write = influx_write,
+    .flush = influx_flush,
+    .close = influx_close,
+};

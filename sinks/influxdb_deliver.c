@@ -1,0 +1,480 @@
+/*
+ * influxdb_deliver.c - owns delivery for the InfluxDB sinks: encoding batches into the bounded
+ * buffer, the pump that keeps at most `concurrency` gzip'd write requests in flight, the
+ * verdict on each response (retry with backoff and jitter, Retry-After, split on 413, count
+ * and drop on 400, long backoff on 401/403/404), database (re)creation, and flush.
+ * Every failure kind is logged once per episode: an episode ends at the next good write.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "influxdb.h"
+#include "log.h"
+
+#define MAX_RESPONSE_BODY (64 * 1024)
+#define LOG_BODY_MAX      300
+
+enum influx_verdict influx_classify(int http_error, long status)
+{
+    if (http_error)
+        return IV_RETRY;
+    if (status >= 200 && status < 300)
+        return IV_OK;
+    if (status == 401 || status == 403)
+        return IV_AUTH;
+    if (status == 404)
+        return IV_NOT_FOUND;
+    if (status == 413)
+        return IV_SPLIT;
+    if (status == 408 || status == 429 || status >= 500 || status < 100)
+        return IV_RETRY;
+    return IV_REJECT;
+}
+
+long influx_parse_dropped(const char *body, size_t len)
+{
+    static const char key[] = "dropped=";
+    if (!body)
+        return -1;
+    for (size_t i = 0; i + sizeof key - 1 < len; i++) {
+        if (memcmp(body + i, key, sizeof key - 1) != 0)
+            continue;
+        long v = 0;
+        size_t j = i + sizeof key - 1, start = j;
+        while (j < len && j - start < 12 && body[j] >= '0' && body[j] <= '9')
+            v = v * 10 + (body[j++] - '0');
+        return j > start ? v : -1;
+    }
+    return -1;
+}
+
+double influx_retry_delay(enum influx_verdict v, unsigned attempt, double retry_after_s,
+                          double rnd01)
+{
+    switch (v) {
+    case IV_RETRY:
+        if (retry_after_s >= 0)
+            return retry_after_s > 600 ? 600 : retry_after_s;
+        return sink_backoff_delay(attempt, 0.5, 30, rnd01);
+    case IV_AUTH:
+    case IV_NOT_FOUND:
+        return sink_backoff_delay(attempt, 10, 300, rnd01);
+    default:
+        return 0;
+    }
+}
+
+static double rnd01(void)
+{
+    static uint64_t x;
+    if (!x)
+        x = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(size_t)&x;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static void sync_stats(struct influx *in)
+{
+    in->s->stats.points_buffered = in->buf.points;
+    in->s->stats.bytes_buffered = in->buf.bytes;
+}
+
+void influx_on_drop(void *ud, uint64_t points, uint32_t lines)
+{
+    struct influx *in = ud;
+    in->s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += points;
+    if (!in->logged_full) {
+        in->logged_full = true;
+        log_error("sink buffer full: dropping the oldest points (logged once until a write "
+                  "succeeds)",
+                  LF_STR("sink", in->s->name), LF_INT("points", points), LF_INT("lines", lines),
+                  LF_INT("bound", in->buf.bound),
+                  LF_STR("unit", in->buf.bound_points ? "points" : "bytes"));
+    }
+}
+
+static void block_for(struct influx *in, double delay)
+{
+    struct ev_loop *loop = in->s->env.loop;
+    in->blocked_until = ev_now(loop) + delay;
+    ev_timer_stop(loop, &in->retry_timer);
+    ev_timer_set(&in->retry_timer, delay, 0);
+    ev_timer_start(loop, &in->retry_timer);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    influx_pump(w->data);
+}
+
+static void flush_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct influx *in = w->data;
+    sink_flush_done(in->s, SINK_FLUSH_TIMEOUT);
+}
+
+void influx_deliver_init(struct influx *in)
+{
+    ev_timer_init(&in->retry_timer, retry_cb, 0, 0);
+    in->retry_timer.data = in;
+    ev_timer_init(&in->flush_timer, flush_timer_cb, 0, 0);
+    in->flush_timer.data = in;
+    /* windowBits 15 + 16: a gzip wrapper; level 1: most of the ratio at a fraction of the CPU */
+    in->z_ready = deflateInit2(&in->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+static void slot_clear(struct influx *in, struct influx_req *r)
+{
+    free(r->gz);
+    if (r->gz_reserved)
+        sbuf_extra(&in->buf, -(long long)r->gz_reserved);
+    r->gz = NULL;
+    r->gz_len = r->gz_reserved = 0;
+    r->req = NULL;
+    r->chunk = NULL;
+}
+
+void influx_deliver_fini(struct influx *in)
+{
+    struct ev_loop *loop = in->s->env.loop;
+    http_request_cancel(in->create_req);
+    in->create_req = NULL;
+    for (long i = 0; in->slots && i < in->nslots; i++) {
+        if (in->slots[i].req) {
+            http_request_cancel(in->slots[i].req);
+            slot_clear(in, &in->slots[i]);
+        }
+    }
+    if (loop) {
+        ev_timer_stop(loop, &in->retry_timer);
+        ev_timer_stop(loop, &in->flush_timer);
+    }
+    if (in->z_ready)
+        deflateEnd(&in->z);
+    in->z_ready = false;
+}
+
+static char *buf_reserve(void *ud, size_t max) { return sbuf_reserve(ud, max); }
+static void buf_commit(void *ud, size_t len, uint32_t npoints) { sbuf_commit(ud, len, npoints); }
+
+int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t errlen)
+{
+    struct influx *in = s->impl;
+    struct lp_writer w = {buf_reserve, buf_commit, &in->buf};
+    struct lp_result r = {0};
+    int rc = lp_encode_batch(in->enc, b, &w, &r, err, errlen);
+    s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
+    s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
+    s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
+    s->stats.points_filtered += r.filtered;
+    if (r.no_room)
+        influx_on_drop(in, 0, 0);
+    influx_pump(in);
+    return rc;
+}
+
+/* Gzip the chunk into r->gz when memory allows; otherwise the raw chunk goes. */
+static void compress_chunk(struct influx *in, struct influx_req *r)
+{
+    const struct influx_conf *c = in->s->conf;
+    if (!c->gzip || !in->z_ready)
+        return;
+    size_t bound = deflateBound(&in->z, r->chunk->len) + 32;
+    if (sbuf_extra(&in->buf, (long long)bound) < 0)
+        return;
+    r->gz_reserved = bound;
+    if (!(r->gz = malloc(bound)))
+        goto raw;
+    deflateReset(&in->z);
+    in->z.next_in = (Bytef *)r->chunk->data;
+    in->z.avail_in = (uInt)r->chunk->len;
+    in->z.next_out = (Bytef *)r->gz;
+    in->z.avail_out = (uInt)bound;
+    if (deflate(&in->z, Z_FINISH) != Z_STREAM_END)
+        goto raw;
+    r->gz_len = bound - in->z.avail_out;
+    char *shrunk = realloc(r->gz, r->gz_len ? r->gz_len : 1);
+    if (shrunk) {
+        r->gz = shrunk;
+        sbuf_extra(&in->buf, -(long long)(bound - r->gz_len));
+        r->gz_reserved = r->gz_len;
+    }
+    return;
+raw:
+    free(r->gz);
+    r->gz = NULL;
+    sbuf_extra(&in->buf, -(long long)r->gz_reserved);
+    r->gz_reserved = 0;
+}
+
+static void write_done(const struct http_result *res, void *ud);
+
+static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chunk *chunk)
+{
+    r->in = in;
+    r->chunk = chunk;
+    compress_chunk(in, r);
+    const char *headers[8];
+    int h = 0;
+    headers[h++] = in->ua_header;
+    headers[h++] = "Content-Type: text/plain; charset=utf-8";
+    headers[h++] = "Expect:";
+    if (r->gz)
+        headers[h++] = "Content-Encoding: gzip";
+    if (in->auth_header)
+        headers[h++] = in->auth_header;
+    headers[h] = NULL;
+    long tmo = (long)(in->s->env.timeout_s > 0 ? in->s->env.timeout_s * 1000 : 10000);
+    struct http_request_opts o = {
+        .method = "POST",
+        .url = in->write_url,
+        .headers = headers,
+        .body = r->gz ? r->gz : chunk->data,
+        .body_len = r->gz ? r->gz_len : chunk->len,
+        .tls = &in->tls,
+        .timeout_ms = tmo,
+        .connect_timeout_ms = tmo < 5000 ? tmo : 5000,
+        .max_body = MAX_RESPONSE_BODY,
+        .on_done = write_done,
+        .ud = r,
+    };
+    char err[256] = "";
+    if (chunk->attempts++)
+        in->s->stats.retries++;
+    r->t0 = ev_now(in->s->env.loop);
+    in->s->stats.bytes_sent += o.body_len;
+    if (!(r->req = http_request_start(in->s->env.http, &o, err, sizeof err))) {
+        log_error("cannot start an InfluxDB write", LF_STR("sink", in->s->name),
+                  LF_STR("error", err));
+        sbuf_requeue(&in->buf, chunk);
+        slot_clear(in, r);
+        return -1;
+    }
+    return 0;
+}
+
+static void end_episode(struct influx *in)
+{
+    if (in->logged_net || in->logged_auth || in->logged_notfound)
+        log_info("InfluxDB writes succeed again", LF_STR("sink", in->s->name));
+    in->logged_full = in->logged_reject = in->logged_auth = false;
+    in->logged_notfound = in->logged_net = false;
+    in->attempt = 0;
+}
+
+static void on_reject(struct influx *in, struct sbuf_chunk *c, const struct http_result *res)
+{
+    long dropped = influx_parse_dropped(res->body, res->body_len);
+    uint64_t rejected = dropped >= 0 && (uint64_t)dropped <= c->points ? (uint64_t)dropped
+                                                                        : c->points;
+    in->s->stats.points_dropped[SINK_DROP_REJECTED] += rejected;
+    in->s->stats.points_written += c->points - rejected;
+    if (!in->logged_reject) {
+        in->logged_reject = true;
+        char body[LOG_BODY_MAX + 1] = "";
+        if (res->body)
+            snprintf(body, sizeof body, "%.*s", (int)res->body_len, res->body);
+        char first[LOG_BODY_MAX + 1];
+        const char *nl = memchr(c->data, '\n', c->len);
+        snprintf(first, sizeof first, "%.*s", (int)(nl ? nl - c->data : 0), c->data);
+        log_error("InfluxDB rejected points; not retrying them (logged once per episode)",
+                  LF_STR("sink", in->s->name), LF_INT("status", res->status),
+                  LF_INT("rejected", rejected), LF_STR("server_error", body),
+                  LF_STR("first_line_of_batch", first));
+    }
+}
+
+static void on_failure(struct influx *in, enum influx_verdict v, const struct http_result *res)
+{
+    struct sink *s = in->s;
+    const struct influx_conf *c = s->conf;
+    if (v == IV_AUTH) {
+        s->stats.auth_failures++;
+        if (!in->logged_auth) {
+            in->logged_auth = true;
+            log_error("InfluxDB refused the credentials: check user/pw (or pwFile) or the "
+                      "token; retrying slowly",
+                      LF_STR("sink", s->name), LF_INT("status", res->status));
+        }
+    } else if (v == IV_NOT_FOUND) {
+        s->stats.not_found++;
+        if (!in->v2 && c->createdb && !in->create_forbidden && in->create_body) {
+            in->creating = true;
+        } else if (!in->logged_notfound) {
+            in->logged_notfound = true;
+            log_error(in->v2 ? "InfluxDB bucket or org not found"
+                             : "InfluxDB database does not exist and kubepulse may not create "
+                               "it: create it or grant the user admin rights",
+                      LF_STR("sink", s->name), LF_STR("database", in->v2 ? c->bucket : c->db),
+                      LF_INT("status", res->status));
+        }
+    } else if (!in->logged_net) {
+        in->logged_net = true;
+        log_warn("InfluxDB write failed; retrying with backoff (logged once per episode)",
+                 LF_STR("sink", s->name), LF_INT("status", res->status),
+                 LF_STR("error", res->error ? http_error_name(res->error) : ""),
+                 LF_STR("detail", res->error_msg ? res->error_msg : ""));
+    }
+    block_for(in, influx_retry_delay(v, in->attempt++, res->retry_after_s, rnd01()));
+}
+
+static void write_done(const struct http_result *res, void *ud)
+{
+    struct influx_req *r = ud;
+    struct influx *in = r->in;
+    struct sink *s = in->s;
+    struct sbuf_chunk *c = r->chunk;
+    slot_clear(in, r);
+    s->stats.requests++;
+    s->stats.last_status = res->status;
+    s->stats.last_latency_s = res->total_time_s;
+    enum influx_verdict v = influx_classify(res->error, res->status);
+    if (v != IV_OK)
+        s->stats.failures++;
+    switch (v) {
+    case IV_OK:
+        s->stats.points_written += c->points;
+        s->stats.lines_written += c->lines;
+        s->stats.bytes_written += c->len;
+        sbuf_release(&in->buf, c);
+        end_episode(in);
+        break;
+    case IV_REJECT:
+        on_reject(in, c, res);
+        sbuf_release(&in->buf, c);
+        break;
+    case IV_SPLIT:
+        if (sbuf_split(&in->buf, c) < 0) {
+            s->stats.points_dropped[SINK_DROP_TOO_LARGE] += c->points;
+            log_error("InfluxDB refuses a single line as too large (413); dropped",
+                      LF_STR("sink", s->name), LF_INT("bytes", c->len));
+            sbuf_release(&in->buf, c);
+        } else {
+            sbuf_requeue(&in->buf, c);
+        }
+        break;
+    default:
+        sbuf_requeue(&in->buf, c);
+        on_failure(in, v, res);
+        break;
+    }
+    sync_stats(in);
+    influx_pump(in);
+}
+
+static void create_done(const struct http_result *res, void *ud)
+{
+    struct influx *in = ud;
+    const struct influx_conf *c = in->s->conf;
+    in->create_req = NULL;
+    const char *body = res->body ? res->body : "";
+    if (res->error || res->status >= 500 || res->status == 0) {
+        if (!in->logged_net) {
+            in->logged_net = true;
+            log_warn("cannot reach InfluxDB to create the database; retrying with backoff",
+                     LF_STR("sink", in->s->name),
+                     LF_STR("error", res->error ? http_error_name(res->error) : ""),
+                     LF_INT("status", res->status));
+        }
+        block_for(in, influx_retry_delay(IV_RETRY, in->attempt++, res->retry_after_s, rnd01()));
+        return;
+    }
+    in->creating = false;
+    if (res->status == 401 || res->status == 403 || strstr(body, "requires admin") ||
+        strstr(body, "not authorized")) {
+        in->create_forbidden = true;
+        log_warn("not allowed to create the InfluxDB database; assuming it exists",
+                 LF_STR("sink", in->s->name), LF_STR("database", c->db),
+                 LF_INT("status", res->status));
+    } else if (strstr(body, "\"error\"") && !strstr(body, "already exists") &&
+               !strstr(body, "conflict")) {
+        char msg[LOG_BODY_MAX + 1];
+        snprintf(msg, sizeof msg, "%.*s", (int)res->body_len, body);
+        log_warn("InfluxDB could not create the database", LF_STR("sink", in->s->name),
+                 LF_STR("database", c->db), LF_STR("server_error", msg));
+    } else {
+        log_info("InfluxDB database ready", LF_STR("sink", in->s->name),
+                 LF_STR("database", c->db), LF_STR("retention", c->retention));
+    }
+    influx_pump(in);
+}
+
+void influx_create_db(struct influx *in)
+{
+    const char *headers[] = {in->ua_header, "Content-Type: application/x-www-form-urlencoded",
+                             in->auth_header, NULL};
+    long tmo = (long)(in->s->env.timeout_s > 0 ? in->s->env.timeout_s * 1000 : 10000);
+    struct http_request_opts o = {
+        .method = "POST",
+        .url = in->query_url,
+        .headers = headers,
+        .body = in->create_body,
+        .body_len = strlen(in->create_body),
+        .tls = &in->tls,
+        .timeout_ms = tmo,
+        .max_body = MAX_RESPONSE_BODY,
+        .on_done = create_done,
+        .ud = in,
+    };
+    char err[256] = "";
+    if (!(in->create_req = http_request_start(in->s->env.http, &o, err, sizeof err))) {
+        log_error("cannot start the database creation", LF_STR("sink", in->s->name),
+                  LF_STR("error", err));
+        in->creating = false;
+    }
+}
+
+static bool idle(const struct influx *in)
+{
+    for (long i = 0; i < in->nslots; i++) {
+        if (in->slots[i].req)
+            return false;
+    }
+    return sbuf_empty(&in->buf);
+}
+
+void influx_pump(struct influx *in)
+{
+    struct ev_loop *loop = in->s->env.loop;
+    if (ev_now(loop) >= in->blocked_until) {
+        if (in->creating) {
+            if (!in->create_req)
+                influx_create_db(in);
+        } else {
+            for (long i = 0; i < in->nslots; i++) {
+                if (in->slots[i].req)
+                    continue;
+                struct sbuf_chunk *c = sbuf_take(&in->buf, true);
+                if (!c || start_write(in, &in->slots[i], c) < 0)
+                    break;
+            }
+        }
+    }
+    sync_stats(in);
+    if (in->s->flush_cb && idle(in)) {
+        ev_timer_stop(loop, &in->flush_timer);
+        sink_flush_done(in->s, 0);
+    }
+}
+
+void influx_flush(struct sink *s)
+{
+    struct influx *in = s->impl;
+    struct ev_loop *loop = s->env.loop;
+    double left = s->flush_deadline - ev_now(loop);
+    ev_timer_stop(loop, &in->flush_timer);
+    if (left <= 0 && !idle(in)) {
+        sink_flush_done(s, SINK_FLUSH_TIMEOUT);
+        return;
+    }
+    ev_timer_set(&in->flush_timer, left > 0 ? left : 0, 0);
+    ev_timer_start(loop, &in->flush_timer);
+    influx_pump(in);
+}

@@ -1,0 +1,397 @@
+/*
+ * lineproto.c - owns the line-protocol encoder: element escaping, number formatting per field
+ * type, and the two Heapster layouts. A series' tag string is rendered once per batch; each
+ * point then costs a memcpy of its measurement and tags plus two number conversions.
+ */
+#include "lineproto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtoa.h"
+
+#define LP_NUM_MAX 32 /* a formatted number plus its 'i' */
+
+/* Bit 1: escaped in measurements; bit 2: in tags and field keys; bit 4: rewritten (CR, LF). */
+static unsigned char ESC[256];
+static void esc_init(void)
+{
+    if (ESC[','])
+        return;
+    ESC[','] = 1 | 2;
+    ESC[' '] = 1 | 2;
+    ESC['='] = 2;
+    ESC['\n'] = 4;
+    ESC['\r'] = 4;
+}
+
+static size_t escape_with(char *dst, const char *s, size_t n, unsigned mask)
+{
+    char *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        unsigned m = ESC[c];
+        if (!(m & (mask | 4))) {
+            *d++ = (char)c;
+        } else if (m & 4) {
+            *d++ = '\\';
+            *d++ = c == '\n' ? 'n' : 'r';
+        } else {
+            *d++ = '\\';
+            *d++ = (char)c;
+        }
+    }
+    if (n > 0 && s[n - 1] == '\\') {
+        /* A trailing backslash would escape the separator after it: U+FF3C instead. */
+        d--;
+        memcpy(d, "\xef\xbc\xbc", 3);
+        d += 3;
+    }
+    return (size_t)(d - dst);
+}
+
+size_t lp_escape_measurement(char *dst, const char *s, size_t n)
+{
+    esc_init();
+    return escape_with(dst, s, n, 1);
+}
+
+size_t lp_escape_tag(char *dst, const char *s, size_t n)
+{
+    esc_init();
+    return escape_with(dst, s, n, 2);
+}
+
+size_t lp_escape_string_field(char *dst, const char *s, size_t n)
+{
+    char *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            *d++ = '\\';
+        *d++ = s[i];
+    }
+    return (size_t)(d - dst);
+}
+
+struct lp_name {
+    char *s; /* owned, escaped */
+    size_t n;
+};
+
+struct lp_encoder {
+    struct lp_options opts;
+    char *cluster_tag; /* owned: ",cluster_name=<escaped>" or NULL */
+    size_t cluster_tag_len;
+    struct lp_name meas[KP_M__COUNT];  /* default layout: the metric name */
+    struct lp_name group[KP_M__COUNT]; /* withfields: the group */
+    struct lp_name field[KP_M__COUNT]; /* " value=" / ",usage=" ... prefix-less field key */
+    uint8_t gid[KP_M__COUNT];          /* group index of each metric */
+    size_t max_fields_len;             /* all fields of the largest group, worst case */
+    char *tags;                        /* owned: per-batch series tag strings */
+    size_t tags_cap;
+    size_t *toff; /* owned: nseries + 1 offsets into tags */
+    size_t toff_cap;
+};
+
+static int name_set(struct lp_name *n, const char *s, int meas)
+{
+    size_t len = strlen(s);
+    n->s = malloc(LP_ESCAPED_MAX(len) + 1);
+    if (!n->s)
+        return -1;
+    n->n = meas ? lp_escape_measurement(n->s, s, len) : lp_escape_tag(n->s, s, len);
+    return 0;
+}
+
+struct lp_encoder *lp_encoder_new(const struct lp_options *opts, char *err, size_t errlen)
+{
+    esc_init();
+    struct lp_encoder *e = calloc(1, sizeof *e);
+    if (!e)
+        goto oom;
+    e->opts = *opts;
+    e->opts.cluster_name = NULL;
+    if (opts->cluster_name && opts->cluster_name[0]) {
+        size_t n = strlen(opts->cluster_name);
+        e->cluster_tag = malloc(LP_ESCAPED_MAX(n) + sizeof ",cluster_name=");
+        if (!e->cluster_tag)
+            goto oom;
+        memcpy(e->cluster_tag, ",cluster_name=", 14);
+        e->cluster_tag_len = 14 + lp_escape_tag(e->cluster_tag + 14, opts->cluster_name, n);
+    }
+    size_t group_len = 0;
+    for (int m = 0; m < KP_M__COUNT; m++) {
+        if (name_set(&e->meas[m], kp_metrics[m].name, 1) < 0 ||
+            name_set(&e->group[m], kp_metrics[m].group, 1) < 0 ||
+            name_set(&e->field[m], kp_metrics[m].field, 0) < 0)
+            goto oom;
+        if (m > 0 && strcmp(kp_metrics[m].group, kp_metrics[m - 1].group) != 0) {
+            group_len = 0;
+            e->gid[m] = (uint8_t)(e->gid[m - 1] + 1);
+        } else if (m > 0) {
+            e->gid[m] = e->gid[m - 1];
+        }
+        group_len += e->field[m].n + 2 + LP_NUM_MAX;
+        if (group_len > e->max_fields_len)
+            e->max_fields_len = group_len;
+    }
+    return e;
+oom:
+    snprintf(err, errlen, "line protocol encoder: out of memory");
+    lp_encoder_free(e);
+    return NULL;
+}
+
+void lp_encoder_free(struct lp_encoder *e)
+{
+    if (!e)
+        return;
+    for (int m = 0; m < KP_M__COUNT; m++) {
+        free(e->meas[m].s);
+        free(e->group[m].s);
+        free(e->field[m].s);
+    }
+    free(e->cluster_tag);
+    free(e->tags);
+    free(e->toff);
+    free(e);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int is_time_key(const char *k) { return k[0] == 't' && strcmp(k, "time") == 0; }
+
+/* Render every series' ",k=v..." once, cluster_name in its sorted place. */
+static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
+{
+    if (grow((void **)&e->toff, &e->toff_cap, b->nseries + 1, sizeof *e->toff) < 0)
+        return -1;
+    size_t len = 0;
+    for (size_t i = 0; i < b->nseries; i++) {
+        const struct kp_series *s = &b->series[i];
+        size_t need = len + e->cluster_tag_len;
+        for (unsigned j = 0; j < s->nlabels && j < KP_MAX_LABELS; j++) {
+            const struct kp_label *l = &s->labels[j];
+            if (l->key && l->value)
+                need += 2 + LP_ESCAPED_MAX(strlen(l->key)) + LP_ESCAPED_MAX(strlen(l->value));
+        }
+        if (grow((void **)&e->tags, &e->tags_cap, need + 1, 1) < 0)
+            return -1;
+        e->toff[i] = len;
+        int cluster_done = e->cluster_tag == NULL;
+        for (unsigned j = 0; j < s->nlabels && j < KP_MAX_LABELS; j++) {
+            const struct kp_label *l = &s->labels[j];
+            if (!l->key || !l->value || !l->key[0] || !l->value[0] || is_time_key(l->key))
+                continue;
+            int c = cluster_done ? -1 : strcmp(l->key, "cluster_name");
+            if (c >= 0 && !cluster_done) {
+                memcpy(e->tags + len, e->cluster_tag, e->cluster_tag_len);
+                len += e->cluster_tag_len;
+                cluster_done = 1;
+                if (c == 0)
+                    continue; /* the sink's cluster_name wins over a label of that name */
+            }
+            e->tags[len++] = ',';
+            len += lp_escape_tag(e->tags + len, l->key, strlen(l->key));
+            e->tags[len++] = '=';
+            len += lp_escape_tag(e->tags + len, l->value, strlen(l->value));
+        }
+        if (!cluster_done) {
+            memcpy(e->tags + len, e->cluster_tag, e->cluster_tag_len);
+            len += e->cluster_tag_len;
+        }
+    }
+    e->toff[b->nseries] = len;
+    return 0;
+}
+
+static inline int is_finite(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return ((u >> 52) & 0x7FF) != 0x7FF;
+}
+
+/* "key=value" of one point; returns bytes written. */
+static inline size_t put_value(char *p, const struct kp_point *pt)
+{
+    if (kp_metrics[pt->metric].type == KP_VALUE_INT) {
+        size_t n = dtoa_format_i64(p, pt->v.i);
+        p[n] = 'i';
+        return n + 1;
+    }
+    return dtoa_format_double(p, pt->v.f);
+}
+
+static inline size_t put_ts(char *p, int64_t ts)
+{
+    p[0] = ' ';
+    size_t n = 1 + dtoa_format_i64(p + 1, ts);
+    p[n] = '\n';
+    return n + 1;
+}
+
+/* A point is usable when its indices are in range and its value finite; counts the rest. */
+static inline int point_ok(const struct lp_encoder *e, const struct kp_batch *b,
+                           const struct kp_point *pt, struct lp_result *res)
+{
+    if (pt->series >= b->nseries || pt->metric >= KP_M__COUNT) {
+        res->invalid++;
+        return 0;
+    }
+    if (e->opts.skip_cumulative && kp_metrics[pt->metric].kind == KP_KIND_CUMULATIVE) {
+        res->filtered++;
+        return 0;
+    }
+    if (kp_metrics[pt->metric].type == KP_VALUE_FLOAT && !is_finite(pt->v.f)) {
+        res->nonfinite++;
+        return 0;
+    }
+    return 1;
+}
+
+static void encode_default(struct lp_encoder *e, const struct kp_batch *b,
+                           const struct lp_writer *w, struct lp_result *res)
+{
+    for (size_t i = 0; i < b->npoints; i++) {
+        const struct kp_point *pt = &b->points[i];
+        if (!point_ok(e, b, pt, res))
+            continue;
+        const struct lp_name *m = &e->meas[pt->metric];
+        size_t toff = e->toff[pt->series], tlen = e->toff[pt->series + 1] - toff;
+        char *p = w->reserve(w->ud, m->n + tlen + 8 + 2 * LP_NUM_MAX);
+        if (!p) {
+            res->no_room++;
+            continue;
+        }
+        char *s = p;
+        memcpy(p, m->s, m->n);
+        p += m->n;
+        memcpy(p, e->tags + toff, tlen);
+        p += tlen;
+        memcpy(p, " value=", 7);
+        p += 7;
+        p += put_value(p, pt);
+        p += put_ts(p, pt->ts_ns);
+        w->commit(w->ud, (size_t)(p - s), 1);
+        res->lines++;
+        res->points++;
+    }
+}
+
+static void encode_withfields(struct lp_encoder *e, const struct kp_batch *b,
+                              const struct lp_writer *w, struct lp_result *res)
+{
+    size_t i = 0;
+    while (i < b->npoints) {
+        const struct kp_point *first = &b->points[i];
+        if (!point_ok(e, b, first, res)) {
+            i++;
+            continue;
+        }
+        const struct lp_name *g = &e->group[first->metric];
+        size_t toff = e->toff[first->series], tlen = e->toff[first->series + 1] - toff;
+        char *p = w->reserve(w->ud, g->n + tlen + e->max_fields_len + 4 + LP_NUM_MAX);
+        char *s = p;
+        uint32_t npts = 0;
+        if (p) {
+            memcpy(p, g->s, g->n);
+            p += g->n;
+            memcpy(p, e->tags + toff, tlen);
+            p += tlen;
+        }
+        int last = -1;
+        for (; i < b->npoints; i++) {
+            const struct kp_point *pt = &b->points[i];
+            if (npts > 0 && (pt->series != first->series || pt->ts_ns != first->ts_ns ||
+                             pt->metric >= KP_M__COUNT || (int)pt->metric <= last ||
+                             e->gid[pt->metric] != e->gid[first->metric]))
+                break;
+            if (npts > 0 && !point_ok(e, b, pt, res))
+                continue;
+            last = pt->metric;
+            npts++;
+            if (!p)
+                continue;
+            *p++ = npts == 1 ? ' ' : ',';
+            memcpy(p, e->field[pt->metric].s, e->field[pt->metric].n);
+            p += e->field[pt->metric].n;
+            *p++ = '=';
+            p += put_value(p, pt);
+        }
+        if (!p) {
+            res->no_room += npts;
+            continue;
+        }
+        p += put_ts(p, first->ts_ns);
+        w->commit(w->ud, (size_t)(p - s), npts);
+        res->lines++;
+        res->points += npts;
+    }
+}
+
+int lp_encode_batch(struct lp_encoder *e, const struct kp_batch *b, const struct lp_writer *w,
+                    struct lp_result *res, char *err, size_t errlen)
+{
+    if (render_tags(e, b) < 0) {
+        snprintf(err, errlen, "line protocol encoder: out of memory");
+        return -1;
+    }
+    if (e->opts.withfields)
+        encode_withfields(e, b, w, res);
+    else
+        encode_default(e, b, w, res);
+    return 0;
+}
+
+static char *buf_reserve(void *ud, size_t max)
+{
+    struct lp_buf *b = ud;
+    if (b->limit && b->len + max > b->limit)
+        return NULL;
+    if (b->len + max > b->cap) {
+        size_t n = b->cap ? b->cap * 2 : 4096;
+        while (n < b->len + max)
+            n *= 2;
+        char *d = realloc(b->data, n);
+        if (!d)
+            return NULL;
+        b->data = d;
+        b->cap = n;
+    }
+    return b->data + b->len;
+}
+
+static void buf_commit(void *ud, size_t len, uint32_t npoints)
+{
+    (void)npoints;
+    ((struct lp_buf *)ud)->len += len;
+}
+
+void lp_buf_writer(struct lp_buf *b, struct lp_writer *w)
+{
+    w->reserve = buf_reserve;
+    w->commit = buf_commit;
+    w->ud = b;
+}
+
+void lp_buf_fini(struct lp_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * log.c - owns the "log" sink (--sink=log): the same line protocol as the InfluxDB sinks,
+ * written to stdout (or env->out) as each batch arrives. Nothing is buffered.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lineproto.h"
+#include "log.h"
+#include "sink_int.h"
+
+struct log_conf {
+    bool withfields;
+    char *cluster_name;
+    bool disable_counter_metrics;
+};
+
+struct log_sink {
+    struct lp_encoder *enc; /* owned */
+    struct lp_buf buf;      /* owned scratch, reused per batch */
+    FILE *out;              /* borrowed */
+};
+
+#define OFF(f) offsetof(struct log_conf, f)
+static const struct sink_opt LOG_OPTS[] = {
+    {"withfields", SINK_OPT_BOOL, "false", "Heapster's withfields layout", OFF(withfields), 0, 0},
+    {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag on every line",
+     OFF(cluster_name), 0, 0},
+    {"disable_counter_metrics", SINK_OPT_BOOL, "false", "skip cumulative metrics",
+     OFF(disable_counter_metrics), 0, 0},
+    {0},
+};
+
+static int log_open(struct sink *s, struct uri *u, char *err, size_t errlen)
+{
+    struct log_conf *c = s->conf;
+    if (u->target[0]) {
+        snprintf(err, errlen, "--sink=log takes no target (got \"%.64s\")", u->target);
+        return -1;
+    }
+    struct log_sink *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct lp_options lo = {.withfields = c->withfields,
+                            .skip_cumulative = c->disable_counter_metrics,
+                            .cluster_name = c->cluster_name};
+    if (!(l->enc = lp_encoder_new(&lo, err, errlen))) {
+        free(l);
+        return -1;
+    }
+    l->out = s->env.out ? s->env.out : stdout;
+    s->impl = l;
+    return 0;
+}
+
+static int log_write_batch(struct sink *s, const struct kp_batch *b, char *err, size_t errlen)
+{
+    struct log_sink *l = s->impl;
+    struct lp_writer w;
+    struct lp_result r = {0};
+    l->buf.len = 0;
+    lp_buf_writer(&l->buf, &w);
+    int rc = lp_encode_batch(l->enc, b, &w, &r, err, errlen);
+    s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
+    s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
+    s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
+    s->stats.points_filtered += r.filtered;
+    if (rc < 0)
+        return rc;
+    if (l->buf.len && fwrite(l->buf.data, 1, l->buf.len, l->out) != l->buf.len) {
+        s->stats.failures++;
+        s->stats.points_dropped[SINK_DROP_REJECTED] += r.points;
+        return 0;
+    }
+    s->stats.points_written += r.points;
+    s->stats.lines_written += r.lines;
+    s->stats.bytes_written += l->buf.len;
+    return 0;
+}
+
+static void log_flush(struct sink *s)
+{
+    struct log_sink *l = s->impl;
+    fflush(l->out);
+    sink_flush_done(s, 0);
+}
+
+static void log_close(struct sink *s)
+{
+    struct log_sink *l = s->impl;
+    if (!l)
+        return;
+    fflush(l->out);
+    lp_encoder_free(l->enc);
+    lp_buf_fini(&l->buf);
+    free(l);
+    s->impl = NULL;
+}
+
+const struct sink_ops sink_log_ops = {
+    .prefix = "log",
+    .opts = LOG_OPTS,
+    .conf_size = sizeof(struct log_conf),
+    .open = log_open,
+    .write = log_write_batch,
+    .flush = log_flush,
+    .close = log_close,
+};

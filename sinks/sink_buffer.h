@@ -1,0 +1,75 @@
+/*
+ * sink_buffer.h - the bounded FIFO of encoded lines between the encoder and the network
+ * (private to kp_sinks; unit-tested on its own).
+ *
+ * Lines live in chunks; a chunk is one write request (at most lines_max lines, about
+ * bytes_max bytes). The newest chunk is open and takes lines; the pump seals it when it wants
+ * to send. The bound is in bytes (every chunk's allocation plus the extra scratch a sender
+ * reserves, e.g. its gzip body) or in points. To stay within it the oldest chunks that are not
+ * in flight are dropped, whole, and counted; in-flight chunks are never touched.
+ */
+#ifndef KP_SINKS_SINK_BUFFER_H
+#define KP_SINKS_SINK_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf_chunk {
+    struct sbuf_chunk *next; /* towards newer */
+    char *data;              /* owned */
+    size_t len, cap;
+    uint32_t lines;
+    uint32_t attempts; /* sends so far (for the retry counter) */
+    uint64_t points;
+    bool sealed;
+    bool inflight;
+};
+
+/* Called for every chunk dropped to make room (for counting and the once-per-episode log). */
+typedef void (*sbuf_drop_fn)(void *ud, uint64_t points, uint32_t lines);
+
+struct sbuf {
+    bool bound_points;        /* bound counts points, not bytes */
+    uint64_t bound;
+    uint32_t lines_max;       /* per chunk */
+    size_t bytes_max;         /* per chunk (a longer single line still fits) */
+    struct sbuf_chunk *head;  /* oldest; owned list */
+    struct sbuf_chunk *tail;  /* newest */
+    uint64_t bytes;           /* accounted: chunk allocations + extra */
+    uint64_t extra;           /* reserved scratch */
+    uint64_t points;          /* in all chunks */
+    size_t nchunks;
+    sbuf_drop_fn on_drop;
+    void *ud;
+};
+
+/* bound: bytes or points; lines_max: --sink-batch-lines. Chunks are kept to about 1/8 of the
+ * bound so that dropping one frees room without losing most of the buffer. */
+void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max,
+               sbuf_drop_fn on_drop, void *ud);
+/* Frees every chunk; returns the points still held (in flight or not). */
+uint64_t sbuf_fini(struct sbuf *b);
+
+/* Room for a line of at most max bytes at the end of the open chunk; NULL when even dropping
+ * every droppable chunk cannot make room (the caller counts the line as dropped). */
+char *sbuf_reserve(struct sbuf *b, size_t max);
+/* The line just written in the room from sbuf_reserve. */
+void sbuf_commit(struct sbuf *b, size_t len, uint32_t npoints);
+
+/* The oldest chunk not in flight, marked in flight; seals the open chunk when it is the one
+ * (unless seal_open is false). NULL when there is none. */
+struct sbuf_chunk *sbuf_take(struct sbuf *b, bool seal_open);
+/* A chunk in flight went through (or was given up): free it. */
+void sbuf_release(struct sbuf *b, struct sbuf_chunk *c);
+/* A chunk in flight failed and will be retried: back to waiting, in its place. */
+void sbuf_requeue(struct sbuf *b, struct sbuf_chunk *c);
+/* Split a chunk of two or more lines after its middle line (413). Returns 0 or -1. */
+int sbuf_split(struct sbuf *b, struct sbuf_chunk *c);
+/* Reserve (or give back, n < 0) scratch memory against the byte bound, dropping the oldest
+ * droppable chunks if needed. Returns 0 or -1 when there is no room (nothing reserved). */
+int sbuf_extra(struct sbuf *b, long long n);
+/* True when nothing is buffered. */
+bool sbuf_empty(const struct sbuf *b);
+
+#endif

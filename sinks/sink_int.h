@@ -1,0 +1,60 @@
+/*
+ * sink_int.h - what a sink type implements (private to kp_sinks). Like Fluent Bit's output
+ * plugins: the core knows a sink only by one struct of callbacks and its declared options.
+ */
+#ifndef KP_SINKS_SINK_INT_H
+#define KP_SINKS_SINK_INT_H
+
+#include "sink.h"
+#include "uri.h"
+
+enum sink_opt_type { SINK_OPT_STRING, SINK_OPT_BOOL, SINK_OPT_LONG };
+
+/* One URI option: name, type, default, help; stored at offset in the sink's config struct
+ * (char * owned by the config for strings, bool, long). */
+struct sink_opt {
+    const char *name;
+    enum sink_opt_type type;
+    const char *def; /* NULL: no default (string stays NULL) */
+    const char *help;
+    size_t offset;
+    long min, max; /* SINK_OPT_LONG */
+};
+
+struct sink_ops {
+    const char *prefix; /* "influxdb" */
+    const struct sink_opt *opts;
+    size_t conf_size;
+    /* Called after the options are parsed into conf (owned by s). */
+    int (*open)(struct sink *s, struct uri *u, char *err, size_t errlen);
+    int (*write)(struct sink *s, const struct kp_batch *b, char *err, size_t errlen);
+    void (*flush)(struct sink *s); /* deliver; call sink_flush_done when nothing is pending */
+    void (*close)(struct sink *s); /* free impl; count what is left as shutdown drops */
+};
+
+struct sink {
+    const struct sink_ops *ops;
+    struct sink_env env; /* copy; its pointers borrowed */
+    void *conf;          /* owned, ops->conf_size bytes */
+    void *impl;          /* owned by ops */
+    char name[256];
+    struct sink_stats stats;
+    sink_flush_fn flush_cb;
+    void *flush_ud;
+    double flush_deadline;
+};
+
+/* Invoke and clear the pending flush callback, if any. */
+void sink_flush_done(struct sink *s, int status);
+
+extern const struct sink_ops sink_influxdb_ops;
+extern const struct sink_ops sink_influxdb2_ops;
+extern const struct sink_ops sink_log_ops;
+
+/* Parse u's options per the table into conf (defaults first); unknown options fail naming
+ * them and listing the known ones. Exposed for tests. */
+int sink_opts_apply(const struct sink_opt *opts, struct uri *u, void *conf, const char *what,
+                    char *err, size_t errlen);
+void sink_opts_free(const struct sink_opt *opts, void *conf);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * daemon.c - wiring and lifecycle: API access, sinks, collector, election,
+ * status server and signals on one libev loop.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "daemon_int.h"
+#include "elector.h"
+#include "http.h"
+#include "kube.h"
+#include "log.h"
+#include "sink.h"
+#include "status.h"
+#include "uri.h"
+
+#ifndef KP_VERSION
+#define KP_VERSION "0.0.0"
+#endif
+
+#define HEARTBEAT_S 1.0
+
+void daemon_default_identity(char *out, size_t outlen)
+{
+    const char *pod = getenv("POD_NAME");
+    char host[128] = "kubepulse";
+    unsigned char rnd[4] = {0};
+    int fd;
+
+    if (pod && *pod) {
+        snprintf(out, outlen, "%s", pod);
+        return;
+    }
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        close(fd);
+    }
+    snprintf(out, outlen, "%s_%02x%02x%02x%02x", host, rnd[0], rnd[1], rnd[2], rnd[3]);
+}
+
+bool daemon_may_write(const struct daemon *d)
+{
+    if (!d->leading || d->stopping)
+        return false;
+    return d->elector ? elector_is_leader(d->elector) : true;
+}
+
+/* ---- the data path ----------------------------------------------------- */
+
+static void on_batch(const struct kp_batch *b, void *ud)
+{
+    struct daemon *d = ud;
+    char err[256];
+
+    /* The collector stops at step-down, but a batch parsed in the same loop
+     * iteration as a missed renew deadline must not slip through. */
+    if (!daemon_may_write(d)) {
+        d->batches_after_stepdown++;
+        d->points_after_stepdown += b->npoints;
+        return;
+    }
+    d->points_handed += b->npoints;
+    for (size_t i = 0; i < d->nsinks; i++)
+        if (sink_write(d->sinks[i], b, err, sizeof(err)) < 0)
+            log_error("sink write failed", LF_STR("sink", sink_name(d->sinks[i])),
+                      LF_STR("err", err));
+}
+
+static void start_leading(struct daemon *d)
+{
+    if (d->leading || d->stopping)
+        return;
+    d->leading = true;
+    d->leader_transitions++;
+    collector_set_leading(d->collector, true);
+}
+
+static void stop_leading(struct daemon *d)
+{
+    if (!d->leading)
+        return;
+    d->leading = false;
+    collector_set_leading(d->collector, false);
+}
+
+static void on_started_leading(struct elector *e, void *ud)
+{
+    (void)e;
+    start_leading(ud);
+}
+
+static void on_stopped_leading(struct elector *e, void *ud)
+{
+    (void)e;
+    stop_leading(ud);
+}
+
+static void on_new_leader(struct elector *e, const char *identity, void *ud)
+{
+    struct daemon *d = ud;
+    (void)e;
+    if (strcmp(identity, d->identity) != 0)
+        log_info("observed leader", LF_STR("holder", *identity ? identity : "(none)"));
+}
+
+/* ---- shutdown: stop the work, release the Lease, flush, exit ----------- */
+
+static void finish(struct daemon *d)
+{
+    ev_timer_stop(d->loop, &d->flush_deadline);
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void on_flushed(struct sink *s, int status, void *ud)
+{
+    struct daemon *d = ud;
+    struct sink_stats st;
+    sink_get_stats(s, &st);
+    if (status == SINK_FLUSH_TIMEOUT)
+        log_warn("sink flush deadline reached; points left unsent",
+                 LF_STR("sink", sink_name(s)), LF_INT("points", st.points_buffered));
+    if (d->flushes_pending && --d->flushes_pending == 0)
+        finish(d);
+}
+
+static void on_flush_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    finish(w->data);
+}
+
+static void flush_and_exit(struct daemon *d)
+{
+    double deadline = ev_now(d->loop) + d->o->sink_flush_timeout_s;
+    /* A backstop in case a sink never answers. */
+    ev_timer_init(&d->flush_deadline, on_flush_deadline, d->o->sink_flush_timeout_s + 0.5, 0);
+    d->flush_deadline.data = d;
+    ev_timer_start(d->loop, &d->flush_deadline);
+    d->flushes_pending = d->nsinks;
+    if (d->nsinks == 0) {
+        finish(d);
+        return;
+    }
+    for (size_t i = 0; i < d->nsinks; i++)
+        sink_flush(d->sinks[i], deadline, on_flushed, d);
+}
+
+static void on_released(struct elector *e, int status, void *ud)
+{
+    struct daemon *d = ud;
+    (void)e;
+    if (status < 0)
+        log_warn("could not release the Lease; followers take over when it expires");
+    flush_and_exit(d);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct daemon *d = w->data;
+    (void)revents;
+    if (d->stopping) {
+        log_warn("second signal: exiting without flushing", LF_INT("signal", w->signum));
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    d->stopping = true;
+    log_info("shutting down", LF_INT("signal", w->signum), LF_BOOL("leading", d->leading));
+    stop_leading(d);
+    if (d->elector)
+        elector_release(d->elector, on_released, d);
+    else
+        flush_and_exit(d);
+}
+
+static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    (void)revents;
+    d->last_beat = ev_now(loop);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+/* Heapster's --source: map its options onto ours (before API access starts). */
+static int apply_source(struct kp_options *o, char *err, size_t errlen)
+{
+    struct heapster_source hs;
+    if (!o->source || !*o->source)
+        return 0;
+    if (heapster_source_parse(o->source, &hs, err, errlen) < 0)
+        return -1;
+    if ((hs.set & HS_KUBELET_HTTPS) && !hs.kubelet_https) {
+        snprintf(err, errlen, "--source: kubeletHttps=false is not supported: kubepulse "
+                              "scrapes kubelets over HTTPS only (remove the option)");
+        heapster_source_fini(&hs);
+        return -1;
+    }
+    if (hs.set & HS_KUBELET_PORT)
+        o->kubelet_port = hs.kubelet_port;
+    if (hs.auth && !(o->kubeconfig && *o->kubeconfig)) {
+        free(o->kubeconfig);
+        o->kubeconfig = strdup(hs.auth);
+    }
+    heapster_source_fini(&hs);
+    return 0;
+}
+
+static int open_api(struct daemon *d, char *err, size_t errlen)
+{
+    struct kube_config *cfg = NULL;
+    char ua[384];
+    struct http_client_opts hopts = {
+        .max_total_connections = 0,
+        .max_host_connections = 0,
+        .max_cached_connections = d->o->kubelet_max_concurrency + 16,
+    };
+
+    snprintf(ua, sizeof(ua), "kubepulse/%s (identity=%s)", KP_VERSION, d->identity);
+    hopts.user_agent = ua;
+    if (!(d->http = http_client_new(d->loop, &hopts, err, errlen)))
+        return -1;
+    if (kube_config_load_auto(d->o->kubeconfig, d->o->context, &cfg, err, errlen) < 0)
+        return -1;
+    if (cfg->insecure)
+        log_warn("TLS verification of the API server is off (insecure-skip-tls-verify)",
+                 LF_STR("config", cfg->source));
+    if (d->o->lease_namespace && *d->o->lease_namespace)
+        snprintf(d->lease_namespace, sizeof(d->lease_namespace), "%s", d->o->lease_namespace);
+    else
+        snprintf(d->lease_namespace, sizeof(d->lease_namespace), "%s",
+                 cfg->namespace && *cfg->namespace ? cfg->namespace : "default");
+    struct kube_client_opts kopts = {.user_agent = ua, .token_reload_s = 60};
+    const char *source = cfg->source;
+    log_info("API server", LF_STR("config", source), LF_STR("server", cfg->server));
+    if (!(d->kube = kube_client_new(d->loop, d->http, cfg, &kopts, err, errlen)))
+        return -1;
+    return 0;
+}
+
+static int open_sinks(struct daemon *d, char *err, size_t errlen)
+{
+    struct sink_env env = {
+        .loop = d->loop,
+        .http = d->http,
+        .identity = d->identity,
+        .version = KP_VERSION,
+        .batch_lines = d->o->sink_batch_lines,
+        .buffer_size = d->o->sink_buffer_size,
+        .timeout_s = d->o->sink_timeout_s,
+        .concurrency = d->o->sink_concurrency,
+    };
+    for (size_t i = 0; i < d->o->nsinks; i++) {
+        char serr[512];
+        if (sink_open(d->o->sinks[i], &env, &d->sinks[d->nsinks], serr, sizeof(serr)) < 0) {
+            snprintf(err, errlen, "--sink #%zu: %s", i + 1, serr);
+            return -1;
+        }
+        log_info("sink ready", LF_STR("sink", sink_name(d->sinks[d->nsinks])));
+        d->nsinks++;
+    }
+    if (d->nsinks == 0)
+        log_warn("no --sink given: metrics are collected but written nowhere "
+                 "(add --sink=log to see them, or --sink=influxdb:http://HOST:8086?db=k8s)");
+    return 0;
+}
+
+static void on_cycle_done(int64_t cycle_ts_ns, void *ud)
+{
+    struct daemon *d = ud;
+    struct collector_stats st;
+    collector_get_stats(d->collector, &st);
+    log_v(1, "cycle done", LF_INT("cycle_ts", cycle_ts_ns / 1000000000),
+          LF_DBL("seconds", st.last_cycle_s), LF_INT("points", st.points));
+}
+
+static int open_collector(struct daemon *d, char *err, size_t errlen)
+{
+    const struct kp_options *o = d->o;
+    struct collector_opts co = {
+        .resolution_s = o->metric_resolution_s,
+        .preferred_address_types = o->kubelet_preferred_address_types,
+        .kubelet_port = o->kubelet_port,
+        .kubelet_ca_file = o->kubelet_certificate_authority && *o->kubelet_certificate_authority
+                               ? o->kubelet_certificate_authority
+                               : NULL,
+        .kubelet_insecure_tls = o->kubelet_insecure_tls,
+        .kubelet_timeout_s = o->kubelet_timeout_s,
+        .max_concurrency = o->kubelet_max_concurrency,
+        .max_body_bytes = o->kubelet_max_body_bytes,
+        .kubelet_token_file =
+            o->kubelet_token_file && *o->kubelet_token_file ? o->kubelet_token_file : NULL,
+        .skip_pod_watch = !o->watch_pods,
+    };
+    struct collector_sink cs = {.write = on_batch, .cycle_done = on_cycle_done, .ud = d};
+    d->collector = collector_new(d->loop, d->http, d->kube, &co, &cs, err, errlen);
+    return d->collector ? 0 : -1;
+}
+
+static int open_election(struct daemon *d, char *err, size_t errlen)
+{
+    struct elector_config ec;
+    if (!d->o->leader_elect) {
+        log_warn("leader election is off (--leader-elect=false): this replica always leads; "
+                 "run only one");
+        start_leading(d);
+        return 0;
+    }
+    elector_config_init(&ec);
+    ec.lease_name = d->o->lease_name;
+    ec.lease_namespace = d->lease_namespace;
+    ec.identity = d->identity;
+    ec.lease_duration_s = d->o->lease_duration_s;
+    ec.renew_deadline_s = d->o->renew_deadline_s;
+    ec.retry_period_s = d->o->retry_period_s;
+    ec.cb.on_started_leading = on_started_leading;
+    ec.cb.on_stopped_leading = on_stopped_leading;
+    ec.cb.on_new_leader = on_new_leader;
+    ec.cb.ud = d;
+    if (!(d->elector = elector_new(d->loop, d->kube, &ec, err, errlen)))
+        return -1;
+    return elector_start(d->elector, err, errlen);
+}
+
+static void daemon_fini(struct daemon *d)
+{
+    ev_signal_stop(d->loop, &d->sig_term);
+    ev_signal_stop(d->loop, &d->sig_int);
+    ev_timer_stop(d->loop, &d->heartbeat);
+    ev_timer_stop(d->loop, &d->flush_deadline);
+    status_server_free(d->status);
+    elector_free(d->elector);
+    collector_free(d->collector);
+    for (size_t i = 0; i < d->nsinks; i++)
+        sink_free(d->sinks[i]);
+    kube_client_free(d->kube);
+    http_client_free(d->http);
+}
+
+int daemon_run(const struct kp_options *opts)
+{
+    struct daemon d = {0};
+    struct kp_options o = *opts; /* shallow: apply_source may replace owned strings */
+    char err[1024] = "";
+
+    d.loop = EV_DEFAULT;
+    d.o = &o;
+    d.started_at = ev_now(d.loop);
+    d.last_beat = d.started_at;
+    if (o.identity && *o.identity)
+        snprintf(d.identity, sizeof(d.identity), "%s", o.identity);
+    else
+        daemon_default_identity(d.identity, sizeof(d.identity));
+    log_info("kubepulse starting", LF_STR("version", KP_VERSION),
+             LF_STR("identity", d.identity));
+    if (o.kubelet_insecure_tls)
+        log_warn("TLS verification of kubelets is off (--kubelet-insecure-tls)");
+
+    if (apply_source(&o, err, sizeof(err)) < 0 || open_api(&d, err, sizeof(err)) < 0 ||
+        open_sinks(&d, err, sizeof(err)) < 0)
+        goto fail;
+    if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 || open_election(&d, err, sizeof(err)) < 0)
+        goto fail;
+
+    ev_signal_init(&d.sig_term, on_signal, SIGTERM);
+    ev_signal_init(&d.sig_int, on_signal, SIGINT);
+    d.sig_term.data = d.sig_int.data = &d;
+    ev_signal_start(d.loop, &d.sig_term);
+    ev_signal_start(d.loop, &d.sig_int);
+    ev_timer_init(&d.heartbeat, on_heartbeat, HEARTBEAT_S, HEARTBEAT_S);
+    d.heartbeat.data = &d;
+    ev_timer_start(d.loop, &d.heartbeat);
+    ev_run(d.loop, 0);
+    log_info("kubepulse stopped", LF_STR("identity", d.identity));
+    daemon_fini(&d);
+    if (o.kubeconfig != opts->kubeconfig)
+        free(o.kubeconfig);
+    return d.exit_code;
+fail:
+    log_error("cannot start", LF_STR("err", err));
+    fprintf(stderr, "kubepulse: %s\n", err);
+    daemon_fini(&d);
+    if (o.kubeconfig != opts->kubeconfig)
+        free(o.kubeconfig);
+    return 1;
+}

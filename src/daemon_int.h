@@ -1,0 +1,54 @@
+/*
+ * daemon_int.h - the daemon's state, shared by daemon.c (wiring and
+ * lifecycle) and daemon_status.c (the status server's pages).
+ */
+#ifndef KP_DAEMON_INT_H
+#define KP_DAEMON_INT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "options.h"
+
+struct http_client;
+struct kube_client;
+struct elector;
+struct collector;
+struct sink;
+struct status_server;
+
+struct daemon {
+    struct ev_loop *loop;           /* borrowed: the default loop */
+    const struct kp_options *o;     /* borrowed */
+    char identity[256];
+    char lease_namespace[254];
+    struct http_client *http;       /* owned */
+    struct kube_client *kube;       /* owned */
+    struct elector *elector;        /* owned; NULL with --leader-elect=false */
+    struct collector *collector;    /* owned */
+    struct sink *sinks[KP_MAX_SINKS]; /* owned */
+    size_t nsinks;
+    struct status_server *status;   /* owned */
+    ev_signal sig_term, sig_int;
+    ev_timer heartbeat;             /* proves the loop turns, for /healthz */
+    ev_timer flush_deadline;
+    double last_beat;
+    double started_at;
+    bool leading;                   /* the collector runs for us */
+    bool stopping;
+    size_t flushes_pending;
+    int exit_code;
+    /* counters for /metrics */
+    uint64_t leader_transitions;
+    uint64_t batches_after_stepdown; /* batches refused because leadership had ended */
+    uint64_t points_after_stepdown;
+    uint64_t points_handed;          /* points handed to the sinks */
+};
+
+/* daemon_status.c */
+int daemon_status_start(struct daemon *d, char *err, size_t errlen);
+/* True when this replica may write now: it leads and is before its renew deadline. */
+bool daemon_may_write(const struct daemon *d);
+
+#endif

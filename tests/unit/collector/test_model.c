@@ -1,0 +1,301 @@
+/*
+ * test_model.c - the metric model end to end on hand-written Summary
+ * fixtures (fixtures/n1_t0.json, n1_t1.json: node n1, pods web-1 (default,
+ * containers app + sidecar, no pod-level cpu/memory) and db-0 (prod, one
+ * container, pod-level cpu/memory); n2_*: node n2, pod job-x in default).
+ * t0 = 2024-01-01T00:00:00Z, t1 = t0 + 10 s. Every expected value below is
+ * computed by hand from the fixture numbers, arithmetic in the comments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rates.h"
+
+#define T1_NS 1704067210000000000LL /* 2024-01-01T00:00:10Z */
+#define T0_NS 1704067200000000000LL
+
+static const struct model_node_info n1_info = {
+    .name = "n1", .hostname = "n1.example", .host_id = "aws:///eu-west-1a/i-0abc",
+    .labels = "zone:a", .cpu_capacity_m = 4000, .cpu_allocatable_m = 3800,
+    .mem_capacity = 17179869184LL,    /* 16Gi */
+    .mem_allocatable = 16106127360LL, /* 15Gi */
+};
+static const struct model_node_info n2_info = {
+    .name = "n2", .cpu_capacity_m = 2000, .cpu_allocatable_m = 2000,
+    .mem_capacity = -1, .mem_allocatable = -1,
+};
+
+struct env {
+    struct rates *rates;
+    struct model *model;
+    struct summary_parser *parser;
+};
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    e->rates = rates_new();
+    e->model = model_new(e->rates, h_lookup, NULL);
+    e->parser = summary_parser_new();
+    h_reset();
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    summary_parser_free(e->parser);
+    model_free(e->model);
+    rates_free(e->rates);
+    free(e);
+    return 0;
+}
+
+static void scrape(struct env *e, const char *fixture, const struct model_node_info *ni,
+                   size_t chunk)
+{
+    size_t len;
+    char err[256];
+    char *data = h_read_fixture(fixture, &len);
+    int rc = h_scrape(e->model, e->parser, data, len, ni, chunk, err, sizeof(err));
+    if (rc)
+        fail_msg("%s: %s", fixture, err);
+    free(data);
+}
+
+/* Two cycles of n1 (and n2), keeping only the second cycle's points. */
+static void two_cycles(struct env *e, size_t chunk, int with_n2)
+{
+    model_cycle_begin(e->model, 1, T0_NS);
+    scrape(e, "n1_t0.json", &n1_info, chunk);
+    if (with_n2)
+        scrape(e, "n2_t0.json", &n2_info, chunk);
+    model_cycle_end(e->model, NULL, NULL);
+    h_reset();
+    model_cycle_begin(e->model, 2, T1_NS);
+    scrape(e, "n1_t1.json", &n1_info, chunk);
+    if (with_n2)
+        scrape(e, "n2_t1.json", &n2_info, chunk);
+    model_cycle_end(e->model, h_collect, NULL);
+}
+
+static void test_node_metrics(void **state)
+{
+    struct env *e = *state;
+    two_cycles(e, 0, 0);
+    assert_int_equal(h_order_violations, 0);
+    const char *n = "type=node,nodename=n1,hostname=n1.example,host_id=aws:///eu-west-1a/i-0abc,"
+                    "labels=zone:a";
+    /* startTime 2023-12-31T00:00:00Z, sample t1: 86400 s + 10 s = 86410000 ms */
+    assert_int_equal(h_int(n, KP_M_UPTIME), 86410000);
+    assert_int_equal(h_find(n, KP_M_UPTIME)->ts, T1_NS);
+    assert_int_equal(h_int(n, KP_M_CPU_USAGE), 1020000000000LL); /* 1e12 + 2e10 */
+    /* (1.02e12 - 1e12) ns * 1000 / 1e10 ns = 2000 millicores */
+    assert_int_equal(h_int(n, KP_M_CPU_USAGE_RATE), 2000);
+    assert_int_equal(h_int(n, KP_M_MEM_USAGE), 4500000000LL);
+    assert_int_equal(h_int(n, KP_M_MEM_WORKING_SET), 3000000000LL);
+    assert_int_equal(h_int(n, KP_M_MEM_RSS), 2000000000LL);
+    assert_int_equal(h_int(n, KP_M_MEM_PAGE_FAULTS), 1500);
+    assert_float_equal(h_float(n, KP_M_MEM_PAGE_FAULTS_RATE), 50.0, 1e-9);      /* 500/10 s */
+    assert_float_equal(h_float(n, KP_M_MEM_MAJOR_PAGE_FAULTS_RATE), 0.2, 1e-9); /* 2/10 s */
+    assert_int_equal(h_int(n, KP_M_NET_RX), 1001000000LL);
+    assert_float_equal(h_float(n, KP_M_NET_RX_RATE), 100000.0, 1e-6); /* 1e6 B / 10 s */
+    assert_float_equal(h_float(n, KP_M_NET_RX_ERRORS_RATE), 0.0, 1e-9);
+    assert_float_equal(h_float(n, KP_M_NET_TX_RATE), 50000.0, 1e-6); /* 5e5 B / 10 s */
+    assert_int_equal(h_int(n, KP_M_NET_TX_ERRORS), 4);
+    assert_float_equal(h_float(n, KP_M_NET_TX_ERRORS_RATE), 0.1, 1e-9); /* 1 / 10 s */
+    /* requests: scraped pods' sums; web-1 250+100 = 350, db-0 1000 -> 1350 */
+    assert_int_equal(h_int(n, KP_M_CPU_REQUEST), 1350);
+    assert_int_equal(h_int(n, KP_M_CPU_LIMIT), 2500);          /* 500 + 0 + 2000 */
+    assert_int_equal(h_int(n, KP_M_MEM_REQUEST), 1275068416);  /* 192Mi + 1Gi */
+    assert_int_equal(h_int(n, KP_M_MEM_LIMIT), 2415919104LL);  /* 256Mi + 2Gi */
+    assert_float_equal(h_float(n, KP_M_CPU_NODE_CAPACITY), 4000.0, 0);
+    assert_float_equal(h_float(n, KP_M_CPU_NODE_ALLOCATABLE), 3800.0, 0);
+    assert_float_equal(h_float(n, KP_M_MEM_NODE_CAPACITY), 17179869184.0, 0);
+    assert_float_equal(h_float(n, KP_M_MEM_NODE_ALLOCATABLE), 16106127360.0, 0);
+    assert_float_equal(h_float(n, KP_M_CPU_NODE_UTILIZATION), 2000.0 / 3800, 1e-12);
+    assert_float_equal(h_float(n, KP_M_CPU_NODE_RESERVATION), 1350.0 / 3800, 1e-12);
+    /* memory/usage 4.5e9 / 15Gi = 0.27939677...; 1216Mi / 15360Mi = 0.0791666... */
+    assert_float_equal(h_float(n, KP_M_MEM_NODE_UTILIZATION), 4.5e9 / 16106127360.0, 1e-12);
+    assert_float_equal(h_float(n, KP_M_MEM_NODE_RESERVATION), 1216.0 / 15360.0, 1e-12);
+    /* node fs, resource_id "/" */
+    const char *fs = "type=node,nodename=n1,resource_id=/";
+    assert_int_equal(h_int(fs, KP_M_FS_USAGE), 40000000000LL);
+    assert_int_equal(h_int(fs, KP_M_FS_LIMIT), 100000000000LL);
+    assert_int_equal(h_int(fs, KP_M_FS_AVAILABLE), 60000000000LL);
+    assert_int_equal(h_int(fs, KP_M_FS_INODES), 6553600);
+    assert_int_equal(h_int(fs, KP_M_FS_INODES_FREE), 6000000);
+}
+
+static void test_sys_containers(void **state)
+{
+    struct env *e = *state;
+    two_cycles(e, 0, 0);
+    const char *k = "type=sys_container,nodename=n1,container_name=kubelet";
+    /* 1e8 ns more CPU in 10 s: 1e8 * 1000 / 1e10 = 10 millicores */
+    assert_int_equal(h_int(k, KP_M_CPU_USAGE_RATE), 10);
+    assert_int_equal(h_int(k, KP_M_MEM_WORKING_SET), 70000000);
+    assert_float_equal(h_float(k, KP_M_MEM_PAGE_FAULTS_RATE), 0.0, 0);
+    /* Summary "runtime" is Heapster's legacy "docker-daemon": 3e8 * 1000 / 1e10 = 30 */
+    const char *r = "type=sys_container,nodename=n1,container_name=docker-daemon";
+    assert_int_equal(h_int(r, KP_M_CPU_USAGE_RATE), 30);
+    /* t1 - 2023-12-31T00:00:06Z = 86404 s */
+    assert_int_equal(h_int(r, KP_M_UPTIME), 86404000);
+}
+
+static void test_containers_and_pods(void **state)
+{
+    struct env *e = *state;
+    two_cycles(e, 0, 0);
+    const char *app = "type=pod_container,nodename=n1,pod_name=web-1,pod_id=uid-a,"
+                      "namespace_name=default,namespace_id=ns-default-uid,"
+                      "labels=app:web\\,tier:front,container_name=app,"
+                      "container_base_image=nginx:1.25";
+    (void)app; /* the labels value has a comma: match on the rest */
+    const char *a = "type=pod_container,pod_name=web-1,container_name=app,"
+                    "container_base_image=nginx:1.25,namespace_id=ns-default-uid,hostname=n1.example";
+    assert_int_equal(h_int(a, KP_M_CPU_USAGE_RATE), 500); /* 5e9 * 1000 / 1e10 */
+    assert_int_equal(h_int(a, KP_M_MEM_USAGE), 210000000);
+    assert_float_equal(h_float(a, KP_M_MEM_PAGE_FAULTS_RATE), 10.0, 1e-9); /* 100 / 10 s */
+    assert_int_equal(h_int(a, KP_M_CPU_REQUEST), 250);
+    assert_int_equal(h_int(a, KP_M_CPU_LIMIT), 500);
+    assert_int_equal(h_int(a, KP_M_MEM_REQUEST), 134217728);
+    assert_int_equal(h_int(a, KP_M_MEM_LIMIT), 268435456);
+    /* t1 - 2023-12-31T12:00:00Z = 43210 s */
+    assert_int_equal(h_int(a, KP_M_UPTIME), 43210000);
+    assert_int_equal(h_int("type=pod_container,container_name=app,resource_id=logs", KP_M_FS_USAGE),
+                     4096);
+    assert_int_equal(h_int("type=pod_container,container_name=app,resource_id=/", KP_M_FS_USAGE),
+                     20000);
+    const char *s = "type=pod_container,pod_name=web-1,container_name=sidecar";
+    assert_int_equal(h_int(s, KP_M_CPU_USAGE_RATE), 100); /* 1e9 * 1000 / 1e10 */
+    assert_null(h_find(s, KP_M_MEM_RSS));                 /* not in the Summary */
+
+    /* web-1: no pod-level cpu/memory, so gauges are container sums */
+    const char *p = "type=pod,pod_name=web-1,pod_id=uid-a,namespace_name=default,"
+                    "namespace_id=ns-default-uid,nodename=n1";
+    assert_int_equal(h_int(p, KP_M_CPU_USAGE_RATE), 600);        /* 500 + 100 */
+    assert_int_equal(h_int(p, KP_M_MEM_USAGE), 260000000);       /* 210e6 + 50e6 */
+    assert_int_equal(h_int(p, KP_M_MEM_WORKING_SET), 190000000); /* 150e6 + 40e6 */
+    assert_int_equal(h_int(p, KP_M_MEM_RSS), 100000000);         /* app only */
+    assert_float_equal(h_float(p, KP_M_MEM_PAGE_FAULTS_RATE), 10.0, 1e-9); /* 10 + 0 */
+    assert_null(h_find(p, KP_M_CPU_USAGE)); /* cumulative: not summed (Heapster) */
+    assert_int_equal(h_int(p, KP_M_CPU_REQUEST), 350);
+    assert_int_equal(h_int(p, KP_M_MEM_REQUEST), 201326592);
+    assert_int_equal(h_int(p, KP_M_NET_RX), 2200000);
+    assert_float_equal(h_float(p, KP_M_NET_RX_RATE), 20000.0, 1e-6); /* 2e5 / 10 s */
+    assert_float_equal(h_float(p, KP_M_NET_TX_RATE), 10000.0, 1e-6); /* 1e5 / 10 s */
+    assert_int_equal(h_int(p, KP_M_EPHEMERAL_STORAGE_USAGE), 5000000);
+    assert_int_equal(h_int(p, KP_M_UPTIME), 43270000); /* since 11:59:00: 43270 s */
+    const char *v = "type=pod,pod_name=web-1,resource_id=Volume:data";
+    assert_int_equal(h_int(v, KP_M_FS_USAGE), 1000000);
+    assert_int_equal(h_int(v, KP_M_FS_INODES_FREE), 1000);
+    assert_non_null(strstr(h_find(p, KP_M_UPTIME)->series, "labels=app:web,tier:front"));
+
+    /* db-0: pod-level values win over the container's */
+    const char *b = "type=pod,pod_name=db-0,namespace_name=prod";
+    assert_int_equal(h_int(b, KP_M_CPU_USAGE), 220500000000LL);
+    assert_int_equal(h_int(b, KP_M_CPU_USAGE_RATE), 1050); /* 1.05e10 * 1000 / 1e10 */
+    assert_int_equal(h_int(b, KP_M_MEM_USAGE), 1100000000);
+    assert_int_equal(h_int(b, KP_M_MEM_RSS), 800000000); /* pod lacks it: container's */
+    assert_int_equal(h_int("type=pod_container,pod_name=db-0", KP_M_CPU_USAGE_RATE), 1000);
+    assert_int_equal(h_order_violations, 0);
+}
+
+static void test_ns_and_cluster(void **state)
+{
+    struct env *e = *state;
+    two_cycles(e, 0, 1);
+    /* n2/job-x: 3e9 * 1000 / 1e10 = 300 millicores, request 200 */
+    const char *d = "type=ns,namespace_name=default,namespace_id=ns-default-uid";
+    assert_int_equal(h_int(d, KP_M_CPU_USAGE_RATE), 900);           /* 600 + 300 */
+    assert_int_equal(h_int(d, KP_M_MEM_USAGE), 290000000);          /* 260e6 + 30e6 */
+    assert_int_equal(h_int(d, KP_M_CPU_REQUEST), 550);              /* 350 + 200 */
+    assert_int_equal(h_int(d, KP_M_MEM_LIMIT), 268435456);          /* 256Mi + 0 */
+    assert_int_equal(h_find(d, KP_M_CPU_REQUEST)->ts, T1_NS);
+    const char *pr = "type=ns,namespace_name=prod";
+    assert_int_equal(h_int(pr, KP_M_CPU_USAGE_RATE), 1050);
+    assert_int_equal(h_int(pr, KP_M_MEM_USAGE), 1100000000);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_USAGE_RATE), 1950); /* 900 + 1050 */
+    assert_int_equal(h_int("type=cluster", KP_M_MEM_USAGE), 1390000000);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 1550); /* 550 + 1000 */
+    assert_int_equal(h_int("type=cluster", KP_M_MEM_REQUEST), 1275068416);
+    /* n2 has no memory allocatable: no memory ratios, cpu ones from 2000 */
+    const char *n2 = "type=node,nodename=n2,hostname=n2";
+    assert_null(h_find(n2, KP_M_MEM_NODE_UTILIZATION));
+    assert_float_equal(h_float(n2, KP_M_CPU_NODE_UTILIZATION), 1000.0 / 2000, 1e-12);
+    assert_int_equal(h_order_violations, 0);
+}
+
+static void test_failed_node_not_summed(void **state)
+{
+    struct env *e = *state;
+    size_t len;
+    char err[256];
+    model_cycle_begin(e->model, 1, T0_NS);
+    scrape(e, "n2_t0.json", &n2_info, 0);
+    char *data = h_read_fixture("n1_t0.json", &len);
+    /* truncated n1: parse fails, nothing of it is emitted or summed */
+    assert_int_not_equal(h_scrape(e->model, e->parser, data, len / 2, &n1_info, 0, err,
+                                  sizeof(err)),
+                         0);
+    free(data);
+    h_reset();
+    model_cycle_end(e->model, h_collect, NULL);
+    assert_int_equal(h_count("type=ns,namespace_name=prod"), 0);
+    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_CPU_REQUEST), 200);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 200);
+}
+
+/* Render every record to a string so whole runs can be compared. */
+static char *render_all(void)
+{
+    size_t cap = h_nrecs * 900 + 1, off = 0;
+    char *s = malloc(cap);
+    s[0] = '\0';
+    for (size_t i = 0; i < h_nrecs; i++)
+        off += (size_t)snprintf(s + off, cap - off, "%s|%u|%lld|%.17g|%lld\n", h_recs[i].series,
+                                h_recs[i].metric, (long long)h_recs[i].i, h_recs[i].f,
+                                (long long)h_recs[i].ts);
+    return s;
+}
+
+static void test_chunking_identical(void **state)
+{
+    struct env *e = *state;
+    two_cycles(e, 0, 1);
+    char *whole = render_all();
+    size_t n = h_nrecs;
+    assert_true(n > 150);
+    static const size_t chunks[] = {1, 2, 7, 4096};
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        teardown(state);
+        setup(state);
+        e = *state;
+        two_cycles(e, chunks[i], 1);
+        char *other = render_all();
+        assert_string_equal(whole, other);
+        free(other);
+    }
+    free(whole);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_node_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sys_containers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_containers_and_pods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ns_and_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_node_not_summed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunking_identical, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,236 @@
+/*
+ * test_parse.c - the Summary parser's bounds and error handling, wrong types,
+ * NaN and negatives, RFC 3339 times, rate edge cases (restart, reset,
+ * repeated sample) and resource.Quantity parsing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "quantity.h"
+#include "rates.h"
+
+static const struct model_node_info ni = {.name = "n1", .cpu_capacity_m = -1,
+                                          .cpu_allocatable_m = -1, .mem_capacity = -1,
+                                          .mem_allocatable = -1};
+
+static int parse_str(const char *json, size_t chunk, char *err, size_t errlen,
+                     struct summary_counts *counts)
+{
+    struct rates *r = rates_new();
+    struct model *m = model_new(r, h_lookup, NULL);
+    struct summary_parser *p = summary_parser_new();
+    model_cycle_begin(m, 1, 1000);
+    int rc = h_scrape(m, p, json, strlen(json), &ni, chunk, err, errlen);
+    if (counts)
+        *counts = *summary_parse_counts(p);
+    summary_parser_free(p);
+    model_free(m);
+    rates_free(r);
+    return rc;
+}
+
+static void test_quantity(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int scale;
+        int64_t want;
+    } ok[] = {
+        {"4", 3, 4000},          {"3800m", 3, 3800},        {"1.5", 3, 1500},
+        {"0.1", 3, 100},         {"100m", 0, 1},            /* Value() rounds up */
+        {"1e3", 0, 1000},        {"1E3", 3, 1000000},       {"16Gi", 0, 17179869184LL},
+        {"1Ki", 0, 1024},        {"128974848", 0, 128974848}, {"129e6", 0, 129000000},
+        {"123Mi", 0, 128974848}, {"1M", 0, 1000000},        {"1k", 0, 1000},
+        {"500u", 3, 1},          {"1n", 0, 1},              {"0", 3, 0},
+        {".5", 3, 500},          {"5.", 0, 5},              {"+2", 0, 2},
+        {"1.0000000001", 3, 1001}, {"2e-3", 3, 2},          {"-0", 0, 0},
+        {"7.5Gi", 0, 8053063680LL},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t v = -7;
+        if (quantity_parse(ok[i].s, ok[i].scale, &v) != 0 || v != ok[i].want)
+            fail_msg("%s (scale %d): got %lld want %lld", ok[i].s, ok[i].scale, (long long)v,
+                     (long long)ok[i].want);
+    }
+    static const char *const bad[] = {"", "abc", "1x", "1Gb", "-1", "1e", "Mi", "1..2", "1e99999",
+                                      "99999999999999999999Ei", "1 ", " 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t v;
+        if (quantity_parse(bad[i], 0, &v) == 0)
+            fail_msg("accepted %s", bad[i]);
+    }
+}
+
+static void test_time(void **state)
+{
+    (void)state;
+    int64_t ns;
+    assert_int_equal(summary_parse_time("2024-01-01T00:00:10Z", &ns), 0);
+    assert_int_equal(ns, 1704067210000000000LL);
+    assert_int_equal(summary_parse_time("2024-01-01T00:00:10.5Z", &ns), 0);
+    assert_int_equal(ns, 1704067210500000000LL);
+    assert_int_equal(summary_parse_time("2024-01-01T02:00:10.123456789+02:00", &ns), 0);
+    assert_int_equal(ns, 1704067210123456789LL);
+    assert_int_equal(summary_parse_time("0001-01-01T00:00:00Z", &ns), 0); /* Go zero: unset */
+    assert_int_equal(ns, 0);
+    assert_int_not_equal(summary_parse_time("2024-01-01", &ns), 0);
+    assert_int_not_equal(summary_parse_time("2024-13-01T00:00:00Z", &ns), 0);
+    assert_int_not_equal(summary_parse_time("2024-01-01T00:00:00", &ns), 0);
+    assert_int_not_equal(summary_parse_time("9999-01-01T00:00:00Z", &ns), 0);
+}
+
+static struct summary_stats st_at(int64_t start, int64_t ts, uint64_t cpu, uint64_t rx)
+{
+    struct summary_stats s = {.start_ns = start};
+    s.ts_ns[SG_CPU] = s.ts_ns[SG_NET] = ts;
+    s.v[SV_CPU_USAGE] = cpu;
+    s.v[SV_NET_RX] = rx;
+    s.has = (1u << SV_CPU_USAGE) | (1u << SV_NET_RX);
+    return s;
+}
+
+static void test_rates_edges(void **state)
+{
+    (void)state;
+    struct rates *r = rates_new();
+    struct rate_out o;
+    const int64_t s = 1000000000LL, t = 5000000000000LL;
+    struct summary_stats a = st_at(s, t, 1000, 100);
+    rates_update(r, "k", &a, 1, &o);
+    assert_int_equal(o.has, 0); /* first sample: nothing */
+    struct summary_stats b = st_at(s, t + 2000000000LL, 1000 + 1000000000LL, 300);
+    rates_update(r, "k", &b, 2, &o);
+    assert_int_equal(o.cpu_millicores, 500); /* 1e9 ns * 1000 / 2e9 ns */
+    assert_float_equal(o.per_s[SV_NET_RX], 100.0, 1e-12); /* 200 B / 2 s */
+    rates_update(r, "k", &b, 3, &o); /* repeated sample: same time */
+    assert_int_equal(o.has, 0);
+    struct summary_stats c = st_at(s, t + 4000000000LL, 10, 400); /* cpu counter reset */
+    rates_update(r, "k", &c, 4, &o);
+    assert_false(o.has & (1u << SV_CPU_USAGE));
+    assert_float_equal(o.per_s[SV_NET_RX], 50.0, 1e-12); /* rx still fine: 100 B / 2 s */
+    struct summary_stats d = st_at(s + 1, t + 6000000000LL, 20, 500); /* restart */
+    rates_update(r, "k", &d, 5, &o);
+    assert_int_equal(o.has, 0);
+    struct summary_stats e = st_at(s + 1, t + 5000000000LL, 30, 600); /* time went back */
+    rates_update(r, "k", &e, 6, &o);
+    assert_int_equal(o.has, 0);
+    struct summary_stats f = st_at(s + 1, t + 7000000000LL, 30, 600); /* resumes */
+    rates_update(r, "k", &f, 7, &o);
+    assert_int_equal(o.cpu_millicores, 0);
+    assert_true(o.has & (1u << SV_CPU_USAGE));
+    /* huge counters: no int64 overflow in 1000 * delta */
+    struct summary_stats g = st_at(s + 1, t + 8000000000LL, UINT64_MAX / 2, 600);
+    rates_update(r, "k", &g, 8, &o);
+    assert_true(o.cpu_millicores > 0);
+    /* expiry keeps only recent series */
+    rates_update(r, "other", &a, 20, &o);
+    rates_expire(r, 20, 3);
+    assert_int_equal(rates_count(r), 1);
+    for (int i = 0; i < 5000; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "s%d", i);
+        rates_update(r, k, &a, 21, &o);
+    }
+    rates_expire(r, 30, 3);
+    assert_int_equal(rates_count(r), 0);
+    rates_free(r);
+}
+
+static void test_wrong_types_nan_negative(void **state)
+{
+    (void)state;
+    char err[256];
+    struct summary_counts c;
+    const char *j =
+        "{\"node\":{\"nodeName\":\"n1\",\"cpu\":{\"time\":\"2024-01-01T00:00:10Z\","
+        "\"usageCoreNanoSeconds\":\"12\"},\"memory\":{\"time\":\"2024-01-01T00:00:10Z\","
+        "\"usageBytes\":-5,\"workingSetBytes\":NaN,\"rssBytes\":1.5,\"pageFaults\":7},"
+        "\"network\":[1],\"fs\":{\"usedBytes\":1e3}},"
+        "\"pods\":[{\"podRef\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+        "\"containers\":{\"oops\":1},\"startTime\":5},null,17]}";
+    h_reset();
+    assert_int_equal(parse_str(j, 0, err, sizeof(err), &c), 0);
+    /* "12" string, network array, containers object, startTime number, rssBytes 1.5,
+     * and the pod elements null and 17 (null is absent, 17 is not an object) */
+    assert_int_equal(c.type_errors, 6);
+    assert_int_equal(c.negatives, 2); /* -5 and NaN */
+    assert_null(h_find("type=node", KP_M_CPU_USAGE));
+    assert_null(h_find("type=node", KP_M_MEM_USAGE));
+    assert_null(h_find("type=node", KP_M_MEM_WORKING_SET));
+    assert_int_equal(h_int("type=node", KP_M_MEM_PAGE_FAULTS), 7);
+    assert_int_equal(h_int("type=node,resource_id=/", KP_M_FS_USAGE), 1000);
+    assert_int_equal(h_count("type=pod,pod_name=p"), 0); /* nothing valid to report */
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    char err[256];
+    static const char *const bad[] = {
+        "",                                        /* empty: truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}",         /* truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}} x",      /* trailing garbage */
+        "[1,2]",                                   /* not an object */
+        "{\"node\":{\"nodeName\":\"\xff\"}}",      /* invalid UTF-8 */
+        "{\"a\":\"\xc3\"}",                        /* truncated UTF-8 sequence */
+        "{\"pods\":[{]}",                          /* mismatched brackets */
+        "{\"a\":[}",                               /* mismatched in a skipped value */
+        "{\"node\":{\"nodeName\":\"a\nb\"}}",      /* raw control character */
+        "{\"node\" {}}",                           /* missing colon */
+        "{\"pods\":[{\"podRef\":{}},,]}",          /* empty element */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        h_reset();
+        if (parse_str(bad[i], 0, err, sizeof(err), NULL) == 0)
+            fail_msg("accepted case %zu", i);
+        assert_int_equal(h_nrecs, 0); /* a failed node emits nothing */
+    }
+    /* depth bound, in a skipped value too */
+    char deep[300];
+    memset(deep, '[', sizeof(deep));
+    memcpy(deep, "{\"x\":", 5);
+    deep[sizeof(deep) - 1] = '\0';
+    assert_int_not_equal(parse_str(deep, 0, err, sizeof(err), NULL), 0);
+    /* but unknown keys, empty objects and nulls are fine */
+    assert_int_equal(parse_str("{}", 0, err, sizeof(err), NULL), 0);
+    assert_int_equal(parse_str("{\"x\":{\"y\":[1,\"\\u00e9\\\"]\"]},\"pods\":null,\"node\":null}",
+                               1, err, sizeof(err), NULL),
+                     0);
+}
+
+static void test_element_bound(void **state)
+{
+    (void)state;
+    char err[256];
+    size_t n = SUMMARY_MAX_ELEMENT + 100;
+    char *big = malloc(n + 64);
+    int off = snprintf(big, 64, "{\"node\":{\"nodeName\":\"");
+    memset(big + off, 'a', n);
+    strcpy(big + off + n, "\"}}");
+    assert_int_not_equal(parse_str(big, 65536, err, sizeof(err), NULL), 0);
+    assert_non_null(strstr(err, "larger"));
+    /* the same size in a skipped key is streamed, never held */
+    memcpy(big + 2, "skip", 4);
+    assert_int_equal(parse_str(big, 65536, err, sizeof(err), NULL), 0);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantity),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_rates_edges),
+        cmocka_unit_test(test_wrong_types_nan_negative),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_element_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,395 @@
+/*
+ * test_sink.c - URI parsing (generic, Heapster source, every sink option), the bounded
+ * buffer, the pure retry helpers, and delivery through a scripted HTTP client.
+ */
+#include <ev.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_http.h"
+#include "influxdb.h"
+#include "sink.h"
+#include "sink_buffer.h"
+#include "uri.h"
+
+int run_sink_tests(void);
+
+static void test_uri_generic(void **state)
+{
+    (void)state;
+    struct uri u;
+    char err[256];
+    assert_int_equal(uri_parse("influxdb:http://[::1]:8086/x?db=k%38s&a+b=c+d&flag&e=", &u, err,
+                               sizeof err),
+                     0);
+    assert_string_equal(u.prefix, "influxdb");
+    assert_string_equal(u.scheme, "http");
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 8086);
+    assert_string_equal(u.path, "/x");
+    assert_string_equal(uri_get(&u, "db"), "k8s");
+    assert_string_equal(uri_get(&u, "a b"), "c d");
+    assert_string_equal(uri_get(&u, "flag"), "");
+    assert_int_equal(uri_check_unused(&u, "--sink", err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"e\""));
+    uri_fini(&u);
+    assert_int_equal(uri_parse("log", &u, err, sizeof err), 0);
+    assert_string_equal(u.prefix, "log");
+    assert_string_equal(u.target, "");
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:?a=%zz", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:http://u:p@h:1", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:http://h:99999", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse(":http://h", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    char big[URI_MAX_LEN + 10];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(uri_parse(big, &u, err, sizeof err), -1);
+    uri_fini(&u);
+    char many[1024] = "x:?";
+    for (int i = 0; i < URI_MAX_OPTS + 1; i++)
+        sprintf(many + strlen(many), "k%d=v&", i);
+    assert_int_equal(uri_parse(many, &u, err, sizeof err), -1);
+    uri_fini(&u);
+    bool b;
+    assert_int_equal(uri_parse_bool("True", &b), 0);
+    assert_true(b);
+    assert_int_equal(uri_parse_bool("0", &b), 0);
+    assert_false(b);
+    assert_int_equal(uri_parse_bool("yes", &b), -1);
+}
+
+static void test_heapster_source(void **state)
+{
+    (void)state;
+    struct heapster_source hs;
+    char err[256];
+    assert_int_equal(heapster_source_parse("kubernetes:https://kubernetes.default?inClusterConfig="
+                                           "false&kubeletHttps=true&kubeletPort=10250&insecure="
+                                           "true&auth=/etc/kc&useServiceAccount=true&apiVersion=v1",
+                                           &hs, err, sizeof err),
+                     0);
+    assert_string_equal(hs.master_url, "https://kubernetes.default");
+    assert_false(hs.in_cluster_config);
+    assert_true(hs.kubelet_https);
+    assert_int_equal(hs.kubelet_port, 10250);
+    assert_true(hs.insecure);
+    assert_string_equal(hs.auth, "/etc/kc");
+    assert_true(hs.use_service_account);
+    assert_int_equal(hs.set, HS_MASTER | HS_IN_CLUSTER_CONFIG | HS_KUBELET_HTTPS |
+                                 HS_KUBELET_PORT | HS_INSECURE | HS_AUTH |
+                                 HS_USE_SERVICE_ACCOUNT | HS_API_VERSION);
+    heapster_source_fini(&hs);
+    assert_int_equal(heapster_source_parse("kubernetes", &hs, err, sizeof err), 0);
+    assert_null(hs.master_url);
+    assert_true(hs.in_cluster_config);
+    assert_int_equal(hs.kubelet_port, 10255);
+    assert_false(hs.kubelet_https);
+    assert_int_equal(hs.set, 0);
+    heapster_source_fini(&hs);
+    assert_int_equal(heapster_source_parse("kubernetes.summary_api:''?auth=\"\"", &hs, err,
+                                           sizeof err),
+                     0);
+    assert_null(hs.auth);
+    heapster_source_fini(&hs);
+    assert_int_equal(heapster_source_parse("kubernetes:?bogus=1", &hs, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"bogus\""));
+    assert_int_equal(heapster_source_parse("kubernetes:?kubeletPort=0", &hs, err, sizeof err), -1);
+    assert_int_equal(heapster_source_parse("kubernetes:?insecure=maybe", &hs, err, sizeof err),
+                     -1);
+    assert_int_equal(heapster_source_parse("cadvisor:external", &hs, err, sizeof err), -1);
+    assert_int_equal(heapster_source_parse("kubernetes:ftp://x", &hs, err, sizeof err), -1);
+}
+
+static struct ev_loop *loop;
+static struct sink_env env;
+
+static int setup(void **state)
+{
+    (void)state;
+    loop = ev_loop_new(0);
+    env = (struct sink_env){.loop = loop,
+                            .identity = "pod-1",
+                            .version = "0.1.0",
+                            .batch_lines = 3,
+                            .buffer_size = "256Mi",
+                            .timeout_s = 5,
+                            .concurrency = 1};
+    fake_http_reset();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fake_http_reset();
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static void test_sink_options(void **state)
+{
+    (void)state;
+    struct sink *s;
+    char err[512];
+    /* Every option Heapster documents for its InfluxDB sink. */
+    assert_int_equal(sink_open("influxdb:http://influx:8086?user=u&pw=p&db=k8s&retention=7d&"
+                               "secure=false&insecuressl=false&withfields=true&cluster_name=c&"
+                               "disable_counter_metrics=true&concurrency=3",
+                               &env, &s, err, sizeof err),
+                     0);
+    assert_string_equal(sink_name(s), "influxdb:http://influx:8086/k8s");
+    assert_int_equal(fake_nreqs, 1); /* CREATE DATABASE */
+    assert_string_equal(fake_reqs[0].url, "http://influx:8086/query");
+    assert_non_null(strstr(fake_reqs[0].body, "CREATE%20DATABASE%20%22k8s%22%20WITH%20DURATION"
+                                              "%207d"));
+    int has_auth = 0, has_ua = 0;
+    for (int i = 0; i < 8; i++) {
+        has_auth |= strcmp(fake_reqs[0].headers[i], "Authorization: Basic dTpw") == 0;
+        has_ua |= strcmp(fake_reqs[0].headers[i],
+                         "User-Agent: kubepulse/0.1.0 (identity=pod-1)") == 0;
+    }
+    assert_true(has_auth && has_ua);
+    sink_free(s);
+    assert_int_equal(sink_open("influxdb:http://h?nope=1", &env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown option \"nope\""));
+    assert_int_equal(sink_open("influxdb:http://h?retention=forever", &env, &s, err, sizeof err),
+                     -1);
+    assert_int_equal(sink_open("influxdb:http://h?withfields=2", &env, &s, err, sizeof err), -1);
+    assert_int_equal(sink_open("influxdb:http://h?pw=a&pwEnv=B", &env, &s, err, sizeof err), -1);
+    assert_int_equal(sink_open("influxdb:http://h?pwFile=/nonexistent", &env, &s, err, sizeof err),
+                     -1);
+    assert_int_equal(sink_open("influxdb2:http://h:8086", &env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "org"));
+    assert_int_equal(sink_open("graphite:tcp://h", &env, &s, err, sizeof err), -1);
+    setenv("KP_TEST_TOKEN", "s3cret", 1);
+    assert_int_equal(sink_open("influxdb2:https://h:9999/prefix/?org=o&bucket=b%2Fr&"
+                               "tokenEnv=KP_TEST_TOKEN",
+                               &env, &s, err, sizeof err),
+                     0);
+    sink_free(s);
+    assert_int_equal(sink_open("log?withfields=true&cluster_name=x", &env, &s, err, sizeof err), 0);
+    sink_free(s);
+    assert_int_equal(sink_open("log?bad=1", &env, &s, err, sizeof err), -1);
+}
+
+static void test_buffer_size_and_backoff(void **state)
+{
+    (void)state;
+    uint64_t b;
+    bool pts;
+    assert_int_equal(sink_parse_buffer_size("256Mi", &b, &pts), 0);
+    assert_int_equal(b, 256ULL << 20);
+    assert_false(pts);
+    assert_int_equal(sink_parse_buffer_size("2000000points", &b, &pts), 0);
+    assert_int_equal(b, 2000000);
+    assert_true(pts);
+    assert_int_equal(sink_parse_buffer_size("1G", &b, &pts), 0);
+    assert_int_equal(b, 1000000000ULL);
+    assert_int_equal(sink_parse_buffer_size("12q", &b, &pts), -1);
+    assert_int_equal(sink_parse_buffer_size("0", &b, &pts), -1);
+    assert_true(sink_backoff_delay(0, 0.5, 30, 0) == 0.25);
+    assert_true(sink_backoff_delay(3, 0.5, 30, 0.999999) < 4.0);
+    assert_true(sink_backoff_delay(3, 0.5, 30, 0.999999) > 3.99);
+    assert_true(sink_backoff_delay(20, 0.5, 30, 0) == 15);
+    assert_true(sink_backoff_delay(1000, 0.5, 30, 0.5) == 22.5);
+    assert_true(influx_retry_delay(IV_RETRY, 5, 7, 0.3) == 7);     /* Retry-After wins */
+    assert_true(influx_retry_delay(IV_RETRY, 0, 9999, 0.3) == 600); /* capped */
+    assert_true(influx_retry_delay(IV_AUTH, 0, -1, 0) >= 5);        /* long */
+    assert_int_equal(influx_classify(HTTP_ERR_CONNECT, 0), IV_RETRY);
+    assert_int_equal(influx_classify(0, 204), IV_OK);
+    assert_int_equal(influx_classify(0, 400), IV_REJECT);
+    assert_int_equal(influx_classify(0, 401), IV_AUTH);
+    assert_int_equal(influx_classify(0, 403), IV_AUTH);
+    assert_int_equal(influx_classify(0, 404), IV_NOT_FOUND);
+    assert_int_equal(influx_classify(0, 413), IV_SPLIT);
+    assert_int_equal(influx_classify(0, 429), IV_RETRY);
+    assert_int_equal(influx_classify(0, 503), IV_RETRY);
+    const char *body = "{\"error\":\"partial write: field type conflict: input field \\\"value\\\""
+                       " on measurement \\\"m\\\" is type float dropped=3\"}";
+    assert_int_equal(influx_parse_dropped(body, strlen(body)), 3);
+    assert_int_equal(influx_parse_dropped("{}", 2), -1);
+}
+
+static uint64_t dropped_pts;
+static void on_drop(void *ud, uint64_t points, uint32_t lines)
+{
+    (void)ud;
+    (void)lines;
+    dropped_pts += points;
+}
+
+static void put_line(struct sbuf *b, const char *line)
+{
+    char *p = sbuf_reserve(b, strlen(line) + 64);
+    if (!p)
+        return;
+    memcpy(p, line, strlen(line));
+    sbuf_commit(b, strlen(line), 1);
+}
+
+static void test_buffer_points_bound(void **state)
+{
+    (void)state;
+    struct sbuf b;
+    dropped_pts = 0;
+    sbuf_init(&b, 80, true, 1000, on_drop, NULL); /* chunks of 10 lines */
+    assert_int_equal(b.lines_max, 10);
+    for (int i = 0; i < 200; i++)
+        put_line(&b, "m value=1i 1\n");
+    assert_true(b.points <= 80);
+    assert_int_equal(b.points + dropped_pts, 200);
+    /* In-flight chunks are never dropped. */
+    struct sbuf_chunk *c = sbuf_take(&b, true);
+    assert_non_null(c);
+    uint64_t inflight = c->points;
+    for (int i = 0; i < 200; i++)
+        put_line(&b, "m value=1i 1\n");
+    assert_int_equal(b.points + dropped_pts, 400);
+    assert_true(b.head == c && c->points == inflight);
+    sbuf_release(&b, c);
+    assert_int_equal(sbuf_fini(&b) + dropped_pts + inflight, 400);
+}
+
+static void test_buffer_bytes_bound_and_split(void **state)
+{
+    (void)state;
+    struct sbuf b;
+    dropped_pts = 0;
+    sbuf_init(&b, 64 * 1024, false, 5, on_drop, NULL);
+    for (int i = 0; i < 10000; i++) {
+        put_line(&b, "cpu/usage,pod_name=abcdefghijklmnop value=123456789i 1700000000000000000\n");
+        assert_true(b.bytes <= 64 * 1024);
+    }
+    assert_int_equal(b.points + dropped_pts, 10000);
+    assert_true(dropped_pts > 0);
+    struct sbuf_chunk *c = sbuf_take(&b, true);
+    assert_int_equal(c->lines, 5);
+    size_t len = c->len;
+    assert_int_equal(sbuf_split(&b, c), 0);
+    assert_int_equal(c->lines, 2);
+    assert_int_equal(c->next->lines, 3);
+    assert_int_equal(c->len + c->next->len, len);
+    assert_true(c->data[c->len - 1] == '\n');
+    sbuf_requeue(&b, c);
+    assert_ptr_equal(sbuf_take(&b, true), c);
+    assert_int_equal(sbuf_extra(&b, 1 << 20), -1); /* never over the bound */
+    assert_int_equal(sbuf_extra(&b, 1000), 0);
+    assert_true(b.bytes <= 64 * 1024);
+    sbuf_extra(&b, -1000);
+    sbuf_fini(&b);
+}
+
+static struct kp_point pts[10];
+static struct kp_series ser = {.nlabels = 1, .labels = {{"pod_name", "p"}}};
+static struct kp_batch batch(int n)
+{
+    for (int i = 0; i < n; i++)
+        pts[i] = (struct kp_point){0, KP_M_MEM_USAGE, {.i = i}, 1000 + i};
+    return (struct kp_batch){&ser, 1, pts, (size_t)n};
+}
+
+static int flushed = 99;
+static void on_flush(struct sink *s, int status, void *ud)
+{
+    (void)s;
+    (void)ud;
+    flushed = status;
+}
+
+static void test_delivery_verdicts(void **state)
+{
+    (void)state;
+    struct sink *s;
+    char err[512];
+    struct sink_stats st;
+    assert_int_equal(sink_open("influxdb:http://h:8086?db=d&gzip=false", &env, &s, err,
+                               sizeof err),
+                     0);
+    assert_int_equal(fake_nreqs, 1);
+    struct kp_batch b = batch(7);
+    assert_int_equal(sink_write(s, &b, err, sizeof err), 0);
+    assert_int_equal(fake_nreqs, 1); /* waits for the database */
+    fake_http_complete(0, 0, 200, "{\"results\":[{\"statement_id\":0}]}", -1);
+    assert_int_equal(fake_nreqs, 2); /* concurrency 1: one write of <= 3 lines */
+    assert_string_equal(fake_reqs[1].url, "http://h:8086/write?db=d&precision=ns");
+    assert_string_equal(fake_reqs[1].body, "memory/usage,cluster_name=default,pod_name=p "
+                                           "value=0i 1000\n"
+                                           "memory/usage,cluster_name=default,pod_name=p "
+                                           "value=1i 1001\n"
+                                           "memory/usage,cluster_name=default,pod_name=p "
+                                           "value=2i 1002\n");
+    /* 413: split in half and sent again at once */
+    fake_http_complete(1, 0, 413, "", -1);
+    assert_int_equal(fake_nreqs, 3);
+    assert_int_equal(fake_reqs[2].body_len, fake_reqs[1].body_len / 3);
+    fake_http_complete(2, 0, 204, NULL, -1);
+    sink_get_stats(s, &st);
+    assert_int_equal(st.points_written, 1);
+    /* 400 partial write: counted, not retried */
+    fake_http_complete(3, 0, 400, "{\"error\":\"partial write: x dropped=1\"}", -1);
+    sink_get_stats(s, &st);
+    assert_int_equal(st.points_rejected, 1);
+    assert_int_equal(st.points_written, 2);
+    /* 503 with Retry-After: requeued, blocked */
+    fake_http_complete(4, 0, 503, "", 30);
+    int before = fake_nreqs;
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(fake_nreqs, before);
+    sink_get_stats(s, &st);
+    assert_int_equal(st.points_buffered, 4);
+    assert_int_equal(st.failures, 3);
+    flushed = 99;
+    sink_flush(s, ev_now(loop) - 1, on_flush, NULL);
+    assert_int_equal(flushed, SINK_FLUSH_TIMEOUT);
+    sink_free(s);
+    /* Nothing lost silently: written + rejected + shutdown = 7 */
+}
+
+static void test_auth_failure_no_storm(void **state)
+{
+    (void)state;
+    struct sink *s;
+    char err[512];
+    assert_int_equal(sink_open("influxdb:http://h:8086?createdb=false", &env, &s, err,
+                               sizeof err),
+                     0);
+    struct kp_batch b = batch(2);
+    sink_write(s, &b, err, sizeof err);
+    assert_int_equal(fake_nreqs, 1);
+    fake_http_complete(0, 0, 401, "{\"error\":\"authorization failed\"}", -1);
+    for (int i = 0; i < 5; i++)
+        sink_write(s, &b, err, sizeof err);
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(fake_nreqs, 1); /* backing off: no new request */
+    struct sink_stats st;
+    sink_get_stats(s, &st);
+    assert_int_equal(st.auth_failures, 1);
+    assert_int_equal(st.points_buffered, 12);
+    sink_free(s);
+}
+
+int run_sink_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uri_generic),
+        cmocka_unit_test(test_heapster_source),
+        cmocka_unit_test_setup_teardown(test_sink_options, setup, teardown),
+        cmocka_unit_test(test_buffer_size_and_backoff),
+        cmocka_unit_test(test_buffer_points_bound),
+        cmocka_unit_test(test_buffer_bytes_bound_and_split),
+        cmocka_unit_test_setup_teardown(test_delivery_verdicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_failure_no_storm, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("sink", tests, NULL, NULL);
+}
