@@ -283,7 +283,7 @@ static int parse_exec_env(struct parse_ctx *p, const struct kyaml_node *n, const
 static int parse_exec(struct parse_ctx *p, const struct kyaml_node *m, const char *pre,
                       struct kube_config *cfg)
 {
-    char keypath[160];
+    char keypath[192]; /* pre (at most 160) plus the longest suffix */
     const char *cmd, *api;
     const struct kyaml_node *n;
     struct kube_exec *x = calloc(1, sizeof(*x));

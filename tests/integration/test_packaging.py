@@ -120,6 +120,7 @@ ALLOWED = [
     ("get", "nodes", []), ("list", "nodes", []), ("watch", "nodes", []),
     ("get", "nodes", ["--subresource=stats"]),
     ("list", "pods", ["--all-namespaces"]), ("watch", "pods", ["--all-namespaces"]),
+    ("list", "namespaces", []), ("watch", "namespaces", []),
     ("get", "leases.coordination.k8s.io/kubepulse", ["-n", "NS"]),
     ("update", "leases.coordination.k8s.io/kubepulse", ["-n", "NS"]),
     ("patch", "leases.coordination.k8s.io/kubepulse", ["-n", "NS"]),
@@ -204,8 +205,8 @@ def test_helm_install_rbac_and_scaling(cluster, helm, namespace):
         # -- RBAC: the exact rules, then what the ServiceAccount's own token may do
         cr = json.loads(cluster.kubectl("get", "clusterrole", full, "-o", "json").stdout)
         assert sorted((r["resources"], r["verbs"]) for r in cr["rules"]) == [
-            (["nodes"], ["get", "list", "watch"]), (["nodes/stats"], ["get"]),
-            (["pods"], ["list", "watch"])]
+            (["namespaces"], ["list", "watch"]), (["nodes"], ["get", "list", "watch"]),
+            (["nodes/stats"], ["get"]), (["pods"], ["list", "watch"])]
         role = json.loads(cluster.kubectl("get", "role", full, "-n", namespace, "-o",
                                           "json").stdout)
         assert {(tuple(r["resources"]), tuple(r.get("resourceNames", [])), tuple(r["verbs"]))
@@ -231,7 +232,7 @@ def test_helm_install_rbac_and_scaling(cluster, helm, namespace):
         extra = rules_of(cluster, token, namespace) - baseline
         assert extra == {
             ("nodes", "[]", "[]", "[get list watch]"), ("nodes/stats", "[]", "[]", "[get]"),
-            ("pods", "[]", "[]", "[list watch]"),
+            ("pods", "[]", "[]", "[list watch]"), ("namespaces", "[]", "[]", "[list watch]"),
             ("leases.coordination.k8s.io", "[]", "[kubepulse]",
              "[get update patch list watch]"),
             ("leases.coordination.k8s.io", "[]", "[]", "[create]"),
