@@ -140,6 +140,11 @@ static int watches_start(struct collector *c, char *err, size_t errlen)
     return c->wp ? 0 : -1;
 }
 
+bool collector_in_cycle(const struct collector *c)
+{
+    return c->in_cycle;
+}
+
 bool collector_ready(const struct collector *c)
 {
     if (!c->kube)

@@ -55,6 +55,7 @@ struct collector {
     uint32_t cycle;
     int64_t cycle_ts;
     double cycle_start;
+    uint64_t points_at_start; /* st.points when the cycle began */
     struct collector_stats st;
 };
 

@@ -311,7 +311,7 @@ static void vals_add_gauges(struct model_vals *sum, const struct model_vals *v)
         int first = !(sum->has & (1ULL << id));
         sum->has |= 1ULL << id;
         if (kp_metrics[id].type == KP_VALUE_INT)
-            sum->v[id].i = (first ? 0 : sum->v[id].i) + v->v[id].i;
+            sum->v[id].i = sat_add(first ? 0 : sum->v[id].i, v->v[id].i);
         else
             sum->v[id].f = (first ? 0 : sum->v[id].f) + v->v[id].f;
     }
@@ -413,10 +413,10 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         vals_set_i(&pv, KP_M_CPU_LIMIT, pi->cpu_limit_m);
         vals_set_i(&pv, KP_M_MEM_REQUEST, pi->mem_request);
         vals_set_i(&pv, KP_M_MEM_LIMIT, pi->mem_limit);
-        mn->req[0] += pi->cpu_request_m;
-        mn->req[1] += pi->cpu_limit_m;
-        mn->req[2] += pi->mem_request;
-        mn->req[3] += pi->mem_limit;
+        mn->req[0] = sat_add(mn->req[0], pi->cpu_request_m);
+        mn->req[1] = sat_add(mn->req[1], pi->cpu_limit_m);
+        mn->req[2] = sat_add(mn->req[2], pi->mem_request);
+        mn->req[3] = sat_add(mn->req[3], pi->mem_limit);
     }
     if (p->has_ephemeral)
         vals_set_i(&pv, KP_M_EPHEMERAL_STORAGE_USAGE, u2i(p->ephemeral_used));

@@ -72,7 +72,7 @@ void model_ns_apply(struct model *m, const struct ns_add *a, size_t n)
         }
         for (int k = 0; k < AGG__N; k++) {
             if (a[i].has & (1u << k)) {
-                s->v[k] += a[i].v[k];
+                s->v[k] = sat_add(s->v[k], a[i].v[k]);
                 s->has |= (uint8_t)(1u << k);
             }
         }
@@ -126,7 +126,7 @@ static void ns_emit_one(const char *key, void *value, void *ud)
     ns_emit_series(c, key, s->uid, s->v, s->has);
     for (int k = 0; k < AGG__N; k++)
         if (s->has & (1u << k))
-            c->cluster[k] += s->v[k];
+            c->cluster[k] = sat_add(c->cluster[k], s->v[k]);
     c->cluster_has |= s->has;
 }
 

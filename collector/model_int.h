@@ -77,6 +77,15 @@ struct model {
     struct strmap ns; /* namespace name -> struct ns_sum (owned) */
 };
 
+/* Sums of kubelet-supplied values saturate rather than wrap. */
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 const char *mn_strdup(struct model_node *mn, const char *s);
 void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v);
 void vals_reset(struct model_vals *v, int64_t ts);

@@ -81,6 +81,12 @@ void pod_cache_fini(struct pod_cache *pc)
     strmap_fini(&pc->strings);
 }
 
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r; /* both >= 0 */
+}
+
 static int64_t res_qty(json_object *resources, const char *which, const char *res, int scale)
 {
     const char *s = pjs(pjo(resources, which), res);
@@ -97,6 +103,19 @@ static void container_fill(struct pod_cache *pc, struct model_pod_container *mc,
     mc->cpu_limit_m = res_qty(r, "limits", "cpu", 3);
     mc->mem_request = res_qty(r, "requests", "memory", 0);
     mc->mem_limit = res_qty(r, "limits", "memory", 0);
+}
+
+
+/* "namespace/name" into key; -1 when it does not fit (names are bounded by the API). */
+static int name_key(char *key, size_t keylen, const char *ns, const char *name)
+{
+    size_t nl = strlen(ns), ml = strlen(name);
+    if (nl + 1 + ml + 1 > keylen)
+        return -1;
+    memcpy(key, ns, nl);
+    key[nl] = '/';
+    memcpy(key + nl + 1, name, ml + 1);
+    return 0;
 }
 
 static struct cache_pod *pod_build(struct pod_cache *pc, json_object *obj)
@@ -119,10 +138,10 @@ static struct cache_pod *pod_build(struct pod_cache *pc, json_object *obj)
         if (!pjs(c, "name"))
             continue;
         container_fill(pc, mc, c);
-        p->info.cpu_request_m += mc->cpu_request_m;
-        p->info.cpu_limit_m += mc->cpu_limit_m;
-        p->info.mem_request += mc->mem_request;
-        p->info.mem_limit += mc->mem_limit;
+        p->info.cpu_request_m = add_sat(p->info.cpu_request_m, mc->cpu_request_m);
+        p->info.cpu_limit_m = add_sat(p->info.cpu_limit_m, mc->cpu_limit_m);
+        p->info.mem_request = add_sat(p->info.mem_request, mc->mem_request);
+        p->info.mem_limit = add_sat(p->info.mem_limit, mc->mem_limit);
         p->info.ncontainers++;
     }
     p->info.containers = p->containers;
@@ -150,8 +169,7 @@ void pod_cache_apply(struct pod_cache *pc, enum kube_event_type type, json_objec
     }
     pod_free(pc, old);
     char key[NAME_KEY_MAX + 1];
-    if (ns && name && *ns && *name && strlen(ns) + strlen(name) < sizeof(key) - 1) {
-        snprintf(key, sizeof(key), "%s/%s", ns, name);
+    if (ns && name && *ns && *name && name_key(key, sizeof(key), ns, name) == 0) {
         /* a pod's name_key is set only while the index points at it */
         struct cache_pod *prev = strmap_get(&pc->by_name, key);
         if (prev)
@@ -259,10 +277,8 @@ const struct model_pod_info *pod_cache_lookup(const char *uid, const char *ns, c
     struct cache_pod *p = uid && *uid ? strmap_get(&pc->pods, uid) : NULL;
     if (!p && ns && name && *ns && *name) {
         char key[NAME_KEY_MAX + 1];
-        if (strlen(ns) + strlen(name) < sizeof(key) - 1) {
-            snprintf(key, sizeof(key), "%s/%s", ns, name);
+        if (name_key(key, sizeof(key), ns, name) == 0)
             p = strmap_get(&pc->by_name, key);
-        }
     }
     if (!p)
         return NULL;

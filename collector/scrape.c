@@ -229,6 +229,7 @@ static void cycle_maybe_end(struct collector *c)
     queue_clear(c);
     c->st.cycles++;
     c->st.last_cycle_s = collector_mono_now() - c->cycle_start;
+    c->st.last_cycle_points = c->st.points - c->points_at_start;
     if (c->sink.cycle_done)
         c->sink.cycle_done(c->cycle_ts, c->sink.ud);
 }
@@ -267,6 +268,7 @@ void cycle_start(struct collector *c, double wall, bool grid)
     c->cycle++;
     c->cycle_ts = (int64_t)llround(ts * 1e9);
     c->cycle_start = collector_mono_now();
+    c->points_at_start = c->st.points;
     kubelet_auth_refresh(&c->auth);
     model_cycle_begin(c->model, c->cycle, c->cycle_ts);
     strmap_each(&c->nodes.nodes, queue_node, c);

@@ -30,11 +30,13 @@ static int dec_u64(json_object *obj, const char *key, uint64_t *out, struct summ
         return 0;
     switch (json_object_get_type(v)) {
     case json_type_int:
-        if (json_object_get_int64(v) < 0) {
+        /* json-c saturates out-of-range integers; a count beyond INT64_MAX
+         * cannot be emitted (line protocol integers are signed 64-bit) */
+        if (json_object_get_int64(v) < 0 || json_object_get_int64(v) == INT64_MAX) {
             cnt->negatives++;
             return 0;
         }
-        *out = json_object_get_uint64(v);
+        *out = (uint64_t)json_object_get_int64(v);
         return 1;
     case json_type_double: {
         double d = json_object_get_double(v);
@@ -42,7 +44,11 @@ static int dec_u64(json_object *obj, const char *key, uint64_t *out, struct summ
             cnt->negatives++;
             return 0;
         }
-        if (d >= 18446744073709551616.0 || d != floor(d)) {
+        if (d >= 9223372036854775807.0) {
+            cnt->negatives++; /* out of range, as above */
+            return 0;
+        }
+        if (d != floor(d)) {
             cnt->type_errors++;
             return 0;
         }

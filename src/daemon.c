@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,12 @@
 #endif
 
 #define HEARTBEAT_S 1.0
+/* On SIGTERM, how long a scrape cycle in flight may run on before the Lease is released
+ * anyway: the interval is then completed by this replica rather than lost, at the price of
+ * a later takeover (a cycle of 10 nodes takes some 30 ms). */
+#define DRAIN_MAX_S 0.5
+/* A tick this close is treated as due when SIGTERM comes: its cycle is the interval's. */
+#define TICK_DUE_S 0.2
 
 void daemon_default_identity(char *out, size_t outlen)
 {
@@ -52,7 +59,7 @@ void daemon_default_identity(char *out, size_t outlen)
 
 bool daemon_may_write(const struct daemon *d)
 {
-    if (!d->leading || d->stopping)
+    if (!d->leading || (d->stopping && !d->draining))
         return false;
     return d->elector ? elector_is_leader(d->elector) : true;
 }
@@ -78,12 +85,40 @@ static void on_batch(const struct kp_batch *b, void *ud)
                       LF_STR("err", err));
 }
 
+static void on_grid_start(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    (void)loop;
+    (void)revents;
+    if (d->leading && !d->stopping)
+        collector_set_leading(d->collector, true);
+}
+
+/*
+ * Exactly one writer per interval. A leader that released the Lease (SIGTERM) has
+ * completed the current interval (it lets a cycle in flight finish first, on_signal), so
+ * after such a handoff the new leader starts on the next grid tick rather than scraping the
+ * same interval again. After a takeover from an expired Lease (a leader that died or lost
+ * the API server) the collector starts at once: that interval may be missing.
+ */
 static void start_leading(struct daemon *d)
 {
     if (d->leading || d->stopping)
         return;
     d->leading = true;
     d->leader_transitions++;
+    if (d->holder_released) {
+        double res = d->o->metric_resolution_s, now = ev_now(d->loop);
+        double wait = (floor(now / res) + 1) * res - now - 0.5;
+        /* Under a second to the tick, the collector itself waits for it. */
+        if (wait > 0.5) {
+            log_info("previous leader released the Lease: first cycle on the next tick",
+                     LF_DBL("in_s", wait + 0.5));
+            ev_timer_set(&d->grid_start, wait, 0.);
+            ev_timer_start(d->loop, &d->grid_start);
+            return;
+        }
+    }
     collector_set_leading(d->collector, true);
 }
 
@@ -92,6 +127,7 @@ static void stop_leading(struct daemon *d)
     if (!d->leading)
         return;
     d->leading = false;
+    ev_timer_stop(d->loop, &d->grid_start);
     collector_set_leading(d->collector, false);
 }
 
@@ -111,8 +147,10 @@ static void on_new_leader(struct elector *e, const char *identity, void *ud)
 {
     struct daemon *d = ud;
     (void)e;
-    if (strcmp(identity, d->identity) != 0)
+    if (strcmp(identity, d->identity) != 0) {
+        d->holder_released = !*identity;
         log_info("observed leader", LF_STR("holder", *identity ? identity : "(none)"));
+    }
 }
 
 /* ---- shutdown: stop the work, release the Lease, flush, exit ----------- */
@@ -167,6 +205,41 @@ static void on_released(struct elector *e, int status, void *ud)
     flush_and_exit(d);
 }
 
+/* Stop the collector, release the Lease (followers take over at once), flush, exit. */
+static void stop_and_release(struct daemon *d)
+{
+    ev_timer_stop(d->loop, &d->drain_deadline);
+    d->draining = false;
+    stop_leading(d);
+    if (d->elector)
+        elector_release(d->elector, on_released, d);
+    else
+        flush_and_exit(d);
+}
+
+static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    (void)loop;
+    (void)revents;
+    if (d->draining && collector_in_cycle(d->collector))
+        log_warn("scrape cycle still running at shutdown; cancelling it",
+                 LF_DBL("waited_s", DRAIN_MAX_S));
+    stop_and_release(d);
+}
+
+/* The current interval's cycle is running, or its tick is due: let it complete. */
+static bool cycle_to_finish(struct daemon *d)
+{
+    double res = d->o->metric_resolution_s, now = ev_now(d->loop);
+    double tick = floor(now / res) * res;
+    if (!d->leading || ev_is_active(&d->grid_start))
+        return false;
+    if (collector_in_cycle(d->collector))
+        return true;
+    return now - tick < TICK_DUE_S && d->last_cycle_ts_ns < (int64_t)llround(tick * 1e9);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct daemon *d = w->data;
@@ -178,11 +251,17 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     }
     d->stopping = true;
     log_info("shutting down", LF_INT("signal", w->signum), LF_BOOL("leading", d->leading));
-    stop_leading(d);
-    if (d->elector)
-        elector_release(d->elector, on_released, d);
-    else
-        flush_and_exit(d);
+    if (cycle_to_finish(d)) {
+        /* Released now, this interval would be lost: the successor starts on the next
+         * tick. Finish it (bounded) and release right after. */
+        d->draining = true;
+        log_info("finishing the scrape cycle in flight before releasing the Lease",
+                 LF_DBL("max_s", DRAIN_MAX_S));
+        ev_timer_set(&d->drain_deadline, DRAIN_MAX_S, 0.);
+        ev_timer_start(loop, &d->drain_deadline);
+        return;
+    }
+    stop_and_release(d);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
@@ -283,7 +362,14 @@ static void on_cycle_done(int64_t cycle_ts_ns, void *ud)
     struct collector_stats st;
     collector_get_stats(d->collector, &st);
     log_v(1, "cycle done", LF_INT("cycle_ts", cycle_ts_ns / 1000000000),
-          LF_DBL("seconds", st.last_cycle_s), LF_INT("points", st.points));
+          LF_DBL("seconds", st.last_cycle_s), LF_INT("points", st.last_cycle_points));
+    d->last_cycle_ts_ns = cycle_ts_ns;
+    if (d->draining) {
+        /* Release on the next loop iteration, outside the collector's callback. */
+        ev_timer_stop(d->loop, &d->drain_deadline);
+        ev_timer_set(&d->drain_deadline, 0., 0.);
+        ev_timer_start(d->loop, &d->drain_deadline);
+    }
 }
 
 static int open_collector(struct daemon *d, char *err, size_t errlen)
@@ -340,6 +426,8 @@ static void daemon_fini(struct daemon *d)
     ev_signal_stop(d->loop, &d->sig_int);
     ev_timer_stop(d->loop, &d->heartbeat);
     ev_timer_stop(d->loop, &d->flush_deadline);
+    ev_timer_stop(d->loop, &d->drain_deadline);
+    ev_timer_stop(d->loop, &d->grid_start);
     status_server_free(d->status);
     elector_free(d->elector);
     collector_free(d->collector);
@@ -357,6 +445,10 @@ int daemon_run(const struct kp_options *opts)
 
     d.loop = EV_DEFAULT;
     d.o = &o;
+    ev_timer_init(&d.drain_deadline, on_drain_deadline, 0., 0.);
+    d.drain_deadline.data = &d;
+    ev_timer_init(&d.grid_start, on_grid_start, 0., 0.);
+    d.grid_start.data = &d;
     d.started_at = ev_now(d.loop);
     d.last_beat = d.started_at;
     if (o.identity && *o.identity)

@@ -138,7 +138,7 @@ static void metrics_collector(struct daemon *d, struct status_buf *b)
     counter(b, "kubepulse_summary_type_errors_total",
             "Summary values skipped because of a wrong JSON type.", (double)st.parse_type_errors);
     counter(b, "kubepulse_summary_negative_values_total",
-            "Summary values skipped because they were negative or not finite.",
+            "Summary values skipped because they were negative, not finite or out of range.",
             (double)st.parse_negatives);
     gauge(b, "kubepulse_nodes_cached", "Nodes in the node cache.", (double)st.nodes_cached);
     gauge(b, "kubepulse_pods_cached", "Pods in the pod cache.", (double)st.pods_cached);

@@ -53,6 +53,7 @@ struct collector_stats {
     uint64_t nodes_scraped, nodes_failed[COLLECTOR_FAIL__COUNT];
     uint64_t bytes_received, points, parse_type_errors, parse_negatives;
     uint64_t nodes_cached, pods_cached, rate_series;
+    uint64_t last_cycle_points; /* points of the last completed cycle */
 };
 
 struct collector;
@@ -64,6 +65,8 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
 void collector_set_leading(struct collector *c, bool leading);
 /* Node and pod caches have completed their first list. */
 bool collector_ready(const struct collector *c);
+/* A scrape cycle has started and not ended yet (its cycle_done is still to come). */
+bool collector_in_cycle(const struct collector *c);
 void collector_get_stats(const struct collector *c, struct collector_stats *out);
 void collector_free(struct collector *c);
 

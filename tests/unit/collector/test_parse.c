@@ -169,6 +169,43 @@ static void test_wrong_types_nan_negative(void **state)
     assert_int_equal(h_count("type=pod,pod_name=p"), 0); /* nothing valid to report */
 }
 
+/* kubeletsim's nan fault: counts beyond int64 must be skipped, and sums of
+ * huge values must not wrap into negative ns/cluster points. */
+static void test_out_of_range_and_sums(void **state)
+{
+    (void)state;
+    char err[256];
+    struct summary_counts c;
+    const char *pod = "{\"podRef\":{\"name\":\"p%d\",\"namespace\":\"ns\",\"uid\":\"u%d\"},"
+                      "\"memory\":{\"time\":\"2024-01-01T00:00:10Z\",\"usageBytes\":%s}}";
+    char j[2048], p1[512], p2[512], p3[512];
+    snprintf(p1, sizeof(p1), pod, 1, 1, "18446744073709551616");
+    snprintf(p2, sizeof(p2), pod, 2, 2, "9223372036854775806");
+    snprintf(p3, sizeof(p3), pod, 3, 3, "9223372036854775806");
+    snprintf(j, sizeof(j),
+             "{\"node\":{\"nodeName\":\"n1\",\"memory\":{\"time\":\"2024-01-01T00:00:10Z\","
+             "\"usageBytes\":9223372036854775808,\"workingSetBytes\":1e400}},"
+             "\"pods\":[%s,%s,%s]}",
+             p1, p2, p3);
+    h_reset();
+    struct rates *r = rates_new();
+    struct model *m = model_new(r, h_lookup, NULL);
+    struct summary_parser *p = summary_parser_new();
+    model_cycle_begin(m, 1, 1000);
+    assert_int_equal(h_scrape(m, p, j, strlen(j), &ni, 0, err, sizeof(err)), 0);
+    c = *summary_parse_counts(p);
+    model_cycle_end(m, h_collect, NULL);
+    summary_parser_free(p);
+    model_free(m);
+    rates_free(r);
+    assert_int_equal(c.negatives, 3); /* 2^64, 2^63 and 1e400 */
+    assert_null(h_find("type=node", KP_M_MEM_USAGE));
+    assert_null(h_find("type=pod,pod_name=p1", KP_M_MEM_USAGE));
+    assert_int_equal(h_int("type=pod,pod_name=p2", KP_M_MEM_USAGE), 9223372036854775806LL);
+    assert_int_equal(h_int("type=ns,namespace_name=ns", KP_M_MEM_USAGE), INT64_MAX);
+    assert_int_equal(h_int("type=cluster", KP_M_MEM_USAGE), INT64_MAX);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -229,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_rates_edges),
         cmocka_unit_test(test_wrong_types_nan_negative),
+        cmocka_unit_test(test_out_of_range_and_sums),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_element_bound),
     };
