@@ -33,7 +33,7 @@ static void maybe_first_cycle(struct collector *c)
     double res = c->opts.resolution_s, now = ev_now(c->loop);
     double next = (floor(now / res) + 1) * res;
     if (next - now > 1.0)
-        cycle_start(c, now, false);
+        cycle_start(c, now);
 }
 
 static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -41,7 +41,7 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     (void)loop;
     (void)revents;
     struct collector *c = w->data;
-    cycle_start(c, ev_now(c->loop), true);
+    cycle_start(c, ev_now(c->loop));
 }
 
 void collector_set_leading(struct collector *c, bool leading)

@@ -61,7 +61,7 @@ struct collector {
 
 double collector_mono_now(void);
 /* Start a cycle now; grid: wall is a tick of the resolution grid. */
-void cycle_start(struct collector *c, double wall, bool grid);
+void cycle_start(struct collector *c, double wall);
 /* Cancel the cycle in flight: nothing more of it is emitted. */
 void cycle_abort(struct collector *c);
 

@@ -243,7 +243,7 @@ static void queue_node(const char *k, void *v, void *ud)
         c->queue[c->nqueue++] = name;
 }
 
-void cycle_start(struct collector *c, double wall, bool grid)
+void cycle_start(struct collector *c, double wall)
 {
     if (c->in_cycle) {
         c->st.cycles_skipped++;
@@ -252,9 +252,11 @@ void cycle_start(struct collector *c, double wall, bool grid)
         return;
     }
     double res = c->opts.resolution_s;
-    /* a tick fires at or just after its grid time: stamp the grid time, so
-     * that ns and cluster points of successive leaders line up */
-    double ts = grid ? floor(wall / res + 1e-6) * res : wall;
+    /* Stamp the start of the grid interval this cycle belongs to (a tick fires at or
+     * just after its grid time; a term's first cycle may start mid-interval): ns and
+     * cluster points of successive leaders line up, and a new leader rewriting an
+     * interval the old one already wrote overwrites it instead of adding a point. */
+    double ts = floor(wall / res + 1e-6) * res;
     if (c->cycle == 0 || c->first_pending)
         log_info("first scrape cycle", LF_INT("nodes", c->nodes.nodes.count),
                  LF_DBL("since_leading_s", collector_mono_now() - c->lead_since));

@@ -383,6 +383,13 @@ def test_values_and_tags(env):
     log = e.kp.log()
     assert "first scrape cycle" in log
     assert e.metrics()["kubepulse_scrape_cycles_skipped_total"] == 0
+    # Every ns and cluster point, those of the term's first cycle (started mid-interval,
+    # within 1 s of leading) included, is stamped at the start of its grid interval, so a
+    # later leader rewriting the interval overwrites it rather than adding a point.
+    off_grid = [(name, ts) for points in e.out.by_ts.values()
+                for name, tags, _, ts in points
+                if tags.get("type") in ("ns", "cluster") and ts % (RES * 10**9)]
+    assert not off_grid, off_grid[:5]
 
 
 # (faults on nodes 0, 1, 2; reason expected in /metrics, or None: the scrape succeeds)
