@@ -43,6 +43,7 @@ struct leaselock {
     bool watch_pending, watch_pending_deleted;
     struct lease_record watch_pending_rec;
     struct kube_call *event_call; /* owned, best effort */
+    bool event_warned;            /* a failed Event was logged as a warning once */
 };
 
 /* One request in flight. Its result is kept so that an answer arriving while
@@ -322,9 +323,18 @@ static void event_done(const struct kube_response *resp, void *ud)
 {
     struct leaselock *ll = ud;
     ll->event_call = NULL;
-    if (resp->status != 201 && resp->status != 200)
+    if (resp->status == 201 || resp->status == 200)
+        return;
+    /* Best effort, but a missing permission must be visible once at default verbosity. */
+    if (!ll->event_warned)
+        log_warn("could not record the LeaderElection event (leadership is not affected; "
+                 "grant create on events in the Lease's namespace to get it)",
+                 LF_STR("lease", ll->name), LF_INT("status", resp->status),
+                 LF_STR("error", resp->error));
+    else
         log_v(2, "could not record the LeaderElection event", LF_STR("lease", ll->name),
               LF_INT("status", resp->status), LF_STR("error", resp->error));
+    ll->event_warned = true;
 }
 
 static json_object *lease_meta_str(json_object *obj, const char *key)

@@ -166,14 +166,14 @@ info "API server $KP_APISERVER, InfluxDB $KP_INFLUX_URL"
 step "creating ServiceAccount $NS/$SA with the chart's RBAC, and a bound token for it"
 # The chart's ClusterRole (read-only: nodes, the kubelets' Summary API as nodes/stats, pods
 # and namespaces) and Role (the Lease, events). The chart also pins the Lease's get/update/
-# patch to its name; mint-token.sh grants per resource, which is enough to show least
+# list/watch to its name; mint-token.sh grants per resource, which is enough to show least
 # privilege: no nodes/proxy, no secrets, no writes outside the namespace.
 tests/infra/mint-token.sh "$DIR" "$NS" "$SA" --duration 24h \
-    --cluster-rule get,list,watch:nodes \
+    --cluster-rule list,watch:nodes \
     --cluster-rule get:nodes/stats \
     --cluster-rule list,watch:pods,namespaces \
-    --rule get,list,watch,create,update,patch:leases.coordination.k8s.io \
-    --rule create,patch:events,events.events.k8s.io >"$DIR/demo/token.tmp"
+    --rule get,list,watch,create,update:leases.coordination.k8s.io \
+    --rule create:events >"$DIR/demo/token.tmp"
 install -m 600 "$DIR/demo/token.tmp" "$DIR/demo/token" && rm -f "$DIR/demo/token.tmp"
 cat >"$DIR/demo/kubepulse.kubeconfig" <<EOF
 apiVersion: v1

@@ -55,9 +55,8 @@ NODES, PODS = 10, 10
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
 # The chart's RBAC (charts/kubepulse/templates/clusterrole.yaml, role.yaml), per resource.
-CLUSTER_RULES = ["get,list,watch:nodes", "get:nodes/stats", "list,watch:pods,namespaces"]
-NS_RULES = ["get,list,watch,create,update,patch:leases.coordination.k8s.io",
-            "create,patch:events,events.events.k8s.io"]
+CLUSTER_RULES = ["list,watch:nodes", "get:nodes/stats", "list,watch:pods,namespaces"]
+NS_RULES = ["get,list,watch,create,update:leases.coordination.k8s.io", "create:events"]
 
 INFLUX_WRITE = re.compile(
     r'\[httpd\] \S+ - \S+ \[[^\]]+\] "POST /write\?([^ "]*) HTTP/[\d.]+" (\d+) \d+ "[^"]*" '
@@ -513,9 +512,15 @@ def test_ha_end_to_end(world, cluster):
     # (followers learn of a new holder through their Lease watch).
     handoffs = [s for s, _, _ in flat]
     leader_at = lambda t: next((n for s, e, n in flat if s <= t <= e), None)  # noqa: E731
+    # A replica that just started has observed no Lease yet: its holder is "" until the
+    # first read, which is not a disagreement.
+    first_seen: dict[str, float] = {}
+    for t, ident, _, holder in sorted(poller.samples):
+        if holder:
+            first_seen.setdefault(ident, t)
     bad = [(t, ident, holder, leader_at(t)) for t, ident, _, holder in poller.samples
            if leader_at(t) and min(abs(t - h) for h in handoffs) > 2.0
-           and holder != leader_at(t)]
+           and t >= first_seen.get(ident, float("inf")) and holder != leader_at(t)]
     assert not bad, bad[:5]
 
     # ---- exactly one writer per interval, from InfluxDB's own request log
