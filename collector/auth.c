@@ -15,66 +15,18 @@
 
 #include "kube.h"
 #include "log.h"
-
-static int read_token(const char *path, char **out, char *err, size_t errlen)
-{
-    char *buf = malloc(KUBELET_TOKEN_MAX + 1);
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!buf || fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, buf ? strerror(errno) : "out of memory");
-        goto fail;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, KUBELET_TOKEN_MAX + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > KUBELET_TOKEN_MAX) {
-            snprintf(err, errlen, "%s: larger than %d bytes: not a token", path,
-                     KUBELET_TOKEN_MAX);
-            goto fail;
-        }
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
-        len--;
-    buf[len] = '\0';
-    if (!len || strpbrk(buf, "\r\n")) {
-        snprintf(err, errlen, "%s: %s", path, len ? "more than one line" : "empty");
-        goto fail;
-    }
-    close(fd);
-    *out = buf;
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    if (buf)
-        explicit_bzero(buf, KUBELET_TOKEN_MAX + 1);
-    free(buf);
-    return -1;
-}
+#include "util.h"
 
 static void drop_token(struct kubelet_auth *a)
 {
-    if (a->token) {
-        explicit_bzero(a->token, strlen(a->token));
-        free(a->token);
-        a->token = NULL;
-    }
+    kp_secret_free(a->token);
+    a->token = NULL;
 }
 
 static int load(struct kubelet_auth *a, const struct stat *st, char *err, size_t errlen)
 {
     char *tok = NULL;
-    if (read_token(a->token_file, &tok, err, errlen) < 0)
+    if (kp_read_secret_file(a->token_file, KUBELET_TOKEN_MAX, &tok, err, errlen) < 0)
         return -1;
     drop_token(a);
     a->token = tok;

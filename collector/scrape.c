@@ -15,6 +15,10 @@
 #include "http.h"
 #include "log.h"
 
+/* Idle connections kept beyond one per kubelet: the API server's watches and requests,
+ * and the sinks' (--sink-concurrency is at most 64 per sink). */
+#define CONN_CACHE_SPARE 96
+
 double collector_mono_now(void)
 {
     struct timespec ts;
@@ -272,6 +276,10 @@ void cycle_start(struct collector *c, double wall)
     c->cycle_start = collector_mono_now();
     c->points_at_start = c->st.points;
     kubelet_auth_refresh(&c->auth);
+    /* Keep one idle connection per kubelet between cycles (plus room for the API
+     * server's and the sinks'): nodes are visited in the same order every cycle, so a
+     * smaller cache would evict each connection just before its node comes round. */
+    http_client_set_max_cached(c->http, (long)c->nodes.nodes.count + CONN_CACHE_SPARE);
     model_cycle_begin(c->model, c->cycle, c->cycle_ts);
     strmap_each(&c->nodes.nodes, queue_node, c);
     scrape_next(c);

@@ -11,6 +11,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
+
+/* pwFile= and tokenFile= hold one secret each. */
+#define SECRET_FILE_MAX 4096
 
 #define OFF(f) offsetof(struct influx_conf, f)
 #define COMMON_OPTS                                                                                \
@@ -56,46 +60,6 @@ static const struct sink_opt INFLUX2_OPTS[] = {
     {0},
 };
 
-/* A secret from a file (first line, trailing whitespace trimmed, at most 4 KiB). */
-static char *read_secret_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read secret file \"%.200s\"", path);
-        return NULL;
-    }
-    char *buf = calloc(1, 4097);
-    size_t n = buf ? fread(buf, 1, 4096, f) : 0;
-    int more = buf && fgetc(f) != EOF;
-    fclose(f);
-    if (!buf || more) {
-        snprintf(err, errlen, "secret file \"%.200s\" is larger than 4 KiB", path);
-        free(buf);
-        return NULL;
-    }
-    char *nl = memchr(buf, '\n', n);
-    if (nl)
-        n = (size_t)(nl - buf);
-    while (n > 0 && isspace((unsigned char)buf[n - 1]))
-        n--;
-    buf[n] = '\0';
-    return buf;
-}
-
-static void b64(char *dst, const unsigned char *s, size_t n)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t j = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
-                     (i + 2 < n ? s[i + 2] : 0);
-        dst[j++] = t[v >> 18];
-        dst[j++] = t[(v >> 12) & 63];
-        dst[j++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        dst[j++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    dst[j] = '\0';
-}
 
 static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err, size_t errlen)
 {
@@ -106,7 +70,7 @@ static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err
     }
     char *pw = NULL;
     if (c->pw_file) {
-        if (!(pw = read_secret_file(c->pw_file, err, errlen)))
+        if (kp_read_secret_file(c->pw_file, SECRET_FILE_MAX, &pw, err, errlen) < 0)
             return -1;
     } else if (c->pw_env) {
         const char *v = getenv(c->pw_env);
@@ -121,22 +85,20 @@ static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err
     if (!pw)
         goto oom;
     if (c->user && c->user[0]) {
-        size_t n = strlen(c->user) + 1 + strlen(pw);
-        char *plain = malloc(n + 1);
-        in->auth_header = malloc(32 + 4 * (n / 3 + 1));
-        if (!plain || !in->auth_header) {
-            free(plain);
-            free(pw);
+        char *plain = NULL, *enc = NULL;
+        if (asprintf(&plain, "%s:%s", c->user, pw) < 0)
+            plain = NULL;
+        enc = plain ? kp_base64_encode(plain, strlen(plain)) : NULL;
+        kp_secret_free(plain);
+        if (!enc || asprintf(&in->auth_header, "Authorization: Basic %s", enc) < 0)
+            in->auth_header = NULL;
+        kp_secret_free(enc);
+        if (!in->auth_header) {
+            kp_secret_free(pw);
             goto oom;
         }
-        snprintf(plain, n + 1, "%s:%s", c->user, pw);
-        strcpy(in->auth_header, "Authorization: Basic ");
-        b64(in->auth_header + strlen(in->auth_header), (unsigned char *)plain, n);
-        memset(plain, 0, n);
-        free(plain);
     }
-    memset(pw, 0, strlen(pw));
-    free(pw);
+    kp_secret_free(pw);
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -147,7 +109,7 @@ static int set_auth_v2(struct influx *in, const struct influx_conf *c, char *err
 {
     char *tok = NULL;
     if (c->token_file) {
-        if (!(tok = read_secret_file(c->token_file, err, errlen)))
+        if (kp_read_secret_file(c->token_file, SECRET_FILE_MAX, &tok, err, errlen) < 0)
             return -1;
     } else if (c->token_env && getenv(c->token_env)) {
         tok = strdup(getenv(c->token_env));
@@ -162,8 +124,7 @@ static int set_auth_v2(struct influx *in, const struct influx_conf *c, char *err
         return -1;
     }
     sprintf(in->auth_header, "Authorization: Token %s", tok);
-    memset(tok, 0, strlen(tok));
-    free(tok);
+    kp_secret_free(tok);
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const struct sink_ops *const SINK_TYPES[] = {&sink_influxdb_ops, &sink_influxdb2_ops,
-                                                    &sink_log_ops};
+                                                    &sink_log_ops, &sink_null_ops};
 
 const char *sink_drop_reason_name(enum sink_drop_reason r)
 {
@@ -110,7 +110,7 @@ int sink_open(const char *uri, const struct sink_env *env, struct sink **out, ch
             ops = SINK_TYPES[i];
     }
     if (!ops) {
-        snprintf(e, sizeof e, "unknown sink \"%.64s\" (known: influxdb, influxdb2, log)",
+        snprintf(e, sizeof e, "unknown sink \"%.64s\" (known: influxdb, influxdb2, log, null)",
                  u.prefix);
         goto fail;
     }

@@ -50,6 +50,7 @@ void sink_flush_done(struct sink *s, int status);
 extern const struct sink_ops sink_influxdb_ops;
 extern const struct sink_ops sink_influxdb2_ops;
 extern const struct sink_ops sink_log_ops;
+extern const struct sink_ops sink_null_ops;
 
 /* Parse u's options per the table into conf (defaults first); unknown options fail naming
  * them and listing the known ones. Exposed for tests. */

@@ -414,6 +414,12 @@ void http_client_free(struct http_client *c)
     free(c);
 }
 
+void http_client_set_max_cached(struct http_client *c, long n)
+{
+    if (n > 0)
+        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
 size_t http_client_in_flight(const struct http_client *c)
 {
     size_t n = 0;

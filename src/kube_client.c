@@ -52,45 +52,21 @@ struct kube_client {
     struct kube_call *calls;
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void secret_free(char *s)
-{
-    if (s) {
-        memset(s, 0, strlen(s));
-        free(s);
-    }
-}
 
 /* ---- credentials ---------------------------------------------------------------- */
 
 static void reload_token_file(struct kube_client *kc)
 {
     char err[512], *buf;
-    size_t len;
-    kc->token_read_at = mono_now();
-    if (kube_read_file(kc->cfg->token_file, KUBE_TOKEN_MAX, &buf, &len, err, sizeof(err)) < 0) {
+    kc->token_read_at = kp_mono_now();
+    if (kp_read_secret_file(kc->cfg->token_file, KUBE_TOKEN_MAX, &buf, err, sizeof(err)) < 0) {
         log_warn("could not read the bearer token file; keeping the previous token",
                  LF_STR("error", err));
         return;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-        buf[--len] = '\0';
-    if (len == 0) {
-        log_warn("the bearer token file is empty; keeping the previous token",
-                 LF_STR("path", kc->cfg->token_file));
-        free(buf);
-        return;
-    }
     if (kc->token && strcmp(kc->token, buf) != 0)
         log_v(2, "bearer token file changed", LF_STR("path", kc->cfg->token_file));
-    secret_free(kc->token);
+    kp_secret_free(kc->token);
     kc->token = buf;
 }
 
@@ -98,7 +74,7 @@ static void refresh_exec(struct kube_client *kc)
 {
     char err[512];
     struct kube_exec_cred cred;
-    double t0 = mono_now();
+    double t0 = kp_mono_now();
     if (kube_exec_run(kc->cfg->exec, KUBE_EXEC_TIMEOUT_MS, &cred, err, sizeof(err)) < 0) {
         log_warn("exec credential plugin failed", LF_STR("error", err));
         kc->exec_retry_at = t0 + KUBE_EXEC_RETRY_S; /* not on every request */
@@ -122,7 +98,7 @@ static void refresh_exec(struct kube_client *kc)
         double left = difftime(cred.expiry, time(NULL)) - KUBE_EXEC_EARLY_S;
         kc->exec_deadline = t0 + (left > 1.0 ? left : 1.0);
     }
-    secret_free(kc->token);
+    kp_secret_free(kc->token);
     kc->token = cred.token ? strdup(cred.token) : NULL;
     if (cred.cert_pem) {
         kc->tls.cert_file = kc->tls.key_file = NULL;
@@ -132,12 +108,12 @@ static void refresh_exec(struct kube_client *kc)
         kc->tls.key_pem_len = strlen(cred.key_pem);
     }
     log_v(1, "exec credential plugin ran", LF_STR("command", kc->cfg->exec->command),
-          LF_DBL("seconds", mono_now() - t0), LF_BOOL("expires", cred.expiry != 0));
+          LF_DBL("seconds", kp_mono_now() - t0), LF_BOOL("expires", cred.expiry != 0));
 }
 
 const char *kube_client_token(struct kube_client *kc)
 {
-    double now = mono_now();
+    double now = kp_mono_now();
     if (kc->cfg->exec) {
         bool need =
             !kc->exec_valid || kc->creds_stale || (kc->exec_deadline && now >= kc->exec_deadline);
@@ -201,8 +177,8 @@ struct kube_client *kube_client_new(struct ev_loop *loop, struct http_client *ht
         char *up;
         if (asprintf(&up, "%s:%s", cfg->username, cfg->password) < 0)
             goto oom;
-        kc->basic = kube_base64_encode(up, strlen(up));
-        secret_free(up);
+        kc->basic = kp_base64_encode(up, strlen(up));
+        kp_secret_free(up);
         if (!kc->basic)
             goto oom;
     }
@@ -239,8 +215,8 @@ void kube_client_free(struct kube_client *kc)
         call_free(kc->calls);
     }
     kube_exec_cred_fini(&kc->exec_cred);
-    secret_free(kc->token);
-    secret_free(kc->basic);
+    kp_secret_free(kc->token);
+    kp_secret_free(kc->basic);
     free(kc->user_agent);
     kube_config_free(kc->cfg);
     free(kc);
@@ -316,7 +292,7 @@ oom:
     snprintf(err, errlen, "out of memory");
 out:
     free(url);
-    secret_free(auth);
+    kp_secret_free(auth);
     free(ua);
     return r;
 }

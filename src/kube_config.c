@@ -114,7 +114,7 @@ static int dup_b64(struct parse_ctx *p, const struct kyaml_node *map, const char
         return -1;
     if (!v || !v[0])
         return 0;
-    *out = kube_base64_decode(v, strlen(v), KUBE_PEM_MAX, out_len);
+    *out = kp_base64_decode(v, strlen(v), KUBE_PEM_MAX, out_len);
     if (!*out || *out_len == 0) {
         free(*out);
         *out = NULL;
@@ -465,7 +465,7 @@ int kube_config_load_file(const char *path, const char *context, struct kube_con
     char *text;
     size_t len;
     *out = NULL;
-    if (kube_read_file(path, KUBECONFIG_MAX_BYTES, &text, &len, err, errlen) < 0)
+    if (kp_read_file(path, KUBECONFIG_MAX_BYTES, &text, &len, err, errlen) < 0)
         return -1;
     int rc = kube_config_parse(text, len, path, context, out, err, errlen);
     free(text);

@@ -16,56 +16,6 @@
 #define KUBECONFIG_MAX_BYTES (4u << 20)
 #define KUBE_SA_DIR          "/var/run/secrets/kubernetes.io/serviceaccount"
 
-int kube_read_file(const char *path, size_t max, char **out, size_t *out_len, char *err,
-                   size_t errlen)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        goto fail;
-    }
-    if ((size_t)st.st_size > max) {
-        snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-        goto fail;
-    }
-    buf = malloc(max + 1);
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto fail;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-            goto fail;
-        }
-    }
-    close(fd);
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    return 0;
-fail:
-    free(buf);
-    close(fd);
-    return -1;
-}
 
 void kube_config_free(struct kube_config *cfg)
 {
@@ -134,7 +84,7 @@ int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, cha
         asprintf(&cfg->ca_file, "%s/ca.crt", sa_dir) < 0)
         goto oom;
     /* The token must be readable now (as client-go checks); the client re-reads it. */
-    if (kube_read_file(cfg->token_file, 64 * 1024, &buf, &len, err, errlen) < 0)
+    if (kp_read_file(cfg->token_file, 64 * 1024, &buf, &len, err, errlen) < 0)
         goto fail;
     free(buf);
     buf = NULL;
@@ -145,7 +95,7 @@ int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, cha
     char nspath[4096];
     char nerr[256];
     snprintf(nspath, sizeof(nspath), "%s/namespace", sa_dir);
-    if (kube_read_file(nspath, 1024, &buf, &len, nerr, sizeof(nerr)) == 0) {
+    if (kp_read_file(nspath, 1024, &buf, &len, nerr, sizeof(nerr)) == 0) {
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r'))
             buf[--len] = '\0';
         if (len > 0)

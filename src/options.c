@@ -14,6 +14,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "util.h"
+
 #ifndef KP_VERSION
 #define KP_VERSION "0.0.0"
 #endif
@@ -453,33 +455,14 @@ out:
 
 int kp_options_load_file(struct kp_options *o, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = -1;
-
-    if (!f) {
-        seterr(err, errlen, "%s: cannot open config file: %s", path, strerror(errno));
+    char *buf, rerr[512];
+    size_t len;
+    if (kp_read_file(path, KP_CONFIG_MAX_BYTES, &buf, &len, rerr, sizeof(rerr)) < 0) {
+        seterr(err, errlen, "cannot read the config file: %s", rerr);
         return -1;
     }
-    buf = malloc(KP_CONFIG_MAX_BYTES + 1);
-    if (!buf) {
-        seterr(err, errlen, "%s: out of memory", path);
-        goto out;
-    }
-    len = fread(buf, 1, KP_CONFIG_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        seterr(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
-        goto out;
-    }
-    if (len > KP_CONFIG_MAX_BYTES) {
-        seterr(err, errlen, "%s: config file larger than %d bytes", path, KP_CONFIG_MAX_BYTES);
-        goto out;
-    }
-    rc = kp_options_load_yaml(o, buf, len, path, err, errlen);
-out:
+    int rc = kp_options_load_yaml(o, buf, len, path, err, errlen);
     free(buf);
-    fclose(f);
     return rc;
 }
 

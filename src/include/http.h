@@ -107,6 +107,11 @@ void http_request_cancel(struct http_request *r);
 
 size_t http_client_in_flight(const struct http_client *c);
 
+/* Resize curl's connection cache (idle connections kept for reuse). A scraper that
+ * visits every node once per cycle needs room for all of them, or the cache, evicting
+ * the oldest, never hits. */
+void http_client_set_max_cached(struct http_client *c, long n);
+
 /* HTTP status of the response being received (0 before the status line): for
  * on_data, to tell an error body from a stream. */
 long http_request_status(const struct http_request *r);

@@ -1,7 +1,7 @@
 /*
  * kube_internal.h - pieces of the Kubernetes API layer that are internal to
- * kp_common but exposed for its unit tests and fuzzers: the bounded base64
- * decoder, the incremental watch-stream decoder, metav1.Status and
+ * kp_common but exposed for its unit tests and fuzzers: the incremental
+ * watch-stream decoder, metav1.Status and
  * ExecCredential parsing, and the streaming request the watch is built on.
  * Modules outside src/ use kube.h only.
  */
@@ -14,18 +14,8 @@
 
 #include "http.h"
 #include "kube.h"
+#include "util.h"
 
-/* Standard base64 (RFC 4648, '=' padding optional, whitespace ignored).
- * Returns a NUL-terminated malloc'd buffer and its length in *out_len, or NULL
- * on invalid input or when the decoded size would exceed max_out. */
-char *kube_base64_decode(const char *in, size_t in_len, size_t max_out, size_t *out_len);
-/* Standard base64 with padding; malloc'd, NUL-terminated; NULL on OOM. */
-char *kube_base64_encode(const char *in, size_t in_len);
-
-/* Read a whole regular file of at most max bytes (NUL-terminated). Errors
- * name the path. */
-int kube_read_file(const char *path, size_t max, char **out, size_t *out_len, char *err,
-                   size_t errlen);
 
 /* ---- watch stream decoder --------------------------------------------------
  * A watch response is a sequence of JSON objects (one per event), arriving in

@@ -36,7 +36,7 @@ KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
 RES = 3  # --metric-resolution and the simulator's sample interval, seconds
 TIMEOUT = 2  # --kubelet-timeout
 MAX_BODY = 4 << 20  # --kubelet-max-body-size
-NODES, PODS = 6, 6
+NODES, PODS = 20, 6  # more nodes than 1 + 16: see test_connections_reused_beyond_concurrency
 PREFIX = "kpcoll-"
 ADDR_BASE = "127.1.9.1"  # apart from other tests' simulators (default 127.1.0.1)
 FAULTY = [0, 1, 2]  # nodes that get faults; the others stay healthy
@@ -402,6 +402,33 @@ ROUNDS = [
     [("malformed&variant=eof", "malformed"), ("truncated&chunked=1", "io"),
      ("status500&code=401", "http_status")],
 ]
+
+
+def test_connections_reused_beyond_concurrency(env):
+    """One TLS connection per kubelet, kept across cycles, even with far more nodes than
+    scrapes in flight: a connection cache sized from the concurrency (1 + 16 here) evicts
+    every connection just before its node comes round again, as nodes are visited in the
+    same order each cycle."""
+    e = env
+    before = http_json(f"http://{e.control}/stats")["nodes"]
+    argv = [KUBEPULSE, "--kubeconfig", e.cluster.kubeconfig, "--lease-namespace", "default",
+            "--lease-name", f"kpconn-{secrets.token_hex(3)}", "--sink=log",
+            f"--metric-resolution={RES}s", f"--kubelet-timeout={TIMEOUT}s",
+            "--kubelet-max-concurrency=1", "--kubelet-token-file", e.token,
+            "--listen", "127.0.0.1:0", "--v=1"]
+    kp = e.procs.start("kubepulse-conc1", ["sh", "-c", 'exec "$0" "$@" >/dev/null', *argv])
+    try:
+        wait_for(lambda: len(re.findall(r'"cycle done"', kp.log())) >= 4,
+                 timeout=6 * RES + 20, what="4 cycles with --kubelet-max-concurrency=1")
+    finally:
+        kp.stop()
+    after = http_json(f"http://{e.control}/stats")["nodes"]
+    new_conns = {n: after[n]["connections"] - before[n]["connections"] for n in e.node_names}
+    requests = {n: after[n]["summaryRequests"] - before[n]["summaryRequests"]
+                for n in e.node_names}
+    assert all(r >= 4 for r in requests.values()), requests
+    # the module's own kubepulse keeps its one connection per node; this one adds one each
+    assert all(c == 1 for c in new_conns.values()), new_conns
 
 
 @pytest.mark.parametrize("rnd", range(len(ROUNDS)), ids=lambda i: "+".join(

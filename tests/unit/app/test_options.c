@@ -187,7 +187,7 @@ static void test_missing_config_file(void **state)
     char err[256] = "";
     assert_int_equal(parse(&o, err, sizeof(err), "--config=/nonexistent/kp.yaml", NULL),
                      KP_OPTIONS_EXIT_ERROR);
-    assert_non_null(strstr(err, "/nonexistent/kp.yaml: cannot open config file"));
+    assert_non_null(strstr(err, "cannot read the config file: /nonexistent/kp.yaml: No such file"));
     kp_options_fini(&o);
 }
 

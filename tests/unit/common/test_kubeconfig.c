@@ -362,7 +362,7 @@ static void test_load_auto_order(void **state)
 static void check_b64(const char *in, const char *want)
 {
     size_t n = 0;
-    char *out = kube_base64_decode(in, strlen(in), 1024, &n);
+    char *out = kp_base64_decode(in, strlen(in), 1024, &n);
     if (!want) {
         if (out)
             fail_msg("'%s' decoded but should not", in);
@@ -391,13 +391,13 @@ static void test_base64(void **state)
     check_b64("Zh==", NULL); /* non-zero trailing bits */
     check_b64("Zm8==", NULL);
     size_t n;
-    assert_null(kube_base64_decode("Zm9vYmFy", 8, 5, &n)); /* over max_out */
+    assert_null(kp_base64_decode("Zm9vYmFy", 8, 5, &n)); /* over max_out */
     for (size_t len = 0; len < 40; len++) {
         char src[40];
         for (size_t i = 0; i < len; i++)
             src[i] = (char)(i * 37 + len);
-        char *enc = kube_base64_encode(src, len);
-        char *dec = kube_base64_decode(enc, strlen(enc), 100, &n);
+        char *enc = kp_base64_encode(src, len);
+        char *dec = kp_base64_decode(enc, strlen(enc), 100, &n);
         assert_non_null(dec);
         assert_int_equal(n, len);
         assert_memory_equal(dec, src, len);

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""plot.py - draw CPU and peak RSS per node against N as one SVG (no plotting library).
+
+    bench/plot.py OUT.svg LABEL=FILE.json [LABEL=FILE.json ...]   (split at the last "=")
+
+Each FILE.json is a --json result of bench/run.py or bench/metrics_server.py; points with the
+same LABEL form one line (sorted by N). Both axes of N are logarithmic.
+"""
+
+import json
+import math
+import sys
+
+W, H, PAD = 460, 300, 56
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def panel(x0, title, series, key, unit, target):
+    out = [f'<g transform="translate({x0},0)">',
+           f'<text x="{W / 2}" y="20" text-anchor="middle" font-weight="bold">{esc(title)}</text>']
+    ns = [n for pts in series.values() for n, _ in pts]
+    vs = [v for pts in series.values() for _, v in pts] + ([target] if target else [])
+    lo_n, hi_n = math.log10(min(ns)) - 0.1, math.log10(max(ns)) + 0.1
+    top = max(vs) * 1.15
+    sx = lambda n: PAD + (math.log10(n) - lo_n) / (hi_n - lo_n) * (W - PAD - 10)  # noqa: E731
+    sy = lambda v: H - PAD + 10 - v / top * (H - PAD - 30)  # noqa: E731
+    out.append(f'<line x1="{PAD}" y1="{sy(0)}" x2="{W - 10}" y2="{sy(0)}" stroke="black"/>')
+    out.append(f'<line x1="{PAD}" y1="{sy(0)}" x2="{PAD}" y2="{sy(top)}" stroke="black"/>')
+    for n in sorted(set(ns)):
+        out.append(f'<text x="{sx(n)}" y="{sy(0) + 16}" text-anchor="middle">{n}</text>')
+    for i in range(5):
+        v = top * i / 4
+        out.append(f'<text x="{PAD - 4}" y="{sy(v) + 4}" text-anchor="end">{v:.3g}</text>')
+        out.append(f'<line x1="{PAD}" y1="{sy(v)}" x2="{W - 10}" y2="{sy(v)}" '
+                   'stroke="#ddd"/>')
+    out.append(f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle">nodes N (log)</text>')
+    out.append(f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" '
+               f'text-anchor="middle">{esc(unit)}</text>')
+    if target:
+        out.append(f'<line x1="{PAD}" y1="{sy(target)}" x2="{W - 10}" y2="{sy(target)}" '
+                   'stroke="gray" stroke-dasharray="6,4"/>')
+        out.append(f'<text x="{W - 12}" y="{sy(target) - 4}" text-anchor="end" fill="gray">'
+                   f'target {target:g}</text>')
+    for ci, (label, pts) in enumerate(series.items()):
+        c = COLORS[ci % len(COLORS)]
+        pts = sorted(pts)
+        path = " ".join(f"{sx(n):.1f},{sy(v):.1f}" for n, v in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
+        for n, v in pts:
+            out.append(f'<circle cx="{sx(n):.1f}" cy="{sy(v):.1f}" r="3.5" fill="{c}"/>')
+            out.append(f'<text x="{sx(n) + 5:.1f}" y="{sy(v) - 6:.1f}" fill="{c}" '
+                       f'font-size="10">{v:.3g}</text>')
+    out.append("</g>")
+    return out
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    cpu, rss = {}, {}
+    for arg in sys.argv[2:]:
+        label, path = arg.rsplit("=", 1)
+        with open(path, encoding="utf-8") as f:
+            s = json.load(f)["summary"]
+        cpu.setdefault(label, []).append((s["nodes"], s["mcore_per_node"]))
+        rss.setdefault(label, []).append((s["nodes"], s["hwm_kib_per_node"]))
+    total_h = H + 20 + 16 * len(cpu)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{total_h}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<rect width="{2 * W}" height="{total_h}" fill="white"/>']
+    svg += panel(0, "average CPU per node", cpu, "mcore_per_node", "millicores per node", 0.1)
+    svg += panel(W, "peak RSS per node", rss, "hwm_kib_per_node", "KiB per node", 100)
+    for ci, label in enumerate(cpu):
+        c = COLORS[ci % len(COLORS)]
+        y = H + 24 + 16 * ci
+        svg.append(f'<rect x="{PAD}" y="{y - 6}" width="14" height="3" fill="{c}"/>')
+        svg.append(f'<text x="{PAD + 20}" y="{y}">{esc(label)}</text>')
+    svg.append("</svg>")
+    with open(sys.argv[1], "w", encoding="utf-8") as f:
+        f.write("\n".join(svg) + "\n")
+
+
+if __name__ == "__main__":
+    main()

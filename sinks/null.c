@@ -1,0 +1,107 @@
+/*
+ * null.c - owns the "null" sink (--sink=null), for benchmarks: it counts the points handed to
+ * it as written and keeps nothing. With encode=true (the default) each batch is first encoded
+ * to line protocol into a scratch buffer that is then discarded, so the daemon's CPU includes
+ * the encoder as it would with InfluxDB; encode=false measures collection alone.
+ * The first batch is logged, so failover benchmarks can time "first write" from the log.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lineproto.h"
+#include "log.h"
+#include "sink_int.h"
+
+struct null_conf {
+    bool encode;
+    char *cluster_name;
+};
+
+struct null_sink {
+    struct lp_encoder *enc; /* owned; NULL when encode=false */
+    struct lp_buf buf;      /* owned scratch, reused per batch */
+    bool wrote;             /* the first batch has been logged */
+};
+
+#define OFF(f) offsetof(struct null_conf, f)
+static const struct sink_opt NULL_OPTS[] = {
+    {"encode", SINK_OPT_BOOL, "true", "encode line protocol, then discard it", OFF(encode), 0, 0},
+    {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag (when encoding)",
+     OFF(cluster_name), 0, 0},
+    {0},
+};
+
+static int null_open(struct sink *s, struct uri *u, char *err, size_t errlen)
+{
+    struct null_conf *c = s->conf;
+    if (u->target[0]) {
+        snprintf(err, errlen, "--sink=null takes no target (got \"%.64s\")", u->target);
+        return -1;
+    }
+    struct null_sink *n = calloc(1, sizeof *n);
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct lp_options lo = {.cluster_name = c->cluster_name};
+    if (c->encode && !(n->enc = lp_encoder_new(&lo, err, errlen))) {
+        free(n);
+        return -1;
+    }
+    s->impl = n;
+    return 0;
+}
+
+static int null_write_batch(struct sink *s, const struct kp_batch *b, char *err, size_t errlen)
+{
+    struct null_sink *n = s->impl;
+    size_t points = b->npoints, lines = b->npoints;
+    if (n->enc) {
+        struct lp_writer w;
+        struct lp_result r = {0};
+        n->buf.len = 0;
+        lp_buf_writer(&n->buf, &w);
+        if (lp_encode_batch(n->enc, b, &w, &r, err, errlen) < 0)
+            return -1;
+        s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
+        s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
+        s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
+        s->stats.points_filtered += r.filtered;
+        s->stats.bytes_written += n->buf.len;
+        points = r.points;
+        lines = r.lines;
+    }
+    if (!n->wrote && points) {
+        n->wrote = true;
+        log_info("null sink: first batch", LF_INT("points", points));
+    }
+    s->stats.points_written += points;
+    s->stats.lines_written += lines;
+    return 0;
+}
+
+static void null_flush(struct sink *s)
+{
+    sink_flush_done(s, 0);
+}
+
+static void null_close(struct sink *s)
+{
+    struct null_sink *n = s->impl;
+    if (!n)
+        return;
+    lp_encoder_free(n->enc);
+    lp_buf_fini(&n->buf);
+    free(n);
+    s->impl = NULL;
+}
+
+const struct sink_ops sink_null_ops = {
+    .prefix = "null",
+    .opts = NULL_OPTS,
+    .conf_size = sizeof(struct null_conf),
+    .open = null_open,
+    .write = null_write_batch,
+    .flush = null_flush,
+    .close = null_close,
+};

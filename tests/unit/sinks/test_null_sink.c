@@ -1,0 +1,95 @@
+/*
+ * test_null_sink.c - the benchmark sink (--sink=null): counts what it is handed, encodes or
+ * not as asked, keeps nothing, flushes at once, rejects a target and unknown options.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sink.h"
+
+int run_null_sink_tests(void);
+
+static const struct kp_series SERIES[] = {
+    {.labels = {{"nodename", "node-1"}, {"type", "node"}}, .nlabels = 2},
+};
+static const struct kp_point POINTS[] = {
+    {.series = 0, .metric = KP_M_CPU_USAGE_RATE, .v.i = 250, .ts_ns = 1700000000000000000LL},
+    {.series = 0, .metric = KP_M_MEM_WORKING_SET, .v.i = 1 << 20, .ts_ns = 1700000000000000000LL},
+    {.series = 0, .metric = KP_M_CPU_NODE_UTILIZATION, .v.f = 0.25, .ts_ns = 1700000000000000000LL},
+};
+static const struct kp_batch BATCH = {SERIES, 1, POINTS, 3};
+
+static int flushed = -2;
+static void on_flushed(struct sink *s, int status, void *ud)
+{
+    (void)s;
+    (void)ud;
+    flushed = status;
+}
+
+static void write_twice(const char *uri, struct sink_stats *st)
+{
+    struct sink_env env = {.batch_lines = 5000, .buffer_size = "256Mi", .timeout_s = 1};
+    struct sink *s = NULL;
+    char err[256];
+    assert_int_equal(sink_open(uri, &env, &s, err, sizeof err), 0);
+    assert_string_equal(sink_name(s), "null");
+    assert_int_equal(sink_write(s, &BATCH, err, sizeof err), 0);
+    assert_int_equal(sink_write(s, &BATCH, err, sizeof err), 0);
+    flushed = -2;
+    sink_flush(s, 0, on_flushed, NULL);
+    assert_int_equal(flushed, 0); /* nothing pending: done at once */
+    sink_get_stats(s, st);
+    sink_free(s);
+}
+
+static void test_null_encodes_and_counts(void **state)
+{
+    (void)state;
+    struct sink_stats st;
+    write_twice("null", &st);
+    assert_int_equal(st.points_written, 6);
+    assert_int_equal(st.lines_written, 6);
+    assert_true(st.bytes_written > 6 * strlen("cpu/usage_rate,nodename=node-1"));
+    assert_int_equal(st.points_buffered, 0);
+    assert_int_equal(st.bytes_buffered, 0);
+    assert_int_equal(st.requests, 0);
+}
+
+static void test_null_without_encoding(void **state)
+{
+    (void)state;
+    struct sink_stats st;
+    write_twice("null?encode=false", &st);
+    assert_int_equal(st.points_written, 6);
+    assert_int_equal(st.bytes_written, 0);
+}
+
+static void test_null_bad_uris(void **state)
+{
+    (void)state;
+    struct sink_env env = {.batch_lines = 5000, .buffer_size = "256Mi", .timeout_s = 1};
+    struct sink *s = NULL;
+    char err[256];
+    assert_int_equal(sink_open("null:http://h", &env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no target"));
+    assert_int_equal(sink_open("null?encode=maybe", &env, &s, err, sizeof err), -1);
+    assert_int_equal(sink_open("null?db=k8s", &env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown option \"db\""));
+    assert_null(s);
+}
+
+int run_null_sink_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_null_encodes_and_counts),
+        cmocka_unit_test(test_null_without_encoding),
+        cmocka_unit_test(test_null_bad_uris),
+    };
+    return cmocka_run_group_tests_name("null_sink", tests, NULL, NULL);
+}
