@@ -28,9 +28,9 @@ struct kubelet_auth {
     struct timespec mtime;    /* of the file when last read */
     off_t size;
     ino_t ino;
-    bool reload;       /* re-read at the next refresh whatever the stat says */
-    bool warned;       /* a read failure was logged (log changes only) */
-    char *ca_file;     /* owned or NULL: the kubelet CA override */
+    bool reload;   /* re-read at the next refresh whatever the stat says */
+    bool warned;   /* a read failure was logged (log changes only) */
+    char *ca_file; /* owned or NULL: the kubelet CA override */
     bool insecure;
 };
 

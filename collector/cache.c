@@ -69,9 +69,8 @@ size_t cache_labels_render(json_object *labels, char out[CACHE_MAX_LABELS_STR])
     for (size_t j = 0; j < i; j++) {
         /* not js(): label keys contain dots ("app.kubernetes.io/name") */
         json_object *jv = jo(labels, keys[j]);
-        const char *val = jv && json_object_is_type(jv, json_type_string)
-                              ? json_object_get_string(jv)
-                              : NULL;
+        const char *val =
+            jv && json_object_is_type(jv, json_type_string) ? json_object_get_string(jv) : NULL;
         int w = snprintf(out + off, CACHE_MAX_LABELS_STR - off, "%s%s:%s", j ? "," : "", keys[j],
                          val ? val : "");
         if (w < 0 || (size_t)w >= CACHE_MAX_LABELS_STR - off) {
@@ -148,12 +147,10 @@ static int64_t node_qty(json_object *status, const char *which, const char *res,
     return s && quantity_parse(s, scale, &v) == 0 ? v : -1;
 }
 
-static const char *node_address(const struct node_cache *nc, json_object *addrs,
-                                const char *type)
+static const char *node_address(const struct node_cache *nc, json_object *addrs, const char *type)
 {
-    size_t n = addrs && json_object_is_type(addrs, json_type_array)
-                   ? json_object_array_length(addrs)
-                   : 0;
+    size_t n =
+        addrs && json_object_is_type(addrs, json_type_array) ? json_object_array_length(addrs) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *a = json_object_array_get_idx(addrs, i);
         const char *t = js(a, "type"), *v = js(a, "address");

@@ -39,9 +39,9 @@ void node_cache_list_done(struct node_cache *nc);
 /* One pod: only what the metric model needs. Strings shared by many pods
  * (namespace, labels, container names, images) are interned in the cache. */
 struct cache_pod {
-    struct model_pod_info info;  /* labels, containers: interned / inline */
-    const char *ns;              /* interned */
-    const char *name_key;        /* borrowed: this pod's key in by_name ("ns/name") */
+    struct model_pod_info info; /* labels, containers: interned / inline */
+    const char *ns;             /* interned */
+    const char *name_key;       /* borrowed: this pod's key in by_name ("ns/name") */
     bool seen;
     struct model_pod_container containers[]; /* info.ncontainers */
 };

@@ -53,8 +53,7 @@ void collector_set_leading(struct collector *c, bool leading)
         ev_periodic_stop(c->loop, &c->tick);
         c->first_pending = false;
         if (c->in_cycle)
-            log_info("scrape cycle cancelled: no longer leading",
-                     LF_INT("in_flight", c->inflight));
+            log_info("scrape cycle cancelled: no longer leading", LF_INT("in_flight", c->inflight));
         cycle_abort(c);
         return;
     }

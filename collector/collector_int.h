@@ -20,15 +20,15 @@
 #define SCRAPE_ERROR_BODY_MAX (64 * 1024)
 
 struct scrape {
-    struct collector *c;           /* borrowed */
-    struct http_request *req;      /* borrowed from the client while in flight */
-    struct model_node *mn;         /* owned, reused; made on first use */
-    struct summary_parser *parser; /* owned, reused; made on first use */
+    struct collector *c;             /* borrowed */
+    struct http_request *req;        /* borrowed from the client while in flight */
+    struct model_node *mn;           /* owned, reused; made on first use */
+    struct summary_parser *parser;   /* owned, reused; made on first use */
     char node[SUMMARY_MAX_NAME + 1]; /* "" when the slot is free */
     bool parse_failed;
-    long bad_status;               /* a non-200 status seen by on_data, else 0 */
+    long bad_status; /* a non-200 status seen by on_data, else 0 */
     size_t error_bytes;
-    char detail[160];              /* parse error, or the start of an error body */
+    char detail[160]; /* parse error, or the start of an error body */
 };
 
 struct collector {

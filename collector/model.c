@@ -61,8 +61,7 @@ int64_t stats_ts(const struct summary_stats *st, int64_t fallback)
     return fallback;
 }
 
-void vals_from_stats(struct model_vals *v, const struct summary_stats *st,
-                            const struct rate_out *r)
+void vals_from_stats(struct model_vals *v, const struct summary_stats *st, const struct rate_out *r)
 {
     static const struct {
         uint8_t sv, metric, rate_metric;
@@ -159,8 +158,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"type", l->type},
     };
     if (grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series)) < 0 ||
-        grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points)) <
-            0) {
+        grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points)) < 0) {
         mn->oom = 1;
         return;
     }
@@ -189,7 +187,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
 }
 
 void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resource_id,
-                        const struct summary_fs *fs, int64_t ts)
+                 const struct summary_fs *fs, int64_t ts)
 {
     static const uint8_t ids[SF__COUNT] = {KP_M_FS_AVAILABLE, KP_M_FS_LIMIT, KP_M_FS_USAGE,
                                            KP_M_FS_INODES, KP_M_FS_INODES_FREE};
@@ -245,9 +243,8 @@ void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
     mn->info.host_id = mn_strdup(mn, ni->host_id);
     mn->info.labels = mn_strdup(mn, ni->labels);
     memset(mn->req, 0, sizeof(mn->req));
-    mn->base = (struct model_labels){.nodename = mn->info.name,
-                                     .hostname = mn->info.hostname,
-                                     .host_id = mn->info.host_id};
+    mn->base = (struct model_labels){
+        .nodename = mn->info.name, .hostname = mn->info.hostname, .host_id = mn->info.host_id};
 }
 
 /* Heapster's legacy names for the Summary's system containers. */
@@ -383,7 +380,8 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
 
     if (!p->uid[0] || !p->name[0] || !p->ns[0])
         return 0; /* no identity: cannot be labelled or rated */
-    const struct model_pod_info *pi = m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
+    const struct model_pod_info *pi =
+        m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
     struct model_labels l = mn->base;
     l.pod_id = mn_strdup(mn, p->uid);
     l.pod_name = mn_strdup(mn, p->name);
@@ -476,8 +474,8 @@ size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud)
     if (mn->have_node)
         node_emit(mn);
     model_ns_apply(mn->m, mn->nsadd, mn->nnsadd);
-    struct kp_batch b = {.series = mn->series, .nseries = mn->nseries, .points = mn->points,
-                         .npoints = mn->npoints};
+    struct kp_batch b = {
+        .series = mn->series, .nseries = mn->nseries, .points = mn->points, .npoints = mn->npoints};
     if (emit && b.npoints)
         emit(&b, ud);
     return b.npoints;

@@ -32,7 +32,7 @@ struct model_pod_container {
     int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit;
 };
 struct model_pod_info {
-    const char *namespace_uid, *labels; /* borrowed; may be NULL */
+    const char *namespace_uid, *labels;                         /* borrowed; may be NULL */
     int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit; /* sums over containers */
     const struct model_pod_container *containers;               /* borrowed */
     size_t ncontainers;

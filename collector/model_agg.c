@@ -90,8 +90,8 @@ struct ns_emit_ctx {
     size_t ndead;
 };
 
-static void ns_emit_series(struct ns_emit_ctx *c, const char *ns, const char *uid,
-                           const int64_t *v, uint8_t has)
+static void ns_emit_series(struct ns_emit_ctx *c, const char *ns, const char *uid, const int64_t *v,
+                           uint8_t has)
 {
     struct kp_series *s = &c->series[c->nseries];
     s->nlabels = 0;
@@ -141,8 +141,8 @@ void model_cycle_end(struct model *m, model_emit_fn emit, void *ud)
         strmap_each(&m->ns, ns_emit_one, &c);
         if (c.nseries)
             ns_emit_series(&c, NULL, NULL, c.cluster, c.cluster_has);
-        struct kp_batch b = {.series = c.series, .nseries = c.nseries, .points = c.points,
-                             .npoints = c.npoints};
+        struct kp_batch b = {
+            .series = c.series, .nseries = c.nseries, .points = c.points, .npoints = c.npoints};
         if (emit && b.npoints)
             emit(&b, ud);
     }

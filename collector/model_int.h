@@ -22,8 +22,8 @@ struct model_vals {
 
 /* Heapster's label set; NULL or empty values are left out. */
 struct model_labels {
-    const char *container_base_image, *container_name, *host_id, *hostname, *labels,
-        *namespace_id, *namespace_name, *nodename, *pod_id, *pod_name, *resource_id, *type;
+    const char *container_base_image, *container_name, *host_id, *hostname, *labels, *namespace_id,
+        *namespace_name, *nodename, *pod_id, *pod_name, *resource_id, *type;
 };
 
 /* The six metrics namespaces and the cluster sum. */
@@ -51,9 +51,9 @@ struct mn_chunk {
 };
 
 struct model_node {
-    struct model *m; /* borrowed */
-    struct model_node_info info; /* strings in the arena */
-    struct model_labels base;    /* nodename, hostname, host_id */
+    struct model *m;               /* borrowed */
+    struct model_node_info info;   /* strings in the arena */
+    struct model_labels base;      /* nodename, hostname, host_id */
     struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
     struct kp_series *series;      /* owned */
     size_t nseries, scap;

@@ -105,7 +105,6 @@ static void container_fill(struct pod_cache *pc, struct model_pod_container *mc,
     mc->mem_limit = res_qty(r, "limits", "memory", 0);
 }
 
-
 /* "namespace/name" into key; -1 when it does not fit (names are bounded by the API). */
 static int name_key(char *key, size_t keylen, const char *ns, const char *name)
 {

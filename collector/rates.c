@@ -29,13 +29,13 @@ struct rates {
 };
 
 static const uint8_t rate_group[SV__COUNT] = {
-    [SV_CPU_USAGE] = SG_CPU,       [SV_MEM_USAGE] = SG_MEM,       [SV_MEM_WORKING_SET] = SG_MEM,
-    [SV_MEM_RSS] = SG_MEM,         [SV_MEM_PAGE_FAULTS] = SG_MEM, [SV_MEM_MAJOR_PAGE_FAULTS] = SG_MEM,
-    [SV_NET_RX] = SG_NET,          [SV_NET_RX_ERRORS] = SG_NET,   [SV_NET_TX] = SG_NET,
+    [SV_CPU_USAGE] = SG_CPU,     [SV_MEM_USAGE] = SG_MEM,       [SV_MEM_WORKING_SET] = SG_MEM,
+    [SV_MEM_RSS] = SG_MEM,       [SV_MEM_PAGE_FAULTS] = SG_MEM, [SV_MEM_MAJOR_PAGE_FAULTS] = SG_MEM,
+    [SV_NET_RX] = SG_NET,        [SV_NET_RX_ERRORS] = SG_NET,   [SV_NET_TX] = SG_NET,
     [SV_NET_TX_ERRORS] = SG_NET,
 };
 #define RATE_COUNTERS                                                                              \
-    ((1u << SV_CPU_USAGE) | (1u << SV_MEM_PAGE_FAULTS) | (1u << SV_MEM_MAJOR_PAGE_FAULTS) |       \
+    ((1u << SV_CPU_USAGE) | (1u << SV_MEM_PAGE_FAULTS) | (1u << SV_MEM_MAJOR_PAGE_FAULTS) |        \
      (1u << SV_NET_RX) | (1u << SV_NET_RX_ERRORS) | (1u << SV_NET_TX) | (1u << SV_NET_TX_ERRORS))
 
 struct rates *rates_new(void)
@@ -117,8 +117,8 @@ static int rate_one(const struct rate_entry *old, const struct summary_stats *st
     return 1;
 }
 
-int rates_update(struct rates *r, const char *key, const struct summary_stats *st,
-                 uint32_t cycle, struct rate_out *out)
+int rates_update(struct rates *r, const char *key, const struct summary_stats *st, uint32_t cycle,
+                 struct rate_out *out)
 {
     uint64_t h = strmap_hash(key, strlen(key));
     if (!h)

@@ -19,7 +19,7 @@
 #include "summary.h"
 
 struct rate_out {
-    int64_t cpu_millicores; /* cpu/usage_rate, when has & (1 << SV_CPU_USAGE) */
+    int64_t cpu_millicores;  /* cpu/usage_rate, when has & (1 << SV_CPU_USAGE) */
     double per_s[SV__COUNT]; /* other counters, per second */
     uint32_t has;            /* bit (1 << enum summary_value) */
 };
@@ -30,8 +30,8 @@ void rates_free(struct rates *r);
 /* Compare st with the stored sample of key, store st, fill out. cycle marks
  * the entry as live for rates_expire. Returns 0, or -1 when out of memory
  * (no rates then). */
-int rates_update(struct rates *r, const char *key, const struct summary_stats *st,
-                 uint32_t cycle, struct rate_out *out);
+int rates_update(struct rates *r, const char *key, const struct summary_stats *st, uint32_t cycle,
+                 struct rate_out *out);
 /* Drop series not updated in the last max_age cycles (deleted pods, restarted
  * containers' old names). */
 void rates_expire(struct rates *r, uint32_t cycle, uint32_t max_age);

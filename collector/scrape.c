@@ -144,8 +144,7 @@ static int slot_ready(struct scrape *s)
     return s->mn && s->parser ? 0 : -1;
 }
 
-static void node_url(const struct collector *c, const struct cache_node *n, char *url,
-                     size_t len)
+static void node_url(const struct collector *c, const struct cache_node *n, char *url, size_t len)
 {
     int v6 = strchr(n->address, ':') != NULL;
     snprintf(url, len, "%s://%s%s%s:%ld/stats/summary", c->scheme, v6 ? "[" : "", n->address,
@@ -174,23 +173,28 @@ static int scrape_start(struct collector *c, struct scrape *s, const char *name)
     const char *headers[] = {auth, "Accept: application/json", NULL};
     struct http_tls tls;
     kubelet_auth_tls(&c->auth, &tls);
-    model_node_begin(s->mn, &(struct model_node_info){
-                                .name = n->name, .hostname = n->hostname, .host_id = n->host_id,
-                                .labels = n->labels, .cpu_capacity_m = n->cpu_capacity_m,
-                                .cpu_allocatable_m = n->cpu_allocatable_m,
-                                .mem_capacity = n->mem_capacity,
-                                .mem_allocatable = n->mem_allocatable});
+    model_node_begin(s->mn, &(struct model_node_info){.name = n->name,
+                                                      .hostname = n->hostname,
+                                                      .host_id = n->host_id,
+                                                      .labels = n->labels,
+                                                      .cpu_capacity_m = n->cpu_capacity_m,
+                                                      .cpu_allocatable_m = n->cpu_allocatable_m,
+                                                      .mem_capacity = n->mem_capacity,
+                                                      .mem_allocatable = n->mem_allocatable});
     summary_parse_reset(s->parser, &hs, s->mn);
     s->parse_failed = false;
     s->bad_status = 0;
     s->error_bytes = 0;
     s->detail[0] = '\0';
     snprintf(s->node, sizeof(s->node), "%s", name);
-    struct http_request_opts ro = {
-        .url = url, .headers = tok ? headers : headers + 1, .tls = &tls,
-        .timeout_ms = (long)(c->opts.kubelet_timeout_s * 1000),
-        .max_body = (size_t)c->opts.max_body_bytes, .on_data = on_data, .on_done = on_done,
-        .ud = s};
+    struct http_request_opts ro = {.url = url,
+                                   .headers = tok ? headers : headers + 1,
+                                   .tls = &tls,
+                                   .timeout_ms = (long)(c->opts.kubelet_timeout_s * 1000),
+                                   .max_body = (size_t)c->opts.max_body_bytes,
+                                   .on_data = on_data,
+                                   .on_done = on_done,
+                                   .ud = s};
     s->req = http_request_start(c->http, &ro, err, sizeof(err));
     explicit_bzero(auth, sizeof(auth));
     if (!s->req) {

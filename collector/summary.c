@@ -174,9 +174,7 @@ static enum vs_result vscan_feed(struct vscan *v, unsigned char c)
         }
     }
     switch (c) {
-    case '"':
-        v->in_str = 1;
-        return VS_MORE;
+    case '"': v->in_str = 1; return VS_MORE;
     case '{':
     case '[':
         if (v->depth >= SUMMARY_MAX_DEPTH - 1)
@@ -193,15 +191,14 @@ static enum vs_result vscan_feed(struct vscan *v, unsigned char c)
             return VS_ERR;
         v->depth--;
         return v->depth == 0 ? VS_END_INCL : VS_MORE;
-    default:
-        return c < 0x20 && !is_ws(c) ? VS_ERR : VS_MORE;
+    default: return c < 0x20 && !is_ws(c) ? VS_ERR : VS_MORE;
     }
 }
 
 static int parse_fail(struct summary_parser *p, char *err, size_t errlen, const char *msg)
 {
-    snprintf(err, errlen, "malformed summary at byte %llu: %s",
-             (unsigned long long)p->cnt.bytes, msg);
+    snprintf(err, errlen, "malformed summary at byte %llu: %s", (unsigned long long)p->cnt.bytes,
+             msg);
     p->failed = 1;
     return -1;
 }
@@ -322,10 +319,8 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
         if (done)
             p->st = S_PODS_AFTER;
         return done && again ? scan_byte(p, c, err, errlen) : 0;
-    case S_KEY_STR:
-        return key_byte(p, c, err, errlen);
-    default:
-        break;
+    case S_KEY_STR: return key_byte(p, c, err, errlen);
+    default: break;
     }
     if (is_ws(c))
         return 0;
@@ -398,10 +393,8 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
             return 0;
         }
         return parse_fail(p, err, errlen, "expected ',' or '}'");
-    case S_DONE:
-        return parse_fail(p, err, errlen, "data after the end of the object");
-    default:
-        return parse_fail(p, err, errlen, "internal state");
+    case S_DONE: return parse_fail(p, err, errlen, "data after the end of the object");
+    default: return parse_fail(p, err, errlen, "internal state");
     }
 }
 

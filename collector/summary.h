@@ -23,8 +23,8 @@
 
 /* Counters of one group share one sample time. */
 enum summary_value {
-    SV_CPU_USAGE,      /* cpu.usageCoreNanoSeconds */
-    SV_MEM_USAGE,      /* memory.usageBytes */
+    SV_CPU_USAGE, /* cpu.usageCoreNanoSeconds */
+    SV_MEM_USAGE, /* memory.usageBytes */
     SV_MEM_WORKING_SET,
     SV_MEM_RSS,
     SV_MEM_PAGE_FAULTS,
@@ -38,10 +38,10 @@ enum summary_value {
 enum summary_group { SG_CPU, SG_MEM, SG_NET, SG__COUNT };
 
 struct summary_stats {
-    int64_t start_ns;            /* startTime, 0 when missing */
-    int64_t ts_ns[SG__COUNT];    /* each group's "time", 0 when missing */
+    int64_t start_ns;         /* startTime, 0 when missing */
+    int64_t ts_ns[SG__COUNT]; /* each group's "time", 0 when missing */
     uint64_t v[SV__COUNT];
-    uint32_t has;                /* bit (1 << enum summary_value) */
+    uint32_t has; /* bit (1 << enum summary_value) */
 };
 
 enum summary_fs_value { SF_AVAILABLE, SF_CAPACITY, SF_USED, SF_INODES, SF_INODES_FREE, SF__COUNT };

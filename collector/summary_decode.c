@@ -55,9 +55,7 @@ static int dec_u64(json_object *obj, const char *key, uint64_t *out, struct summ
         *out = (uint64_t)d;
         return 1;
     }
-    default:
-        cnt->type_errors++;
-        return 0;
+    default: cnt->type_errors++; return 0;
     }
 }
 
@@ -127,7 +125,7 @@ static void dec_stats(json_object *el, struct summary_stats *st, struct summary_
 static void dec_fs(json_object *o, struct summary_fs *fs, struct summary_counts *cnt)
 {
     static const char *const keys[SF__COUNT] = {"availableBytes", "capacityBytes", "usedBytes",
-                                                 "inodes", "inodesFree"};
+                                                "inodes", "inodesFree"};
     fs->has = 0;
     if (!o)
         return;
@@ -137,8 +135,7 @@ static void dec_fs(json_object *o, struct summary_fs *fs, struct summary_counts 
             fs->has |= (uint8_t)(1u << i);
 }
 
-static void dec_container(json_object *el, struct summary_container *c,
-                          struct summary_counts *cnt)
+static void dec_container(json_object *el, struct summary_container *c, struct summary_counts *cnt)
 {
     dec_str(el, "name", c->name, sizeof(c->name), cnt);
     dec_stats(el, &c->st, cnt);
@@ -312,8 +309,7 @@ int summary_parse_time(const char *s, int64_t *ns)
         p++;
     } else if (*p == '+' || *p == '-') {
         sign = *p++ == '-' ? -1 : 1;
-        if (time_digits(&p, 2, &oh) || *p++ != ':' || time_digits(&p, 2, &om) || oh > 23 ||
-            om > 59)
+        if (time_digits(&p, 2, &oh) || *p++ != ':' || time_digits(&p, 2, &om) || oh > 23 || om > 59)
             return -1;
     } else {
         return -1;

@@ -30,7 +30,6 @@
 
 #include "log.h"
 
-
 #define RELEASE_BUDGET_S  1.0 /* elector_release reports within this */
 #define REREAD_BUDGET     2   /* immediate re-reads after conflicts per attempt */
 #define ERROR_LOG_EVERY_S 10.0
@@ -41,8 +40,8 @@ enum op_kind { OP_NONE, OP_GET, OP_CREATE, OP_UPDATE, OP_RELEASE_GET, OP_RELEASE
 struct elector {
     struct ev_loop *loop; /* borrowed, may be NULL */
     ev_timer timer;
-    const struct elector_lock_ops *ops; /* borrowed: static tables */
-    void *lock;                         /* owned */
+    const struct elector_lock_ops *ops;            /* borrowed: static tables */
+    void *lock;                                    /* owned */
     char lease[LEASE_NS_MAX + LEASE_NAME_MAX + 1]; /* "ns/name" for logs */
     char identity[LEASE_HOLDER_MAX];
     double lease_duration, renew_deadline, retry_period;
@@ -55,8 +54,8 @@ struct elector {
     /* What we know of the Lease. */
     struct lease_record observed;
     bool have_observed;
-    bool lease_missing;  /* the last read said 404 */
-    double observed_at;  /* monotonic time the observed record last changed */
+    bool lease_missing;                     /* the last read said 404 */
+    double observed_at;                     /* monotonic time the observed record last changed */
     char notified_holder[LEASE_HOLDER_MAX]; /* last holder given to on_new_leader */
     /* The operation in flight. */
     struct elector_lock_op *op;
@@ -203,7 +202,10 @@ const char *elector_holder(const struct elector *e)
     return e->have_observed ? e->observed.holder : "";
 }
 
-const char *elector_identity(const struct elector *e) { return e->identity; }
+const char *elector_identity(const struct elector *e)
+{
+    return e->identity;
+}
 
 void elector_get_stats(const struct elector *e, struct elector_stats *out)
 {
@@ -224,8 +226,8 @@ static void log_failure(struct elector *e, const char *what, const char *error)
     }
     snprintf(e->last_error, sizeof(e->last_error), "%s", error);
     e->last_error_log_at = t;
-    log_error("lease operation failed", LF_STR("lease", e->lease),
-              LF_STR("identity", e->identity), LF_STR("op", what), LF_STR("error", error),
+    log_error("lease operation failed", LF_STR("lease", e->lease), LF_STR("identity", e->identity),
+              LF_STR("op", what), LF_STR("error", error),
               LF_INT("consecutive_failures", e->error_streak));
 }
 
@@ -574,8 +576,8 @@ int elector_start(struct elector *e, char *err, size_t errlen)
         return -1;
     }
     e->state = ST_FOLLOWER;
-    log_info("starting leader election", LF_STR("lease", e->lease),
-             LF_STR("identity", e->identity), LF_DBL("lease_duration_s", e->lease_duration),
+    log_info("starting leader election", LF_STR("lease", e->lease), LF_STR("identity", e->identity),
+             LF_DBL("lease_duration_s", e->lease_duration),
              LF_DBL("renew_deadline_s", e->renew_deadline),
              LF_DBL("retry_period_s", e->retry_period));
     if (e->watch && e->ops->watch_start) {

@@ -12,7 +12,6 @@
 
 #include "elector_lock.h"
 
-
 void elector_config_init(struct elector_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

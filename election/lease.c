@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define US_PER_S   INT64_C(1000000)
-#define S_PER_DAY  INT64_C(86400)
+#define US_PER_S  INT64_C(1000000)
+#define S_PER_DAY INT64_C(86400)
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
 static int64_t days_from_civil(int64_t y, int m, int d)
@@ -130,9 +130,9 @@ int lease_microtime_parse(const char *s, size_t len, int64_t *us)
 bool lease_record_equal(const struct lease_record *a, const struct lease_record *b)
 {
     return strcmp(a->holder, b->holder) == 0 && a->duration_s == b->duration_s &&
-           a->has_acquire == b->has_acquire && (!a->has_acquire || a->acquire_us == b->acquire_us) &&
-           a->has_renew == b->has_renew && (!a->has_renew || a->renew_us == b->renew_us) &&
-           a->transitions == b->transitions;
+           a->has_acquire == b->has_acquire &&
+           (!a->has_acquire || a->acquire_us == b->acquire_us) && a->has_renew == b->has_renew &&
+           (!a->has_renew || a->renew_us == b->renew_us) && a->transitions == b->transitions;
 }
 
 static json_object *member(json_object *obj, const char *key, json_type want)

@@ -17,12 +17,12 @@
 /* Bounds on what the API server may hand us. A holder identity is usually a
  * pod name (<= 253); anything longer is rejected rather than truncated, because
  * two truncated identities could compare equal. */
-#define LEASE_HOLDER_MAX  1024
-#define LEASE_RV_MAX      128
-#define LEASE_NAME_MAX    254 /* DNS subdomain: 253 + NUL */
-#define LEASE_NS_MAX      64  /* DNS label: 63 + NUL */
-#define MICROTIME_LEN     27  /* "2006-01-02T15:04:05.000000Z" */
-#define MICROTIME_TEXT_MAX 64 /* longest RFC 3339 text we accept */
+#define LEASE_HOLDER_MAX   1024
+#define LEASE_RV_MAX       128
+#define LEASE_NAME_MAX     254 /* DNS subdomain: 253 + NUL */
+#define LEASE_NS_MAX       64  /* DNS label: 63 + NUL */
+#define MICROTIME_LEN      27  /* "2006-01-02T15:04:05.000000Z" */
+#define MICROTIME_TEXT_MAX 64  /* longest RFC 3339 text we accept */
 
 /* The leader election record of one Lease. Times are microseconds since the
  * Unix epoch; has_* says whether the field was present and valid. */
@@ -33,7 +33,7 @@ struct lease_record {
     int64_t renew_us;
     bool has_acquire;
     bool has_renew;
-    int64_t transitions; /* leaseTransitions, 0 when missing */
+    int64_t transitions;                 /* leaseTransitions, 0 when missing */
     char resource_version[LEASE_RV_MAX]; /* metadata.resourceVersion, "" when missing */
 };
 

@@ -20,7 +20,7 @@
 #include "kube.h"
 #include "log.h"
 
-#define LEASES_API "/apis/coordination.k8s.io/v1/namespaces"
+#define LEASES_API       "/apis/coordination.k8s.io/v1/namespaces"
 #define EVENT_TIMEOUT_MS 5000
 
 struct leaselock {
@@ -29,7 +29,7 @@ struct leaselock {
     char ns[LEASE_NS_MAX], name[LEASE_NAME_MAX];
     char identity[LEASE_HOLDER_MAX];
     char path[sizeof(LEASES_API) + LEASE_NS_MAX + LEASE_NAME_MAX + 16];
-    json_object *last; /* owned: the newest Lease object seen, the base of updates */
+    json_object *last;        /* owned: the newest Lease object seen, the base of updates */
     struct kube_watch *watch; /* owned */
     elector_lock_watch_fn watch_fn;
     void *watch_ud;
@@ -126,8 +126,8 @@ static void op_classify(struct elector_lock_op *op, const struct kube_response *
                  resp->status, detail);
     } else {
         op->status = ELECTOR_LOCK_ERROR;
-        snprintf(op->error, sizeof(op->error), "%s lease %s/%s: HTTP %ld %s: %s", op->verb,
-                 ll->ns, ll->name, resp->status, resp->reason ? resp->reason : "", detail);
+        snprintf(op->error, sizeof(op->error), "%s lease %s/%s: HTTP %ld %s: %s", op->verb, ll->ns,
+                 ll->name, resp->status, resp->reason ? resp->reason : "", detail);
     }
 }
 
@@ -146,9 +146,9 @@ static void op_kube_done(const struct kube_response *resp, void *ud)
     op_deliver(op);
 }
 
-static struct elector_lock_op *op_start(struct leaselock *ll, const char *verb,
-                                        const char *method, const char *path, json_object *body,
-                                        long timeout_ms, elector_lock_done_fn done, void *ud)
+static struct elector_lock_op *op_start(struct leaselock *ll, const char *verb, const char *method,
+                                        const char *path, json_object *body, long timeout_ms,
+                                        elector_lock_done_fn done, void *ud)
 {
     struct elector_lock_op *op = calloc(1, sizeof(*op));
     if (!op)
@@ -185,8 +185,8 @@ static struct elector_lock_op *ll_create(void *lock, const struct lease_record *
     json_object *body = lease_object_to_json(ll->ns, ll->name, &r, NULL);
     if (!body)
         return NULL;
-    struct elector_lock_op *op = op_start(ll, "create", "POST", ll->path, body, timeout_ms, done,
-                                          ud);
+    struct elector_lock_op *op =
+        op_start(ll, "create", "POST", ll->path, body, timeout_ms, done, ud);
     json_object_put(body); /* kube_request serialised it */
     return op;
 }
@@ -291,8 +291,7 @@ static void w_error(const struct kube_response *resp, void *ud)
     }
 }
 
-static int ll_watch_start(void *lock, elector_lock_watch_fn fn, void *ud, char *err,
-                          size_t errlen)
+static int ll_watch_start(void *lock, elector_lock_watch_fn fn, void *ud, char *err, size_t errlen)
 {
     struct leaselock *ll = lock;
     char selector[LEASE_NAME_MAX + 32];

@@ -79,8 +79,7 @@ int heapster_source_parse(const char *s, struct heapster_source *out, char *err,
     }
     if ((v = uri_get(&u, "apiVersion")) != NULL) {
         if (strcmp(v, "v1") != 0) {
-            snprintf(e, sizeof e, "option \"apiVersion\": only v1 is supported, not \"%.32s\"",
-                     v);
+            snprintf(e, sizeof e, "option \"apiVersion\": only v1 is supported, not \"%.32s\"", v);
             goto fail;
         }
         out->set |= HS_API_VERSION;

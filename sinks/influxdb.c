@@ -17,35 +17,59 @@
 #define SECRET_FILE_MAX 4096
 
 #define OFF(f) offsetof(struct influx_conf, f)
-#define COMMON_OPTS                                                                                \
-    {"withfields", SINK_OPT_BOOL, "false", "Heapster's withfields layout (one line per group)",   \
-     OFF(withfields), 0, 0},                                                                       \
-        {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag on every point",           \
-         OFF(cluster_name), 0, 0},                                                                 \
-        {"disable_counter_metrics", SINK_OPT_BOOL, "false", "do not write cumulative metrics",     \
-         OFF(disable_counter_metrics), 0, 0},                                                      \
-        {"concurrency", SINK_OPT_LONG, "0", "requests in flight; 0: --sink-concurrency",           \
-         OFF(concurrency), 0, 64},                                                                 \
-        {"insecuressl", SINK_OPT_BOOL, "false", "do not verify the server's certificate",         \
-         OFF(insecuressl), 0, 0},                                                                  \
-        {"secure", SINK_OPT_BOOL, "false", "use https even for an http:// URL", OFF(secure), 0,   \
-         0},                                                                                       \
-        {"gzip", SINK_OPT_BOOL, "true", "gzip request bodies", OFF(gzip), 0, 0}
+#define COMMON_OPTS                                                                                 \
+    {"withfields",                                                                                  \
+     SINK_OPT_BOOL,                                                                                 \
+     "false",                                                                                       \
+     "Heapster's withfields layout (one line per group)",                                           \
+     OFF(withfields),                                                                               \
+     0,                                                                                             \
+     0},                                                                                            \
+        {"cluster_name",                                                                            \
+         SINK_OPT_STRING,                                                                           \
+         "default",                                                                                 \
+         "cluster_name tag on every point",                                                         \
+         OFF(cluster_name),                                                                         \
+         0,                                                                                         \
+         0},                                                                                        \
+        {"disable_counter_metrics",                                                                 \
+         SINK_OPT_BOOL,                                                                             \
+         "false",                                                                                   \
+         "do not write cumulative metrics",                                                         \
+         OFF(disable_counter_metrics),                                                              \
+         0,                                                                                         \
+         0},                                                                                        \
+        {"concurrency",                                                                             \
+         SINK_OPT_LONG,                                                                             \
+         "0",                                                                                       \
+         "requests in flight; 0: --sink-concurrency",                                               \
+         OFF(concurrency),                                                                          \
+         0,                                                                                         \
+         64},                                                                                       \
+        {"insecuressl",                                                                             \
+         SINK_OPT_BOOL,                                                                             \
+         "false",                                                                                   \
+         "do not verify the server's certificate",                                                  \
+         OFF(insecuressl),                                                                          \
+         0,                                                                                         \
+         0},                                                                                        \
+        {"secure", SINK_OPT_BOOL, "false", "use https even for an http:// URL", OFF(secure), 0, 0}, \
+    {                                                                                               \
+        "gzip", SINK_OPT_BOOL, "true", "gzip request bodies", OFF(gzip), 0, 0                       \
+    }
 
 static const struct sink_opt INFLUX1_OPTS[] = {
     {"user", SINK_OPT_STRING, "root", "user name", OFF(user), 0, 0},
-    {"pw", SINK_OPT_STRING, NULL, "password (default root; prefer pwFile or pwEnv)", OFF(pw), 0,
-     0},
+    {"pw", SINK_OPT_STRING, NULL, "password (default root; prefer pwFile or pwEnv)", OFF(pw), 0, 0},
     {"pwFile", SINK_OPT_STRING, NULL, "file holding the password", OFF(pw_file), 0, 0},
     {"pwEnv", SINK_OPT_STRING, NULL, "environment variable holding the password", OFF(pw_env), 0,
      0},
     {"db", SINK_OPT_STRING, "k8s", "database", OFF(db), 0, 0},
     {"retention", SINK_OPT_STRING, "0", "duration of the created database's policy; 0: forever",
      OFF(retention), 0, 0},
-    {"rp", SINK_OPT_STRING, NULL, "retention policy written to; default: the database's",
-     OFF(rp), 0, 0},
-    {"createdb", SINK_OPT_BOOL, "true", "create the database when permitted", OFF(createdb), 0,
-     0},
+    {"rp", SINK_OPT_STRING, NULL, "retention policy written to; default: the database's", OFF(rp),
+     0, 0},
+    {"createdb", SINK_OPT_BOOL, "true", "create the database when permitted", OFF(createdb), 0, 0},
     COMMON_OPTS,
     {0},
 };
@@ -59,7 +83,6 @@ static const struct sink_opt INFLUX2_OPTS[] = {
     COMMON_OPTS,
     {0},
 };
-
 
 static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err, size_t errlen)
 {
@@ -209,9 +232,9 @@ static int build_urls(struct influx *in, struct uri *u, const struct influx_conf
         snprintf(err, errlen, "URL too long");
         return -1;
     }
-    size_t room = (size_t)n + 64 + 3 * (strlen(c->db ? c->db : "") + strlen(c->rp ? c->rp : "") +
-                                        strlen(c->org ? c->org : "") +
-                                        strlen(c->bucket ? c->bucket : ""));
+    size_t room = (size_t)n + 64 +
+                  3 * (strlen(c->db ? c->db : "") + strlen(c->rp ? c->rp : "") +
+                       strlen(c->org ? c->org : "") + strlen(c->bucket ? c->bucket : ""));
     if (!(in->write_url = malloc(room)) || !(in->query_url = malloc(room))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -221,7 +244,8 @@ static int build_urls(struct influx *in, struct uri *u, const struct influx_conf
         sprintf(in->write_url, "%s/api/v2/write", base);
         add_param(in->write_url, "org", c->org);
         add_param(in->write_url, "bucket", c->bucket);
-        snprintf(in->s->name, sizeof in->s->name, "influxdb2:%.120s/%.60s/%.60s", base, c->org, c->bucket);
+        snprintf(in->s->name, sizeof in->s->name, "influxdb2:%.120s/%.60s/%.60s", base, c->org,
+                 c->bucket);
     } else {
         sprintf(in->write_url, "%s/write", base);
         add_param(in->write_url, "db", c->db);
@@ -271,8 +295,8 @@ static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err,
                  LF_STR("sink", s->name));
     uint64_t bound;
     bool points;
-    if (sink_parse_buffer_size(s->env.buffer_size ? s->env.buffer_size : "256Mi", &bound,
-                               &points) < 0) {
+    if (sink_parse_buffer_size(s->env.buffer_size ? s->env.buffer_size : "256Mi", &bound, &points) <
+        0) {
         snprintf(err, errlen, "--sink-buffer-size \"%.32s\" is not like 256Mi or 2000000points",
                  s->env.buffer_size);
         return -1;
@@ -285,7 +309,7 @@ static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err,
     long batch = s->env.batch_lines > 0 ? s->env.batch_lines : 5000;
     influx_deliver_init(in);
     sbuf_init(&in->buf, bound, points, (uint32_t)batch, influx_on_drop, in);
-    in->nslots = c->concurrency > 0 ? c->concurrency
+    in->nslots = c->concurrency > 0       ? c->concurrency
                  : s->env.concurrency > 0 ? s->env.concurrency
                                           : 1;
     if (!(in->slots = calloc((size_t)in->nslots, sizeof *in->slots))) {

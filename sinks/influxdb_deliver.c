@@ -58,10 +58,8 @@ double influx_retry_delay(enum influx_verdict v, unsigned attempt, double retry_
             return retry_after_s > 600 ? 600 : retry_after_s;
         return sink_backoff_delay(attempt, 0.5, 30, rnd01);
     case IV_AUTH:
-    case IV_NOT_FOUND:
-        return sink_backoff_delay(attempt, 10, 300, rnd01);
-    default:
-        return 0;
+    case IV_NOT_FOUND: return sink_backoff_delay(attempt, 10, 300, rnd01);
+    default: return 0;
     }
 }
 
@@ -161,8 +159,14 @@ void influx_deliver_fini(struct influx *in)
     in->z_ready = false;
 }
 
-static char *buf_reserve(void *ud, size_t max) { return sbuf_reserve(ud, max); }
-static void buf_commit(void *ud, size_t len, uint32_t npoints) { sbuf_commit(ud, len, npoints); }
+static char *buf_reserve(void *ud, size_t max)
+{
+    return sbuf_reserve(ud, max);
+}
+static void buf_commit(void *ud, size_t len, uint32_t npoints)
+{
+    sbuf_commit(ud, len, npoints);
+}
 
 int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t errlen)
 {
@@ -272,8 +276,8 @@ static void end_episode(struct influx *in)
 static void on_reject(struct influx *in, struct sbuf_chunk *c, const struct http_result *res)
 {
     long dropped = influx_parse_dropped(res->body, res->body_len);
-    uint64_t rejected = dropped >= 0 && (uint64_t)dropped <= c->points ? (uint64_t)dropped
-                                                                        : c->points;
+    uint64_t rejected =
+        dropped >= 0 && (uint64_t)dropped <= c->points ? (uint64_t)dropped : c->points;
     in->s->stats.points_dropped[SINK_DROP_REJECTED] += rejected;
     in->s->stats.points_written += c->points - rejected;
     if (!in->logged_reject) {
@@ -400,8 +404,8 @@ static void create_done(const struct http_result *res, void *ud)
         log_warn("InfluxDB could not create the database", LF_STR("sink", in->s->name),
                  LF_STR("database", c->db), LF_STR("server_error", msg));
     } else {
-        log_info("InfluxDB database ready", LF_STR("sink", in->s->name),
-                 LF_STR("database", c->db), LF_STR("retention", c->retention));
+        log_info("InfluxDB database ready", LF_STR("sink", in->s->name), LF_STR("database", c->db),
+                 LF_STR("retention", c->retention));
     }
     influx_pump(in);
 }

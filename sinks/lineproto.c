@@ -173,7 +173,10 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static int is_time_key(const char *k) { return k[0] == 't' && strcmp(k, "time") == 0; }
+static int is_time_key(const char *k)
+{
+    return k[0] == 't' && strcmp(k, "time") == 0;
+}
 
 /* Render every series' ",k=v..." once, cluster_name in its sorted place. */
 static int render_tags(struct lp_encoder *e, const struct kp_batch *b)

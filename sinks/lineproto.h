@@ -41,9 +41,9 @@ size_t lp_escape_tag(char *dst, const char *s, size_t n); /* tag keys, values, f
 size_t lp_escape_string_field(char *dst, const char *s, size_t n); /* without the quotes */
 
 struct lp_options {
-    bool withfields;           /* Heapster's withfields layout */
-    bool skip_cumulative;      /* Heapster's disable_counter_metrics */
-    const char *cluster_name;  /* borrowed; the cluster_name tag on every line; NULL/"": none */
+    bool withfields;          /* Heapster's withfields layout */
+    bool skip_cumulative;     /* Heapster's disable_counter_metrics */
+    const char *cluster_name; /* borrowed; the cluster_name tag on every line; NULL/"": none */
 };
 
 /* Where encoded lines go. The encoder asks for room for one line, writes it, commits it. */

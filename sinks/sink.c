@@ -15,13 +15,12 @@ static const struct sink_ops *const SINK_TYPES[] = {&sink_influxdb_ops, &sink_in
 
 const char *sink_drop_reason_name(enum sink_drop_reason r)
 {
-    static const char *const names[SINK_DROP__COUNT] = {
-        "buffer_full", "rejected", "too_large", "nonfinite", "invalid", "shutdown"};
+    static const char *const names[SINK_DROP__COUNT] = {"buffer_full", "rejected", "too_large",
+                                                        "nonfinite",   "invalid",  "shutdown"};
     return (unsigned)r < SINK_DROP__COUNT ? names[r] : "unknown";
 }
 
-static int opt_set(const struct sink_opt *o, void *conf, const char *v, char *err,
-                   size_t errlen)
+static int opt_set(const struct sink_opt *o, void *conf, const char *v, char *err, size_t errlen)
 {
     char *at = (char *)conf + o->offset;
     switch (o->type) {
@@ -71,8 +70,8 @@ int sink_opts_apply(const struct sink_opt *opts, struct uri *u, void *conf, cons
     for (size_t i = 0; i < u->nopts; i++) {
         if (u->opts[i].used)
             continue;
-        int n = snprintf(err, errlen, "unknown option \"%.64s\" in %s (known:", u->opts[i].key,
-                         what);
+        int n =
+            snprintf(err, errlen, "unknown option \"%.64s\" in %s (known:", u->opts[i].key, what);
         for (const struct sink_opt *o = opts; o->name && n > 0 && (size_t)n < errlen; o++)
             n += snprintf(err + n, errlen - (size_t)n, " %s", o->name);
         if (n > 0 && (size_t)n < errlen)
@@ -172,7 +171,10 @@ void sink_get_stats(const struct sink *s, struct sink_stats *st)
     st->points_rejected = s->stats.points_dropped[SINK_DROP_REJECTED];
 }
 
-const char *sink_name(const struct sink *s) { return s->name; }
+const char *sink_name(const struct sink *s)
+{
+    return s->name;
+}
 
 void sink_free(struct sink *s)
 {
@@ -197,9 +199,14 @@ int sink_parse_buffer_size(const char *s, uint64_t *bound, bool *points)
     static const struct {
         const char *suffix;
         unsigned long long mul;
-    } units[] = {{"", 1},          {"points", 1},        {"k", 1000ULL},
-                 {"M", 1000000ULL}, {"G", 1000000000ULL}, {"Ki", 1ULL << 10},
-                 {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30}};
+    } units[] = {{"", 1},
+                 {"points", 1},
+                 {"k", 1000ULL},
+                 {"M", 1000000ULL},
+                 {"G", 1000000000ULL},
+                 {"Ki", 1ULL << 10},
+                 {"Mi", 1ULL << 20},
+                 {"Gi", 1ULL << 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].suffix) == 0) {
             if (v > UINT64_MAX / units[i].mul)

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_OVERHEAD   sizeof(struct sbuf_chunk)
-#define CHUNK_FIRST_CAP  4096
-#define CHUNK_BYTES_CAP  (4u << 20)
-#define CHUNK_BYTES_MIN  1024
+#define CHUNK_OVERHEAD  sizeof(struct sbuf_chunk)
+#define CHUNK_FIRST_CAP 4096
+#define CHUNK_BYTES_CAP (4u << 20)
+#define CHUNK_BYTES_MIN 1024
 
 void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max,
                sbuf_drop_fn on_drop, void *ud)
@@ -28,7 +28,7 @@ void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines
         b->bytes_max = CHUNK_BYTES_CAP;
     } else {
         uint64_t per = bound / 8;
-        b->bytes_max = per > CHUNK_BYTES_CAP ? CHUNK_BYTES_CAP
+        b->bytes_max = per > CHUNK_BYTES_CAP   ? CHUNK_BYTES_CAP
                        : per < CHUNK_BYTES_MIN ? CHUNK_BYTES_MIN
                                                : (size_t)per;
     }

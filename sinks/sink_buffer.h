@@ -30,15 +30,15 @@ struct sbuf_chunk {
 typedef void (*sbuf_drop_fn)(void *ud, uint64_t points, uint32_t lines);
 
 struct sbuf {
-    bool bound_points;        /* bound counts points, not bytes */
+    bool bound_points; /* bound counts points, not bytes */
     uint64_t bound;
-    uint32_t lines_max;       /* per chunk */
-    size_t bytes_max;         /* per chunk (a longer single line still fits) */
-    struct sbuf_chunk *head;  /* oldest; owned list */
-    struct sbuf_chunk *tail;  /* newest */
-    uint64_t bytes;           /* accounted: chunk allocations + extra */
-    uint64_t extra;           /* reserved scratch */
-    uint64_t points;          /* in all chunks */
+    uint32_t lines_max;      /* per chunk */
+    size_t bytes_max;        /* per chunk (a longer single line still fits) */
+    struct sbuf_chunk *head; /* oldest; owned list */
+    struct sbuf_chunk *tail; /* newest */
+    uint64_t bytes;          /* accounted: chunk allocations + extra */
+    uint64_t extra;          /* reserved scratch */
+    uint64_t points;         /* in all chunks */
     size_t nchunks;
     sbuf_drop_fn on_drop;
     void *ud;

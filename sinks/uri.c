@@ -135,8 +135,9 @@ static int parse_target(struct uri *u, char *err, size_t errlen)
     const char *slash = strchr(a, '/');
     size_t alen = slash ? (size_t)(slash - a) : strlen(a);
     if (memchr(a, '@', alen)) {
-        snprintf(err, errlen, "credentials in the URL are not supported: use the user/pw "
-                              "(or pwFile, tokenFile) options");
+        snprintf(err, errlen,
+                 "credentials in the URL are not supported: use the user/pw "
+                 "(or pwFile, tokenFile) options");
         return -1;
     }
     const char *hend, *portp = NULL;
@@ -266,8 +267,7 @@ int uri_get_bool(struct uri *u, const char *key, bool *out, char *err, size_t er
 {
     const char *v = uri_get(u, key);
     if (v && uri_parse_bool(v, out) < 0) {
-        snprintf(err, errlen, "option \"%s\": \"%.64s\" is not a boolean (true or false)", key,
-                 v);
+        snprintf(err, errlen, "option \"%s\": \"%.64s\" is not a boolean (true or false)", key, v);
         return -1;
     }
     return 0;

@@ -167,8 +167,8 @@ static void on_flushed(struct sink *s, int status, void *ud)
     struct sink_stats st;
     sink_get_stats(s, &st);
     if (status == SINK_FLUSH_TIMEOUT)
-        log_warn("sink flush deadline reached; points left unsent",
-                 LF_STR("sink", sink_name(s)), LF_INT("points", st.points_buffered));
+        log_warn("sink flush deadline reached; points left unsent", LF_STR("sink", sink_name(s)),
+                 LF_INT("points", st.points_buffered));
     if (d->flushes_pending && --d->flushes_pending == 0)
         finish(d);
 }
@@ -282,8 +282,9 @@ static int apply_source(struct kp_options *o, char *err, size_t errlen)
     if (heapster_source_parse(o->source, &hs, err, errlen) < 0)
         return -1;
     if ((hs.set & HS_KUBELET_HTTPS) && !hs.kubelet_https) {
-        snprintf(err, errlen, "--source: kubeletHttps=false is not supported: kubepulse "
-                              "scrapes kubelets over HTTPS only (remove the option)");
+        snprintf(err, errlen,
+                 "--source: kubeletHttps=false is not supported: kubepulse "
+                 "scrapes kubelets over HTTPS only (remove the option)");
         heapster_source_fini(&hs);
         return -1;
     }
@@ -455,15 +456,15 @@ int daemon_run(const struct kp_options *opts)
         snprintf(d.identity, sizeof(d.identity), "%s", o.identity);
     else
         daemon_default_identity(d.identity, sizeof(d.identity));
-    log_info("kubepulse starting", LF_STR("version", KP_VERSION),
-             LF_STR("identity", d.identity));
+    log_info("kubepulse starting", LF_STR("version", KP_VERSION), LF_STR("identity", d.identity));
     if (o.kubelet_insecure_tls)
         log_warn("TLS verification of kubelets is off (--kubelet-insecure-tls)");
 
     if (apply_source(&o, err, sizeof(err)) < 0 || open_api(&d, err, sizeof(err)) < 0 ||
         open_sinks(&d, err, sizeof(err)) < 0)
         goto fail;
-    if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 || open_election(&d, err, sizeof(err)) < 0)
+    if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 ||
+        open_election(&d, err, sizeof(err)) < 0)
         goto fail;
 
     ev_signal_init(&d.sig_term, on_signal, SIGTERM);

@@ -19,36 +19,36 @@ struct sink;
 struct status_server;
 
 struct daemon {
-    struct ev_loop *loop;           /* borrowed: the default loop */
-    const struct kp_options *o;     /* borrowed */
+    struct ev_loop *loop;       /* borrowed: the default loop */
+    const struct kp_options *o; /* borrowed */
     char identity[256];
     char lease_namespace[254];
-    struct http_client *http;       /* owned */
-    struct kube_client *kube;       /* owned */
-    struct elector *elector;        /* owned; NULL with --leader-elect=false */
-    struct collector *collector;    /* owned */
+    struct http_client *http;         /* owned */
+    struct kube_client *kube;         /* owned */
+    struct elector *elector;          /* owned; NULL with --leader-elect=false */
+    struct collector *collector;      /* owned */
     struct sink *sinks[KP_MAX_SINKS]; /* owned */
     size_t nsinks;
-    struct status_server *status;   /* owned */
+    struct status_server *status; /* owned */
     ev_signal sig_term, sig_int;
-    ev_timer heartbeat;             /* proves the loop turns, for /healthz */
+    ev_timer heartbeat; /* proves the loop turns, for /healthz */
     ev_timer flush_deadline;
-    ev_timer drain_deadline;        /* SIGTERM: bound on finishing the cycle in flight */
-    ev_timer grid_start;            /* after a handoff: start the collector at the next tick */
+    ev_timer drain_deadline; /* SIGTERM: bound on finishing the cycle in flight */
+    ev_timer grid_start;     /* after a handoff: start the collector at the next tick */
     double last_beat;
     double started_at;
-    bool leading;                   /* the collector runs for us */
+    bool leading; /* the collector runs for us */
     bool stopping;
-    bool draining;                  /* stopping, but the cycle in flight may still write */
-    bool holder_released;           /* the last other holder observed released the Lease */
-    int64_t last_cycle_ts_ns;       /* grid time of the last completed cycle */
+    bool draining;            /* stopping, but the cycle in flight may still write */
+    bool holder_released;     /* the last other holder observed released the Lease */
+    int64_t last_cycle_ts_ns; /* grid time of the last completed cycle */
     size_t flushes_pending;
     int exit_code;
     /* counters for /metrics */
     uint64_t leader_transitions;
     uint64_t batches_after_stepdown; /* batches refused because leadership had ended */
     uint64_t points_after_stepdown;
-    uint64_t points_handed;          /* points handed to the sinks */
+    uint64_t points_handed; /* points handed to the sinks */
 };
 
 /* daemon_status.c */

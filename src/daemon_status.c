@@ -158,7 +158,8 @@ static json_object *cycle_json(struct daemon *d)
         failed += st.nodes_failed[f];
     json_object_object_add(c, "cycles", json_object_new_int64((int64_t)st.cycles));
     json_object_object_add(c, "durationSeconds", json_object_new_double(st.last_cycle_s));
-    json_object_object_add(c, "nodesScrapedTotal", json_object_new_int64((int64_t)st.nodes_scraped));
+    json_object_object_add(c, "nodesScrapedTotal",
+                           json_object_new_int64((int64_t)st.nodes_scraped));
     json_object_object_add(c, "nodesFailedTotal", json_object_new_int64((int64_t)failed));
     json_object_object_add(c, "pointsTotal", json_object_new_int64((int64_t)st.points));
     json_object_object_add(c, "nodesCached", json_object_new_int64((int64_t)st.nodes_cached));
@@ -230,9 +231,8 @@ static void page_status(struct daemon *d, struct status_response *r)
     double deadline;
     json_object_object_add(o, "identity", json_object_new_string(d->identity));
     json_object_object_add(o, "leading", json_object_new_boolean(daemon_may_write(d)));
-    json_object_object_add(o, "holder",
-                           json_object_new_string(d->elector ? elector_holder(d->elector)
-                                                             : d->identity));
+    json_object_object_add(
+        o, "holder", json_object_new_string(d->elector ? elector_holder(d->elector) : d->identity));
     json_object_object_add(o, "lease", json_object_new_string(d->o->lease_name));
     json_object_object_add(o, "leaseNamespace", json_object_new_string(d->lease_namespace));
     if (d->elector && elector_leader_deadline(d->elector, &deadline))
@@ -250,7 +250,8 @@ static void page_status(struct daemon *d, struct status_response *r)
         json_object *s = json_object_new_object();
         sink_get_stats(d->sinks[i], &st);
         json_object_object_add(s, "name", json_object_new_string(sink_name(d->sinks[i])));
-        json_object_object_add(s, "pointsWritten", json_object_new_int64((int64_t)st.points_written));
+        json_object_object_add(s, "pointsWritten",
+                               json_object_new_int64((int64_t)st.points_written));
         json_object_object_add(s, "pointsBuffered",
                                json_object_new_int64((int64_t)st.points_buffered));
         uint64_t dropped = 0;

@@ -57,7 +57,7 @@ struct http_client {
     char *user_agent; /* owned or NULL */
     struct http_request *reqs;
     size_t n_reqs;
-    int curl_depth; /* > 0 while curl_multi_socket_action is on the stack */
+    int curl_depth;  /* > 0 while curl_multi_socket_action is on the stack */
     bool need_flush; /* a request was cancelled or started while curl was on the stack */
 };
 

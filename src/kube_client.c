@@ -52,7 +52,6 @@ struct kube_client {
     struct kube_call *calls;
 };
 
-
 /* ---- credentials ---------------------------------------------------------------- */
 
 static void reload_token_file(struct kube_client *kc)

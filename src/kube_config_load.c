@@ -16,7 +16,6 @@
 #define KUBECONFIG_MAX_BYTES (4u << 20)
 #define KUBE_SA_DIR          "/var/run/secrets/kubernetes.io/serviceaccount"
 
-
 void kube_config_free(struct kube_config *cfg)
 {
     if (!cfg)

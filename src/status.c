@@ -18,7 +18,7 @@
 
 #include "log.h"
 
-#define STATUS_HEAD_MAX 8192
+#define STATUS_HEAD_MAX  8192
 #define STATUS_MAX_CONNS 64
 #define STATUS_TIMEOUT_S 5.0
 
@@ -91,8 +91,7 @@ void status_buf_printf(struct status_buf *b, const char *fmt, ...)
     free(big);
 }
 
-void status_prom_family(struct status_buf *b, const char *name, const char *type,
-                        const char *help)
+void status_prom_family(struct status_buf *b, const char *name, const char *type, const char *help)
 {
     status_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -292,8 +291,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* Split "host:port", ":port" or "[v6]:port". */
-static int split_listen(const char *addr, char *host, size_t hostlen, char *port,
-                        size_t portlen)
+static int split_listen(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
 {
     const char *colon;
     if (addr[0] == '[') {
@@ -373,7 +371,10 @@ sys_fail:
     return NULL;
 }
 
-int status_server_port(const struct status_server *s) { return s->port; }
+int status_server_port(const struct status_server *s)
+{
+    return s->port;
+}
 
 void status_server_free(struct status_server *s)
 {

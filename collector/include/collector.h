@@ -19,17 +19,17 @@ struct http_client;
 struct kube_client;
 
 struct collector_opts {
-    double resolution_s;                         /* --metric-resolution; default 60 */
-    const char *preferred_address_types;         /* borrowed, copied; NULL: Heapster's order */
-    long kubelet_port;                           /* default 10250 */
-    const char *kubelet_ca_file;                 /* borrowed, copied; NULL: the cluster CA */
-    bool kubelet_insecure_tls;                   /* logs a warning */
-    double kubelet_timeout_s;                    /* per scrape; default 10 */
-    long max_concurrency;                        /* scrapes in flight; 0: unlimited */
-    long long max_body_bytes;                    /* per Summary; 0: 64 MiB */
-    const char *kubelet_scheme;                  /* "https" (default) or "http" (tests) */
-    const char *kubelet_token_file;              /* borrowed, copied; NULL: the API token */
-    bool skip_pod_watch;                         /* --watch-pods=false: no labels/requests */
+    double resolution_s;                 /* --metric-resolution; default 60 */
+    const char *preferred_address_types; /* borrowed, copied; NULL: Heapster's order */
+    long kubelet_port;                   /* default 10250 */
+    const char *kubelet_ca_file;         /* borrowed, copied; NULL: the cluster CA */
+    bool kubelet_insecure_tls;           /* logs a warning */
+    double kubelet_timeout_s;            /* per scrape; default 10 */
+    long max_concurrency;                /* scrapes in flight; 0: unlimited */
+    long long max_body_bytes;            /* per Summary; 0: 64 MiB */
+    const char *kubelet_scheme;          /* "https" (default) or "http" (tests) */
+    const char *kubelet_token_file;      /* borrowed, copied; NULL: the API token */
+    bool skip_pod_watch;                 /* --watch-pods=false: no labels/requests */
 };
 
 struct collector_sink {
@@ -41,9 +41,15 @@ struct collector_sink {
 };
 
 enum collector_fail {
-    COLLECTOR_FAIL_CONNECT, COLLECTOR_FAIL_TIMEOUT, COLLECTOR_FAIL_TLS, COLLECTOR_FAIL_HTTP,
-    COLLECTOR_FAIL_TOO_LARGE, COLLECTOR_FAIL_MALFORMED, COLLECTOR_FAIL_IO,
-    COLLECTOR_FAIL_NO_ADDRESS, COLLECTOR_FAIL__COUNT
+    COLLECTOR_FAIL_CONNECT,
+    COLLECTOR_FAIL_TIMEOUT,
+    COLLECTOR_FAIL_TLS,
+    COLLECTOR_FAIL_HTTP,
+    COLLECTOR_FAIL_TOO_LARGE,
+    COLLECTOR_FAIL_MALFORMED,
+    COLLECTOR_FAIL_IO,
+    COLLECTOR_FAIL_NO_ADDRESS,
+    COLLECTOR_FAIL__COUNT
 };
 const char *collector_fail_name(enum collector_fail f);
 

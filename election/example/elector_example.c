@@ -127,10 +127,10 @@ static int parse_seconds(const char *s, double *out)
 {
     char *end;
     double v = strtod(s, &end);
-    double mult = strcmp(end, "ms") == 0  ? 0.001
+    double mult = strcmp(end, "ms") == 0           ? 0.001
                   : strcmp(end, "s") == 0 || !*end ? 1
-                  : strcmp(end, "m") == 0 ? 60
-                                          : -1;
+                  : strcmp(end, "m") == 0          ? 60
+                                                   : -1;
     if (end == s || mult < 0 || v < 0)
         return -1;
     *out = v * mult;

@@ -54,24 +54,24 @@ enum sink_drop_reason {
 const char *sink_drop_reason_name(enum sink_drop_reason r);
 
 struct sink_stats {
-    uint64_t points_written;                    /* acknowledged by the server */
-    uint64_t points_buffered;                   /* waiting or in flight now */
-    uint64_t points_dropped[SINK_DROP__COUNT];  /* by reason */
-    uint64_t points_filtered;                   /* not wanted (disable_counter_metrics) */
-    uint64_t points_rejected;                   /* = points_dropped[SINK_DROP_REJECTED] */
+    uint64_t points_written;                   /* acknowledged by the server */
+    uint64_t points_buffered;                  /* waiting or in flight now */
+    uint64_t points_dropped[SINK_DROP__COUNT]; /* by reason */
+    uint64_t points_filtered;                  /* not wanted (disable_counter_metrics) */
+    uint64_t points_rejected;                  /* = points_dropped[SINK_DROP_REJECTED] */
     uint64_t lines_written;
-    uint64_t bytes_written;   /* line-protocol bytes acknowledged (before gzip) */
-    uint64_t bytes_sent;      /* request bodies sent (after gzip), retries included */
-    uint64_t bytes_buffered;  /* memory held against the bound now */
-    uint64_t buffer_bound;    /* the bound, in bytes or points (buffer_bound_points) */
+    uint64_t bytes_written;  /* line-protocol bytes acknowledged (before gzip) */
+    uint64_t bytes_sent;     /* request bodies sent (after gzip), retries included */
+    uint64_t bytes_buffered; /* memory held against the bound now */
+    uint64_t buffer_bound;   /* the bound, in bytes or points (buffer_bound_points) */
     bool buffer_bound_points;
-    uint64_t requests;        /* write requests completed (any outcome) */
-    uint64_t failures;        /* of which not 2xx */
-    uint64_t retries;         /* requests re-sent */
-    uint64_t auth_failures;   /* 401/403 */
-    uint64_t not_found;       /* 404: database/bucket missing */
-    long last_status;         /* HTTP status of the last write, 0 for none/network error */
-    double last_latency_s;    /* of the last completed write */
+    uint64_t requests;      /* write requests completed (any outcome) */
+    uint64_t failures;      /* of which not 2xx */
+    uint64_t retries;       /* requests re-sent */
+    uint64_t auth_failures; /* 401/403 */
+    uint64_t not_found;     /* 404: database/bucket missing */
+    long last_status;       /* HTTP status of the last write, 0 for none/network error */
+    double last_latency_s;  /* of the last completed write */
 };
 
 /* done_cb's status: 0 when everything buffered was delivered (or dropped and counted),

@@ -16,7 +16,6 @@
 #include "kube.h"
 #include "util.h"
 
-
 /* ---- watch stream decoder --------------------------------------------------
  * A watch response is a sequence of JSON objects (one per event), arriving in
  * arbitrary chunks. The decoder feeds bytes to a json_tokener and calls

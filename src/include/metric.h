@@ -32,8 +32,8 @@ enum kp_metric_kind { KP_KIND_GAUGE, KP_KIND_CUMULATIVE };
     X(CPU_LIMIT, "cpu/limit", "cpu", "limit", KP_VALUE_INT, KP_KIND_GAUGE, "millicores")           \
     X(CPU_NODE_ALLOCATABLE, "cpu/node_allocatable", "cpu", "node_allocatable", KP_VALUE_FLOAT,     \
       KP_KIND_GAUGE, "millicores")                                                                 \
-    X(CPU_NODE_CAPACITY, "cpu/node_capacity", "cpu", "node_capacity", KP_VALUE_FLOAT,               \
-      KP_KIND_GAUGE, "millicores")                                                                                \
+    X(CPU_NODE_CAPACITY, "cpu/node_capacity", "cpu", "node_capacity", KP_VALUE_FLOAT,              \
+      KP_KIND_GAUGE, "millicores")                                                                 \
     X(CPU_NODE_RESERVATION, "cpu/node_reservation", "cpu", "node_reservation", KP_VALUE_FLOAT,     \
       KP_KIND_GAUGE, "fraction")                                                                   \
     X(CPU_NODE_UTILIZATION, "cpu/node_utilization", "cpu", "node_utilization", KP_VALUE_FLOAT,     \
@@ -58,8 +58,8 @@ enum kp_metric_kind { KP_KIND_GAUGE, KP_KIND_CUMULATIVE };
       KP_VALUE_INT, KP_KIND_CUMULATIVE, "count")                                                   \
     X(MEM_MAJOR_PAGE_FAULTS_RATE, "memory/major_page_faults_rate", "memory",                       \
       "major_page_faults_rate", KP_VALUE_FLOAT, KP_KIND_GAUGE, "count/s")                          \
-    X(MEM_NODE_ALLOCATABLE, "memory/node_allocatable", "memory", "node_allocatable",                \
-      KP_VALUE_FLOAT, KP_KIND_GAUGE, "bytes")                                                                      \
+    X(MEM_NODE_ALLOCATABLE, "memory/node_allocatable", "memory", "node_allocatable",               \
+      KP_VALUE_FLOAT, KP_KIND_GAUGE, "bytes")                                                      \
     X(MEM_NODE_CAPACITY, "memory/node_capacity", "memory", "node_capacity", KP_VALUE_FLOAT,        \
       KP_KIND_GAUGE, "bytes")                                                                      \
     X(MEM_NODE_RESERVATION, "memory/node_reservation", "memory", "node_reservation",               \

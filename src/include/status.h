@@ -25,8 +25,7 @@ void status_buf_printf(struct status_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prometheus text format (0.0.4): "# HELP" and "# TYPE" lines, then samples. */
-void status_prom_family(struct status_buf *b, const char *name, const char *type,
-                        const char *help);
+void status_prom_family(struct status_buf *b, const char *name, const char *type, const char *help);
 /* One sample; label_pairs is NULL or a NULL-terminated list of key, value, key, value...
  * Values are escaped as the format requires. */
 void status_prom_sample(struct status_buf *b, const char *name, const char *const *label_pairs,

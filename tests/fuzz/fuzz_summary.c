@@ -21,8 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct summary_handlers hs = {.node = model_node_on_node,
                                                .pod = model_node_on_pod};
-    static const struct model_node_info ni = {.name = "n", .cpu_capacity_m = 1000,
-                                              .cpu_allocatable_m = 1000, .mem_capacity = 1,
+    static const struct model_node_info ni = {.name = "n",
+                                              .cpu_capacity_m = 1000,
+                                              .cpu_allocatable_m = 1000,
+                                              .mem_capacity = 1,
                                               .mem_allocatable = 1};
     char err[256];
     if (size < 1)

@@ -191,8 +191,8 @@ int main(int argc, char **argv)
     const char *uri = NULL, *points = NULL, *identity = "kpsinkwrite", *bufsize = "256Mi";
     long batch = 5000, conc = 2;
     double timeout = 10;
-    struct driver d = {.cycles = 1, .interval = 1, .flush_timeout = 30,
-                       .ts0 = 1700000000000000000LL};
+    struct driver d = {
+        .cycles = 1, .interval = 1, .flush_timeout = 30, .ts0 = 1700000000000000000LL};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--sink"))
@@ -239,8 +239,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "http: %s\n", err);
         return 1;
     }
-    struct sink_env env = {.loop = d.loop, .http = hc, .identity = identity, .version = "test",
-                           .batch_lines = batch, .buffer_size = bufsize, .timeout_s = timeout,
+    struct sink_env env = {.loop = d.loop,
+                           .http = hc,
+                           .identity = identity,
+                           .version = "test",
+                           .batch_lines = batch,
+                           .buffer_size = bufsize,
+                           .timeout_s = timeout,
                            .concurrency = conc};
     if (sink_open(uri, &env, &d.sink, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);

@@ -40,7 +40,6 @@ int64_t h_int(const char *query, int metric);
 double h_float(const char *query, int metric);
 size_t h_count(const char *query);
 
-const struct model_pod_info *h_lookup(const char *uid, const char *ns, const char *name,
-                                      void *ud);
+const struct model_pod_info *h_lookup(const char *uid, const char *ns, const char *name, void *ud);
 
 #endif

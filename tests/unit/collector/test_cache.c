@@ -69,8 +69,7 @@ static void test_node_address_and_port(void **state)
 
     assert_int_equal(node_cache_init(&nc, "ExternalIP,Hostname", err, sizeof(err)), 0);
     apply_node(&nc, KUBE_EVENT_ADDED, NODE_A);
-    assert_string_equal(((struct cache_node *)strmap_get(&nc.nodes, "a"))->address,
-                        "203.0.113.7");
+    assert_string_equal(((struct cache_node *)strmap_get(&nc.nodes, "a"))->address, "203.0.113.7");
     /* no daemonEndpoints: port 0 (the flag's default), no address of a wanted type */
     apply_node(&nc, KUBE_EVENT_ADDED,
                "{\"metadata\":{\"name\":\"b\"},\"status\":{\"addresses\":"
@@ -89,12 +88,12 @@ static void test_node_address_and_port(void **state)
 static void apply_pod(struct pod_cache *pc, enum kube_event_type t, const char *ns,
                       const char *name, const char *uid, const char *labels)
 {
-    json_object *o = parse(
-        "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"uid\":\"%s\",\"labels\":{%s}},"
-        "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"img:1\",\"resources\":"
-        "{\"requests\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"1\"}}},"
-        "{\"name\":\"side\",\"image\":\"envoy:2\"}]}}",
-        ns, name, uid, labels);
+    json_object *o =
+        parse("{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"uid\":\"%s\",\"labels\":{%s}},"
+              "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"img:1\",\"resources\":"
+              "{\"requests\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"1\"}}},"
+              "{\"name\":\"side\",\"image\":\"envoy:2\"}]}}",
+              ns, name, uid, labels);
     pod_cache_apply(pc, t, o);
     json_object_put(o);
 }
@@ -211,17 +210,17 @@ static void test_memory_per_pod(void **state)
     json_object **objs = calloc((size_t)n, sizeof(*objs));
     assert_non_null(objs);
     for (long i = 0; i < n; i++)
-        objs[i] = parse(
-            "{\"metadata\":{\"namespace\":\"team-%02ld\",\"name\":\"web-%05lx-%05ld\","
-            "\"uid\":\"%08lx-1b2c-4d3e-8f40-%012lx\",\"labels\":{\"app\":\"web-%05ld\","
-            "\"pod-template-hash\":\"%09lx\",\"app.kubernetes.io/part-of\":\"shop\"}},"
-            "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"registry.example.com/"
-            "team/app:%ld\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
-            "\"128Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"256Mi\"}}},{\"name\":"
-            "\"istio-proxy\",\"image\":\"docker.io/istio/proxyv2:1.22.1\",\"resources\":"
-            "{\"requests\":{\"cpu\":\"10m\",\"memory\":\"40Mi\"}}}]}}",
-            i % 50, (unsigned long)i / 10, i, (unsigned long)i, (unsigned long)i * 7919,
-            i / 10, (unsigned long)(i / 10) * 2654435761UL, i % 20);
+        objs[i] =
+            parse("{\"metadata\":{\"namespace\":\"team-%02ld\",\"name\":\"web-%05lx-%05ld\","
+                  "\"uid\":\"%08lx-1b2c-4d3e-8f40-%012lx\",\"labels\":{\"app\":\"web-%05ld\","
+                  "\"pod-template-hash\":\"%09lx\",\"app.kubernetes.io/part-of\":\"shop\"}},"
+                  "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"registry.example.com/"
+                  "team/app:%ld\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+                  "\"128Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"256Mi\"}}},{\"name\":"
+                  "\"istio-proxy\",\"image\":\"docker.io/istio/proxyv2:1.22.1\",\"resources\":"
+                  "{\"requests\":{\"cpu\":\"10m\",\"memory\":\"40Mi\"}}}]}}",
+                  i % 50, (unsigned long)i / 10, i, (unsigned long)i, (unsigned long)i * 7919,
+                  i / 10, (unsigned long)(i / 10) * 2654435761UL, i % 20);
     struct mallinfo2 before = mallinfo2();
     pod_cache_init(&pc);
     for (long i = 0; i < n; i++)

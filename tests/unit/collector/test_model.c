@@ -21,14 +21,21 @@
 #define T0_NS 1704067200000000000LL
 
 static const struct model_node_info n1_info = {
-    .name = "n1", .hostname = "n1.example", .host_id = "aws:///eu-west-1a/i-0abc",
-    .labels = "zone:a", .cpu_capacity_m = 4000, .cpu_allocatable_m = 3800,
+    .name = "n1",
+    .hostname = "n1.example",
+    .host_id = "aws:///eu-west-1a/i-0abc",
+    .labels = "zone:a",
+    .cpu_capacity_m = 4000,
+    .cpu_allocatable_m = 3800,
     .mem_capacity = 17179869184LL,    /* 16Gi */
     .mem_allocatable = 16106127360LL, /* 15Gi */
 };
 static const struct model_node_info n2_info = {
-    .name = "n2", .cpu_capacity_m = 2000, .cpu_allocatable_m = 2000,
-    .mem_capacity = -1, .mem_allocatable = -1,
+    .name = "n2",
+    .cpu_capacity_m = 2000,
+    .cpu_allocatable_m = 2000,
+    .mem_capacity = -1,
+    .mem_allocatable = -1,
 };
 
 struct env {
@@ -113,9 +120,9 @@ static void test_node_metrics(void **state)
     assert_float_equal(h_float(n, KP_M_NET_TX_ERRORS_RATE), 0.1, 1e-9); /* 1 / 10 s */
     /* requests: scraped pods' sums; web-1 250+100 = 350, db-0 1000 -> 1350 */
     assert_int_equal(h_int(n, KP_M_CPU_REQUEST), 1350);
-    assert_int_equal(h_int(n, KP_M_CPU_LIMIT), 2500);          /* 500 + 0 + 2000 */
-    assert_int_equal(h_int(n, KP_M_MEM_REQUEST), 1275068416);  /* 192Mi + 1Gi */
-    assert_int_equal(h_int(n, KP_M_MEM_LIMIT), 2415919104LL);  /* 256Mi + 2Gi */
+    assert_int_equal(h_int(n, KP_M_CPU_LIMIT), 2500);         /* 500 + 0 + 2000 */
+    assert_int_equal(h_int(n, KP_M_MEM_REQUEST), 1275068416); /* 192Mi + 1Gi */
+    assert_int_equal(h_int(n, KP_M_MEM_LIMIT), 2415919104LL); /* 256Mi + 2Gi */
     assert_float_equal(h_float(n, KP_M_CPU_NODE_CAPACITY), 4000.0, 0);
     assert_float_equal(h_float(n, KP_M_CPU_NODE_ALLOCATABLE), 3800.0, 0);
     assert_float_equal(h_float(n, KP_M_MEM_NODE_CAPACITY), 17179869184.0, 0);
@@ -159,8 +166,9 @@ static void test_containers_and_pods(void **state)
                       "labels=app:web\\,tier:front,container_name=app,"
                       "container_base_image=nginx:1.25";
     (void)app; /* the labels value has a comma: match on the rest */
-    const char *a = "type=pod_container,pod_name=web-1,container_name=app,"
-                    "container_base_image=nginx:1.25,namespace_id=ns-default-uid,hostname=n1.example";
+    const char *a =
+        "type=pod_container,pod_name=web-1,container_name=app,"
+        "container_base_image=nginx:1.25,namespace_id=ns-default-uid,hostname=n1.example";
     assert_int_equal(h_int(a, KP_M_CPU_USAGE_RATE), 500); /* 5e9 * 1000 / 1e10 */
     assert_int_equal(h_int(a, KP_M_MEM_USAGE), 210000000);
     assert_float_equal(h_float(a, KP_M_MEM_PAGE_FAULTS_RATE), 10.0, 1e-9); /* 100 / 10 s */
@@ -181,10 +189,10 @@ static void test_containers_and_pods(void **state)
     /* web-1: no pod-level cpu/memory, so gauges are container sums */
     const char *p = "type=pod,pod_name=web-1,pod_id=uid-a,namespace_name=default,"
                     "namespace_id=ns-default-uid,nodename=n1";
-    assert_int_equal(h_int(p, KP_M_CPU_USAGE_RATE), 600);        /* 500 + 100 */
-    assert_int_equal(h_int(p, KP_M_MEM_USAGE), 260000000);       /* 210e6 + 50e6 */
-    assert_int_equal(h_int(p, KP_M_MEM_WORKING_SET), 190000000); /* 150e6 + 40e6 */
-    assert_int_equal(h_int(p, KP_M_MEM_RSS), 100000000);         /* app only */
+    assert_int_equal(h_int(p, KP_M_CPU_USAGE_RATE), 600);                  /* 500 + 100 */
+    assert_int_equal(h_int(p, KP_M_MEM_USAGE), 260000000);                 /* 210e6 + 50e6 */
+    assert_int_equal(h_int(p, KP_M_MEM_WORKING_SET), 190000000);           /* 150e6 + 40e6 */
+    assert_int_equal(h_int(p, KP_M_MEM_RSS), 100000000);                   /* app only */
     assert_float_equal(h_float(p, KP_M_MEM_PAGE_FAULTS_RATE), 10.0, 1e-9); /* 10 + 0 */
     assert_null(h_find(p, KP_M_CPU_USAGE)); /* cumulative: not summed (Heapster) */
     assert_int_equal(h_int(p, KP_M_CPU_REQUEST), 350);
@@ -215,10 +223,10 @@ static void test_ns_and_cluster(void **state)
     two_cycles(e, 0, 1);
     /* n2/job-x: 3e9 * 1000 / 1e10 = 300 millicores, request 200 */
     const char *d = "type=ns,namespace_name=default,namespace_id=ns-default-uid";
-    assert_int_equal(h_int(d, KP_M_CPU_USAGE_RATE), 900);           /* 600 + 300 */
-    assert_int_equal(h_int(d, KP_M_MEM_USAGE), 290000000);          /* 260e6 + 30e6 */
-    assert_int_equal(h_int(d, KP_M_CPU_REQUEST), 550);              /* 350 + 200 */
-    assert_int_equal(h_int(d, KP_M_MEM_LIMIT), 268435456);          /* 256Mi + 0 */
+    assert_int_equal(h_int(d, KP_M_CPU_USAGE_RATE), 900);  /* 600 + 300 */
+    assert_int_equal(h_int(d, KP_M_MEM_USAGE), 290000000); /* 260e6 + 30e6 */
+    assert_int_equal(h_int(d, KP_M_CPU_REQUEST), 550);     /* 350 + 200 */
+    assert_int_equal(h_int(d, KP_M_MEM_LIMIT), 268435456); /* 256Mi + 0 */
     assert_int_equal(h_find(d, KP_M_CPU_REQUEST)->ts, T1_NS);
     const char *pr = "type=ns,namespace_name=prod";
     assert_int_equal(h_int(pr, KP_M_CPU_USAGE_RATE), 1050);
@@ -243,9 +251,8 @@ static void test_failed_node_not_summed(void **state)
     scrape(e, "n2_t0.json", &n2_info, 0);
     char *data = h_read_fixture("n1_t0.json", &len);
     /* truncated n1: parse fails, nothing of it is emitted or summed */
-    assert_int_not_equal(h_scrape(e->model, e->parser, data, len / 2, &n1_info, 0, err,
-                                  sizeof(err)),
-                         0);
+    assert_int_not_equal(
+        h_scrape(e->model, e->parser, data, len / 2, &n1_info, 0, err, sizeof(err)), 0);
     free(data);
     h_reset();
     model_cycle_end(e->model, h_collect, NULL);

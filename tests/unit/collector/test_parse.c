@@ -15,8 +15,10 @@
 #include "quantity.h"
 #include "rates.h"
 
-static const struct model_node_info ni = {.name = "n1", .cpu_capacity_m = -1,
-                                          .cpu_allocatable_m = -1, .mem_capacity = -1,
+static const struct model_node_info ni = {.name = "n1",
+                                          .cpu_capacity_m = -1,
+                                          .cpu_allocatable_m = -1,
+                                          .mem_capacity = -1,
                                           .mem_allocatable = -1};
 
 static int parse_str(const char *json, size_t chunk, char *err, size_t errlen,
@@ -43,14 +45,29 @@ static void test_quantity(void **state)
         int scale;
         int64_t want;
     } ok[] = {
-        {"4", 3, 4000},          {"3800m", 3, 3800},        {"1.5", 3, 1500},
-        {"0.1", 3, 100},         {"100m", 0, 1},            /* Value() rounds up */
-        {"1e3", 0, 1000},        {"1E3", 3, 1000000},       {"16Gi", 0, 17179869184LL},
-        {"1Ki", 0, 1024},        {"128974848", 0, 128974848}, {"129e6", 0, 129000000},
-        {"123Mi", 0, 128974848}, {"1M", 0, 1000000},        {"1k", 0, 1000},
-        {"500u", 3, 1},          {"1n", 0, 1},              {"0", 3, 0},
-        {".5", 3, 500},          {"5.", 0, 5},              {"+2", 0, 2},
-        {"1.0000000001", 3, 1001}, {"2e-3", 3, 2},          {"-0", 0, 0},
+        {"4", 3, 4000},
+        {"3800m", 3, 3800},
+        {"1.5", 3, 1500},
+        {"0.1", 3, 100},
+        {"100m", 0, 1}, /* Value() rounds up */
+        {"1e3", 0, 1000},
+        {"1E3", 3, 1000000},
+        {"16Gi", 0, 17179869184LL},
+        {"1Ki", 0, 1024},
+        {"128974848", 0, 128974848},
+        {"129e6", 0, 129000000},
+        {"123Mi", 0, 128974848},
+        {"1M", 0, 1000000},
+        {"1k", 0, 1000},
+        {"500u", 3, 1},
+        {"1n", 0, 1},
+        {"0", 3, 0},
+        {".5", 3, 500},
+        {"5.", 0, 5},
+        {"+2", 0, 2},
+        {"1.0000000001", 3, 1001},
+        {"2e-3", 3, 2},
+        {"-0", 0, 0},
         {"7.5Gi", 0, 8053063680LL},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -59,8 +76,9 @@ static void test_quantity(void **state)
             fail_msg("%s (scale %d): got %lld want %lld", ok[i].s, ok[i].scale, (long long)v,
                      (long long)ok[i].want);
     }
-    static const char *const bad[] = {"", "abc", "1x", "1Gb", "-1", "1e", "Mi", "1..2", "1e99999",
-                                      "99999999999999999999Ei", "1 ", " 1"};
+    static const char *const bad[] = {"",   "abc", "1x",   "1Gb",     "-1",
+                                      "1e", "Mi",  "1..2", "1e99999", "99999999999999999999Ei",
+                                      "1 ", " 1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t v;
         if (quantity_parse(bad[i], 0, &v) == 0)
@@ -107,9 +125,9 @@ static void test_rates_edges(void **state)
     assert_int_equal(o.has, 0); /* first sample: nothing */
     struct summary_stats b = st_at(s, t + 2000000000LL, 1000 + 1000000000LL, 300);
     rates_update(r, "k", &b, 2, &o);
-    assert_int_equal(o.cpu_millicores, 500); /* 1e9 ns * 1000 / 2e9 ns */
+    assert_int_equal(o.cpu_millicores, 500);              /* 1e9 ns * 1000 / 2e9 ns */
     assert_float_equal(o.per_s[SV_NET_RX], 100.0, 1e-12); /* 200 B / 2 s */
-    rates_update(r, "k", &b, 3, &o); /* repeated sample: same time */
+    rates_update(r, "k", &b, 3, &o);                      /* repeated sample: same time */
     assert_int_equal(o.has, 0);
     struct summary_stats c = st_at(s, t + 4000000000LL, 10, 400); /* cpu counter reset */
     rates_update(r, "k", &c, 4, &o);
@@ -211,17 +229,17 @@ static void test_malformed(void **state)
     (void)state;
     char err[256];
     static const char *const bad[] = {
-        "",                                        /* empty: truncated */
-        "{\"node\":{\"nodeName\":\"n1\"}",         /* truncated */
-        "{\"node\":{\"nodeName\":\"n1\"}} x",      /* trailing garbage */
-        "[1,2]",                                   /* not an object */
-        "{\"node\":{\"nodeName\":\"\xff\"}}",      /* invalid UTF-8 */
-        "{\"a\":\"\xc3\"}",                        /* truncated UTF-8 sequence */
-        "{\"pods\":[{]}",                          /* mismatched brackets */
-        "{\"a\":[}",                               /* mismatched in a skipped value */
-        "{\"node\":{\"nodeName\":\"a\nb\"}}",      /* raw control character */
-        "{\"node\" {}}",                           /* missing colon */
-        "{\"pods\":[{\"podRef\":{}},,]}",          /* empty element */
+        "",                                   /* empty: truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}",    /* truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}} x", /* trailing garbage */
+        "[1,2]",                              /* not an object */
+        "{\"node\":{\"nodeName\":\"\xff\"}}", /* invalid UTF-8 */
+        "{\"a\":\"\xc3\"}",                   /* truncated UTF-8 sequence */
+        "{\"pods\":[{]}",                     /* mismatched brackets */
+        "{\"a\":[}",                          /* mismatched in a skipped value */
+        "{\"node\":{\"nodeName\":\"a\nb\"}}", /* raw control character */
+        "{\"node\" {}}",                      /* missing colon */
+        "{\"pods\":[{\"podRef\":{}},,]}",     /* empty element */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         h_reset();

@@ -97,7 +97,10 @@ static int ml_watch_start(void *lock, elector_lock_watch_fn fn, void *ud, char *
     return 0;
 }
 
-static void ml_watch_stop(void *lock) { ((struct memlock *)lock)->wfn = NULL; }
+static void ml_watch_stop(void *lock)
+{
+    ((struct memlock *)lock)->wfn = NULL;
+}
 
 static void ml_event(void *lock, const char *msg)
 {
@@ -116,8 +119,13 @@ static void ml_free(void *lock)
 }
 
 const struct elector_lock_ops memlock_ops = {
-    .get = ml_get, .create = ml_create, .update = ml_update, .cancel = ml_cancel,
-    .watch_start = ml_watch_start, .watch_stop = ml_watch_stop, .record_event = ml_event,
+    .get = ml_get,
+    .create = ml_create,
+    .update = ml_update,
+    .cancel = ml_cancel,
+    .watch_start = ml_watch_start,
+    .watch_stop = ml_watch_stop,
+    .record_event = ml_event,
     .free = ml_free,
 };
 

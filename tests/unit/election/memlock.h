@@ -11,7 +11,7 @@
 
 #include "elector_lock.h"
 
-#define MEMLOCK_MAX 8
+#define MEMLOCK_MAX   8
 #define MEMLOCK_QUEUE 16
 
 struct memlock;
@@ -35,9 +35,9 @@ struct elector_lock_op {
 struct memlock {
     struct memstore *store; /* borrowed */
     struct elector_lock_op q[MEMLOCK_QUEUE];
-    bool hold;          /* leave requests unanswered */
-    int answer_budget;  /* > 0: answer this many more, then hold */
-    int fail_left;      /* answer the next N requests with fail_status */
+    bool hold;         /* leave requests unanswered */
+    int answer_budget; /* > 0: answer this many more, then hold */
+    int fail_left;     /* answer the next N requests with fail_status */
     enum elector_lock_status fail_status;
     bool watch_enabled; /* false: watch_start fails... not used; watchers below */
     elector_lock_watch_fn wfn;

@@ -108,7 +108,10 @@ static struct rep *add_rep_cfg(const char *id, bool watch)
     return r;
 }
 
-static struct rep *add_rep(const char *id) { return add_rep_cfg(id, true); }
+static struct rep *add_rep(const char *id)
+{
+    return add_rep_cfg(id, true);
+}
 
 static int leaders(void)
 {
@@ -152,7 +155,10 @@ static void run_until(double until)
     fail_msg("run_until(%f) did not settle", until);
 }
 
-static void run_for(double secs) { run_until(fake_mono + secs); }
+static void run_for(double secs)
+{
+    run_until(fake_mono + secs);
+}
 
 static int setup(void **state)
 {
@@ -176,8 +182,12 @@ static int teardown(void **state)
 
 static void put_remote(const char *holder, int64_t renew_us, int64_t duration)
 {
-    struct lease_record r = {.duration_s = duration, .has_acquire = true, .has_renew = true,
-                             .acquire_us = renew_us, .renew_us = renew_us, .transitions = 5};
+    struct lease_record r = {.duration_s = duration,
+                             .has_acquire = true,
+                             .has_renew = true,
+                             .acquire_us = renew_us,
+                             .renew_us = renew_us,
+                             .transitions = 5};
     snprintf(r.holder, sizeof(r.holder), "%s", holder);
     memstore_put(&store, &r);
 }
@@ -233,8 +243,8 @@ static void test_config_validation(void **state)
     base_config(&c, &r);
     c.identity = NULL;
     memstore_init(&store);
-    assert_null(elector_new_with_lock(NULL, &memlock_ops, memlock_new(&store), &c, err,
-                                      sizeof(err)));
+    assert_null(
+        elector_new_with_lock(NULL, &memlock_ops, memlock_new(&store), &c, err, sizeof(err)));
     assert_non_null(strstr(err, "identity"));
 }
 

@@ -71,12 +71,26 @@ static void test_microtime_parse_rejects(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "", "2006", "2006-01-02", "2006-01-02T15:04:05", "2006-01-02T15:04:05.Z",
-        "2006-01-02T15:04:05.1234567890Z", "2006-13-02T15:04:05Z", "2006-00-02T15:04:05Z",
-        "2006-02-29T15:04:05Z", "1900-02-29T00:00:00Z", "2006-01-32T15:04:05Z",
-        "2006-01-02T24:00:00Z", "2006-01-02T15:60:05Z", "2006-01-02T15:04:60Z",
-        "2006-01-02T15:04:05+0100", "2006-01-02T15:04:05+24:00", "2006-01-02T15:04:05Zjunk",
-        "2006-01-02X15:04:05Z", "-006-01-02T15:04:05Z", "2006-1-02T15:04:05Z",
+        "",
+        "2006",
+        "2006-01-02",
+        "2006-01-02T15:04:05",
+        "2006-01-02T15:04:05.Z",
+        "2006-01-02T15:04:05.1234567890Z",
+        "2006-13-02T15:04:05Z",
+        "2006-00-02T15:04:05Z",
+        "2006-02-29T15:04:05Z",
+        "1900-02-29T00:00:00Z",
+        "2006-01-32T15:04:05Z",
+        "2006-01-02T24:00:00Z",
+        "2006-01-02T15:60:05Z",
+        "2006-01-02T15:04:60Z",
+        "2006-01-02T15:04:05+0100",
+        "2006-01-02T15:04:05+24:00",
+        "2006-01-02T15:04:05Zjunk",
+        "2006-01-02X15:04:05Z",
+        "-006-01-02T15:04:05Z",
+        "2006-1-02T15:04:05Z",
         "2006-01-02T15:04:05.123456Z2006-01-02T15:04:05.123456Z2006-01-02T15:04:05Z",
     };
     int64_t us;
@@ -165,9 +179,12 @@ static void test_decode_bounds(void **state)
 static void test_encode(void **state)
 {
     (void)state;
-    struct lease_record r = {.duration_s = 1, .has_acquire = true, .has_renew = true,
+    struct lease_record r = {.duration_s = 1,
+                             .has_acquire = true,
+                             .has_renew = true,
                              .acquire_us = INT64_C(1136214245000000),
-                             .renew_us = INT64_C(1136214245000001), .transitions = 4};
+                             .renew_us = INT64_C(1136214245000001),
+                             .transitions = 4};
     strcpy(r.resource_version, "77");
     json_object *spec = lease_spec_to_json(&r);
     /* A release: holderIdentity is present and empty, as client-go writes it. */
@@ -244,11 +261,15 @@ static void test_record_equal(void **state)
 int run_lease_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_microtime_format),   cmocka_unit_test(test_microtime_round_trip),
+        cmocka_unit_test(test_microtime_format),
+        cmocka_unit_test(test_microtime_round_trip),
         cmocka_unit_test(test_microtime_parse_variants),
-        cmocka_unit_test(test_microtime_parse_rejects), cmocka_unit_test(test_decode_full),
-        cmocka_unit_test(test_decode_tolerant),    cmocka_unit_test(test_decode_bounds),
-        cmocka_unit_test(test_encode),             cmocka_unit_test(test_watch_event),
+        cmocka_unit_test(test_microtime_parse_rejects),
+        cmocka_unit_test(test_decode_full),
+        cmocka_unit_test(test_decode_tolerant),
+        cmocka_unit_test(test_decode_bounds),
+        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_watch_event),
         cmocka_unit_test(test_record_equal),
     };
     return cmocka_run_group_tests_name("lease", tests, NULL, NULL);

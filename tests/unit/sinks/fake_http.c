@@ -22,8 +22,8 @@ static struct http_request handles[FAKE_MAX_REQS];
 
 const char *http_error_name(int error)
 {
-    static const char *const n[] = {"ok", "connect", "timeout", "tls", "too_large", "aborted",
-                                    "io"};
+    static const char *const n[] = {"ok",        "connect", "timeout", "tls",
+                                    "too_large", "aborted", "io"};
     return error >= 0 && error <= 6 ? n[error] : "unknown";
 }
 
@@ -34,7 +34,10 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
     return &the_client;
 }
 
-void http_client_free(struct http_client *c) { (void)c; }
+void http_client_free(struct http_client *c)
+{
+    (void)c;
+}
 
 struct http_request *http_request_start(struct http_client *c, const struct http_request_opts *o,
                                         char *err, size_t errlen)

@@ -19,9 +19,9 @@
 int run_lineproto_tests(void);
 
 static const char *const HOSTILE[] = {
-    "plain",     "with space", "a,b",        "k=v",     "quote\"d",   "back\\slash", "\\,",
-    "\\=",       "\\ ",        "end\\",      "\\",      "new\nline", "cr\rx",        "ünïcødé ☃",
-    "=,= ,\\\"", " lead",      "trail ",     "\\\\end", "tab\there", "#hash",       "a\\\\,b",
+    "plain",     "with space", "a,b",    "k=v",     "quote\"d",  "back\\slash", "\\,",
+    "\\=",       "\\ ",        "end\\",  "\\",      "new\nline", "cr\rx",       "ünïcødé ☃",
+    "=,= ,\\\"", " lead",      "trail ", "\\\\end", "tab\there", "#hash",       "a\\\\,b",
 };
 
 /* What the parser reads back for s: the encoder's documented rewrites applied. */
@@ -189,10 +189,28 @@ static void check_double(double d)
 static void test_double_round_trip(void **state)
 {
     (void)state;
-    const double fixed[] = {0.0,     -0.0,    1.0,     0.1,          0.3,   1e21,     1e-7,
-                            1e-6,    123.456, 5e-324,  2.2250738585072014e-308, 1.7976931348623157e308,
-                            0.5,     100,     1e20,    123456789012345678.0, 9007199254740993.0,
-                            -2.5e-5, 1.0 / 3, 2.0 / 3, 4.35,         0.07};
+    const double fixed[] = {0.0,
+                            -0.0,
+                            1.0,
+                            0.1,
+                            0.3,
+                            1e21,
+                            1e-7,
+                            1e-6,
+                            123.456,
+                            5e-324,
+                            2.2250738585072014e-308,
+                            1.7976931348623157e308,
+                            0.5,
+                            100,
+                            1e20,
+                            123456789012345678.0,
+                            9007199254740993.0,
+                            -2.5e-5,
+                            1.0 / 3,
+                            2.0 / 3,
+                            4.35,
+                            0.07};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         check_double(fixed[i]);
     uint64_t x = 88172645463325252ULL;
@@ -248,14 +266,11 @@ static void test_withfields_merging(void **state)
     s[0].labels[0] = (struct kp_label){"pod_name", "a"};
     s[1].labels[0] = (struct kp_label){"pod_name", "b"};
     struct kp_point p[] = {
-        {0, KP_M_CPU_USAGE, {.i = 10}, 100},
-        {0, KP_M_CPU_USAGE_RATE, {.i = 5}, 100},
-        {0, KP_M_MEM_USAGE, {.i = 7}, 100},
-        {0, KP_M_MEM_WORKING_SET, {.i = 6}, 100},
+        {0, KP_M_CPU_USAGE, {.i = 10}, 100}, {0, KP_M_CPU_USAGE_RATE, {.i = 5}, 100},
+        {0, KP_M_MEM_USAGE, {.i = 7}, 100},  {0, KP_M_MEM_WORKING_SET, {.i = 6}, 100},
         {0, KP_M_CPU_USAGE, {.i = 11}, 200}, /* new timestamp: new line */
         {1, KP_M_CPU_USAGE, {.i = 12}, 200}, /* new series: new line */
-        {1, KP_M_UPTIME, {.i = 3}, 200},
-        {1, KP_M_MEM_NODE_UTILIZATION, {.f = NAN}, 200},
+        {1, KP_M_UPTIME, {.i = 3}, 200},     {1, KP_M_MEM_NODE_UTILIZATION, {.f = NAN}, 200},
     };
     struct kp_batch b = {s, 2, p, sizeof p / sizeof p[0]};
     struct lp_options o = {.withfields = true, .cluster_name = "default"};

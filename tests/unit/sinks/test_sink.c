@@ -25,9 +25,8 @@ static void test_uri_generic(void **state)
     (void)state;
     struct uri u;
     char err[256];
-    assert_int_equal(uri_parse("influxdb:http://[::1]:8086/x?db=k%38s&a+b=c+d&flag&e=", &u, err,
-                               sizeof err),
-                     0);
+    assert_int_equal(
+        uri_parse("influxdb:http://[::1]:8086/x?db=k%38s&a+b=c+d&flag&e=", &u, err, sizeof err), 0);
     assert_string_equal(u.prefix, "influxdb");
     assert_string_equal(u.scheme, "http");
     assert_string_equal(u.host, "::1");
@@ -86,9 +85,8 @@ static void test_heapster_source(void **state)
     assert_true(hs.insecure);
     assert_string_equal(hs.auth, "/etc/kc");
     assert_true(hs.use_service_account);
-    assert_int_equal(hs.set, HS_MASTER | HS_IN_CLUSTER_CONFIG | HS_KUBELET_HTTPS |
-                                 HS_KUBELET_PORT | HS_INSECURE | HS_AUTH |
-                                 HS_USE_SERVICE_ACCOUNT | HS_API_VERSION);
+    assert_int_equal(hs.set, HS_MASTER | HS_IN_CLUSTER_CONFIG | HS_KUBELET_HTTPS | HS_KUBELET_PORT |
+                                 HS_INSECURE | HS_AUTH | HS_USE_SERVICE_ACCOUNT | HS_API_VERSION);
     heapster_source_fini(&hs);
     assert_int_equal(heapster_source_parse("kubernetes", &hs, err, sizeof err), 0);
     assert_null(hs.master_url);
@@ -97,16 +95,14 @@ static void test_heapster_source(void **state)
     assert_false(hs.kubelet_https);
     assert_int_equal(hs.set, 0);
     heapster_source_fini(&hs);
-    assert_int_equal(heapster_source_parse("kubernetes.summary_api:''?auth=\"\"", &hs, err,
-                                           sizeof err),
-                     0);
+    assert_int_equal(
+        heapster_source_parse("kubernetes.summary_api:''?auth=\"\"", &hs, err, sizeof err), 0);
     assert_null(hs.auth);
     heapster_source_fini(&hs);
     assert_int_equal(heapster_source_parse("kubernetes:?bogus=1", &hs, err, sizeof err), -1);
     assert_non_null(strstr(err, "\"bogus\""));
     assert_int_equal(heapster_source_parse("kubernetes:?kubeletPort=0", &hs, err, sizeof err), -1);
-    assert_int_equal(heapster_source_parse("kubernetes:?insecure=maybe", &hs, err, sizeof err),
-                     -1);
+    assert_int_equal(heapster_source_parse("kubernetes:?insecure=maybe", &hs, err, sizeof err), -1);
     assert_int_equal(heapster_source_parse("cadvisor:external", &hs, err, sizeof err), -1);
     assert_int_equal(heapster_source_parse("kubernetes:ftp://x", &hs, err, sizeof err), -1);
 }
@@ -156,8 +152,8 @@ static void test_sink_options(void **state)
     int has_auth = 0, has_ua = 0;
     for (int i = 0; i < 8; i++) {
         has_auth |= strcmp(fake_reqs[0].headers[i], "Authorization: Basic dTpw") == 0;
-        has_ua |= strcmp(fake_reqs[0].headers[i],
-                         "User-Agent: kubepulse/0.1.0 (identity=pod-1)") == 0;
+        has_ua |=
+            strcmp(fake_reqs[0].headers[i], "User-Agent: kubepulse/0.1.0 (identity=pod-1)") == 0;
     }
     assert_true(has_auth && has_ua);
     sink_free(s);
@@ -203,7 +199,7 @@ static void test_buffer_size_and_backoff(void **state)
     assert_true(sink_backoff_delay(3, 0.5, 30, 0.999999) > 3.99);
     assert_true(sink_backoff_delay(20, 0.5, 30, 0) == 15);
     assert_true(sink_backoff_delay(1000, 0.5, 30, 0.5) == 22.5);
-    assert_true(influx_retry_delay(IV_RETRY, 5, 7, 0.3) == 7);     /* Retry-After wins */
+    assert_true(influx_retry_delay(IV_RETRY, 5, 7, 0.3) == 7);      /* Retry-After wins */
     assert_true(influx_retry_delay(IV_RETRY, 0, 9999, 0.3) == 600); /* capped */
     assert_true(influx_retry_delay(IV_AUTH, 0, -1, 0) >= 5);        /* long */
     assert_int_equal(influx_classify(HTTP_ERR_CONNECT, 0), IV_RETRY);
@@ -313,8 +309,7 @@ static void test_delivery_verdicts(void **state)
     struct sink *s;
     char err[512];
     struct sink_stats st;
-    assert_int_equal(sink_open("influxdb:http://h:8086?db=d&gzip=false", &env, &s, err,
-                               sizeof err),
+    assert_int_equal(sink_open("influxdb:http://h:8086?db=d&gzip=false", &env, &s, err, sizeof err),
                      0);
     assert_int_equal(fake_nreqs, 1);
     struct kp_batch b = batch(7);
@@ -361,8 +356,7 @@ static void test_auth_failure_no_storm(void **state)
     (void)state;
     struct sink *s;
     char err[512];
-    assert_int_equal(sink_open("influxdb:http://h:8086?createdb=false", &env, &s, err,
-                               sizeof err),
+    assert_int_equal(sink_open("influxdb:http://h:8086?createdb=false", &env, &s, err, sizeof err),
                      0);
     struct kp_batch b = batch(2);
     sink_write(s, &b, err, sizeof err);

@@ -3,4 +3,7 @@ int run_lineproto_tests(void);
 int run_sink_tests(void);
 int run_null_sink_tests(void);
 
-int main(void) { return run_lineproto_tests() | run_sink_tests() | run_null_sink_tests(); }
+int main(void)
+{
+    return run_lineproto_tests() | run_sink_tests() | run_null_sink_tests();
+}
