@@ -1,0 +1,141 @@
+"""Network partition of the leader from the API server (issue "Hardening", task 1).
+
+Three kubepulse replicas; each reaches the kube-apiserver through its own TCP proxy
+(tests/chaos/tcpproxy.py), InfluxDB and the kubelet simulator directly. "Partitioning" a
+replica blackholes its proxy: its API connections fall silent (no RST, no FIN) while it can
+still scrape and write — the dangerous case, since only the Lease tells it to stop. See
+docs/hardening.md for why a proxy stands in for a network namespace here.
+
+Each round partitions the current leader and checks:
+- it stops leading (/status "leading" false, "stopped leading" in its log) no later than its
+  guaranteed deadline (partition time + renew deadline) and before anyone else leads;
+- InfluxDB's own HTTP log (User-Agent = identity) shows no write from it after that;
+- another replica leads within leaseDuration + a few retry periods, and writes;
+- after the heal there is exactly one leader, and the healed replica follows it.
+Over the run, leading intervals (logs, and /status polling) never overlap, every replica
+exits 0 on SIGTERM and the logs hold no sanitizer report (build with -DKP_SANITIZE=ON).
+
+Short form (CI): 4s/3s/1s durations, 2 rounds. KP_LONG_TESTS=1: 6 rounds, and a follower
+partition as well.
+"""
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+from chaoslib import (KUBEPULSE, LONG, StatusPoller, World, assert_no_overlap,  # noqa: E402
+                      log)
+from kpharness import wait_for  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
+
+ROUNDS = 6 if LONG else 2
+
+
+@pytest.fixture
+def world(cluster, procs, namespace, tmp_path):
+    return World(cluster, procs, namespace, tmp_path, res=2.0, durations=(4.0, 3.0, 1.0))
+
+
+def writes_by(world, ident, after=None):
+    return [t for t, i, code in world.influx_writes() if i == ident and code == 204
+            and (after is None or t > after)]
+
+
+def stop_time(replica, after):
+    for ev in replica.events():
+        if ev["msg"] == "stopped leading" and ev["ts"] >= after:
+            return ev["ts"], ev.get("reason")
+    return None
+
+
+def start_time(replica, after):
+    for ev in replica.events():
+        if ev["msg"] == "became leader" and ev["ts"] >= after:
+            return ev["ts"]
+    return None
+
+
+def test_partitioned_leader_stops_before_lease_expires(world):
+    world.start_sim(nodes=5, pods=5)
+    reps = [world.start(b, proxied=True) for b in ("a", "b", "c")]
+    poller = StatusPoller(world)
+    poller.start()
+    leader = world.leader(timeout=30)
+    wait_for(lambda: writes_by(world, leader.identity), timeout=20, what="first writes")
+    figures = []
+
+    for rnd in range(ROUNDS):
+        proxy = world.proxies[leader.identity]
+        time.sleep(world.rp * 1.5)  # mid-renew-cycle, somewhere
+        t_part = proxy.blackhole()
+        # It must stop on its own clock, at the latest at its guarantee.
+        wait_for(lambda: not leader.leading(), timeout=world.rd + 3, interval=0.05,
+                 what=f"{leader.identity} stepping down")
+        stopped = wait_for(lambda: stop_time(leader, t_part), timeout=5,
+                           what="'stopped leading' line")
+        t_stop, reason = stopped
+        new = world.leader(timeout=world.ld + world.rd + 4 * world.rp, exclude=leader)
+        t_new = start_time(new, t_part)
+        log(f"\nround {rnd}: partitioned {leader.identity}; it stopped after "
+            f"{t_stop - t_part:.3f}s ({reason}); {new.identity} led after {t_new - t_part:.3f}s")
+        assert t_stop <= t_part + world.rd + 0.25, (t_stop - t_part, reason)
+        assert t_stop <= t_new, (t_stop, t_new)
+        assert t_new - t_part <= world.ld + world.rd + 3 * world.rp, t_new - t_part
+        # InfluxDB is still reachable from it, but it must not write after stepping down.
+        wait_for(lambda: writes_by(world, new.identity, t_new), timeout=4 * world.res + 5,
+                 what=f"writes from {new.identity}")
+        time.sleep(world.res)  # a further interval in which it could misbehave
+        late = writes_by(world, leader.identity, t_stop)
+        assert not late, f"{leader.identity} wrote after stepping down at {t_stop}: {late}"
+        last = max(writes_by(world, leader.identity) or [float("nan")])
+        figures.append((t_stop - t_part, t_new - t_part, t_stop - last))
+
+        t_heal = proxy.heal()
+        # The healed replica follows; exactly one leader, the new one, for a while.
+        wait_for(lambda: (leader.status() or {}).get("holder") == new.identity,
+                 timeout=world.ld + 4 * world.rp + 10, interval=0.1,
+                 what=f"{leader.identity} seeing {new.identity} after the heal")
+        t_follow = time.time()
+        end = time.time() + 3 * world.rp
+        while time.time() < end:
+            assert world.leaders() == [new], [r.identity for r in world.leaders()]
+            time.sleep(0.2)
+        assert world.lease()["holderIdentity"] == new.identity
+        log(f"round {rnd}: healed; {leader.identity} followed after {t_follow - t_heal:.2f}s")
+        leader = new
+
+    if LONG:
+        # A partitioned follower changes nothing.
+        follower = next(r for r in world.live() if r is not leader)
+        proxy = world.proxies[follower.identity]
+        proxy.blackhole()
+        time.sleep(world.ld + 2 * world.rp)
+        assert world.leaders() == [leader]
+        proxy.heal()
+        time.sleep(2 * world.rp)
+        assert world.leaders() == [leader]
+
+    poller.stop()
+    for r in world.live():
+        r.signal(signal.SIGTERM)
+    for r in world.replicas:
+        assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
+    flat = assert_no_overlap({r.identity: r.lead_intervals() for r in world.replicas}, "logs")
+    assert_no_overlap(poller.intervals(), "/status polling")
+    assert len(flat) == ROUNDS + 1, flat
+    # Every write came from a replica leading at the time (or flushing at its SIGTERM).
+    for t, ident, code in world.influx_writes():
+        r = next(r for r in world.replicas if r.identity == ident)
+        ivs = r.lead_intervals()
+        assert any(s <= t <= e + 0.01 for s, e in ivs) or t >= ivs[-1][1], (ident, t, ivs)
+    world.check_sanitizers()
+    stops, takeovers, quiet = zip(*figures)
+    log(f"partition figures over {ROUNDS} rounds: step-down after partition "
+        f"max {max(stops):.3f}s (renew deadline {world.rd}s); takeover after "
+        f"max {max(takeovers):.3f}s (lease duration {world.ld}s); last write before "
+        f"step-down min {min(quiet):.3f}s")
