@@ -58,7 +58,7 @@ static int label_cmp(const void *a, const void *b)
     return strcmp(((const struct kp_label *)a)->key, ((const struct kp_label *)b)->key);
 }
 
-/* Reads the whole file into one batch; the strings live until exit. */
+/* Reads the whole file into one batch and writes it (the sink keeps nothing of it). */
 static void write_file(struct sink *s, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -110,6 +110,13 @@ static void write_file(struct sink *s, const char *path)
     char err[256];
     if (sink_write(s, &b, err, sizeof err) < 0)
         fprintf(stderr, "sink_write: %s\n", err);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < series[i].nlabels; j++) {
+            free((char *)series[i].labels[j].key);
+            free((char *)series[i].labels[j].value);
+        }
+    free(series);
+    free(pts);
 }
 
 static void write_gen(struct driver *d)
