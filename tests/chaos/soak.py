@@ -33,8 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chaoslib import World, http, log, sink_stats  # noqa: E402
+from chaoslib import World, sink_stats  # noqa: E402
 from kpharness import Cluster, ProcessGroup  # noqa: E402
+from kpreplicas import http, log  # noqa: E402
 
 FAULTS = ["kind=hang&stage=http", "kind=status500", "kind=truncated", "kind=malformed",
           "kind=refused", "kind=slow&rate=200"]
@@ -187,6 +188,7 @@ def main():
         for r in world.live():
             r.signalled_term = True
         procs.stop_all()
+        world.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)  # kubeconfigs and the token
 
     failed += summarize(world, sampler, a, t0, t_end, windows)

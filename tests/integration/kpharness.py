@@ -177,6 +177,32 @@ class Cluster:
         except urllib.error.HTTPError as err:
             return err.code, _decode(err.read())
 
+    def write_kubeconfig(self, path: Path, user: dict[str, str], *, server: str | None = None,
+                         verify: bool = True, namespace: str | None = None) -> Path:
+        """A kubeconfig (mode 0600) for the API server, or ``server`` in front of it, as
+        ``user`` (its kubeconfig fields: token, tokenFile, client-certificate/client-key).
+        ``verify=False`` sets insecure-skip-tls-verify instead of trusting the test CA."""
+        tls = (f'certificate-authority: "{self.ca_cert}"' if verify
+               else "insecure-skip-tls-verify: true")
+        fields = ", ".join(f'{k}: "{v}"' for k, v in user.items())
+        context = "cluster: c, user: u" + (f", namespace: {namespace}" if namespace else "")
+        path = Path(path)
+        path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: "{server or self.apiserver}", {tls}}}
+users:
+- name: u
+  user: {{{fields}}}
+contexts:
+- name: c
+  context: {{{context}}}
+current-context: c
+""")
+        path.chmod(0o600)
+        return path
+
     def create_namespace(self, prefix: str = "kp") -> str:
         """A fresh namespace (unique name) with its 'default' ServiceAccount, which the
         ServiceAccount admission plugin needs for pods (no controller-manager runs here).

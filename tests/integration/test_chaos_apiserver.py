@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
-from chaoslib import (KUBEPULSE, LONG, StatusPoller, World, assert_no_overlap,  # noqa: E402
-                      log)
+from chaoslib import LONG, World  # noqa: E402
 from kpharness import wait_for  # noqa: E402
+from kpreplicas import KUBEPULSE, StatusPoller, assert_no_overlap, log  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
@@ -46,8 +46,9 @@ def good_writes(world, after):
     return sorted(t for t, _, code in world.influx_writes() if code == 204 and t > after)
 
 
-def test_apiserver_and_etcd_restarts(cluster, procs, namespace, tmp_path):
+def test_apiserver_and_etcd_restarts(cluster, procs, namespace, tmp_path, request):
     world = World(cluster, procs, namespace, tmp_path, res=2.0, durations=(4.0, 3.0, 1.0))
+    request.addfinalizer(world.cleanup)
     world.start_sim(nodes=3, pods=3)
     for b in ("a", "b", "c"):
         world.start(b)
@@ -87,7 +88,7 @@ def test_apiserver_and_etcd_restarts(cluster, procs, namespace, tmp_path):
     nodes = len(cluster.kubectl("get", "nodes", "-o", "name").stdout.split())
 
     def settled():
-        last.update({r.identity: r.status() for r in world.live()})
+        last.update({r.identity: r.try_status() for r in world.live()})
         return all(s and s["holder"] == leader.identity and s["ready"] and
                    s["collector"]["nodesCached"] == nodes for s in last.values())
     try:

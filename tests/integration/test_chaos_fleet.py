@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
-from chaoslib import KUBEPULSE, LONG, World, log, mono, wall_to_mono  # noqa: E402
+from chaoslib import LONG, World  # noqa: E402
+from kpreplicas import KUBEPULSE, log, mono, wall_to_mono  # noqa: E402
 from test_election import EXAMPLE, LD, RD, RP, Election, _goelector  # noqa: E402
 
 pytestmark = [pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built"),

@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
-from chaoslib import KUBEPULSE, LONG, World, log, prom_value, sink_stats  # noqa: E402
+from chaoslib import LONG, World, sink_stats  # noqa: E402
 from kpharness import wait_for  # noqa: E402
+from kpreplicas import KUBEPULSE, log, prom_value  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
@@ -53,9 +54,10 @@ def quiet_sample(world, replica):
     raise AssertionError(f"never quiet: {sink_stats(replica)}")
 
 
-def test_influx_outage_big_and_tiny_buffer(cluster, procs, namespace, tmp_path):
+def test_influx_outage_big_and_tiny_buffer(cluster, procs, namespace, tmp_path, request):
     big = World(cluster, procs, namespace, tmp_path, res=RES,
                 extra_args=["--lease-name=kp-big"])
+    request.addfinalizer(big.cleanup)
     small = World(cluster, procs, namespace, tmp_path, res=RES, share_sim_with=big,
                   extra_args=["--lease-name=kp-small", "--sink-buffer-size=500points"])
     big.start_sim(nodes=NODES, pods=PODS)

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
-from chaoslib import (KUBEPULSE, LONG, StatusPoller, World, assert_no_overlap,  # noqa: E402
-                      log)
+from chaoslib import LONG, World  # noqa: E402
 from kpharness import wait_for  # noqa: E402
+from kpreplicas import KUBEPULSE, StatusPoller, assert_no_overlap, log  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
@@ -38,7 +38,9 @@ ROUNDS = 6 if LONG else 2
 
 @pytest.fixture
 def world(cluster, procs, namespace, tmp_path):
-    return World(cluster, procs, namespace, tmp_path, res=2.0, durations=(4.0, 3.0, 1.0))
+    w = World(cluster, procs, namespace, tmp_path, res=2.0, durations=(4.0, 3.0, 1.0))
+    yield w
+    w.cleanup()
 
 
 def writes_by(world, ident, after=None):
@@ -97,7 +99,7 @@ def test_partitioned_leader_stops_before_lease_expires(world):
 
         t_heal = proxy.heal()
         # The healed replica follows; exactly one leader, the new one, for a while.
-        wait_for(lambda: (leader.status() or {}).get("holder") == new.identity,
+        wait_for(lambda: (leader.try_status() or {}).get("holder") == new.identity,
                  timeout=world.ld + 4 * world.rp + 10, interval=0.1,
                  what=f"{leader.identity} seeing {new.identity} after the heal")
         t_follow = time.time()

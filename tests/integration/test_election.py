@@ -258,20 +258,9 @@ def test_lease_deleted_is_recreated(election):
 def _insecure_kubeconfig(cluster, path):
     # A replica whose clock runs an hour behind would find the fresh test certificates
     # "not yet valid"; the subject here is the election, so skip server verification.
-    path.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {{server: "{cluster.apiserver}", insecure-skip-tls-verify: true}}
-users:
-- name: u
-  user: {{client-certificate: "{cluster.admin_cert[0]}", client-key: "{cluster.admin_cert[1]}"}}
-contexts:
-- name: c
-  context: {{cluster: c, user: u}}
-current-context: c
-""")
-    return path
+    cert, key = cluster.admin_cert
+    return cluster.write_kubeconfig(path, {"client-certificate": cert, "client-key": key},
+                                    verify=False)
 
 
 LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
@@ -317,21 +306,7 @@ def test_clock_skew_no_steal(election, cluster, tmp_path):
 
 
 def _token_kubeconfig(cluster, token, path):
-    path.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {{server: "{cluster.apiserver}", certificate-authority: "{cluster.ca_cert}"}}
-users:
-- name: u
-  user: {{token: "{token}"}}
-contexts:
-- name: c
-  context: {{cluster: c, user: u, namespace: default}}
-current-context: c
-""")
-    path.chmod(0o600)
-    return path
+    return cluster.write_kubeconfig(path, {"token": token}, namespace="default")
 
 
 def test_forbidden_then_joins_after_rolebinding(election, cluster, tmp_path):

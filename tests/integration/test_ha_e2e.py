@@ -27,346 +27,33 @@ SIGKILL window). The simulator samples every 5s too, so each interval has exactl
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 
-from kpharness import REPO_ROOT, wait_for
+import kpreplicas
+from kpharness import wait_for
+from kpreplicas import KUBEPULSE, StatusPoller, assert_no_overlap, log, prom_value
 
-BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
-KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
 RES = 5.0                      # --metric-resolution
 LD, RD, RP = 8.0, 5.0, 1.0     # --lease-duration, --renew-deadline, --retry-period
 NODES, PODS = 10, 10
 
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
-# The chart's RBAC (charts/kubepulse/templates/clusterrole.yaml, role.yaml), per resource.
-CLUSTER_RULES = ["list,watch:nodes", "get:nodes/stats", "list,watch:pods,namespaces"]
-NS_RULES = ["get,list,watch,create,update:leases.coordination.k8s.io", "create:events"]
 
-INFLUX_WRITE = re.compile(
-    r'\[httpd\] \S+ - \S+ \[[^\]]+\] "POST /write\?([^ "]*) HTTP/[\d.]+" (\d+) \d+ "[^"]*" '
-    r'"([^"]*)" ([0-9a-f-]{36}) (\d+)')
-UA = re.compile(r"^kubepulse/\S+ \(identity=([^)]+)\)$")
-UUID_EPOCH = 0x01B21DD213814000  # 100-ns ticks from 1582-10-15 to 1970-01-01
+class World(kpreplicas.World):
+    """kpreplicas.World at this test's timing and size (see the module docstring); also
+    used by test_security.py."""
 
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_addr_base() -> str:
-    """A loopback /24 whose .1-.N have nothing on :10250 (other simulators may be running)."""
-    for second in [60 + (os.getpid() + i) % 150 for i in range(40)]:
-        ok = True
-        for host in range(1, NODES + 1):
-            with socket.socket() as s:
-                try:
-                    s.bind((f"127.{second}.0.{host}", 10250))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return f"127.{second}.0.1"
-    raise AssertionError("no free loopback range for the simulator")
-
-
-def http_get(port: int, path: str, timeout: float = 3.0):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-    except OSError as err:  # not listening yet, or gone
-        return 0, str(err)
-
-
-def prom_value(text: str, name: str, labels: str | None = None) -> float | None:
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == name and (labels is None or labels in (m.group(2) or "")):
-            return float(m.group(3))
-    return None
-
-
-def start_proc(procs, name, argv):
-    """procs.start, and a log() that reads only what this process wrote (logs are appended to
-    across runs on a kept cluster)."""
-    path = procs.log_dir / f"{name}.log"
-    offset = path.stat().st_size if path.exists() else 0
-    proc = procs.start(name, argv)
-
-    def own_log():
-        with open(proc.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    proc.log = own_log
-    return proc
-
-
-class Replica:
-    """One kubepulse process (one identity: a restarted replica gets a new one, like a pod)."""
-
-    def __init__(self, world, identity: str, argv: list[str]):
-        self.world, self.identity, self.port = world, identity, free_port()
-        self.proc = start_proc(world.procs, identity, [*argv, f"--identity={identity}",
-                                                         f"--listen=127.0.0.1:{self.port}"])
-        self.killed_at: float | None = None
-        self.signalled_at: float | None = None
-
-    def alive(self):
-        return self.proc.alive()
-
-    def get(self, path):
-        return http_get(self.port, path)
-
-    def status(self):
-        code, body = self.get("/status")
-        if code == 0:
-            raise OSError(body)
-        assert code == 200, (self.identity, code, body)
-        return json.loads(body)
-
-    def try_status(self):
-        try:
-            return self.status()
-        except (OSError, AssertionError, ValueError):
-            return None
-
-    def leading(self) -> bool:
-        s = self.try_status()
-        return bool(s and s["leading"])
-
-    def events(self) -> list[dict]:
-        out = []
-        for line in self.proc.log().splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
-
-    def lead_intervals(self) -> list[tuple[float, float]]:
-        """[(start, end)] wall times from the log; a SIGKILLed leader ends at its kill."""
-        res, start = [], None
-        for ev in self.events():
-            if ev["msg"] == "became leader":
-                start = ev["ts"]
-            elif ev["msg"] == "stopped leading" and start is not None:
-                res.append((start, ev["ts"]))
-                start = None
-        if start is not None:
-            end = self.killed_at if self.killed_at else (math.inf if self.alive() else None)
-            assert end is not None, f"{self.identity} exited while leading without a log line"
-            res.append((start, end))
-        return res
-
-    def exit_time(self) -> float | None:
-        for ev in self.events():
-            if ev["msg"] == "kubepulse stopped":
-                return ev["ts"]
-        return self.killed_at
-
-    def signal(self, sig) -> float:
-        t = time.time()
-        if sig == signal.SIGKILL:
-            self.killed_at = t
-        self.signalled_at = t
-        self.proc.send(sig)
-        return t
-
-
-class StatusPoller(threading.Thread):
-    """Polls /status of every live replica every 0.2 s: who says it leads, and when."""
-
-    def __init__(self, world):
-        super().__init__(daemon=True)
-        self.world = world
-        self.samples: list[tuple[float, str, bool, str]] = []  # (wall, identity, leading, holder)
-        self.stop_evt = threading.Event()
-
-    def run(self):
-        while not self.stop_evt.is_set():
-            for r in list(self.world.replicas):
-                if not r.alive():
-                    continue
-                t0 = time.time()
-                s = r.try_status()
-                if s is not None:
-                    self.samples.append((t0, r.identity, bool(s["leading"]), s["holder"]))
-            self.stop_evt.wait(0.2)
-
-    def intervals(self) -> dict[str, list[tuple[float, float]]]:
-        """Per identity, [first, last] times seen leading in a row: inside the true intervals."""
-        out: dict[str, list[list[float]]] = {}
-        cur: dict[str, list[float] | None] = {}
-        for t, ident, leading, _ in sorted(self.samples):
-            if leading:
-                if cur.get(ident) is None:
-                    cur[ident] = [t, t]
-                    out.setdefault(ident, []).append(cur[ident])
-                else:
-                    cur[ident][1] = t
-            else:
-                cur[ident] = None
-        return {k: [tuple(v) for v in vs] for k, vs in out.items()}
-
-
-def assert_no_overlap(intervals: dict[str, list[tuple[float, float]]], what: str):
-    flat = sorted((s, e, ident) for ident, ivs in intervals.items() for s, e in ivs)
-    for (s1, e1, n1), (s2, e2, n2) in zip(flat, flat[1:]):
-        assert e1 <= s2, f"{what}: {n1} led until {e1:.6f} but {n2} began at {s2:.6f}"
-    return flat
-
-
-class World:
-    """The kubelet simulator, a least-privilege ServiceAccount and the replicas."""
-
-    def __init__(self, cluster, procs, namespace, tmp_path, sink_extra="", extra_args=(),
-                 influx_url=None):
-        self.cluster, self.procs, self.ns, self.tmp = cluster, procs, namespace, tmp_path
-        self.replicas: list[Replica] = []
-        self.db = "k8s_" + uuid.uuid4().hex[:8]
-        self.n = 0
-        self.token = cluster.mint_token("kubepulse", namespace, rules=NS_RULES,
-                                        cluster_rules=CLUSTER_RULES, duration="2h")
-        self.token_file = tmp_path / "token"
-        self.token_file.write_text(self.token)
-        self.token_file.chmod(0o600)
-        self.kubeconfig = tmp_path / "kubepulse.kubeconfig"
-        self.kubeconfig.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {{server: "{cluster.apiserver}", certificate-authority: "{cluster.ca_cert}"}}
-users:
-- name: u
-  user: {{tokenFile: "{self.token_file}"}}
-contexts:
-- name: c
-  context: {{cluster: c, user: u, namespace: {namespace}}}
-current-context: c
-""")
-        self.kubeconfig.chmod(0o600)
-        self.sink = f"influxdb:{influx_url or cluster.influx_url}?db={self.db}{sink_extra}"
-        self.extra_args = list(extra_args)
-        self.influx_log = cluster.log_path("influx")
-        self.influx_offset = self.influx_log.stat().st_size if self.influx_log.exists() else 0
+    def __init__(self, cluster, procs, namespace, tmp_path, **kw):
+        super().__init__(cluster, procs, namespace, tmp_path, res=RES, durations=(LD, RD, RP),
+                         **kw)
 
     def start_sim(self, nodes=NODES, pods=PODS):
-        sim = subprocess.run([str(REPO_ROOT / "tests" / "sim" / "build.sh")], check=True,
-                             capture_output=True, text=True, timeout=900).stdout.strip()
-        self.sim = start_proc(self.procs, "kubeletsim", [
-            sim, "-nodes", str(nodes), "-pods", str(pods), "-ca-cert", self.cluster.ca_cert,
-            "-ca-key", self.cluster.ca_key, "-token-file", str(self.token_file),
-            "-addr-base", free_addr_base(), "-sample-interval", f"{int(RES)}s",
-            "-node-prefix", f"{self.db.replace('_', '-')}-",
-            "-control", "127.0.0.1:0"])
-        line = wait_for(lambda: re.search(r"kubeletsim ready .*control=(\S+)", self.sim.log()),
-                        timeout=60, what="kubeletsim ready")
-        control = line.group(1)
-        env = {**os.environ, "KP_KUBECTL": self.cluster.kubectl_bin,
-               "KP_KUBECONFIG": self.cluster.kubeconfig}
-        reg = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "sim" / "register.py"),
-                              "--control", control], env=env, timeout=300, capture_output=True,
-                             text=True)
-        assert reg.returncode == 0, reg.stderr
-        raw = urllib.request.urlopen(f"http://{control}/manifest", timeout=60).read()
-        self.manifest = json.loads(raw)
-        self.manifest_file = self.tmp / "manifest.json"
-        self.manifest_file.write_bytes(raw)
-
-    def cleanup(self):
-        """Remove the simulated nodes and pods, so later tests on this cluster do not scrape
-        addresses that are gone."""
-        if getattr(self, "manifest_file", None):
-            env = {**os.environ, "KP_KUBECTL": self.cluster.kubectl_bin,
-                   "KP_KUBECONFIG": self.cluster.kubeconfig}
-            subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "sim" / "register.py"),
-                            "--manifest", str(self.manifest_file), "--delete"], env=env,
-                           timeout=300, capture_output=True)
-
-    def argv(self, log_format="json", sink=None, extra=()):
-        return [str(KUBEPULSE), f"--kubeconfig={self.kubeconfig}", f"--lease-namespace={self.ns}",
-                f"--metric-resolution={int(RES)}s", f"--lease-duration={int(LD)}s",
-                f"--renew-deadline={int(RD)}s", f"--retry-period={int(RP)}s",
-                f"--kubelet-timeout={int(RES) - 1}s",
-                f"--sink={sink or self.sink}", f"--log-format={log_format}", *self.extra_args, *extra]
-
-    def start(self, base: str, log_format="json", sink=None, extra=()) -> Replica:
-        self.n += 1
-        r = Replica(self, f"{base}-{self.n}", self.argv(log_format, sink, extra))
-        self.replicas.append(r)
-        return r
-
-    def assert_none_died(self):
-        for r in self.replicas:
-            assert r.alive() or r.signalled_at, f"{r.identity} exited:\n{r.proc.log()[-2000:]}"
-
-    def live(self):
-        return [r for r in self.replicas if r.alive()]
-
-    def leader(self, timeout=15.0, exclude=None) -> Replica:
-        def one():
-            self.assert_none_died()
-            ls = [r for r in self.live() if r is not exclude and r.leading()]
-            return ls[0] if len(ls) == 1 else None
-        return wait_for(one, timeout=timeout, interval=0.05, what="exactly one leader")
-
-    def lease(self):
-        return json.loads(self.cluster.kubectl("get", "lease", "kubepulse", "-n", self.ns,
-                                               "-o", "json").stdout)["spec"]
-
-    def influx_writes(self) -> list[tuple[float, str, int]]:
-        """(arrival wall time, identity, HTTP status) of every write to our database."""
-        with open(self.influx_log, "rb") as f:
-            f.seek(self.influx_offset)
-            text = f.read().decode(errors="replace")
-        out = []
-        for m in INFLUX_WRITE.finditer(text):
-            query, code, agent, rid = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-            if f"db={self.db}" not in query.split("&"):
-                continue
-            ua = UA.match(agent)
-            assert ua, f"write to {self.db} with User-Agent {agent!r}"
-            u = uuid.UUID(rid)
-            assert u.version == 1, rid
-            out.append(((u.time - UUID_EPOCH) / 1e7, ua.group(1), code))
-        return out
-
-    def series_points(self, measurement: str, where: str, group: str, t0: float, t1: float):
-        """{tags tuple: [timestamps]} for one measurement in [t0, t1)."""
-        q = (f'SELECT value FROM "{measurement}" WHERE {where} AND time >= {int(t0 * 1e9)} '
-             f'AND time < {int(t1 * 1e9)} GROUP BY {group}')
-        res = self.cluster.influx_query(q, self.db, epoch="ns")
-        out = {}
-        for series in res["results"][0].get("series", []):
-            key = tuple(sorted((series.get("tags") or {}).items()))
-            out[key] = [v[0] / 1e9 for v in series["values"]]
-        return out
+        super().start_sim(nodes, pods, register_timeout=300)
 
 
 def check_endpoints(world: World, leader: Replica):
@@ -496,8 +183,7 @@ def test_ha_end_to_end(world, cluster):
     k_last = interval_of(time.time()) - 1  # the last complete interval
     t_end = time.time()
     time.sleep(1.0)  # let the last writes land
-    poller.stop_evt.set()
-    poller.join(5)
+    poller.stop()
     leader.signal(signal.SIGTERM)
     assert leader.proc.wait(10) == 0
 

@@ -20,7 +20,8 @@ import signal
 import time
 
 from kpharness import wait_for
-from test_ha_e2e import KUBEPULSE, RES, World, http_get, pytestmark  # noqa: F401
+from kpreplicas import KUBEPULSE, http_get
+from test_ha_e2e import RES, World, pytestmark  # noqa: F401
 
 
 def _grep_secrets(texts: dict[str, str], secret_strings: dict[str, str]):
@@ -82,7 +83,7 @@ def test_no_secret_in_logs_metrics_or_status(cluster, procs, namespace, tmp_path
     finally:
         world.cleanup()
 
-    texts = {f"log of {r.identity}": r.proc.log() for r in world.replicas}
+    texts = {f"log of {r.identity}": r.proc.text() for r in world.replicas}
     texts.update(pages)
     assert "level" in texts[f"log of {b.identity}"]  # json
     assert re.search(r"^[IWE]\d{4} ", texts[f"log of {a.identity}"], re.M)  # klog text
@@ -111,20 +112,10 @@ def _warned(proc, pattern: str) -> bool:
 
 
 def test_insecure_switches_warn_at_start(cluster, procs, namespace, tmp_path):
-    insecure_kc = tmp_path / "insecure.kubeconfig"
-    insecure_kc.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {{server: "{cluster.apiserver}", insecure-skip-tls-verify: true}}
-users:
-- name: u
-  user: {{client-certificate: "{cluster.admin_cert[0]}", client-key: "{cluster.admin_cert[1]}"}}
-contexts:
-- name: c
-  context: {{cluster: c, user: u}}
-current-context: c
-""")
+    cert, key = cluster.admin_cert
+    insecure_kc = cluster.write_kubeconfig(tmp_path / "insecure.kubeconfig",
+                                           {"client-certificate": cert, "client-key": key},
+                                           verify=False)
     common = [str(KUBEPULSE), f"--lease-namespace={namespace}", "--listen=127.0.0.1:0"]
     cases = {
         "kubelet-insecure-tls": (
