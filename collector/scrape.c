@@ -14,6 +14,7 @@
 #include "collector_int.h"
 #include "http.h"
 #include "log.h"
+#include "util.h"
 
 /* Idle connections kept beyond one per kubelet: the API server's watches and requests,
  * and the sinks' (--sink-concurrency is at most 64 per sink). */
@@ -21,9 +22,7 @@
 
 double collector_mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return kp_mono_now();
 }
 
 /* ---- one node ----------------------------------------------------------------- */

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 
 #define RELEASE_BUDGET_S  1.0 /* elector_release reports within this */
 #define REREAD_BUDGET     2   /* immediate re-reads after conflicts per attempt */
@@ -85,11 +86,7 @@ static void step_down(struct elector *e, const char *reason);
 
 static double mono_now(const struct elector *e)
 {
-    if (e->clock.mono_now)
-        return e->clock.mono_now(e->clock.ud);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return e->clock.mono_now ? e->clock.mono_now(e->clock.ud) : kp_mono_now();
 }
 
 static int64_t wall_now_us(const struct elector *e)

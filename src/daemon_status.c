@@ -13,6 +13,7 @@
 #include "log.h"
 #include "sink.h"
 #include "status.h"
+#include "util.h"
 
 #ifndef KP_VERSION
 #define KP_VERSION "0.0.0"
@@ -28,19 +29,12 @@ static const char TEXT[] = "text/plain; charset=utf-8";
 
 /* A leader that still believes it leads past its renew deadline is broken:
  * the elector steps down at the deadline, so this is a liveness failure. */
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool leader_past_deadline(const struct daemon *d)
 {
     double deadline;
     if (!d->leading || !d->elector || !elector_leader_deadline(d->elector, &deadline))
         return false;
-    return mono_now() > deadline + 1.0;
+    return kp_mono_now() > deadline + 1.0;
 }
 
 static void page_healthz(struct daemon *d, struct status_response *r)
@@ -237,7 +231,7 @@ static void page_status(struct daemon *d, struct status_response *r)
     json_object_object_add(o, "leaseNamespace", json_object_new_string(d->lease_namespace));
     if (d->elector && elector_leader_deadline(d->elector, &deadline))
         json_object_object_add(o, "leaderDeadlineInSeconds",
-                               json_object_new_double(deadline - mono_now()));
+                               json_object_new_double(deadline - kp_mono_now()));
     json_object_object_add(o, "ready", json_object_new_boolean(collector_ready(d->collector)));
     json_object_object_add(o, "leaderTransitions",
                            json_object_new_int64((int64_t)d->leader_transitions));

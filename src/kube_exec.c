@@ -108,13 +108,6 @@ fail:
     return -1;
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* environ + the plugin's env (which wins) + KUBERNETES_EXEC_INFO. */
 static char **build_env(const struct kube_exec *x, char *info)
 {
@@ -147,13 +140,13 @@ static int read_output(int fd, pid_t pid, long timeout_ms, char **out, size_t *o
 {
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap + 1);
-    double deadline = mono_now() + (double)timeout_ms / 1000.0;
+    double deadline = kp_mono_now() + (double)timeout_ms / 1000.0;
     if (!buf) {
         snprintf(err, errlen, "exec plugin: out of memory");
         return -1;
     }
     for (;;) {
-        int left = (int)((deadline - mono_now()) * 1000.0);
+        int left = (int)((deadline - kp_mono_now()) * 1000.0);
         if (left <= 0) {
             snprintf(err, errlen, "exec plugin (pid %d) timed out after %ld ms", (int)pid,
                      timeout_ms);

@@ -16,6 +16,7 @@
 
 #include "kube_internal.h"
 #include "log.h"
+#include "util.h"
 
 #define WATCH_BACKOFF_MIN_S 0.8
 #define WATCH_BACKOFF_MAX_S 30.0
@@ -46,13 +47,6 @@ struct kube_watch {
     size_t errbody_len;
     char errmsg[512];
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void watch_destroy(struct kube_watch *w)
 {
@@ -312,7 +306,7 @@ static void on_stream_done(const struct http_result *res, void *ud)
     w->stream = NULL;
     enter(w);
     long status = res->status;
-    double lasted = mono_now() - w->stream_started;
+    double lasted = kp_mono_now() - w->stream_started;
     if (w->relist || status == 410) {
         w->relist = false;
         set_str(&w->rv, NULL);
@@ -376,7 +370,7 @@ static void start_watch(struct kube_watch *w)
     w->errmsg[0] = '\0';
     w->stream_events = false;
     w->relist = false;
-    w->stream_started = mono_now();
+    w->stream_started = kp_mono_now();
     /* The server ends the watch after timeoutSeconds; allow a margin before
      * giving up on a silent connection ourselves. */
     w->stream = kube_stream_start(w->kc, url, (w->timeout_s + 30) * 1000, on_stream_data,
