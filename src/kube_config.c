@@ -81,22 +81,29 @@ static int dup_str(struct parse_ctx *p, const struct kyaml_node *map, const char
     return 0;
 }
 
+/* v as given when absolute, else relative to the kubeconfig's directory (as client-go).
+ * malloc'd; NULL when out of memory. */
+static char *config_relative(const struct parse_ctx *p, const char *v)
+{
+    char *out = NULL;
+    if (v[0] == '/' || !p->dir)
+        return strdup(v);
+    return asprintf(&out, "%s/%s", p->dir, v) < 0 ? NULL : out;
+}
+
 static int dup_path(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
                     const char *prefix, char **out)
 {
-    char keypath[160];
-    const char *v;
-    snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
-    if (get_str(p, map, key, keypath, NULL, &v) < 0)
+    if (dup_str(p, map, key, prefix, out) < 0)
         return -1;
-    if (!v || !v[0])
+    if (!*out)
         return 0;
-    if (v[0] == '/' || !p->dir) {
-        *out = strdup(v);
-    } else if (asprintf(out, "%s/%s", p->dir, v) < 0) {
-        *out = NULL;
-    }
-    if (!*out) {
+    char *resolved = config_relative(p, *out);
+    free(*out);
+    *out = resolved;
+    if (!resolved) {
+        char keypath[160];
+        snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
         kc_error(p, NULL, keypath, "out of memory");
         return -1;
     }
@@ -304,12 +311,7 @@ static int parse_exec(struct parse_ctx *p, const struct kyaml_node *m, const cha
         return -1;
     }
     /* Like client-go: a relative command with a slash is relative to the kubeconfig. */
-    if (cmd[0] != '/' && strchr(cmd, '/') && p->dir) {
-        if (asprintf(&x->command, "%s/%s", p->dir, cmd) < 0)
-            x->command = NULL;
-    } else {
-        x->command = strdup(cmd);
-    }
+    x->command = strchr(cmd, '/') ? config_relative(p, cmd) : strdup(cmd);
     snprintf(keypath, sizeof(keypath), "%s.apiVersion", pre);
     if (get_str(p, m, "apiVersion", keypath, &n, &api) < 0)
         return -1;
