@@ -1,9 +1,11 @@
 /*
- * summary.c - the byte-level structural scanner of the streaming Summary
- * parser (summary.h). It tracks strings, escapes, UTF-8 and nesting of the
- * top-level object only far enough to find where "node" and each element of
- * "pods" begin and end; those elements' bytes are buffered (bounded) and
- * decoded one at a time, everything else is skipped without being stored.
+ * summary.c - the structural scanner of the streaming Summary parser
+ * (summary.h). It tracks strings, escapes, UTF-8 and nesting of the top-level
+ * object only far enough to find where "node" and each element of "pods"
+ * begin and end. Those elements are captured (bounded) without the
+ * whitespace outside their strings and decoded one at a time by
+ * summary_decode.c; everything else is checked and skipped, never stored.
+ * Strings, the bulk of a response, are scanned in runs, not byte by byte.
  */
 #include "summary_int.h"
 
@@ -24,11 +26,16 @@ enum scan_state {
     S_DONE,       /* only whitespace may follow */
 };
 enum scan_key { K_OTHER, K_NODE, K_PODS };
-enum vs_result { VS_MORE, VS_END_INCL, VS_END_EXCL, VS_ERR };
+enum vs_result { VS_MORE, VS_END_INCL, VS_END_EXCL, VS_ERR, VS_BIG, VS_NOMEM };
 
-/* The sub-scanner of one JSON value. */
+/* The sub-scanner of one JSON value: strings (escapes, UTF-8, control
+ * characters) and bracket nesting, checked byte by byte; the rest of the
+ * grammar is left to the decoder of captured elements. */
 struct vscan {
-    int started, in_str, esc, scalar, utf8_need;
+    int started, in_str, esc, scalar;
+    int uni;                        /* hex digits still due after \u */
+    int utf8_need;                  /* continuation bytes still due */
+    unsigned char utf8_lo, utf8_hi; /* the range of the next one */
     int depth;
     uint64_t kinds; /* bit d set: level d+1 is an array; for bracket matching */
 };
@@ -43,9 +50,8 @@ struct summary_parser {
     int key_esc, after_first; /* S_KEY: 0 before the first member */
     struct vscan vs;
     int capture;
-    char *elem; /* owned: the current element's bytes */
+    char *elem; /* owned: the current element's bytes, whitespace removed */
     size_t elen, ecap;
-    json_tokener *tok; /* owned */
     struct summary_node node;
     struct summary_pod pod;
     struct summary_pod_bufs bufs;
@@ -53,24 +59,18 @@ struct summary_parser {
     int failed;
 };
 
+static void byte_class_init(void);
+
 struct summary_parser *summary_parser_new(void)
 {
-    struct summary_parser *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->tok = json_tokener_new_ex(SUMMARY_MAX_DEPTH);
-    if (!p->tok) {
-        free(p);
-        return NULL;
-    }
-    return p;
+    byte_class_init(); /* the same table every time: cheap and idempotent */
+    return calloc(1, sizeof(struct summary_parser));
 }
 
 void summary_parser_free(struct summary_parser *p)
 {
     if (!p)
         return;
-    json_tokener_free(p->tok);
     free(p->elem);
     free(p->bufs.containers);
     free(p->bufs.volumes);
@@ -103,18 +103,36 @@ static int is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* UTF-8 inside strings: lead bytes and continuation counts. Overlong
- * three-byte forms and surrogates are left to json-c's own checks. */
-static int utf8_step(struct vscan *v, unsigned char c)
+/* Bytes a bare scalar (number, true, false, null, NaN) may contain. */
+static int is_scalar(unsigned char c)
 {
-    if (v->utf8_need) {
-        if ((c & 0xC0) != 0x80)
-            return -1;
-        v->utf8_need--;
-        return 0;
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == '+' || c == '-';
+}
+
+/* Byte classes for the run loops of value_run. */
+enum { C_WS = 1, C_STR = 2, C_ORD = 4 };
+static unsigned char byte_class[256];
+
+static void byte_class_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        unsigned char k = 0;
+        if (is_ws((unsigned char)c))
+            k |= C_WS;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+            k |= C_STR; /* a string byte that needs no attention */
+        if (c > 0x20 && c != '"' && c != '{' && c != '[' && c != '}' && c != ']')
+            k |= C_ORD; /* kept as it is between strings; the decoder checks it */
+        byte_class[c] = k;
     }
-    if (c < 0x80)
-        return 0;
+}
+
+/* The lead byte of a UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF): sets the continuation bytes due. */
+static int utf8_lead(struct vscan *v, unsigned char c)
+{
+    v->utf8_lo = 0x80, v->utf8_hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF)
         v->utf8_need = 1;
     else if (c >= 0xE0 && c <= 0xEF)
@@ -123,76 +141,205 @@ static int utf8_step(struct vscan *v, unsigned char c)
         v->utf8_need = 3;
     else
         return -1;
+    if (c == 0xE0)
+        v->utf8_lo = 0xA0;
+    else if (c == 0xED)
+        v->utf8_hi = 0x9F;
+    else if (c == 0xF0)
+        v->utf8_lo = 0x90;
+    else if (c == 0xF4)
+        v->utf8_hi = 0x8F;
     return 0;
 }
 
-static enum vs_result vscan_string(struct vscan *v, unsigned char c)
+/* One string byte that is not plain, or any byte while an escape or a UTF-8
+ * sequence is open: -1 invalid, 0 the string goes on, 1 it closed. */
+static int str_byte(struct vscan *v, unsigned char c)
 {
-    if (utf8_step(v, c) < 0)
-        return VS_ERR;
+    if (v->utf8_need) {
+        if (c < v->utf8_lo || c > v->utf8_hi)
+            return -1;
+        v->utf8_lo = 0x80, v->utf8_hi = 0xBF;
+        v->utf8_need--;
+        return 0;
+    }
+    if (v->uni) {
+        int hex = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+        v->uni--;
+        return hex ? 0 : -1;
+    }
     if (v->esc) {
         v->esc = 0;
-        return strchr("\"\\/bfnrtu", c) && c ? VS_MORE : VS_ERR;
+        if (c == 'u')
+            v->uni = 4;
+        return c && strchr("\"\\/bfnrtu", c) ? 0 : -1;
+    }
+    if (c == '"') {
+        v->in_str = 0;
+        return 1;
     }
     if (c == '\\') {
         v->esc = 1;
-    } else if (c == '"') {
-        if (v->utf8_need)
-            return VS_ERR;
-        v->in_str = 0;
-        if (v->depth == 0)
-            return VS_END_INCL;
-    } else if (c < 0x20) {
-        return VS_ERR;
+        return 0;
     }
-    return VS_MORE;
+    if (c < 0x80)
+        return c < 0x20 ? -1 : 0;
+    return utf8_lead(v, c);
 }
 
-static enum vs_result vscan_feed(struct vscan *v, unsigned char c)
+/* Room for want bytes of element; the bound is checked by the caller. */
+static int elem_reserve(struct summary_parser *p, size_t want)
 {
-    if (v->in_str)
-        return vscan_string(v, c);
-    if (v->scalar) {
-        if (is_ws(c) || c == ',' || c == '}' || c == ']')
-            return VS_END_EXCL;
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       c == '.' || c == '+' || c == '-'
-                   ? VS_MORE
-                   : VS_ERR;
-    }
-    if (!v->started) {
-        if (is_ws(c))
-            return VS_MORE;
-        v->started = 1;
-        if (c == '"') {
-            v->in_str = 1;
-            return VS_MORE;
-        }
-        if (c != '{' && c != '[') {
-            v->scalar = 1;
-            return vscan_feed(v, c) == VS_MORE ? VS_MORE : VS_ERR;
-        }
-    }
-    switch (c) {
-    case '"': v->in_str = 1; return VS_MORE;
-    case '{':
-    case '[':
+    if (want <= p->ecap)
+        return 0;
+    size_t n = p->ecap ? p->ecap : 4096;
+    while (n < want)
+        n *= 2;
+    char *b = realloc(p->elem, n);
+    if (!b)
+        return -1;
+    p->elem = b;
+    p->ecap = n;
+    return 0;
+}
+
+/* A bracket outside strings: nesting and kind checked. 1 when it closed the
+ * value, 0 when the value goes on, -1 invalid. */
+static int bracket(struct vscan *v, unsigned char c)
+{
+    if (c == '{' || c == '[') {
         if (v->depth >= SUMMARY_MAX_DEPTH - 1)
-            return VS_ERR;
+            return -1;
         if (c == '[')
             v->kinds |= 1ULL << v->depth;
         else
             v->kinds &= ~(1ULL << v->depth);
         v->depth++;
-        return VS_MORE;
-    case '}':
-    case ']':
-        if (v->depth == 0 || ((v->kinds >> (v->depth - 1)) & 1) != (c == ']'))
-            return VS_ERR;
-        v->depth--;
-        return v->depth == 0 ? VS_END_INCL : VS_MORE;
-    default: return c < 0x20 && !is_ws(c) ? VS_ERR : VS_MORE;
+        return 0;
     }
+    if (v->depth == 0 || ((v->kinds >> (v->depth - 1)) & 1) != (c == ']'))
+        return -1;
+    v->depth--;
+    return v->depth == 0;
+}
+
+/* value_run's largest step: the element buffer is reserved for a whole step
+ * up front, so the run loops store without checks. */
+#define RUN_STEP 65536
+
+/*
+ * Scan up to RUN_STEP bytes of the current value. Strings go in runs of plain
+ * bytes, copied in one memcpy when capturing; between strings whitespace is
+ * dropped and everything else kept, so the decoder reads a compact element.
+ * When not capturing, the output is a one-byte scratch that never advances.
+ * *used is the number of bytes consumed: the whole step (VS_MORE), through
+ * the value's last byte (VS_END_INCL), up to the byte after a bare scalar,
+ * which belongs to the enclosing state (VS_END_EXCL), or up to the bad byte.
+ */
+static enum vs_result value_run(struct summary_parser *p, const unsigned char *b, size_t n,
+                                size_t *used)
+{
+    struct vscan *v = &p->vs;
+    const int cap = p->capture;
+    const size_t adv = cap ? 1 : 0;
+    char scratch[1];
+    if (n > RUN_STEP)
+        n = RUN_STEP;
+    if (cap && elem_reserve(p, p->elen + n) < 0)
+        return (*used = 0), VS_NOMEM;
+    char *o = cap ? p->elem + p->elen : scratch;
+    enum vs_result r = VS_MORE;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = b[i];
+        if (v->in_str) {
+            if (!v->esc && !v->uni && !v->utf8_need) {
+                size_t s = i;
+                while (i < n && (byte_class[b[i]] & C_STR))
+                    i++;
+                if (cap) {
+                    memcpy(o, b + s, i - s);
+                    o += i - s;
+                }
+                if (i == n)
+                    break;
+                c = b[i];
+            }
+            int sr = str_byte(v, c);
+            if (sr < 0) {
+                r = VS_ERR;
+                break;
+            }
+            *o = (char)c, o += adv, i++;
+            if (sr == 1 && v->depth == 0) {
+                r = VS_END_INCL;
+                break;
+            }
+            continue;
+        }
+        if (v->started && !v->scalar) {
+            /* inside an object or array, between strings */
+            unsigned char k;
+            while (i < n && ((k = byte_class[b[i]]) & (C_WS | C_ORD))) {
+                *o = (char)b[i];
+                o += adv & (k >> 2); /* C_ORD: kept; whitespace: dropped */
+                i++;
+            }
+            if (i == n)
+                break;
+            c = b[i];
+            if (c == '"') {
+                v->in_str = 1;
+            } else if (c == '{' || c == '[' || c == '}' || c == ']') {
+                int br = bracket(v, c);
+                if (br < 0) {
+                    r = VS_ERR;
+                    break;
+                }
+                if (br == 1) {
+                    *o = (char)c, o += adv, i++;
+                    r = VS_END_INCL;
+                    break;
+                }
+            } else {
+                r = VS_ERR; /* a control character */
+                break;
+            }
+            *o = (char)c, o += adv, i++;
+            continue;
+        }
+        if (v->scalar) {
+            if (is_ws(c) || c == ',' || c == '}' || c == ']') {
+                r = VS_END_EXCL;
+                break;
+            }
+            if (!is_scalar(c)) {
+                r = VS_ERR;
+                break;
+            }
+        } else if (is_ws(c)) {
+            i++;
+            continue;
+        } else if (c == '"') {
+            v->in_str = 1;
+        } else if (c == '{' || c == '[') {
+            bracket(v, c);
+        } else if (is_scalar(c)) {
+            v->scalar = 1;
+        } else {
+            r = VS_ERR;
+            break;
+        }
+        v->started = 1;
+        *o = (char)c, o += adv, i++;
+    }
+    *used = i;
+    if (cap) {
+        p->elen = (size_t)(o - p->elem);
+        if (p->elen > SUMMARY_MAX_ELEMENT)
+            return VS_BIG;
+    }
+    return r;
 }
 
 static int parse_fail(struct summary_parser *p, char *err, size_t errlen, const char *msg)
@@ -203,90 +350,46 @@ static int parse_fail(struct summary_parser *p, char *err, size_t errlen, const 
     return -1;
 }
 
-static int elem_push(struct summary_parser *p, char c)
-{
-    if (p->elen == p->ecap) {
-        if (p->ecap >= SUMMARY_MAX_ELEMENT)
-            return -1;
-        size_t n = p->ecap ? p->ecap * 2 : 4096;
-        char *b = realloc(p->elem, n);
-        if (!b)
-            return -1;
-        p->elem = b;
-        p->ecap = n;
-    }
-    p->elem[p->elen++] = c;
-    return 0;
-}
-
-/* Decode the buffered element (node or one pod) and hand it on. */
+/* Decode the captured element (node or one pod) and hand it on. */
 static int elem_finish(struct summary_parser *p, int is_pod, char *err, size_t errlen)
 {
-    size_t len = p->elen;
-    p->elen = 0;
-    json_tokener_reset(p->tok);
-    json_object *o = json_tokener_parse_ex(p->tok, p->elem, (int)len);
-    enum json_tokener_error je = json_tokener_get_error(p->tok);
-    if (je == json_tokener_continue) /* a bare scalar: tell json-c it ended */
-        o = json_tokener_parse_ex(p->tok, "", 1), je = json_tokener_get_error(p->tok);
-    if (je != json_tokener_success) {
-        json_object_put(o);
-        return parse_fail(p, err, errlen, json_tokener_error_desc(je));
-    }
-    if (!o)
-        return 0; /* a null element: nothing to report */
+    char derr[160];
+    enum summary_dec d;
     int rc = 0;
     if (is_pod) {
-        p->cnt.pods++;
-        if (summary_decode_pod(o, &p->pod, &p->bufs, &p->cnt) == 0 && p->h && p->h->pod)
+        d = summary_decode_pod(p->elem, p->elen, &p->pod, &p->bufs, &p->cnt, derr, sizeof(derr));
+        if (d == SUMMARY_DEC_OK && p->h && p->h->pod)
             rc = p->h->pod(&p->pod, p->ud);
-    } else if (summary_decode_node(o, &p->node, &p->cnt) == 0 && p->h && p->h->node) {
-        rc = p->h->node(&p->node, p->ud);
+    } else {
+        d = summary_decode_node(p->elem, p->elen, &p->node, &p->cnt, derr, sizeof(derr));
+        if (d == SUMMARY_DEC_OK && p->h && p->h->node)
+            rc = p->h->node(&p->node, p->ud);
     }
-    json_object_put(o);
+    p->elen = 0;
+    if (d == SUMMARY_DEC_MALFORMED)
+        return parse_fail(p, err, errlen, derr);
     if (rc < 0) {
         snprintf(err, errlen, "summary consumer aborted");
         p->failed = 1;
+        return -1;
     }
-    return rc < 0 ? -1 : 0;
+    return 0;
 }
 
-static void value_begin(struct summary_parser *p, int capture)
+static void value_begin(struct summary_parser *p, enum scan_state st, int capture)
 {
     memset(&p->vs, 0, sizeof(p->vs));
+    p->st = st;
     p->capture = capture;
     p->elen = 0;
 }
 
-/* Feed one byte to the current value. *reprocess is set when the byte ended a
- * scalar and belongs to the enclosing state. */
-static int value_byte(struct summary_parser *p, unsigned char c, int is_pod, int *done,
-                      int *reprocess, char *err, size_t errlen)
-{
-    enum vs_result r = vscan_feed(&p->vs, c);
-    *done = *reprocess = 0;
-    if (r == VS_ERR)
-        return parse_fail(p, err, errlen, "invalid JSON or UTF-8");
-    if (r != VS_END_EXCL && p->capture && elem_push(p, (char)c) < 0) {
-        snprintf(err, errlen, "summary element larger than %u bytes", SUMMARY_MAX_ELEMENT);
-        p->failed = 1;
-        return -1;
-    }
-    if (r == VS_MORE)
-        return 0;
-    *done = 1;
-    *reprocess = r == VS_END_EXCL;
-    if (p->capture)
-        return elem_finish(p, is_pod, err, errlen);
-    return 0;
-}
-
 static int key_byte(struct summary_parser *p, unsigned char c, char *err, size_t errlen)
 {
-    enum vs_result r = vscan_string(&p->vs, c);
-    if (r == VS_ERR)
+    int r = str_byte(&p->vs, c);
+    if (r < 0)
         return parse_fail(p, err, errlen, "invalid key string");
-    if (r == VS_END_INCL) {
+    if (r == 1) {
         p->key = K_OTHER;
         if (!p->key_esc && p->keylen == 4 && memcmp(p->keybuf, "node", 4) == 0)
             p->key = K_NODE;
@@ -303,25 +406,12 @@ static int key_byte(struct summary_parser *p, unsigned char c, char *err, size_t
     return 0;
 }
 
+/* One byte between values. Returns 0, -1 on error, or 1 when the byte
+ * started a value and must be fed to it again. */
 static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_t errlen)
 {
-    int done, again;
-    switch (p->st) {
-    case S_VALUE:
-        if (value_byte(p, c, 0, &done, &again, err, errlen) < 0)
-            return -1;
-        if (done)
-            p->st = S_AFTER;
-        return done && again ? scan_byte(p, c, err, errlen) : 0;
-    case S_PODS_VALUE:
-        if (value_byte(p, c, 1, &done, &again, err, errlen) < 0)
-            return -1;
-        if (done)
-            p->st = S_PODS_AFTER;
-        return done && again ? scan_byte(p, c, err, errlen) : 0;
-    case S_KEY_STR: return key_byte(p, c, err, errlen);
-    default: break;
-    }
+    if (p->st == S_KEY_STR)
+        return key_byte(p, c, err, errlen);
     if (is_ws(c))
         return 0;
     switch (p->st) {
@@ -339,6 +429,7 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
         if (c != '"')
             return parse_fail(p, err, errlen, "expected a key");
         memset(&p->vs, 0, sizeof(p->vs));
+        p->vs.in_str = 1;
         p->keylen = 0;
         p->key_esc = 0;
         p->st = S_KEY_STR;
@@ -346,12 +437,10 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
     case S_COLON:
         if (c != ':')
             return parse_fail(p, err, errlen, "expected ':'");
-        if (p->key == K_PODS) {
+        if (p->key == K_PODS)
             p->st = S_PODS_OPEN;
-        } else {
-            p->st = S_VALUE;
-            value_begin(p, p->key == K_NODE);
-        }
+        else
+            value_begin(p, S_VALUE, p->key == K_NODE);
         return 0;
     case S_PODS_OPEN:
         if (c == '[') {
@@ -360,21 +449,18 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
         }
         if (c != 'n') /* anything but null where an array belongs */
             p->cnt.type_errors++;
-        p->st = S_VALUE;
-        value_begin(p, 0);
-        return scan_byte(p, c, err, errlen);
+        value_begin(p, S_VALUE, 0);
+        return 1;
     case S_PODS_ELEM:
         if (c == ']') {
             p->st = S_AFTER;
             return 0;
         }
-        p->st = S_PODS_VALUE;
-        value_begin(p, 1);
-        return scan_byte(p, c, err, errlen);
+        value_begin(p, S_PODS_VALUE, 1);
+        return 1;
     case S_PODS_AFTER:
         if (c == ',') {
-            p->st = S_PODS_VALUE;
-            value_begin(p, 1);
+            value_begin(p, S_PODS_VALUE, 1);
             return 0;
         }
         if (c == ']') {
@@ -398,17 +484,59 @@ static int scan_byte(struct summary_parser *p, unsigned char c, char *err, size_
     }
 }
 
+/* The current value (state S_VALUE or S_PODS_VALUE) over as much of buf as
+ * it takes; returns the bytes consumed, or -1. */
+static long feed_value(struct summary_parser *p, const unsigned char *buf, size_t len, char *err,
+                       size_t errlen)
+{
+    size_t used = 0;
+    enum vs_result r = value_run(p, buf, len, &used);
+    p->cnt.bytes += used;
+    if (r == VS_ERR) {
+        return parse_fail(p, err, errlen, "invalid JSON or UTF-8");
+    }
+    if (r == VS_BIG || r == VS_NOMEM) {
+        if (r == VS_BIG)
+            snprintf(err, errlen, "summary element larger than %u bytes", SUMMARY_MAX_ELEMENT);
+        else
+            snprintf(err, errlen, "out of memory for a summary element");
+        p->failed = 1;
+        return -1;
+    }
+    if (r == VS_MORE)
+        return (long)used;
+    int is_pod = p->st == S_PODS_VALUE;
+    p->st = is_pod ? S_PODS_AFTER : S_AFTER;
+    if (p->capture && elem_finish(p, is_pod, err, errlen) < 0)
+        return -1;
+    return (long)used;
+}
+
 int summary_parse_feed(struct summary_parser *p, const char *buf, size_t len, char *err,
                        size_t errlen)
 {
+    const unsigned char *b = (const unsigned char *)buf;
     if (p->failed) {
         snprintf(err, errlen, "summary parse already failed");
         return -1;
     }
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len) {
+        if (p->st == S_VALUE || p->st == S_PODS_VALUE) {
+            long used = feed_value(p, b + i, len - i, err, errlen);
+            if (used < 0)
+                return -1;
+            i += (size_t)used;
+            continue;
+        }
         p->cnt.bytes++;
-        if (scan_byte(p, (unsigned char)buf[i], err, errlen) < 0)
+        int r = scan_byte(p, b[i], err, errlen);
+        if (r < 0)
             return -1;
+        if (r == 1)
+            p->cnt.bytes--; /* fed again to the value it started */
+        else
+            i++;
     }
     return 0;
 }

@@ -2,7 +2,7 @@
  * summary.h - the streaming parser of the kubelet Summary API
  * (stats/v1alpha1). Bytes are fed as they arrive; a small structural scanner
  * splits the top-level object into "node" and each element of "pods", and
- * only one such element is ever held and decoded (json-c) at a time, so peak
+ * only one such element is ever held and decoded (no JSON tree) at a time, so peak
  * memory is about one pod element whatever the response size.
  *
  * Only the numbers kubepulse needs are extracted, into the compact structs

@@ -1,323 +1,456 @@
 /*
- * summary_decode.c - one decoded Summary element (json-c object of the node
- * or of one pod) into the compact structs of summary.h. Unknown fields are
- * ignored, missing ones left unset; a value of the wrong type, a negative or
- * a non-finite number is skipped and counted, never fatal.
+ * summary_decode.c - one captured Summary element (the node, or one pod) read
+ * with jcursor.h straight into the compact structs of summary.h: no JSON tree
+ * is built. Unknown fields are skipped, missing or null ones left unset; a
+ * value of the wrong type, a negative or non-finite number is skipped and
+ * counted, never fatal. A key given twice counts as its last occurrence.
  */
 #include "summary_int.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-static json_object *dec_field(json_object *obj, const char *key, json_type want,
-                              struct summary_counts *cnt)
+#include "jcursor.h"
+
+/* A member's key equals the literal lit. */
+#define KEY_IS(lit) (klen == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
+
+struct dec {
+    struct jcursor jc;
+    struct summary_counts *cnt; /* borrowed */
+};
+
+/* 1 when the value at the cursor has type want; otherwise it is skipped
+ * (and counted unless null) and 0 is returned. */
+static int dec_want(struct dec *d, enum jc_type want)
 {
-    json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
-        return NULL; /* missing or null: absent, as Go's decoder treats it */
-    if (json_object_get_type(v) != want) {
-        cnt->type_errors++;
-        return NULL;
-    }
-    return v;
+    enum jc_type t = jc_peek(&d->jc);
+    if (t == want)
+        return 1;
+    if (t != JC_NULL && t != JC_BAD)
+        d->cnt->type_errors++;
+    jc_skip(&d->jc);
+    return 0;
 }
 
 /* A non-negative integer counter; 1 when *out was set. */
-static int dec_u64(json_object *obj, const char *key, uint64_t *out, struct summary_counts *cnt)
+static int dec_u64(struct dec *d, uint64_t *out)
 {
-    json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
+    enum jc_num_kind kind;
+    uint64_t u = 0;
+    if (!dec_want(d, JC_NUMBER) || jc_get_number(&d->jc, &kind, &u) < 0)
         return 0;
-    switch (json_object_get_type(v)) {
-    case json_type_int:
-        /* json-c saturates out-of-range integers; a count beyond INT64_MAX
-         * cannot be emitted (line protocol integers are signed 64-bit) */
-        if (json_object_get_int64(v) < 0 || json_object_get_int64(v) == INT64_MAX) {
-            cnt->negatives++;
-            return 0;
-        }
-        *out = (uint64_t)json_object_get_int64(v);
-        return 1;
-    case json_type_double: {
-        double d = json_object_get_double(v);
-        if (!isfinite(d) || d < 0) {
-            cnt->negatives++;
-            return 0;
-        }
-        if (d >= 9223372036854775807.0) {
-            cnt->negatives++; /* out of range, as above */
-            return 0;
-        }
-        if (d != floor(d)) {
-            cnt->type_errors++;
-            return 0;
-        }
-        *out = (uint64_t)d;
-        return 1;
-    }
-    default: cnt->type_errors++; return 0;
+    switch (kind) {
+    case JC_NUM_UINT: *out = u; return 1;
+    case JC_NUM_FRACTION: d->cnt->type_errors++; return 0;
+    default: d->cnt->negatives++; return 0; /* negative, non-finite or beyond int64 */
     }
 }
 
-static void dec_str(json_object *obj, const char *key, char *dst, size_t cap,
-                    struct summary_counts *cnt)
+static void dec_str(struct dec *d, char *dst, size_t cap)
 {
-    json_object *v = dec_field(obj, key, json_type_string, cnt);
     dst[0] = '\0';
-    if (!v)
-        return;
-    size_t len = (size_t)json_object_get_string_len(v);
-    const char *s = json_object_get_string(v);
-    if (len >= cap || memchr(s, '\0', len)) {
-        cnt->type_errors++;
-        return;
-    }
-    memcpy(dst, s, len + 1);
+    if (dec_want(d, JC_STRING) && jc_get_string(&d->jc, dst, cap) == -2)
+        d->cnt->type_errors++;
 }
 
-static int64_t dec_time(json_object *obj, const char *key, struct summary_counts *cnt)
+static int64_t dec_time(struct dec *d)
 {
-    json_object *v = dec_field(obj, key, json_type_string, cnt);
+    char buf[64];
     int64_t ns;
-    if (!v)
+    if (!dec_want(d, JC_STRING))
         return 0;
-    if (summary_parse_time(json_object_get_string(v), &ns) < 0) {
-        cnt->type_errors++;
+    long n = jc_get_string(&d->jc, buf, sizeof(buf));
+    if (n == -1)
+        return 0;
+    if (n == -2 || summary_parse_time(buf, &ns) < 0) {
+        d->cnt->type_errors++;
         return 0;
     }
     return ns;
 }
 
-static void dec_val(json_object *obj, const char *key, struct summary_stats *st,
-                    enum summary_value which, struct summary_counts *cnt)
+/* Iterate an object's members: fn consumes each value. 0 when the value at
+ * the cursor was not an object (skipped and counted unless null). */
+typedef void (*member_fn)(struct dec *d, const char *key, size_t klen, void *ctx);
+static int dec_object(struct dec *d, member_fn fn, void *ctx)
 {
-    if (dec_u64(obj, key, &st->v[which], cnt))
-        st->has |= 1u << which;
+    char key[40];
+    size_t klen;
+    if (!dec_want(d, JC_OBJECT) || jc_obj_begin(&d->jc) < 0)
+        return 0;
+    while (jc_obj_next(&d->jc, key, sizeof(key), &klen) == 1)
+        fn(d, key, klen, ctx);
+    return 1;
 }
 
-static void dec_stats(json_object *el, struct summary_stats *st, struct summary_counts *cnt)
-{
-    json_object *o;
-    memset(st, 0, sizeof(*st));
-    st->start_ns = dec_time(el, "startTime", cnt);
-    if ((o = dec_field(el, "cpu", json_type_object, cnt))) {
-        st->ts_ns[SG_CPU] = dec_time(o, "time", cnt);
-        dec_val(o, "usageCoreNanoSeconds", st, SV_CPU_USAGE, cnt);
-    }
-    if ((o = dec_field(el, "memory", json_type_object, cnt))) {
-        st->ts_ns[SG_MEM] = dec_time(o, "time", cnt);
-        dec_val(o, "usageBytes", st, SV_MEM_USAGE, cnt);
-        dec_val(o, "workingSetBytes", st, SV_MEM_WORKING_SET, cnt);
-        dec_val(o, "rssBytes", st, SV_MEM_RSS, cnt);
-        dec_val(o, "pageFaults", st, SV_MEM_PAGE_FAULTS, cnt);
-        dec_val(o, "majorPageFaults", st, SV_MEM_MAJOR_PAGE_FAULTS, cnt);
-    }
-    if ((o = dec_field(el, "network", json_type_object, cnt))) {
-        /* the inline fields are the default interface, as Heapster reads them */
-        st->ts_ns[SG_NET] = dec_time(o, "time", cnt);
-        dec_val(o, "rxBytes", st, SV_NET_RX, cnt);
-        dec_val(o, "rxErrors", st, SV_NET_RX_ERRORS, cnt);
-        dec_val(o, "txBytes", st, SV_NET_TX, cnt);
-        dec_val(o, "txErrors", st, SV_NET_TX_ERRORS, cnt);
-    }
-}
+/* ---- stats groups: cpu, memory, network ---------------------------------- */
 
-static void dec_fs(json_object *o, struct summary_fs *fs, struct summary_counts *cnt)
+struct vkey {
+    const char *key;
+    size_t len;
+    enum summary_value v;
+};
+#define VK(k, v)                                                                                   \
+    {                                                                                              \
+        k, sizeof(k) - 1, v                                                                        \
+    }
+static const struct vkey CPU_KEYS[] = {VK("usageCoreNanoSeconds", SV_CPU_USAGE), {NULL, 0, 0}};
+static const struct vkey MEM_KEYS[] = {VK("usageBytes", SV_MEM_USAGE),
+                                       VK("workingSetBytes", SV_MEM_WORKING_SET),
+                                       VK("rssBytes", SV_MEM_RSS),
+                                       VK("pageFaults", SV_MEM_PAGE_FAULTS),
+                                       VK("majorPageFaults", SV_MEM_MAJOR_PAGE_FAULTS),
+                                       {NULL, 0, 0}};
+/* the inline fields are the default interface, as Heapster reads them */
+static const struct vkey NET_KEYS[] = {VK("rxBytes", SV_NET_RX),
+                                       VK("rxErrors", SV_NET_RX_ERRORS),
+                                       VK("txBytes", SV_NET_TX),
+                                       VK("txErrors", SV_NET_TX_ERRORS),
+                                       {NULL, 0, 0}};
+
+struct group_ctx {
+    struct summary_stats *st;
+    enum summary_group g;
+    const struct vkey *keys;
+};
+
+static void group_member(struct dec *d, const char *key, size_t klen, void *ctx)
 {
-    static const char *const keys[SF__COUNT] = {"availableBytes", "capacityBytes", "usedBytes",
-                                                "inodes", "inodesFree"};
-    fs->has = 0;
-    if (!o)
+    struct group_ctx *gc = ctx;
+    if (KEY_IS("time")) {
+        gc->st->ts_ns[gc->g] = dec_time(d);
         return;
-    fs->ts_ns = dec_time(o, "time", cnt);
-    for (int i = 0; i < SF__COUNT; i++)
-        if (dec_u64(o, keys[i], &fs->v[i], cnt))
-            fs->has |= (uint8_t)(1u << i);
-}
-
-static void dec_container(json_object *el, struct summary_container *c, struct summary_counts *cnt)
-{
-    dec_str(el, "name", c->name, sizeof(c->name), cnt);
-    dec_stats(el, &c->st, cnt);
-    c->rootfs.name[0] = c->logs.name[0] = '\0';
-    dec_fs(dec_field(el, "rootfs", json_type_object, cnt), &c->rootfs, cnt);
-    dec_fs(dec_field(el, "logs", json_type_object, cnt), &c->logs, cnt);
-}
-
-int summary_decode_node(json_object *el, struct summary_node *n, struct summary_counts *cnt)
-{
-    json_object *arr;
-    if (json_object_get_type(el) != json_type_object) {
-        cnt->type_errors++;
-        return -1;
     }
-    dec_str(el, "nodeName", n->name, sizeof(n->name), cnt);
-    dec_stats(el, &n->st, cnt);
-    n->fs.name[0] = '\0';
-    dec_fs(dec_field(el, "fs", json_type_object, cnt), &n->fs, cnt);
-    n->nsys = 0;
-    if ((arr = dec_field(el, "systemContainers", json_type_array, cnt))) {
-        size_t len = json_object_array_length(arr);
-        for (size_t i = 0; i < len; i++) {
-            json_object *c = json_object_array_get_idx(arr, i);
-            if (json_object_get_type(c) != json_type_object) {
-                cnt->type_errors++;
-                continue;
-            }
-            if (n->nsys == SUMMARY_MAX_SYSCONTAINER) {
-                cnt->dropped++;
-                continue;
-            }
-            dec_container(c, &n->sys[n->nsys], cnt);
-            if (n->sys[n->nsys].name[0])
-                n->nsys++;
+    for (const struct vkey *k = gc->keys; k->key; k++) {
+        if (klen == k->len && memcmp(key, k->key, klen) == 0) {
+            if (dec_u64(d, &gc->st->v[k->v]))
+                gc->st->has |= 1u << k->v;
+            return;
         }
     }
-    return 0;
+    jc_skip(&d->jc);
 }
 
-static int dec_grow(void **arr, size_t *cap, size_t want, size_t elsize)
+static void dec_group(struct dec *d, struct summary_stats *st, enum summary_group g,
+                      const struct vkey *keys)
+{
+    struct group_ctx gc = {st, g, keys};
+    st->ts_ns[g] = 0; /* a repeated group replaces the earlier one */
+    for (const struct vkey *k = keys; k->key; k++)
+        st->has &= ~(1u << k->v);
+    dec_object(d, group_member, &gc);
+}
+
+/* The members every stats-bearing element shares; 1 when key was one. */
+static int stats_member(struct dec *d, const char *key, size_t klen, struct summary_stats *st)
+{
+    if (KEY_IS("startTime"))
+        st->start_ns = dec_time(d);
+    else if (KEY_IS("cpu"))
+        dec_group(d, st, SG_CPU, CPU_KEYS);
+    else if (KEY_IS("memory"))
+        dec_group(d, st, SG_MEM, MEM_KEYS);
+    else if (KEY_IS("network"))
+        dec_group(d, st, SG_NET, NET_KEYS);
+    else
+        return 0;
+    return 1;
+}
+
+/* ---- file systems and volumes ------------------------------------------- */
+
+static void fs_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    static const struct {
+        const char *key;
+        size_t len;
+    } keys[SF__COUNT] = {{"availableBytes", 14},
+                         {"capacityBytes", 13},
+                         {"usedBytes", 9},
+                         {"inodes", 6},
+                         {"inodesFree", 10}};
+    struct summary_fs *fs = ctx;
+    if (KEY_IS("time")) {
+        fs->ts_ns = dec_time(d);
+        return;
+    }
+    for (int i = 0; i < SF__COUNT; i++) {
+        if (klen == keys[i].len && memcmp(key, keys[i].key, klen) == 0) {
+            if (dec_u64(d, &fs->v[i]))
+                fs->has |= (uint8_t)(1u << i);
+            return;
+        }
+    }
+    jc_skip(&d->jc);
+}
+
+static void volume_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct summary_fs *fs = ctx;
+    if (KEY_IS("name"))
+        dec_str(d, fs->name, sizeof(fs->name));
+    else
+        fs_member(d, key, klen, ctx);
+}
+
+/* rootfs, logs, the node's fs (unnamed), or a volume (named). */
+static void dec_fs(struct dec *d, struct summary_fs *fs, int named)
+{
+    fs->has = 0;
+    fs->ts_ns = 0;
+    fs->name[0] = '\0';
+    dec_object(d, named ? volume_member : fs_member, fs);
+}
+
+/* ---- containers ----------------------------------------------------------- */
+
+static void container_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct summary_container *c = ctx;
+    if (stats_member(d, key, klen, &c->st))
+        return;
+    if (KEY_IS("name"))
+        dec_str(d, c->name, sizeof(c->name));
+    else if (KEY_IS("rootfs"))
+        dec_fs(d, &c->rootfs, 0);
+    else if (KEY_IS("logs"))
+        dec_fs(d, &c->logs, 0);
+    else
+        jc_skip(&d->jc);
+}
+
+static void dec_container(struct dec *d, struct summary_container *c)
+{
+    c->name[0] = '\0';
+    memset(&c->st, 0, sizeof(c->st));
+    c->rootfs.has = c->logs.has = 0;
+    c->rootfs.name[0] = c->logs.name[0] = '\0';
+    dec_object(d, container_member, c);
+}
+
+/* An array of objects, each decoded into a slot that slot_fn hands out (NULL:
+ * no room, the element is counted as dropped); keep_fn says whether the
+ * decoded slot is kept. Non-objects are counted as type errors. */
+typedef void *(*slot_fn)(void *ctx);
+typedef void (*elem_fn)(struct dec *d, void *slot, void *ctx);
+static void dec_array(struct dec *d, slot_fn slot, elem_fn elem, void *ctx)
+{
+    if (!dec_want(d, JC_ARRAY) || jc_arr_begin(&d->jc) < 0)
+        return;
+    while (jc_arr_next(&d->jc) == 1) {
+        if (jc_peek(&d->jc) != JC_OBJECT) {
+            if (jc_peek(&d->jc) != JC_BAD)
+                d->cnt->type_errors++; /* null too: an element must be an object */
+            jc_skip(&d->jc);
+            continue;
+        }
+        void *s = slot(ctx);
+        if (!s) {
+            d->cnt->dropped++;
+            jc_skip(&d->jc);
+            continue;
+        }
+        elem(d, s, ctx);
+    }
+}
+
+/* ---- the node ------------------------------------------------------------- */
+
+static void *node_sys_slot(void *ctx)
+{
+    struct summary_node *n = ctx;
+    return n->nsys < SUMMARY_MAX_SYSCONTAINER ? &n->sys[n->nsys] : NULL;
+}
+
+static void node_sys_elem(struct dec *d, void *slot, void *ctx)
+{
+    struct summary_node *n = ctx;
+    dec_container(d, slot);
+    if (n->sys[n->nsys].name[0])
+        n->nsys++;
+}
+
+static void node_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct summary_node *n = ctx;
+    if (stats_member(d, key, klen, &n->st))
+        return;
+    if (KEY_IS("nodeName")) {
+        dec_str(d, n->name, sizeof(n->name));
+    } else if (KEY_IS("fs")) {
+        dec_fs(d, &n->fs, 0);
+    } else if (KEY_IS("systemContainers")) {
+        n->nsys = 0;
+        dec_array(d, node_sys_slot, node_sys_elem, n);
+    } else {
+        jc_skip(&d->jc);
+    }
+}
+
+/* Common to both elements: null is absent, a non-object a type error, and
+ * the value must be the whole element. */
+static enum summary_dec dec_element(struct dec *d, member_fn fn, void *ctx, char *err,
+                                    size_t errlen)
+{
+    enum jc_type t = jc_peek(&d->jc);
+    enum summary_dec rc = SUMMARY_DEC_OK;
+    if (t != JC_OBJECT) {
+        if (t != JC_NULL && t != JC_BAD)
+            d->cnt->type_errors++;
+        jc_skip(&d->jc);
+        rc = SUMMARY_DEC_ABSENT;
+    } else {
+        dec_object(d, fn, ctx);
+    }
+    if (!d->jc.err && d->jc.p != d->jc.end)
+        d->jc.err = "data after the element";
+    if (d->jc.err) {
+        snprintf(err, errlen, "%s (at byte %zu of the element)", d->jc.err, jc_offset(&d->jc));
+        return SUMMARY_DEC_MALFORMED;
+    }
+    return rc;
+}
+
+enum summary_dec summary_decode_node(const char *buf, size_t len, struct summary_node *n,
+                                     struct summary_counts *cnt, char *err, size_t errlen)
+{
+    struct dec d = {.cnt = cnt};
+    jc_init(&d.jc, buf, len);
+    n->name[0] = '\0';
+    memset(&n->st, 0, sizeof(n->st));
+    n->fs.has = 0;
+    n->fs.ts_ns = 0;
+    n->fs.name[0] = '\0';
+    n->nsys = 0;
+    return dec_element(&d, node_member, n, err, errlen);
+}
+
+/* ---- a pod ------------------------------------------------------------------ */
+
+struct pod_ctx {
+    struct summary_pod *p;
+    struct summary_pod_bufs *b;
+};
+
+static int grow(void **arr, size_t *cap, size_t want, size_t elsize)
 {
     if (want <= *cap)
         return 0;
-    void *n = realloc(*arr, want * elsize);
-    if (!n)
+    size_t n = *cap ? *cap * 2 : 8;
+    if (n < want)
+        n = want;
+    void *a = realloc(*arr, n * elsize);
+    if (!a)
         return -1;
-    *arr = n;
-    *cap = want;
+    *arr = a;
+    *cap = n;
     return 0;
 }
 
-int summary_decode_pod(json_object *el, struct summary_pod *p, struct summary_pod_bufs *b,
-                       struct summary_counts *cnt)
+static void *pod_container_slot(void *ctx)
 {
-    json_object *o, *arr;
-    if (json_object_get_type(el) != json_type_object) {
-        cnt->type_errors++;
-        return -1;
+    struct pod_ctx *pc = ctx;
+    size_t i = pc->p->ncontainers;
+    if (i == SUMMARY_MAX_CONTAINERS ||
+        grow((void **)&pc->b->containers, &pc->b->ccap, i + 1, sizeof(*pc->b->containers)) < 0)
+        return NULL;
+    return &pc->b->containers[i];
+}
+
+static void pod_container_elem(struct dec *d, void *slot, void *ctx)
+{
+    struct pod_ctx *pc = ctx;
+    struct summary_container *c = slot;
+    dec_container(d, c);
+    if (c->name[0])
+        pc->p->ncontainers++;
+}
+
+static void *pod_volume_slot(void *ctx)
+{
+    struct pod_ctx *pc = ctx;
+    size_t i = pc->p->nvolumes;
+    if (i == SUMMARY_MAX_VOLUMES ||
+        grow((void **)&pc->b->volumes, &pc->b->vcap, i + 1, sizeof(*pc->b->volumes)) < 0)
+        return NULL;
+    return &pc->b->volumes[i];
+}
+
+static void pod_volume_elem(struct dec *d, void *slot, void *ctx)
+{
+    struct pod_ctx *pc = ctx;
+    struct summary_fs *fs = slot;
+    dec_fs(d, fs, 1);
+    if (fs->name[0])
+        pc->p->nvolumes++;
+}
+
+static void podref_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct summary_pod *p = ctx;
+    if (KEY_IS("name"))
+        dec_str(d, p->name, sizeof(p->name));
+    else if (KEY_IS("namespace"))
+        dec_str(d, p->ns, sizeof(p->ns));
+    else if (KEY_IS("uid"))
+        dec_str(d, p->uid, sizeof(p->uid));
+    else
+        jc_skip(&d->jc);
+}
+
+static void ephemeral_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct summary_pod *p = ctx;
+    if (KEY_IS("time"))
+        p->ephemeral_ts_ns = dec_time(d);
+    else if (KEY_IS("usedBytes"))
+        p->has_ephemeral = dec_u64(d, &p->ephemeral_used);
+    else
+        jc_skip(&d->jc);
+}
+
+static void pod_member(struct dec *d, const char *key, size_t klen, void *ctx)
+{
+    struct pod_ctx *pc = ctx;
+    struct summary_pod *p = pc->p;
+    if (stats_member(d, key, klen, &p->st))
+        return;
+    if (KEY_IS("podRef")) {
+        p->name[0] = p->ns[0] = p->uid[0] = '\0';
+        dec_object(d, podref_member, p);
+    } else if (KEY_IS("containers")) {
+        p->ncontainers = 0;
+        dec_array(d, pod_container_slot, pod_container_elem, pc);
+    } else if (KEY_IS("volume")) {
+        p->nvolumes = 0;
+        dec_array(d, pod_volume_slot, pod_volume_elem, pc);
+    } else if (KEY_IS("ephemeral-storage")) {
+        p->has_ephemeral = 0;
+        p->ephemeral_ts_ns = 0;
+        dec_object(d, ephemeral_member, p);
+    } else {
+        jc_skip(&d->jc);
     }
-    o = dec_field(el, "podRef", json_type_object, cnt);
-    dec_str(o, "name", p->name, sizeof(p->name), cnt);
-    dec_str(o, "namespace", p->ns, sizeof(p->ns), cnt);
-    dec_str(o, "uid", p->uid, sizeof(p->uid), cnt);
-    dec_stats(el, &p->st, cnt);
+}
+
+enum summary_dec summary_decode_pod(const char *buf, size_t len, struct summary_pod *p,
+                                    struct summary_pod_bufs *b, struct summary_counts *cnt,
+                                    char *err, size_t errlen)
+{
+    struct dec d = {.cnt = cnt};
+    struct pod_ctx pc = {p, b};
+    jc_init(&d.jc, buf, len);
+    p->name[0] = p->ns[0] = p->uid[0] = '\0';
+    memset(&p->st, 0, sizeof(p->st));
     p->has_ephemeral = 0;
-    if ((o = dec_field(el, "ephemeral-storage", json_type_object, cnt))) {
-        p->ephemeral_ts_ns = dec_time(o, "time", cnt);
-        p->has_ephemeral = dec_u64(o, "usedBytes", &p->ephemeral_used, cnt);
-    }
+    p->ephemeral_used = 0;
+    p->ephemeral_ts_ns = 0;
     p->ncontainers = p->nvolumes = 0;
-    if ((arr = dec_field(el, "containers", json_type_array, cnt))) {
-        size_t len = json_object_array_length(arr);
-        for (size_t i = 0; i < len; i++) {
-            json_object *c = json_object_array_get_idx(arr, i);
-            if (json_object_get_type(c) != json_type_object) {
-                cnt->type_errors++;
-                continue;
-            }
-            if (p->ncontainers == SUMMARY_MAX_CONTAINERS ||
-                dec_grow((void **)&b->containers, &b->ccap, p->ncontainers + 1,
-                         sizeof(*b->containers)) < 0) {
-                cnt->dropped++;
-                continue;
-            }
-            dec_container(c, &b->containers[p->ncontainers], cnt);
-            if (b->containers[p->ncontainers].name[0])
-                p->ncontainers++;
-        }
-    }
-    if ((arr = dec_field(el, "volume", json_type_array, cnt))) {
-        size_t len = json_object_array_length(arr);
-        for (size_t i = 0; i < len; i++) {
-            json_object *v = json_object_array_get_idx(arr, i);
-            if (json_object_get_type(v) != json_type_object) {
-                cnt->type_errors++;
-                continue;
-            }
-            if (p->nvolumes == SUMMARY_MAX_VOLUMES ||
-                dec_grow((void **)&b->volumes, &b->vcap, p->nvolumes + 1, sizeof(*b->volumes)) <
-                    0) {
-                cnt->dropped++;
-                continue;
-            }
-            struct summary_fs *fs = &b->volumes[p->nvolumes];
-            dec_str(v, "name", fs->name, sizeof(fs->name), cnt);
-            dec_fs(v, fs, cnt);
-            if (fs->name[0])
-                p->nvolumes++;
-        }
-    }
+    if (jc_peek(&d.jc) != JC_NULL)
+        cnt->pods++;
+    enum summary_dec rc = dec_element(&d, pod_member, &pc, err, errlen);
     p->containers = b->containers;
     p->volumes = b->volumes;
-    return 0;
-}
-
-/* ---- RFC 3339 ------------------------------------------------------------ */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int time_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int summary_parse_time(const char *s, int64_t *ns)
-{
-    int y, mo, d, h, mi, sec, oh = 0, om = 0;
-    int64_t frac = 0;
-    const char *p = s;
-    if (time_digits(&p, 4, &y) || *p++ != '-' || time_digits(&p, 2, &mo) || *p++ != '-' ||
-        time_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ ||
-        time_digits(&p, 2, &h) || *p++ != ':' || time_digits(&p, 2, &mi) || *p++ != ':' ||
-        time_digits(&p, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    if (y < 1970 || y > 2200) {
-        /* Go's zero time ("0001-01-01T00:00:00Z") means unset; other years would
-         * overflow int64 nanoseconds: both read as absent */
-        *ns = 0;
-        return y == 1 ? 0 : -1;
-    }
-    if (*p == '.') {
-        int nd = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, nd++)
-            if (nd < 9)
-                frac = frac * 10 + (*p - '0');
-        if (!nd)
-            return -1;
-        for (; nd < 9; nd++)
-            frac *= 10;
-    }
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p++ == '-' ? -1 : 1;
-        if (time_digits(&p, 2, &oh) || *p++ != ':' || time_digits(&p, 2, &om) || oh > 23 || om > 59)
-            return -1;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-                   sec - sign * (oh * 3600 + om * 60);
-    *ns = secs * 1000000000LL + frac;
-    return 0;
+    return rc;
 }

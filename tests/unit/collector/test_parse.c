@@ -229,17 +229,29 @@ static void test_malformed(void **state)
     (void)state;
     char err[256];
     static const char *const bad[] = {
-        "",                                   /* empty: truncated */
-        "{\"node\":{\"nodeName\":\"n1\"}",    /* truncated */
-        "{\"node\":{\"nodeName\":\"n1\"}} x", /* trailing garbage */
-        "[1,2]",                              /* not an object */
-        "{\"node\":{\"nodeName\":\"\xff\"}}", /* invalid UTF-8 */
-        "{\"a\":\"\xc3\"}",                   /* truncated UTF-8 sequence */
-        "{\"pods\":[{]}",                     /* mismatched brackets */
-        "{\"a\":[}",                          /* mismatched in a skipped value */
-        "{\"node\":{\"nodeName\":\"a\nb\"}}", /* raw control character */
-        "{\"node\" {}}",                      /* missing colon */
-        "{\"pods\":[{\"podRef\":{}},,]}",     /* empty element */
+        "",                                                   /* empty: truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}",                    /* truncated */
+        "{\"node\":{\"nodeName\":\"n1\"}} x",                 /* trailing garbage */
+        "[1,2]",                                              /* not an object */
+        "{\"node\":{\"nodeName\":\"\xff\"}}",                 /* invalid UTF-8 */
+        "{\"a\":\"\xc3\"}",                                   /* truncated UTF-8 sequence */
+        "{\"pods\":[{]}",                                     /* mismatched brackets */
+        "{\"a\":[}",                                          /* mismatched in a skipped value */
+        "{\"node\":{\"nodeName\":\"a\nb\"}}",                 /* raw control character */
+        "{\"node\" {}}",                                      /* missing colon */
+        "{\"pods\":[{\"podRef\":{}},,]}",                     /* empty element */
+        "{\"a\":\"\xe0\x80\xaf\"}",                           /* overlong UTF-8 */
+        "{\"a\":\"\xed\xa0\x80\"}",                           /* a surrogate in UTF-8 */
+        "{\"a\":\"\xf4\x90\x80\x80\"}",                       /* above U+10FFFF */
+        "{\"a\":\"\\u12g4\"}",                                /* bad \u escape in a skipped value */
+        "{\"node\":{\"cpu\":{\"usageCoreNanoSeconds\":01}}}", /* leading zero */
+        "{\"node\":{\"x\":nul}}",                             /* bad literal */
+        "{\"node\":{\"a\":1\"b\":2}}",                        /* missing comma */
+        "{\"node\":{\"a\":1,}}",                              /* trailing comma */
+        "{\"pods\":[{\"containers\":[1,]}]}",                 /* trailing comma in an array */
+        "{\"pods\":[{\"a\":1.}]}",                            /* bad number */
+        "{\"pods\":[-]}",                                     /* bad number as an element */
+        "{\"pods\":[{\"a\" : 1}x]}",                          /* garbage after an element */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         h_reset();
@@ -255,6 +267,18 @@ static void test_malformed(void **state)
     assert_int_not_equal(parse_str(deep, 0, err, sizeof(err), NULL), 0);
     /* but unknown keys, empty objects and nulls are fine */
     assert_int_equal(parse_str("{}", 0, err, sizeof(err), NULL), 0);
+    /* escapes decode: a surrogate pair is one character; \u0000 in a name
+     * is a type error of that field, not of the response */
+    struct summary_counts c;
+    h_reset();
+    assert_int_equal(parse_str("{\"node\":{\"nodeName\":\"n\\ud83d\\ude00\\u00e9\\/\","
+                               "\"memory\":{\"usageBytes\":-0,\"rssBytes\":2e0}},"
+                               "\"pods\":[{\"podRef\":{\"name\":\"a\\u0000b\"}}]}",
+                               3, err, sizeof(err), &c),
+                     0);
+    assert_int_equal(c.type_errors, 1);
+    assert_int_equal(c.negatives, 0);
+    assert_int_equal(h_int("type=node", KP_M_MEM_USAGE), 0);
     assert_int_equal(parse_str("{\"x\":{\"y\":[1,\"\\u00e9\\\"]\"]},\"pods\":null,\"node\":null}",
                                1, err, sizeof(err), NULL),
                      0);
