@@ -14,9 +14,10 @@ BUILD_PKGS=(
     libjson-c-dev libssl-dev libev-dev libyaml-dev zlib1g-dev libcmocka-dev clang-format
     valgrind
 )
+# nftables: the nft command for test_chaos_netns.py's partition (the kernel side is built in).
 SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates
-    python3 util-linux
+    python3 util-linux nftables
 )
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }

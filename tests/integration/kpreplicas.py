@@ -135,10 +135,18 @@ def sanitizer_reports(text: str) -> list[str]:
 class Replica:
     """One kubepulse process; a restarted replica gets a new identity, like a pod."""
 
+    # The status server's address; a subclass running elsewhere (netns.py) overrides it.
+    host = "127.0.0.1"
+
+    def wrap_argv(self, argv: list[str]) -> list[str]:
+        """The command that runs argv (a subclass may run it in a namespace)."""
+        return argv
+
     def __init__(self, world, identity: str, argv: list[str]):
         self.world, self.identity, self.port = world, identity, free_port()
-        self.proc = start_proc(world.procs, identity, [*argv, f"--identity={identity}",
-                                                       f"--listen=127.0.0.1:{self.port}"],
+        self.proc = start_proc(world.procs, identity,
+                               self.wrap_argv([*argv, f"--identity={identity}",
+                                               f"--listen={self.host}:{self.port}"]),
                                extra_env=world.env)
         self.killed_at: float | None = None      # wall time of a SIGKILL
         self.signalled_at: float | None = None   # wall time of the last signal sent

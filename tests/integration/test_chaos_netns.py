@@ -1,0 +1,187 @@
+"""Network partition of the leader by the kernel (issue #9): the leader runs in a network
+namespace of its own and the API server's packets are dropped there, while InfluxDB and
+the kubelets stay reachable.
+
+The test makes the namespace itself (tests/chaos/netns.py: ``ip netns add kp-<random>``, a
+veth pair on a private /30, the host's loopback routed over it) and runs one kubepulse
+replica inside with ``ip netns exec``; that one starts first and leads. Two more replicas run
+on the host. The partition is an nftables netdev table on the namespace's end of the veth
+pair dropping TCP to and from the API server's address and port, both ways: the leader's
+API connections go silent (no RST, FIN or ICMP), new ones never get a SYN-ACK. Unlike the
+proxy variant (test_chaos_partition.py) nothing in user space stands in the path: what the
+replica sees is the kernel's own behaviour on a dead path (retransmissions, then its own
+timeouts).
+
+Checks, as in the proxy variant:
+- the partitioned leader stops leading ("stopped leading" in its log, /status) no later than
+  the partition + renew deadline, and before another replica logs "became leader";
+- during the partition, from inside the namespace, InfluxDB answers /ping and the kubelets
+  /healthz while the API server does not answer at all (curl times out);
+- InfluxDB's own HTTP log (User-Agent = identity) shows no write from it after it stopped;
+- another replica leads and writes; after the heal exactly one leader, the one the Lease
+  names, and the healed replica follows it;
+- over the run leadership intervals (logs and /status polling) never overlap, every write
+  falls inside its writer's interval, every replica exits 0 on SIGTERM, no sanitizer report.
+
+Skipped when not root, without CAP_NET_ADMIN, or when ``ip netns`` / nftables fail here.
+Short form (CI): one partition of the leader, 4s/3s/1s durations. KP_LONG_TESTS=1 also
+partitions it again as a follower (nothing may change) and heals.
+"""
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+import netns as kpnetns  # noqa: E402
+from chaoslib import LONG  # noqa: E402
+from kpharness import wait_for  # noqa: E402
+from kpreplicas import KUBEPULSE, StatusPoller, World, assert_no_overlap, log  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
+
+
+@pytest.fixture
+def world(cluster, procs, namespace, tmp_path):
+    w = World(cluster, procs, namespace, tmp_path, res=2.0, durations=(4.0, 3.0, 1.0))
+    yield w
+    w.cleanup()
+
+
+@pytest.fixture
+def ns(procs):
+    """The namespace, deleted at the end even on failure (after the processes inside it are
+    stopped, by pid); skip when it cannot be made."""
+    reason = kpnetns.unavailable()
+    if reason:
+        pytest.skip(f"network namespace partition: {reason}")
+    n = kpnetns.Netns()
+    try:
+        n.create()
+    except kpnetns.NetnsError as err:
+        pytest.skip(f"network namespace partition: cannot set up a namespace here: {err}")
+    try:
+        yield n
+    finally:
+        try:
+            for p in procs.procs:
+                if p.argv[:4] == n.exec_argv([]):
+                    p.stop()
+        finally:
+            n.delete()
+
+
+def writes_by(world, ident, after=None):
+    return [t for t, i, code in world.influx_writes() if i == ident and code == 204
+            and (after is None or t > after)]
+
+
+def event_time(replica, msg, after):
+    for ev in replica.events():
+        if ev["msg"] == msg and ev["ts"] >= after:
+            return ev["ts"], ev.get("reason")
+    return None
+
+
+def check_paths(world, ns, api_port, expect_api: bool):
+    """From inside the namespace: InfluxDB and a kubelet answer; the API server answers
+    only when ``expect_api``. Returns the curl results."""
+    influx = ns.http_probe(f"{world.cluster.influx_url}/ping")
+    node = world.manifest["nodes"][0]
+    kubelet = ns.http_probe(f"https://{node['address']}:{node['port']}/healthz",
+                            cacert=world.cluster.ca_cert)
+    api = ns.http_probe(f"https://127.0.0.1:{api_port}/readyz", timeout=1.5,
+                        cacert=world.cluster.ca_cert)
+    assert influx == (0, 204), f"InfluxDB /ping from {ns.name}: {influx}"
+    assert kubelet == (0, 200), f"kubelet /healthz from {ns.name}: {kubelet}"
+    if expect_api:
+        assert api[0] == 0, f"API server from {ns.name}: curl exit {api[0]}"
+    else:
+        assert api[0] == 28, f"API server from {ns.name} during the partition: {api} " \
+                             "(want curl exit 28: silence, not a refusal)"
+    return influx, kubelet, api
+
+
+def test_partitioned_netns_leader_stops_before_lease_expires(ns, world):
+    api_port = int(world.cluster.env["KP_APISERVER_PORT"])
+    world.start_sim(nodes=5, pods=5)
+    check_paths(world, ns, api_port, expect_api=True)
+
+    leader = kpnetns.start_replica(world, ns, "p")
+    assert world.leader(timeout=30) is leader
+    wait_for(lambda: writes_by(world, leader.identity), timeout=20, what="first writes")
+    others = [world.start(b) for b in ("b", "c")]
+    wait_for(lambda: all((r.try_status() or {}).get("holder") == leader.identity
+                         for r in others), timeout=20, what="followers seeing the leader")
+    poller = StatusPoller(world)
+    poller.start()
+
+    time.sleep(world.rp * 1.5)  # mid-renew-cycle, somewhere
+    t_part = ns.partition("127.0.0.1", api_port)
+    t_cut = time.time() - t_part
+    wait_for(lambda: not leader.leading(), timeout=world.rd + 3, interval=0.05,
+             what=f"{leader.identity} stepping down")
+    t_stop, reason = wait_for(lambda: event_time(leader, "stopped leading", t_part), timeout=5,
+                              what="'stopped leading' line")
+    influx, kubelet, api = check_paths(world, ns, api_port, expect_api=False)
+    new = world.leader(timeout=world.ld + world.rd + 4 * world.rp, exclude=leader)
+    t_new = event_time(new, "became leader", t_part)[0]
+    log(f"\npartitioned {leader.identity} in {ns.name} (nft took {t_cut * 1000:.0f} ms); it "
+        f"stopped after {t_stop - t_part:.3f}s ({reason}); {new.identity} led after "
+        f"{t_new - t_part:.3f}s; from inside during the partition: InfluxDB /ping {influx[1]}, "
+        f"kubelet /healthz {kubelet[1]}, API server curl exit {api[0]} (timeout)")
+    assert t_stop <= t_part + world.rd + 0.25, (t_stop - t_part, reason)
+    assert t_stop <= t_new, (t_stop, t_new)
+    assert t_new - t_part <= world.ld + world.rd + 3 * world.rp, t_new - t_part
+    wait_for(lambda: writes_by(world, new.identity, t_new), timeout=4 * world.res + 5,
+             what=f"writes from {new.identity}")
+    time.sleep(world.res)  # a further interval in which it could misbehave
+    late = writes_by(world, leader.identity, t_stop)
+    assert not late, f"{leader.identity} wrote after stepping down at {t_stop}: {late}"
+    last = max(writes_by(world, leader.identity))
+    world.assert_none_died()
+
+    t_heal = ns.heal()
+    check_paths(world, ns, api_port, expect_api=True)
+    wait_for(lambda: (leader.try_status() or {}).get("holder") == new.identity,
+             timeout=world.ld + 4 * world.rp + 10, interval=0.1,
+             what=f"{leader.identity} seeing {new.identity} after the heal")
+    t_follow = time.time()
+    end = time.time() + 3 * world.rp
+    while time.time() < end:
+        assert world.leaders() == [new], [r.identity for r in world.leaders()]
+        time.sleep(0.2)
+    assert world.lease()["holderIdentity"] == new.identity
+    log(f"healed; {leader.identity} followed {new.identity} after {t_follow - t_heal:.2f}s; "
+        f"its last write reached InfluxDB {t_stop - last:.3f}s before its step-down")
+
+    if LONG:
+        # The same replica partitioned as a follower changes nothing.
+        ns.partition("127.0.0.1", api_port)
+        time.sleep(world.ld + 2 * world.rp)
+        assert world.leaders() == [new], [r.identity for r in world.leaders()]
+        ns.heal()
+        time.sleep(2 * world.rp)
+        assert world.leaders() == [new], [r.identity for r in world.leaders()]
+        assert (leader.try_status() or {}).get("holder") == new.identity
+
+    poller.stop()
+    for r in world.live():
+        r.signal(signal.SIGTERM)
+    for r in world.replicas:
+        assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
+    flat = assert_no_overlap({r.identity: r.lead_intervals() for r in world.replicas}, "logs")
+    assert_no_overlap(poller.intervals(), "/status polling")
+    assert [ident for _, _, ident in flat] == [leader.identity, new.identity], flat
+    # Every write came from a replica leading at the time (or flushing at its SIGTERM).
+    for t, ident, code in world.influx_writes():
+        r = next(r for r in world.replicas if r.identity == ident)
+        ivs = r.lead_intervals()
+        assert any(s <= t <= e + 0.01 for s, e in ivs) or t >= ivs[-1][1], (ident, t, ivs)
+    world.check_sanitizers()
+    log(f"netns partition figures: step-down {t_stop - t_part:.3f}s after the cut (renew "
+        f"deadline {world.rd}s); takeover {t_new - t_part:.3f}s after the cut (lease duration "
+        f"{world.ld}s); last write {t_stop - last:.3f}s before the step-down; none after")
