@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from kpharness import REPO_ROOT, ProcessGroup, wait_for
+from kpreplicas import free_port
 
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
 KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
@@ -41,8 +42,16 @@ PREFIX = "kpcoll-"
 ADDR_BASE = "127.1.9.1"  # apart from other tests' simulators (default 127.1.0.1)
 FAULTY = [0, 1, 2]  # nodes that get faults; the others stay healthy
 HEALTHY = [i for i in range(NODES) if i not in FAULTY]
+
+
+def sanitized(binary: Path) -> bool:
+    return binary.exists() and b"__asan_init" in binary.read_bytes()
+
+
 # ASan keeps freed memory in quarantine: RSS says nothing about bounds there
-SANITIZED = KUBEPULSE.exists() and b"__asan_init" in KUBEPULSE.read_bytes()
+SANITIZED = sanitized(KUBEPULSE)
+# An unsanitized build for the memory bounds (scripts/test.sh passes its Release build)
+RELEASE_KUBEPULSE = Path(os.environ.get("KP_RELEASE_BUILD_DIR", BUILD_DIR)) / "src" / "kubepulse"
 
 
 # ---- line protocol -------------------------------------------------------------------
@@ -126,6 +135,18 @@ def quantity(s: str, milli: bool) -> int:
     return int(round(v)) if milli else int(-(-v // 1))
 
 
+def prom_metrics(base_url: str) -> dict[str, float]:
+    """A status server's /metrics as {'name{labels}': value}."""
+    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
 class Env:
     def __init__(self, cluster, procs: ProcessGroup, tmp: Path):
         self.cluster, self.procs, self.tmp = cluster, procs, tmp
@@ -198,14 +219,7 @@ class Env:
         return cycles
 
     def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen(self.status + "/metrics", timeout=10) as resp:
-            text = resp.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                k, v = line.rsplit(" ", 1)
-                out[k] = float(v)
-        return out
+        return prom_metrics(self.status)
 
     def expected(self, node: str, ts: int) -> dict:
         return http_json(f"http://{self.control}/expected?node={node}&time={ts}")
@@ -484,6 +498,65 @@ def test_faults(env, rnd):
     if not SANITIZED:
         assert grown_kb < 3 * MAX_BODY // 1024 + 64 * 1024
     assert not e.out.negatives, e.out.negatives[:3]
+
+
+def vm_kb(pid: int, field: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"{field}:\s+(\d+)", status).group(1))
+
+
+def test_hundred_megabyte_bodies(env):
+    """100 MB Summary bodies stream through in bounded memory: 100 MB of whitespace
+    before "pods" parses (the node is scraped), 100 MB inside a string of the node element
+    fails at the element bound (malformed), an endless body is cut at the body limit
+    (too_large); the healthy nodes are scraped in the same cycles and the peak RSS grows
+    by far less than one body. Needs an unsanitized build (KP_RELEASE_BUILD_DIR)."""
+    e = env
+    if sanitized(RELEASE_KUBEPULSE) or not RELEASE_KUBEPULSE.exists():
+        pytest.skip(f"needs an unsanitized kubepulse (KP_RELEASE_BUILD_DIR); {RELEASE_KUBEPULSE}")
+    port = free_port()
+    argv = [RELEASE_KUBEPULSE, "--kubeconfig", e.cluster.kubeconfig, "--lease-namespace",
+            "default", "--lease-name", f"kpbig-{secrets.token_hex(3)}", "--sink=null",
+            f"--metric-resolution={RES}s", "--kubelet-timeout=2.5s",
+            "--kubelet-max-body-size=128Mi", "--kubelet-token-file", e.token,
+            "--listen", f"127.0.0.1:{port}", "--v=1"]
+    kp = e.procs.start("kubepulse-big", argv)
+    def metrics():
+        return prom_metrics(f"http://127.0.0.1:{port}")
+    try:
+        def cycles():
+            return len(re.findall(r'"cycle done"', kp.log()))
+        wait_for(lambda: cycles() >= 2, timeout=4 * RES + 20, what="2 cycles before the faults")
+        hwm_before, before = vm_kb(kp.pid, "VmHWM"), metrics()
+        faults = [("huge&size=100MB&fill=space", None), ("huge&size=100MB&fill=string",
+                  "malformed"), ("endless&fill=space", "too_large")]
+        for idx, (kind, _) in zip(FAULTY, faults):
+            e.fault(idx, kind)
+        n0 = cycles()
+        try:
+            wait_for(lambda: cycles() >= n0 + 3, timeout=5 * RES + 20, what="3 cycles")
+        finally:
+            e.clear_faults()
+        after, hwm = metrics(), vm_kb(kp.pid, "VmHWM")
+        log = kp.log()
+    finally:
+        kp.stop()
+    body_bytes = after["kubepulse_scrape_bytes_total"] - before["kubepulse_scrape_bytes_total"]
+    grown = hwm - hwm_before
+    print(f"100 MB bodies: {body_bytes / 1e6:.0f} MB received in 3 cycles, "
+          f"peak RSS {hwm_before} -> {hwm} KiB (+{grown})")
+    assert body_bytes > 3 * 100e6, body_bytes  # the big bodies were really read
+    for idx, (kind, reason) in zip(FAULTY, faults):
+        failing = re.findall(rf'"kubelet scrape failing" node="{e.node_names[idx]}" '
+                             rf'reason="(\w+)"', log)
+        assert failing == ([reason] if reason else []), (kind, failing)
+    for reason in ("malformed", "too_large"):
+        key = f'kubepulse_nodes_failed_total{{reason="{reason}"}}'
+        assert after[key] - before[key] >= 3, (key, before[key], after[key])
+    scraped = after["kubepulse_nodes_scraped_total"] - before["kubepulse_nodes_scraped_total"]
+    assert scraped >= 3 * (len(HEALTHY) + 1), scraped  # healthy nodes + the whitespace one
+    # one element buffer, curl's buffers and the cycle's batches: not a body
+    assert grown < 24 * 1024, grown
 
 
 def test_recovers_and_no_negatives(env):
