@@ -8,6 +8,11 @@
  * a request cancelled while curl is on the stack (from on_data) is only
  * marked; the write callback then fails the transfer and the request is reaped
  * without on_done once curl has returned.
+ *
+ * TLS material (CA, client certificate and key) is prepared once per distinct
+ * configuration and shared by every connection: http_tls.c owns that, and the
+ * TLS options of each easy handle (http_tls_apply). This file only holds the
+ * client's cache and each request's reference.
  */
 #include "http.h"
 
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http_tls.h"
 #include "log.h"
 
 enum req_state { REQ_RUNNING, REQ_CANCELLED, REQ_DONE };
@@ -40,6 +46,7 @@ struct http_request {
     bool too_large, aborted;
     bool pending_add; /* started from inside a curl callback: added once curl returns */
     double retry_after_s;
+    struct http_tls_use tls; /* the prepared TLS material it holds */
     char errbuf[CURL_ERROR_SIZE];
     struct http_request *prev, *next;
 };
@@ -54,7 +61,8 @@ struct http_client {
     struct ev_loop *loop; /* borrowed */
     CURLM *multi;         /* owned */
     ev_timer timer;
-    char *user_agent; /* owned or NULL */
+    char *user_agent;           /* owned or NULL */
+    struct http_tls_cache *tls; /* owned */
     struct http_request *reqs;
     size_t n_reqs;
     int curl_depth;  /* > 0 while curl_multi_socket_action is on the stack */
@@ -128,6 +136,7 @@ static void req_destroy(struct http_request *r)
     req_unlink(r);
     curl_slist_free_all(r->headers);
     curl_slist_free_all(r->connect_to);
+    http_tls_use_fini(&r->tls);
     free(r->url);
     free(r->body);
     free(r);
@@ -203,6 +212,8 @@ static void finish(struct http_request *r, CURLcode rc)
         res.error_msg = "response body exceeds the size limit";
     else if (res.error == HTTP_ERR_ABORTED)
         res.error_msg = "aborted by the receiver";
+    else if (res.error == HTTP_ERR_TLS && r->tls.err[0])
+        res.error_msg = r->tls.err;
     else if (res.error)
         res.error_msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
     res.status = status;
@@ -382,6 +393,8 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
         goto oom;
     if (opts && opts->user_agent && !(c->user_agent = strdup(opts->user_agent)))
         goto oom;
+    if (!(c->tls = http_tls_cache_new()))
+        goto oom;
     ev_init(&c->timer, on_timer);
     c->timer.data = c;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
@@ -410,6 +423,7 @@ void http_client_free(struct http_client *c)
     if (c->multi)
         curl_multi_cleanup(c->multi); /* REMOVE callbacks free the http_socks */
     ev_timer_stop(c->loop, &c->timer);
+    http_tls_cache_free(c->tls); /* kept connections hold their own OpenSSL references */
     free(c->user_agent);
     free(c);
 }
@@ -478,38 +492,6 @@ out:
     return rc;
 }
 
-static void set_blob(CURL *e, CURLoption opt, const char *data, size_t len)
-{
-    struct curl_blob b = {.data = (void *)data, .len = len, .flags = CURL_BLOB_COPY};
-    curl_easy_setopt(e, opt, &b);
-}
-
-static void apply_tls(CURL *e, const struct http_tls *t)
-{
-    if (!t)
-        return;
-    if (t->ca_pem && t->ca_pem_len)
-        set_blob(e, CURLOPT_CAINFO_BLOB, t->ca_pem, t->ca_pem_len);
-    else if (t->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
-    if (t->cert_pem && t->cert_pem_len) {
-        set_blob(e, CURLOPT_SSLCERT_BLOB, t->cert_pem, t->cert_pem_len);
-        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-    } else if (t->cert_file) {
-        curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert_file);
-    }
-    if (t->key_pem && t->key_pem_len) {
-        set_blob(e, CURLOPT_SSLKEY_BLOB, t->key_pem, t->key_pem_len);
-        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-    } else if (t->key_file) {
-        curl_easy_setopt(e, CURLOPT_SSLKEY, t->key_file);
-    }
-    if (t->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-}
-
 static int setup_easy(struct http_request *r, const struct http_request_opts *o,
                       struct curl_slist **connect_to, char *err, size_t errlen)
 {
@@ -563,7 +545,7 @@ static int setup_easy(struct http_request *r, const struct http_request_opts *o,
     }
     if (strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
-    apply_tls(e, o->tls);
+    http_tls_apply(r->c->tls, e, o->tls, &r->tls);
     return 0;
 }
 

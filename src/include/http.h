@@ -8,7 +8,11 @@
  * its body to on_data as bytes arrive (kubelet Summary, watch streams) or is
  * collected up to max_body and handed to on_done (small API calls).
  *
- * TLS is verified by default. Material may be given as files or PEM blobs.
+ * TLS is verified by default. Material may be given as files or PEM blobs; it
+ * is parsed once per distinct configuration (keyed by content, so a copy of a
+ * struct http_tls finds the same material) and shared by every connection.
+ * Files are compared with the disk at most once a minute and loaded again
+ * when they changed (src/http_tls.c).
  * server_name (kubeconfig's tls-server-name) is implemented by rewriting the
  * URL's host to that name and pinning the real address with CURLOPT_CONNECT_TO,
  * so SNI and certificate verification use server_name while the TCP connection
