@@ -16,6 +16,7 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <ev.h>
@@ -492,6 +493,25 @@ out:
     return rc;
 }
 
+/* The URL's host is an IPv4 or a bracketed IPv6 literal (kubelets are reached by
+ * their InternalIP). Userinfo is not expected in the URLs this client is given. */
+static bool url_host_is_ip(const char *url)
+{
+    const char *h = strstr(url, "://");
+    char buf[INET6_ADDRSTRLEN + 1];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (!h)
+        return false;
+    h += 3;
+    int v6 = *h == '[';
+    size_t n = v6 ? strcspn(++h, "]") : strcspn(h, ":/?#");
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, h, n);
+    buf[n] = '\0';
+    return inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) == 1;
+}
+
 static int setup_easy(struct http_request *r, const struct http_request_opts *o,
                       struct curl_slist **connect_to, char *err, size_t errlen)
 {
@@ -518,6 +538,11 @@ static int setup_easy(struct http_request *r, const struct http_request_opts *o,
 #endif
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* An address literal needs no DNS, and its cache entry can never go stale. Left at
+     * curl's 60 s, every lookup prunes the whole DNS cache, which holds one entry per
+     * kubelet: O(nodes) per request, a third of the CPU at 5,000 nodes (curl 7.88). */
+    if (url_host_is_ip(r->url))
+        curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
