@@ -454,3 +454,59 @@ class World:
             "SELECT last(value) FROM \"cpu/usage_rate\" WHERE type = 'node'", self.db,
             epoch="ns")
         return rows[0]["time"] / 1e9 if rows else None
+
+
+# ---- partitions (test_chaos_partition.py, test_chaos_netns.py) -------------------------
+
+
+def writes_by(world, ident: str, after: float | None = None) -> list[float]:
+    """Arrival times of the successful InfluxDB writes of replica `ident` (after `after`)."""
+    return [t for t, i, code in world.influx_writes() if i == ident and code == 204
+            and (after is None or t > after)]
+
+
+def event_time(replica, msg: str, after: float):
+    """(ts, reason) of the replica's first log event `msg` at or after `after`, or None."""
+    for ev in replica.events():
+        if ev["msg"] == msg and ev["ts"] >= after:
+            return ev["ts"], ev.get("reason")
+    return None
+
+
+def check_partitioned_step_down(world, leader, t_part: float, step_down_timeout: float):
+    """The partitioned leader steps down on its own clock, no later than its renew
+    deadline (plus scheduling slack), and before another replica leads; that one leads
+    within leaseDuration + renewDeadline + 3 retry periods and writes; the old leader writes
+    nothing after its step-down, for a further interval. Returns (new, t_stop, reason,
+    t_new, last_write)."""
+    wait_for(lambda: not leader.leading(), timeout=step_down_timeout, interval=0.05,
+             what=f"{leader.identity} stepping down")
+    t_stop, reason = wait_for(lambda: event_time(leader, "stopped leading", t_part),
+                              timeout=5, what="'stopped leading' line")
+    new = world.leader(timeout=world.ld + world.rd + 4 * world.rp, exclude=leader)
+    t_new = event_time(new, "became leader", t_part)[0]
+    assert t_stop <= t_part + world.rd + 0.25, (t_stop - t_part, reason)
+    assert t_stop <= t_new, (t_stop, t_new)
+    assert t_new - t_part <= world.ld + world.rd + 3 * world.rp, t_new - t_part
+    wait_for(lambda: writes_by(world, new.identity, t_new), timeout=4 * world.res + 5,
+             what=f"writes from {new.identity}")
+    time.sleep(world.res)  # a further interval in which it could misbehave
+    late = writes_by(world, leader.identity, t_stop)
+    assert not late, f"{leader.identity} wrote after stepping down at {t_stop}: {late}"
+    last = max(writes_by(world, leader.identity) or [float("nan")])
+    return new, t_stop, reason, t_new, last
+
+
+def check_healed(world, leader, new) -> float:
+    """After the heal the old leader follows the new one, and for three retry periods the
+    new one is the only leader and the Lease's holder. Returns when it followed."""
+    wait_for(lambda: (leader.try_status() or {}).get("holder") == new.identity,
+             timeout=world.ld + 4 * world.rp + 10, interval=0.1,
+             what=f"{leader.identity} seeing {new.identity} after the heal")
+    t_follow = time.time()
+    end = time.time() + 3 * world.rp
+    while time.time() < end:
+        assert world.leaders() == [new], [r.identity for r in world.leaders()]
+        time.sleep(0.2)
+    assert world.lease()["holderIdentity"] == new.identity
+    return t_follow
