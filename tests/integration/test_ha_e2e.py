@@ -176,6 +176,9 @@ def test_ha_end_to_end(world, cluster):
     assert spec1["leaseTransitions"] == spec0["leaseTransitions"]
     assert spec1["acquireTime"] == spec0["acquireTime"]
     assert world.live() == [leader]
+    # Count from mid-interval, so four waits cross exactly four ticks whatever time the
+    # followers took to stop (from an early phase run_intervals(4) crosses only three).
+    grid_wait(2.5)
     before = leader.status()["collector"]["cycles"]
     run_intervals(4)
     assert leader.status()["collector"]["cycles"] >= before + 4
