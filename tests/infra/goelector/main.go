@@ -91,6 +91,17 @@ func main() {
 				for {
 					select {
 					case <-ctx.Done():
+						// The program stops acting for the leader here: with
+						// ReleaseOnCancel client-go releases the Lease only after
+						// this, and calls OnStoppedLeading after the release, so
+						// that callback is too late to mark the end of leadership.
+						leadingMu.Lock()
+						was := leading
+						leading = false
+						leadingMu.Unlock()
+						if was {
+							emit("stopped_leading", *id, "")
+						}
 						return
 					case <-t.C:
 						emit("leading", *id, "")
