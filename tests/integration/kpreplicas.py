@@ -510,3 +510,23 @@ def check_healed(world, leader, new) -> float:
         time.sleep(0.2)
     assert world.lease()["holderIdentity"] == new.identity
     return t_follow
+
+
+def stop_and_check_leadership(world, poller) -> list:
+    """The end of a partition test: stop the poller, SIGTERM every live replica (each
+    exits 0), leading intervals never overlap (logs and /status polling), every InfluxDB
+    write came from a replica leading at the time (or flushing at its SIGTERM), no
+    sanitizer report. Returns the intervals from the logs, in order."""
+    poller.stop()
+    for r in world.live():
+        r.signal(signal.SIGTERM)
+    for r in world.replicas:
+        assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
+    flat = assert_no_overlap({r.identity: r.lead_intervals() for r in world.replicas}, "logs")
+    assert_no_overlap(poller.intervals(), "/status polling")
+    for t, ident, code in world.influx_writes():
+        r = next(r for r in world.replicas if r.identity == ident)
+        ivs = r.lead_intervals()
+        assert any(s <= t <= e + 0.01 for s, e in ivs) or t >= ivs[-1][1], (ident, t, ivs)
+    world.check_sanitizers()
+    return flat

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from test_kube_client import kpkube, kpkube_one  # the same kpkube runner
+
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", Path(__file__).resolve().parents[2] / "build"))
 KPKUBE = BUILD_DIR / "tests" / "integration" / "kpkube"
 SELF_REVIEW = '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
@@ -31,19 +33,6 @@ SELF_REVIEW = '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectRevie
 def _kpkube_built():
     if not KPKUBE.exists():
         pytest.fail(f"{KPKUBE} is missing: build the kpkube target first", pytrace=False)
-
-
-def kpkube(*args, timeout=60) -> list[dict]:
-    proc = subprocess.run([str(KPKUBE), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"kpkube {args} -> {proc.returncode}: {proc.stderr}"
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
-def kpkube_one(*args, **kw) -> dict:
-    lines = kpkube(*args, **kw)
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 def kubeconfig(path: Path, server: str, cluster: dict, user: dict) -> Path:

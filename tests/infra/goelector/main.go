@@ -73,6 +73,19 @@ func main() {
 
 	var leadingMu sync.Mutex
 	leading := false
+	// The end of leadership, printed once: when the leader's context ends (the program
+	// stops acting for the leader there; with ReleaseOnCancel client-go releases the Lease
+	// only after that, and calls OnStoppedLeading after the release), or in
+	// OnStoppedLeading if that comes first.
+	stopLeading := func() {
+		leadingMu.Lock()
+		was := leading
+		leading = false
+		leadingMu.Unlock()
+		if was {
+			emit("stopped_leading", *id, "")
+		}
+	}
 	emit("start", *id, "")
 	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 		Lock:            lock,
@@ -91,32 +104,14 @@ func main() {
 				for {
 					select {
 					case <-ctx.Done():
-						// The program stops acting for the leader here: with
-						// ReleaseOnCancel client-go releases the Lease only after
-						// this, and calls OnStoppedLeading after the release, so
-						// that callback is too late to mark the end of leadership.
-						leadingMu.Lock()
-						was := leading
-						leading = false
-						leadingMu.Unlock()
-						if was {
-							emit("stopped_leading", *id, "")
-						}
+						stopLeading()
 						return
 					case <-t.C:
 						emit("leading", *id, "")
 					}
 				}
 			},
-			OnStoppedLeading: func() {
-				leadingMu.Lock()
-				was := leading
-				leading = false
-				leadingMu.Unlock()
-				if was {
-					emit("stopped_leading", *id, "")
-				}
-			},
+			OnStoppedLeading: stopLeading,
 			OnNewLeader: func(identity string) {
 				emit("new_leader", *id, " leader="+identity)
 			},
