@@ -512,14 +512,19 @@ def check_healed(world, leader, new) -> float:
     return t_follow
 
 
-def stop_and_check_leadership(world, poller) -> list:
-    """The end of a partition test: stop the poller, SIGTERM every live replica (each
-    exits 0), leading intervals never overlap (logs and /status polling), every InfluxDB
-    write came from a replica leading at the time (or flushing at its SIGTERM), no
-    sanitizer report. Returns the intervals from the logs, in order."""
+def stop_and_check_leadership(world, poller, last=None) -> list:
+    """The end of a chaos test: stop the poller, SIGTERM every live replica (each exits 0;
+    replica `last`, if given, only after the others have exited), leading intervals never
+    overlap (logs and /status polling), every InfluxDB write came from a replica leading at
+    the time (or flushing at its SIGTERM), no sanitizer report. Returns the intervals from
+    the logs, in order."""
     poller.stop()
-    for r in world.live():
-        r.signal(signal.SIGTERM)
+    live = world.live()
+    for group in ([r for r in live if r is not last], [r for r in live if r is last]):
+        for r in group:
+            r.signal(signal.SIGTERM)
+        for r in group:
+            assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
     for r in world.replicas:
         assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
     flat = assert_no_overlap({r.identity: r.lead_intervals() for r in world.replicas}, "logs")

@@ -17,7 +17,6 @@ Short form (CI): 3 API server restarts ~10 s apart, then etcd once. KP_LONG_TEST
 30 s for 5 minutes, etcd every third time.
 """
 
-import signal
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
 from chaoslib import LONG, World  # noqa: E402
 from kpharness import wait_for  # noqa: E402
-from kpreplicas import KUBEPULSE, StatusPoller, assert_no_overlap, log  # noqa: E402
+from kpreplicas import KUBEPULSE, StatusPoller, log, stop_and_check_leadership  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not KUBEPULSE.exists(), reason=f"{KUBEPULSE} not built")
 
@@ -98,20 +97,9 @@ def test_apiserver_and_etcd_restarts(cluster, procs, namespace, tmp_path, reques
             f"{i}: holder={s and s['holder']} ready={s and s['ready']} "
             f"nodes={s and s['collector']['nodesCached']} pods={s and s['collector']['podsCached']}"
             for i, s in last.items())) from None
-    poller.stop()
-
     dead = [(r.identity, r.proc.text()[-1500:]) for r in world.replicas if not r.alive()]
     assert not dead, dead
-    for r in sorted(world.live(), key=lambda r: r is leader):
-        r.signal(signal.SIGTERM)
-        assert r.proc.wait(15) == 0, (r.identity, r.proc.text()[-2000:])
-    flat = assert_no_overlap({r.identity: r.lead_intervals() for r in world.replicas}, "logs")
-    assert_no_overlap(poller.intervals(), "/status polling")
-    for t, ident, code in world.influx_writes():
-        r = next(r for r in world.replicas if r.identity == ident)
-        ivs = r.lead_intervals()
-        assert any(s <= t <= e + 0.01 for s, e in ivs) or t >= ivs[-1][1], (ident, t, ivs)
-    world.check_sanitizers()
+    flat = stop_and_check_leadership(world, poller, last=leader)
     lost = sum(1 for r in world.replicas for ev in r.events() if ev["msg"] == "stopped leading")
     log(f"{len(PLAN)} restarts: leadership intervals {len(flat)}, step-downs {lost}; "
         "first write after ready: " +
