@@ -287,24 +287,25 @@ int jc_get_number(struct jcursor *jc, enum jc_num_kind *kind, uint64_t *u)
     return 0;
 }
 
-int jc_obj_begin(struct jcursor *jc)
+/* Consume the opening bracket of an object or array, one level deeper. */
+static int open_bracket(struct jcursor *jc, enum jc_type want, const char *msg)
 {
-    if (jc_peek(jc) != JC_OBJECT)
-        return jc_fail(jc, "expected an object");
+    if (jc_peek(jc) != want)
+        return jc_fail(jc, msg);
     if (++jc->depth > JC_MAX_DEPTH)
         return jc_fail(jc, "nested too deeply");
     jc->p++;
     return 0;
 }
 
+int jc_obj_begin(struct jcursor *jc)
+{
+    return open_bracket(jc, JC_OBJECT, "expected an object");
+}
+
 int jc_arr_begin(struct jcursor *jc)
 {
-    if (jc_peek(jc) != JC_ARRAY)
-        return jc_fail(jc, "expected an array");
-    if (++jc->depth > JC_MAX_DEPTH)
-        return jc_fail(jc, "nested too deeply");
-    jc->p++;
-    return 0;
+    return open_bracket(jc, JC_ARRAY, "expected an array");
 }
 
 /* Shared by objects and arrays: 1 when another member follows, 0 after the

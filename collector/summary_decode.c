@@ -293,16 +293,7 @@ static void node_member(struct dec *d, const char *key, size_t klen, void *ctx)
 static enum summary_dec dec_element(struct dec *d, member_fn fn, void *ctx, char *err,
                                     size_t errlen)
 {
-    enum jc_type t = jc_peek(&d->jc);
-    enum summary_dec rc = SUMMARY_DEC_OK;
-    if (t != JC_OBJECT) {
-        if (t != JC_NULL && t != JC_BAD)
-            d->cnt->type_errors++;
-        jc_skip(&d->jc);
-        rc = SUMMARY_DEC_ABSENT;
-    } else {
-        dec_object(d, fn, ctx);
-    }
+    enum summary_dec rc = dec_object(d, fn, ctx) ? SUMMARY_DEC_OK : SUMMARY_DEC_ABSENT;
     if (!d->jc.err && d->jc.p != d->jc.end)
         d->jc.err = "data after the element";
     if (d->jc.err) {
