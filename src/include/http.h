@@ -46,10 +46,13 @@ struct http_tls {
     bool insecure;           /* skip verification: callers log a warning */
 };
 
+#define HTTP_MAX_SHARDS 256
+
 struct http_client_opts {
-    long max_total_connections;  /* 0: unlimited */
-    long max_host_connections;   /* 0: unlimited */
-    long max_cached_connections; /* curl's connection cache; 0: curl's default */
+    long max_total_connections;  /* 0: unlimited; needs shards <= 1 */
+    long max_host_connections;   /* 0: unlimited (per host, so per shard is the same) */
+    long max_cached_connections; /* curl's connection cache of each shard; 0: curl's default */
+    long shards;                 /* curl multi handles to spread hosts over; 0 or 1: one */
     const char *user_agent;      /* borrowed, copied */
 };
 

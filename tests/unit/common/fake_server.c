@@ -24,8 +24,9 @@ struct conn {
 };
 
 static struct ev_loop *loop;
-static int listen_fd = -1, accepts;
-static ev_io accept_io;
+#define MAX_LISTEN 16
+static int accepts, nlisten;
+static ev_io accept_io[MAX_LISTEN]; /* .fd: the listening socket */
 static struct conn *conns;
 static fake_handler_fn handler;
 static void *handler_ud;
@@ -103,20 +104,32 @@ static void on_accept(struct ev_loop *l, ev_io *w, int revents)
     ev_io_start(l, &c->io);
 }
 
-int fake_server_start(struct ev_loop *l, fake_handler_fn fn, void *ud)
+int fake_server_listen_more(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
+    if (nlisten == MAX_LISTEN)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        close(fd);
+        return -1;
+    }
+    ev_io_init(&accept_io[nlisten], on_accept, fd, EV_READ);
+    ev_io_start(loop, &accept_io[nlisten]);
+    nlisten++;
+    return ntohs(sa.sin_port);
+}
+
+int fake_server_start(struct ev_loop *l, fake_handler_fn fn, void *ud)
+{
     loop = l;
     handler = fn;
     handler_ud = ud;
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(listen_fd, 16) < 0 || getsockname(listen_fd, (struct sockaddr *)&sa, &sl) < 0)
-        return -1;
-    ev_io_init(&accept_io, on_accept, listen_fd, EV_READ);
-    ev_io_start(loop, &accept_io);
-    return ntohs(sa.sin_port);
+    return fake_server_listen_more();
 }
 
 void fake_server_drop_all(void)
@@ -134,9 +147,10 @@ void fake_server_stop(void)
         free(c->out);
         free(c);
     }
-    ev_io_stop(loop, &accept_io);
-    close(listen_fd);
-    listen_fd = -1;
+    for (; nlisten > 0; nlisten--) {
+        ev_io_stop(loop, &accept_io[nlisten - 1]);
+        close(accept_io[nlisten - 1].fd);
+    }
 }
 
 int fake_server_accepts(void)

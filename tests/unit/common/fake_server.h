@@ -16,6 +16,8 @@ typedef char *(*fake_handler_fn)(const char *method, const char *target, const c
 
 /* Returns the port, or -1. One server per process. */
 int fake_server_start(struct ev_loop *loop, fake_handler_fn handler, void *ud);
+/* Another listening port of the same server (same handler), or -1; up to 16 in all. */
+int fake_server_listen_more(void);
 void fake_server_stop(void);
 int fake_server_accepts(void);
 /* Close every open connection (a server restart, as the client sees it). */

@@ -187,6 +187,55 @@ static void test_body_and_reuse(void **state)
     http_client_free(c);
 }
 
+/* Hosts spread over several curl multi handles: concurrent requests to ten servers all
+ * complete, and each server's second request reuses the connection of its first, so the
+ * same server always lands on the same handle. */
+static void test_shards_keep_connections(void **state)
+{
+    (void)state;
+    enum { NSERV = 10 };
+    char err[256];
+    int ports[NSERV] = {port};
+    for (int i = 1; i < NSERV; i++)
+        assert_true((ports[i] = fake_server_listen_more()) > 0);
+    struct http_client_opts co = {.max_cached_connections = 16, .shards = 8};
+    struct http_client *c = http_client_new(loop, &co, err, sizeof(err));
+    assert_non_null(c);
+    int before = fake_server_accepts();
+    for (int round = 0; round < 2; round++) {
+        struct outcome o[NSERV] = {0};
+        for (int i = 0; i < NSERV; i++) {
+            char url[128];
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d/hello", ports[i]);
+            struct http_request_opts ro = {
+                .url = url, .on_done = on_done, .ud = &o[i], .timeout_ms = 5000};
+            assert_non_null(http_request_start(c, &ro, err, sizeof(err)));
+        }
+        assert_int_equal(http_client_in_flight(c), NSERV);
+        for (int done = 0; done < NSERV;) {
+            ev_run(loop, EVRUN_ONCE);
+            done = 0;
+            for (int i = 0; i < NSERV; i++)
+                done += o[i].done;
+        }
+        for (int i = 0; i < NSERV; i++) {
+            assert_int_equal(o[i].done, 1);
+            assert_int_equal(o[i].status, 200);
+            assert_string_equal(o[i].body, "hello world");
+        }
+    }
+    assert_int_equal(fake_server_accepts() - before, NSERV);
+    http_client_free(c);
+
+    co.shards = HTTP_MAX_SHARDS + 1;
+    assert_null(http_client_new(loop, &co, err, sizeof(err)));
+    assert_non_null(strstr(err, "shards"));
+    co.shards = 2;
+    co.max_total_connections = 8; /* curl would apply it per handle */
+    assert_null(http_client_new(loop, &co, err, sizeof(err)));
+    assert_non_null(strstr(err, "one shard"));
+}
+
 static void test_retry_after(void **state)
 {
     (void)state;
@@ -330,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_and_reuse),
+        cmocka_unit_test(test_shards_keep_connections),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_too_large_and_streaming),
         cmocka_unit_test(test_cancel_inside_on_data),
