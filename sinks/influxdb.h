@@ -69,11 +69,15 @@ struct influx {
     unsigned attempt;
     /* once-per-episode logging */
     bool logged_full, logged_reject, logged_auth, logged_notfound, logged_net;
+    /* the buffer-full episode, summed for its closing log line */
+    uint64_t full_points;
+    int64_t full_ts_min, full_ts_max;
     ev_timer flush_timer;
 };
 
 void influx_pump(struct influx *in);
-void influx_on_drop(void *ud, uint64_t points, uint32_t lines); /* sbuf drop hook */
+/* sbuf drop hook */
+void influx_on_drop(void *ud, uint64_t points, uint32_t lines, int64_t ts_min, int64_t ts_max);
 void influx_deliver_init(struct influx *in);
 void influx_deliver_fini(struct influx *in);
 int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t errlen);

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "influxdb.h"
@@ -80,10 +81,20 @@ static void sync_stats(struct influx *in)
     in->s->stats.bytes_buffered = in->buf.bytes;
 }
 
-void influx_on_drop(void *ud, uint64_t points, uint32_t lines)
+void influx_on_drop(void *ud, uint64_t points, uint32_t lines, int64_t ts_min, int64_t ts_max)
 {
     struct influx *in = ud;
     in->s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += points;
+    if (!in->logged_full) {
+        in->full_points = 0;
+        in->full_ts_min = INT64_MAX;
+        in->full_ts_max = INT64_MIN;
+    }
+    in->full_points += points;
+    if (ts_min < in->full_ts_min)
+        in->full_ts_min = ts_min;
+    if (ts_max > in->full_ts_max)
+        in->full_ts_max = ts_max;
     if (!in->logged_full) {
         in->logged_full = true;
         log_error("sink buffer full: dropping the oldest points (logged once until a write "
@@ -139,9 +150,35 @@ static void slot_clear(struct influx *in, struct influx_req *r)
     r->chunk = NULL;
 }
 
+static void format_sample_time(int64_t ns, char *out, size_t outlen)
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, outlen, "?");
+}
+
+/* Which sample times the episode lost, so an operator (and the soak check) can tell the
+ * intervals missing in InfluxDB from those never collected. */
+static void log_full_episode(struct influx *in)
+{
+    char first[32] = "-", last[32] = "-";
+    if (in->full_ts_min <= in->full_ts_max) {
+        format_sample_time(in->full_ts_min, first, sizeof first);
+        format_sample_time(in->full_ts_max, last, sizeof last);
+    }
+    log_warn("sink buffer drained after an overflow: points of these sample times were dropped",
+             LF_STR("sink", in->s->name), LF_INT("points", in->full_points),
+             LF_STR("first_sample", first), LF_STR("last_sample", last),
+             LF_INT("first_sample_ns", in->full_ts_min <= in->full_ts_max ? in->full_ts_min : 0),
+             LF_INT("last_sample_ns", in->full_ts_min <= in->full_ts_max ? in->full_ts_max : 0));
+}
+
 void influx_deliver_fini(struct influx *in)
 {
     struct ev_loop *loop = in->s->env.loop;
+    if (in->logged_full) /* an episode still open at shutdown */
+        log_full_episode(in);
     http_request_cancel(in->create_req);
     in->create_req = NULL;
     for (long i = 0; in->slots && i < in->nslots; i++) {
@@ -173,13 +210,23 @@ int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t err
     struct influx *in = s->impl;
     struct lp_writer w = {buf_reserve, buf_commit, &in->buf};
     struct lp_result r = {0};
+    /* The batch's sample times go with its lines into the buffer's chunks, so that what is
+     * dropped can be said by time. */
+    in->buf.ts_min = INT64_MAX;
+    in->buf.ts_max = INT64_MIN;
+    for (size_t i = 0; i < b->npoints; i++) {
+        int64_t t = b->points[i].ts_ns;
+        if (t < in->buf.ts_min)
+            in->buf.ts_min = t;
+        if (t > in->buf.ts_max)
+            in->buf.ts_max = t;
+    }
     int rc = lp_encode_batch(in->enc, b, &w, &r, err, errlen);
     s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
     s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
-    s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
     s->stats.points_filtered += r.filtered;
-    if (r.no_room)
-        influx_on_drop(in, 0, 0);
+    if (r.no_room) /* lines no room could be made for: counted as the buffer's drops are */
+        influx_on_drop(in, r.no_room, 0, in->buf.ts_min, in->buf.ts_max);
     influx_pump(in);
     return rc;
 }
@@ -266,6 +313,8 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
 
 static void end_episode(struct influx *in)
 {
+    if (in->logged_full)
+        log_full_episode(in);
     if (in->logged_net || in->logged_auth || in->logged_notfound)
         log_info("InfluxDB writes succeed again", LF_STR("sink", in->s->name));
     in->logged_full = in->logged_reject = in->logged_auth = false;

@@ -21,6 +21,8 @@ void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines
     b->lines_max = lines_max ? lines_max : 1;
     b->on_drop = on_drop;
     b->ud = ud;
+    b->ts_min = INT64_MAX;
+    b->ts_max = INT64_MIN;
     if (bound_points) {
         uint64_t per = bound / 8 ? bound / 8 : 1;
         if (per < b->lines_max)
@@ -78,10 +80,11 @@ static int drop_oldest(struct sbuf *b, const struct sbuf_chunk *keep)
             continue;
         uint64_t pts = c->points;
         uint32_t lines = c->lines;
+        int64_t lo = c->ts_min, hi = c->ts_max;
         unlink_chunk(b, c);
         chunk_free(b, c);
         if (b->on_drop)
-            b->on_drop(b->ud, pts, lines);
+            b->on_drop(b->ud, pts, lines, lo, hi);
         return 0;
     }
     return -1;
@@ -112,6 +115,8 @@ static struct sbuf_chunk *chunk_new(struct sbuf *b, size_t need)
         return NULL;
     }
     c->cap = cap;
+    c->ts_min = INT64_MAX;
+    c->ts_max = INT64_MIN;
     b->bytes += cap + CHUNK_OVERHEAD;
     b->nchunks++;
     if (b->tail)
@@ -182,6 +187,10 @@ void sbuf_commit(struct sbuf *b, size_t len, uint32_t npoints)
     t->lines++;
     t->points += npoints;
     b->points += npoints;
+    if (b->ts_min < t->ts_min)
+        t->ts_min = b->ts_min;
+    if (b->ts_max > t->ts_max)
+        t->ts_max = b->ts_max;
     if (b->bound_points) {
         while (b->points > b->bound && drop_oldest(b, t) == 0)
             ;
@@ -189,10 +198,11 @@ void sbuf_commit(struct sbuf *b, size_t len, uint32_t npoints)
             /* Only the open chunk is left to give: the newest points go. */
             uint64_t pts = t->points;
             uint32_t lines = t->lines;
+            int64_t lo = t->ts_min, hi = t->ts_max;
             unlink_chunk(b, t);
             chunk_free(b, t);
             if (b->on_drop)
-                b->on_drop(b->ud, pts, lines);
+                b->on_drop(b->ud, pts, lines, lo, hi);
         }
     }
 }
@@ -257,6 +267,8 @@ int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
      * default layout, where a line is a point). */
     n->points = c->points * n->lines / c->lines;
     n->sealed = true;
+    n->ts_min = c->ts_min; /* times are not tracked per line: both halves keep the range */
+    n->ts_max = c->ts_max;
     c->points -= n->points;
     c->lines = first_lines;
     c->len = off;

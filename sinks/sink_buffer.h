@@ -22,12 +22,15 @@ struct sbuf_chunk {
     uint32_t lines;
     uint32_t attempts; /* sends so far (for the retry counter) */
     uint64_t points;
+    int64_t ts_min, ts_max; /* sample times of its lines, Unix ns (min > max: none yet) */
     bool sealed;
     bool inflight;
 };
 
-/* Called for every chunk dropped to make room (for counting and the once-per-episode log). */
-typedef void (*sbuf_drop_fn)(void *ud, uint64_t points, uint32_t lines);
+/* Called for every chunk dropped to make room (for counting and the once-per-episode log),
+ * with the sample-time range of its lines (ts_min > ts_max when unknown). */
+typedef void (*sbuf_drop_fn)(void *ud, uint64_t points, uint32_t lines, int64_t ts_min,
+                             int64_t ts_max);
 
 struct sbuf {
     bool bound_points; /* bound counts points, not bytes */
@@ -40,6 +43,8 @@ struct sbuf {
     uint64_t extra;          /* reserved scratch */
     uint64_t points;         /* in all chunks */
     size_t nchunks;
+    int64_t ts_min, ts_max; /* sample times of the lines now being committed (the writer's
+                             * batch), recorded in the chunk they go to */
     sbuf_drop_fn on_drop;
     void *ud;
 };

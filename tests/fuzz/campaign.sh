@@ -7,7 +7,7 @@
 # Exits 1 when any target crashed. CI runs the short form through ctest instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${1:?usage: campaign.sh BUILD_DIR [RUNS] [TARGET...]}"
+BUILD="$(cd "${1:?usage: campaign.sh BUILD_DIR [RUNS] [TARGET...]}" && pwd)"
 RUNS="${2:-10000000}"
 shift $(($# > 1 ? 2 : 1))
 WORK="${WORK_DIR:-/tmp/kubepulse-fuzz}"

@@ -11,7 +11,8 @@ OUTAGE seconds while they write, then started again with the same port and data.
   the replica counted as written, which equal the points it handed to the sink; nothing
   dropped or still buffered. Every node has its point in every interval of the outage.
 - small: the drop counter (reason buffer_full) equals the points missing from InfluxDB
-  (handed - stored), and the log says "sink buffer full" once for the outage, not per point.
+  (handed - stored), and the log says "sink buffer full" once for the outage, not per point,
+  and once more when writes succeed again, with the count and the dropped sample times.
 
 Short form (CI): a 30 s outage. KP_LONG_TESTS=1: 5 minutes.
 """
@@ -111,6 +112,15 @@ def test_influx_outage_big_and_tiny_buffer(cluster, procs, namespace, tmp_path, 
     log(f"small: {len(full)} 'sink buffer full' line(s); {len(errors)} warning/error lines "
         f"during the outage")
     assert len(full) == 1, full
+    # Once writes succeed again, one line says how many points went and their sample times:
+    # the outage's (the oldest buffered when it began was sampled a cycle before it).
+    over = [e for e in rs.events() if e["msg"].startswith("sink buffer drained after an overflow")]
+    assert len(over) == 1, over
+    assert over[0]["points"] == st["dropped_by_reason"]["buffer_full"], over
+    first, last = over[0]["first_sample_ns"] / 1e9, over[0]["last_sample_ns"] / 1e9
+    log(f"small: dropped sample times {first - t_down:+.1f}s to {last - t_down:+.1f}s from the "
+        f"outage's start (it lasted {t_up - t_down:.1f}s)")
+    assert t_down - 2 * RES - 1 <= first <= last <= t_up + 1, (first, last, t_down, t_up)
     assert len(errors) < 4 * OUTAGE, [e["msg"] for e in errors][:20]
 
     for r in (rb, rs):

@@ -8,6 +8,7 @@ which drives the real sink and the real HTTP client on a libev loop.
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -84,10 +85,12 @@ bind-address = "127.0.0.1:{rpc}"
                 self.proc.wait()
         self.proc = None
 
-    def query(self, q, db=None, auth=True):
+    def query(self, q, db=None, auth=True, epoch=None):
         params = {"q": q}
         if db:
             params["db"] = db
+        if epoch:
+            params["epoch"] = epoch
         req = urllib.request.Request(self.url + "/query",
                                      data=urllib.parse.urlencode(params).encode(), method="POST")
         if self.auth and auth:
@@ -219,6 +222,22 @@ def test_tiny_buffer_drop_counter_equals_missing(servers):
     assert stored == st["points_written"]
     assert stored + dropped == 12_000, (stored, st)
     assert err.count("sink buffer full") == 1, err
+    # When writes succeed again, one line says how many points went and their sample times:
+    # every point missing from InfluxDB lies in that range.
+    over = [ln for ln in err.splitlines() if "sink buffer drained after an overflow" in ln]
+    assert len(over) == 1, err
+    fields = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', over[0]))
+    assert int(fields["points"]) == dropped, over[0]
+    first, last = int(fields["first_sample_ns"]), int(fields["last_sample_ns"])
+    res = inf.query('SELECT "value" FROM "memory/usage"', "tiny", epoch="ns")["results"][0]
+    have = {row[0] for row in res["series"][0]["values"]}
+    assert len(have) == stored
+    ts0 = min(have | {first})
+    sent = {ts0 + k * 1000 for k in range(12_000)}  # kpsinkwrite: 1,000 ns apart
+    missing = sent - have
+    assert len(missing) == dropped, (len(missing), dropped)
+    assert first == min(missing) and max(missing) <= last, (first, last, min(missing),
+                                                             max(missing))
 
 
 def test_field_type_conflict_rejected_once(servers, tmp_path):

@@ -218,11 +218,16 @@ static void test_buffer_size_and_backoff(void **state)
 }
 
 static uint64_t dropped_pts;
-static void on_drop(void *ud, uint64_t points, uint32_t lines)
+static int64_t dropped_ts_min = INT64_MAX, dropped_ts_max = INT64_MIN;
+static void on_drop(void *ud, uint64_t points, uint32_t lines, int64_t ts_min, int64_t ts_max)
 {
     (void)ud;
     (void)lines;
     dropped_pts += points;
+    if (ts_min < dropped_ts_min)
+        dropped_ts_min = ts_min;
+    if (ts_max > dropped_ts_max)
+        dropped_ts_max = ts_max;
 }
 
 static void put_line(struct sbuf *b, const char *line)
@@ -241,10 +246,16 @@ static void test_buffer_points_bound(void **state)
     dropped_pts = 0;
     sbuf_init(&b, 80, true, 1000, on_drop, NULL); /* chunks of 10 lines */
     assert_int_equal(b.lines_max, 10);
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 200; i++) {
+        b.ts_min = b.ts_max = 1000 + i; /* each line its own sample time */
         put_line(&b, "m value=1i 1\n");
+    }
     assert_true(b.points <= 80);
     assert_int_equal(b.points + dropped_pts, 200);
+    /* The oldest went, and the drop hook was told exactly their sample times. */
+    assert_int_equal(dropped_ts_min, 1000);
+    assert_int_equal(dropped_ts_max, 1000 + (int64_t)dropped_pts - 1);
+    assert_int_equal(b.head->ts_min, 1000 + (int64_t)dropped_pts);
     /* In-flight chunks are never dropped. */
     struct sbuf_chunk *c = sbuf_take(&b, true);
     assert_non_null(c);
