@@ -30,4 +30,9 @@ char *kp_base64_encode(const char *in, size_t in_len);
 /* Seconds on CLOCK_MONOTONIC: for durations and deadlines, never for timestamps. */
 double kp_mono_now(void);
 
+/* Hand the heap's free pages back to the kernel, after a burst of short-lived allocations
+ * (a LIST of thousands of objects decoded page by page). glibc returns only the top of the
+ * heap by itself: what the long-lived cache entries interleave with stays resident. */
+void kp_heap_trim(void);
+
 #endif
