@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "rates.h"
+#include "util.h"
 
 /* ---- values of one series -------------------------------------------------- */
 
@@ -123,21 +124,6 @@ const char *mn_strdup(struct model_node *mn, const char *s)
     return p;
 }
 
-static int grow(void **arr, size_t *cap, size_t want, size_t el)
-{
-    if (want <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 64;
-    while (n < want)
-        n *= 2;
-    void *p = realloc(*arr, n * el);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 /* Append one series (labels in key order, NULL/empty omitted) and its points. */
 void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v)
 {
@@ -157,8 +143,9 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"resource_id", l->resource_id},
         {"type", l->type},
     };
-    if (grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series)) < 0 ||
-        grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points)) < 0) {
+    if (kp_grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series), 64) < 0 ||
+        kp_grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points),
+                64) < 0) {
         mn->oom = 1;
         return;
     }

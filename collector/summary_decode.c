@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jcursor.h"
+#include "util.h"
 
 /* A member's key equals the literal lit. */
 #define KEY_IS(lit) (klen == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
@@ -324,27 +325,12 @@ struct pod_ctx {
     struct summary_pod_bufs *b;
 };
 
-static int grow(void **arr, size_t *cap, size_t want, size_t elsize)
-{
-    if (want <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 8;
-    if (n < want)
-        n = want;
-    void *a = realloc(*arr, n * elsize);
-    if (!a)
-        return -1;
-    *arr = a;
-    *cap = n;
-    return 0;
-}
-
 static void *pod_container_slot(void *ctx)
 {
     struct pod_ctx *pc = ctx;
     size_t i = pc->p->ncontainers;
-    if (i == SUMMARY_MAX_CONTAINERS ||
-        grow((void **)&pc->b->containers, &pc->b->ccap, i + 1, sizeof(*pc->b->containers)) < 0)
+    if (i == SUMMARY_MAX_CONTAINERS || kp_grow((void **)&pc->b->containers, &pc->b->ccap, i + 1,
+                                               sizeof(*pc->b->containers), 8) < 0)
         return NULL;
     return &pc->b->containers[i];
 }
@@ -363,7 +349,7 @@ static void *pod_volume_slot(void *ctx)
     struct pod_ctx *pc = ctx;
     size_t i = pc->p->nvolumes;
     if (i == SUMMARY_MAX_VOLUMES ||
-        grow((void **)&pc->b->volumes, &pc->b->vcap, i + 1, sizeof(*pc->b->volumes)) < 0)
+        kp_grow((void **)&pc->b->volumes, &pc->b->vcap, i + 1, sizeof(*pc->b->volumes), 8) < 0)
         return NULL;
     return &pc->b->volumes[i];
 }

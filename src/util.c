@@ -102,6 +102,26 @@ double kp_mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
+{
+    if (want <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : first ? first : 1;
+    while (n < want) {
+        if (n > SIZE_MAX / 2)
+            return -1;
+        n *= 2;
+    }
+    if (elsize && n > SIZE_MAX / elsize)
+        return -1;
+    void *p = realloc(*arr, n * elsize);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
 void kp_heap_trim(void)
 {
 #ifdef __GLIBC__

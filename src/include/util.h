@@ -30,6 +30,10 @@ char *kp_base64_encode(const char *in, size_t in_len);
 /* Seconds on CLOCK_MONOTONIC: for durations and deadlines, never for timestamps. */
 double kp_mono_now(void);
 
+/* Make room for want elements of elsize bytes in *arr (capacity *cap): doubles from first
+ * (or the current capacity). 0, or -1 on overflow or out of memory (*arr is unchanged). */
+int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);
+
 /* Hand the heap's free pages back to the kernel, after a burst of short-lived allocations
  * (a LIST of thousands of objects decoded page by page). glibc returns only the top of the
  * heap by itself: what the long-lived cache entries interleave with stays resident. */

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,12 +99,34 @@ static void test_base64_round_trip(void **state)
     free(enc);
 }
 
+static void test_grow(void **state)
+{
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(kp_grow((void **)&a, &cap, 1, sizeof(*a), 8), 0);
+    assert_int_equal(cap, 8);
+    for (int i = 0; i < 8; i++)
+        a[i] = i;
+    assert_int_equal(kp_grow((void **)&a, &cap, 8, sizeof(*a), 8), 0); /* room already */
+    assert_int_equal(cap, 8);
+    assert_int_equal(kp_grow((void **)&a, &cap, 33, sizeof(*a), 8), 0); /* doubles past want */
+    assert_int_equal(cap, 64);
+    assert_int_equal(a[7], 7); /* contents kept */
+    int *before = a;
+    assert_int_equal(kp_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a), 8), -1);
+    assert_ptr_equal(a, before); /* a refusal leaves the array as it was */
+    assert_int_equal(cap, 64);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_files),
         cmocka_unit_test(test_read_file_bounds),
         cmocka_unit_test(test_base64_round_trip),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
