@@ -308,7 +308,7 @@ static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err,
         return -1;
     long batch = s->env.batch_lines > 0 ? s->env.batch_lines : 5000;
     influx_deliver_init(in);
-    sbuf_init(&in->buf, bound, points, (uint32_t)batch, influx_on_drop, in);
+    sbuf_init(&in->buf, bound, points, (uint32_t)batch, c->gzip, influx_on_drop, in);
     in->nslots = c->concurrency > 0       ? c->concurrency
                  : s->env.concurrency > 0 ? s->env.concurrency
                                           : 1;

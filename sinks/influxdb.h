@@ -7,7 +7,6 @@
 #define KP_SINKS_INFLUXDB_H
 
 #include <ev.h>
-#include <zlib.h>
 
 #include "http.h"
 #include "lineproto.h"
@@ -37,10 +36,8 @@ double influx_retry_delay(enum influx_verdict v, unsigned attempt, double retry_
 
 struct influx_req {
     struct influx *in;
-    struct sbuf_chunk *chunk; /* borrowed from the buffer, in flight */
+    struct sbuf_chunk *chunk; /* borrowed from the buffer, in flight: packed (gzip) or raw */
     struct http_request *req; /* NULL when the slot is free */
-    char *gz;                 /* owned gzip body, or NULL (raw chunk sent) */
-    size_t gz_len, gz_reserved;
     double t0;
 };
 
@@ -54,8 +51,6 @@ struct influx {
     struct http_tls tls;
     struct lp_encoder *enc; /* owned */
     struct sbuf buf;
-    z_stream z;
-    bool z_ready;
     struct influx_req *slots; /* owned, nslots */
     long nslots;
     /* database creation (v1) */

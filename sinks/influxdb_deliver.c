@@ -135,17 +135,11 @@ void influx_deliver_init(struct influx *in)
     in->retry_timer.data = in;
     ev_timer_init(&in->flush_timer, flush_timer_cb, 0, 0);
     in->flush_timer.data = in;
-    /* windowBits 15 + 16: a gzip wrapper; level 1: most of the ratio at a fraction of the CPU */
-    in->z_ready = deflateInit2(&in->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
 }
 
 static void slot_clear(struct influx *in, struct influx_req *r)
 {
-    free(r->gz);
-    if (r->gz_reserved)
-        sbuf_extra(&in->buf, -(long long)r->gz_reserved);
-    r->gz = NULL;
-    r->gz_len = r->gz_reserved = 0;
+    (void)in;
     r->req = NULL;
     r->chunk = NULL;
 }
@@ -191,9 +185,6 @@ void influx_deliver_fini(struct influx *in)
         ev_timer_stop(loop, &in->retry_timer);
         ev_timer_stop(loop, &in->flush_timer);
     }
-    if (in->z_ready)
-        deflateEnd(&in->z);
-    in->z_ready = false;
 }
 
 static char *buf_reserve(void *ud, size_t max)
@@ -231,53 +222,22 @@ int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t err
     return rc;
 }
 
-/* Gzip the chunk into r->gz when memory allows; otherwise the raw chunk goes. */
-static void compress_chunk(struct influx *in, struct influx_req *r)
-{
-    const struct influx_conf *c = in->s->conf;
-    if (!c->gzip || !in->z_ready)
-        return;
-    size_t bound = deflateBound(&in->z, r->chunk->len) + 32;
-    if (sbuf_extra(&in->buf, (long long)bound) < 0)
-        return;
-    r->gz_reserved = bound;
-    if (!(r->gz = malloc(bound)))
-        goto raw;
-    deflateReset(&in->z);
-    in->z.next_in = (Bytef *)r->chunk->data;
-    in->z.avail_in = (uInt)r->chunk->len;
-    in->z.next_out = (Bytef *)r->gz;
-    in->z.avail_out = (uInt)bound;
-    if (deflate(&in->z, Z_FINISH) != Z_STREAM_END)
-        goto raw;
-    r->gz_len = bound - in->z.avail_out;
-    char *shrunk = realloc(r->gz, r->gz_len ? r->gz_len : 1);
-    if (shrunk) {
-        r->gz = shrunk;
-        sbuf_extra(&in->buf, -(long long)(bound - r->gz_len));
-        r->gz_reserved = r->gz_len;
-    }
-    return;
-raw:
-    free(r->gz);
-    r->gz = NULL;
-    sbuf_extra(&in->buf, -(long long)r->gz_reserved);
-    r->gz_reserved = 0;
-}
-
 static void write_done(const struct http_result *res, void *ud);
 
 static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chunk *chunk)
 {
     r->in = in;
     r->chunk = chunk;
-    compress_chunk(in, r);
+    /* Chunks are packed as they are sealed; one that is not (split after a 413, or packing
+     * failed) is tried again here, else it goes raw. */
+    if (in->buf.pack)
+        sbuf_pack(&in->buf, chunk);
     const char *headers[8];
     int h = 0;
     headers[h++] = in->ua_header;
     headers[h++] = "Content-Type: text/plain; charset=utf-8";
     headers[h++] = "Expect:";
-    if (r->gz)
+    if (chunk->packed)
         headers[h++] = "Content-Encoding: gzip";
     if (in->auth_header)
         headers[h++] = in->auth_header;
@@ -287,8 +247,8 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
         .method = "POST",
         .url = in->write_url,
         .headers = headers,
-        .body = r->gz ? r->gz : chunk->data,
-        .body_len = r->gz ? r->gz_len : chunk->len,
+        .body = chunk->data,
+        .body_len = chunk->len,
         .tls = &in->tls,
         .timeout_ms = tmo,
         .connect_timeout_ms = tmo < 5000 ? tmo : 5000,
@@ -335,8 +295,7 @@ static void on_reject(struct influx *in, struct sbuf_chunk *c, const struct http
         if (res->body)
             snprintf(body, sizeof body, "%.*s", (int)res->body_len, res->body);
         char first[LOG_BODY_MAX + 1];
-        const char *nl = memchr(c->data, '\n', c->len);
-        snprintf(first, sizeof first, "%.*s", (int)(nl ? nl - c->data : 0), c->data);
+        sbuf_first_line(c, first, sizeof first);
         log_error("InfluxDB rejected points; not retrying them (logged once per episode)",
                   LF_STR("sink", in->s->name), LF_INT("status", res->status),
                   LF_INT("rejected", rejected), LF_STR("server_error", body),
@@ -395,7 +354,7 @@ static void write_done(const struct http_result *res, void *ud)
     case IV_OK:
         s->stats.points_written += c->points;
         s->stats.lines_written += c->lines;
-        s->stats.bytes_written += c->len;
+        s->stats.bytes_written += c->raw_len;
         sbuf_release(&in->buf, c);
         end_episode(in);
         break;
@@ -407,7 +366,7 @@ static void write_done(const struct http_result *res, void *ud)
         if (sbuf_split(&in->buf, c) < 0) {
             s->stats.points_dropped[SINK_DROP_TOO_LARGE] += c->points;
             log_error("InfluxDB refuses a single line as too large (413); dropped",
-                      LF_STR("sink", s->name), LF_INT("bytes", c->len));
+                      LF_STR("sink", s->name), LF_INT("bytes", c->raw_len));
             sbuf_release(&in->buf, c);
         } else {
             sbuf_requeue(&in->buf, c);

@@ -1,23 +1,26 @@
 /*
  * sink_buffer.c - owns the bounded chunk FIFO between encoder and network: accounting against
- * the bound, drop-oldest, sealing, splitting. No I/O, no clock: unit-tested directly.
+ * the bound, drop-oldest, sealing, packing (gzip), splitting. No I/O, no clock: unit-tested
+ * directly.
  */
 #include "sink_buffer.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define CHUNK_OVERHEAD  sizeof(struct sbuf_chunk)
 #define CHUNK_FIRST_CAP 4096
 #define CHUNK_BYTES_CAP (4u << 20)
 #define CHUNK_BYTES_MIN 1024
 
-void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max,
+void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max, bool pack,
                sbuf_drop_fn on_drop, void *ud)
 {
     memset(b, 0, sizeof *b);
     b->bound = bound;
     b->bound_points = bound_points;
+    b->pack = pack;
     b->lines_max = lines_max ? lines_max : 1;
     b->on_drop = on_drop;
     b->ud = ud;
@@ -67,6 +70,11 @@ uint64_t sbuf_fini(struct sbuf *b)
         struct sbuf_chunk *c = b->head;
         b->head = c->next;
         chunk_free(b, c);
+    }
+    if (b->z) {
+        deflateEnd(b->z);
+        free(b->z);
+        b->z = NULL;
     }
     b->tail = NULL;
     return pts;
@@ -130,6 +138,8 @@ static struct sbuf_chunk *chunk_new(struct sbuf *b, size_t need)
 static void seal(struct sbuf *b, struct sbuf_chunk *c)
 {
     c->sealed = true;
+    if (b->pack && sbuf_pack(b, c))
+        return;
     if (c->cap > c->len && c->len > 0) {
         char *d = realloc(c->data, c->len);
         if (d) {
@@ -184,6 +194,7 @@ void sbuf_commit(struct sbuf *b, size_t len, uint32_t npoints)
 {
     struct sbuf_chunk *t = b->tail;
     t->len += len;
+    t->raw_len += len;
     t->lines++;
     t->points += npoints;
     b->points += npoints;
@@ -251,7 +262,7 @@ static size_t middle_line_end(const struct sbuf_chunk *c, uint32_t *lines_before
 
 int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
 {
-    if (c->lines < 2)
+    if (c->lines < 2 || sbuf_unpack(b, c) < 0)
         return -1;
     uint32_t first_lines;
     size_t off = middle_line_end(c, &first_lines);
@@ -261,7 +272,7 @@ int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
         return -1;
     }
     memcpy(n->data, c->data + off, c->len - off);
-    n->len = n->cap = c->len - off;
+    n->len = n->cap = n->raw_len = c->len - off;
     n->lines = c->lines - first_lines;
     /* Points are not tracked per line: split them in proportion to lines (exact for the
      * default layout, where a line is a point). */
@@ -271,7 +282,7 @@ int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
     n->ts_max = c->ts_max;
     c->points -= n->points;
     c->lines = first_lines;
-    c->len = off;
+    c->len = c->raw_len = off;
     n->next = c->next;
     c->next = n;
     if (b->tail == c)
@@ -279,6 +290,107 @@ int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
     b->bytes += n->cap + CHUNK_OVERHEAD;
     b->nchunks++;
     return 0;
+}
+
+bool sbuf_pack(struct sbuf *b, struct sbuf_chunk *c)
+{
+    if (c->packed || c->len == 0 || c->len > UINT32_MAX)
+        return false;
+    z_stream *z = b->z;
+    if (!z) {
+        if (!(z = calloc(1, sizeof *z)))
+            return false;
+        /* windowBits 15 + 16: a gzip wrapper; level 1: most of the ratio at a fraction of
+         * the CPU */
+        if (deflateInit2(z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(z);
+            return false;
+        }
+        b->z = z;
+    }
+    /* Line protocol shrinks some tenfold; what does not fit a quarter is not worth keeping
+     * packed. The output lives only as long as this call when it goes unused. */
+    size_t cap = c->len / 4 + 1024;
+    char *out = malloc(cap);
+    if (!out)
+        return false;
+    deflateReset(z);
+    z->next_in = (Bytef *)c->data;
+    z->avail_in = (uInt)c->len;
+    z->next_out = (Bytef *)out;
+    z->avail_out = (uInt)cap;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END) {
+        free(out);
+        return false;
+    }
+    size_t n = cap - z->avail_out;
+    char *shrunk = realloc(out, n);
+    if (shrunk) {
+        out = shrunk;
+        cap = n;
+    }
+    b->bytes = b->bytes - c->cap + cap;
+    free(c->data);
+    c->data = out;
+    c->len = n;
+    c->cap = cap;
+    c->packed = true;
+    return true;
+}
+
+/* Inflate up to outlen bytes of c's gzip stream into out; the bytes produced, or -1 when the
+ * stream is corrupt or ends early (when all is wanted). */
+static long long inflate_into(const struct sbuf_chunk *c, char *out, size_t outlen, bool all)
+{
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, 15 + 16) != Z_OK)
+        return -1;
+    s.next_in = (Bytef *)c->data;
+    s.avail_in = (uInt)c->len;
+    s.next_out = (Bytef *)out;
+    s.avail_out = (uInt)outlen;
+    int rc = inflate(&s, Z_FINISH);
+    long long got = (long long)(outlen - s.avail_out);
+    inflateEnd(&s);
+    if (all ? rc != Z_STREAM_END : rc != Z_STREAM_END && rc != Z_BUF_ERROR && rc != Z_OK)
+        return -1;
+    return got;
+}
+
+int sbuf_unpack(struct sbuf *b, struct sbuf_chunk *c)
+{
+    if (!c->packed)
+        return 0;
+    char *raw = malloc(c->raw_len ? c->raw_len : 1);
+    if (!raw)
+        return -1;
+    if (inflate_into(c, raw, c->raw_len, true) != (long long)c->raw_len) {
+        free(raw);
+        return -1;
+    }
+    b->bytes = b->bytes - c->cap + c->raw_len;
+    free(c->data);
+    c->data = raw;
+    c->len = c->cap = c->raw_len;
+    c->packed = false;
+    return 0;
+}
+
+void sbuf_first_line(const struct sbuf_chunk *c, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return;
+    size_t n;
+    if (c->packed) {
+        long long got = inflate_into(c, out, outlen - 1, false);
+        n = got < 0 ? 0 : (size_t)got;
+    } else {
+        n = c->len < outlen - 1 ? c->len : outlen - 1;
+        memcpy(out, c->data, n);
+    }
+    const char *nl = memchr(out, '\n', n);
+    out[nl ? (size_t)(nl - out) : n] = '\0';
 }
 
 int sbuf_extra(struct sbuf *b, long long n)

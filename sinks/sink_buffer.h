@@ -5,8 +5,12 @@
  * Lines live in chunks; a chunk is one write request (at most lines_max lines, about
  * bytes_max bytes). The newest chunk is open and takes lines; the pump seals it when it wants
  * to send. The bound is in bytes (every chunk's allocation plus the extra scratch a sender
- * reserves, e.g. its gzip body) or in points. To stay within it the oldest chunks that are not
- * in flight are dropped, whole, and counted; in-flight chunks are never touched.
+ * reserves) or in points. To stay within it the oldest chunks that are not in flight are
+ * dropped, whole, and counted; in-flight chunks are never touched.
+ *
+ * With packing on (the sink gzips its requests), a chunk is gzipped as it is sealed and waits
+ * in that form: line protocol shrinks some tenfold, so a byte bound holds that many more
+ * points through an outage, and a leader's memory between cycles is that much smaller.
  */
 #ifndef KP_SINKS_SINK_BUFFER_H
 #define KP_SINKS_SINK_BUFFER_H
@@ -17,14 +21,16 @@
 
 struct sbuf_chunk {
     struct sbuf_chunk *next; /* towards newer */
-    char *data;              /* owned */
-    size_t len, cap;
+    char *data;              /* owned: the lines, or once packed their gzip stream */
+    size_t len, cap;         /* of data */
+    size_t raw_len;          /* bytes of the lines themselves (len until packed) */
     uint32_t lines;
     uint32_t attempts; /* sends so far (for the retry counter) */
     uint64_t points;
     int64_t ts_min, ts_max; /* sample times of its lines, Unix ns (min > max: none yet) */
     bool sealed;
     bool inflight;
+    bool packed; /* data is a gzip stream of raw_len bytes */
 };
 
 /* Called for every chunk dropped to make room (for counting and the once-per-episode log),
@@ -45,13 +51,16 @@ struct sbuf {
     size_t nchunks;
     int64_t ts_min, ts_max; /* sample times of the lines now being committed (the writer's
                              * batch), recorded in the chunk they go to */
+    bool pack;              /* gzip each chunk as it is sealed */
+    void *z;                /* owned: the deflate stream, made on first use */
     sbuf_drop_fn on_drop;
     void *ud;
 };
 
-/* bound: bytes or points; lines_max: --sink-batch-lines. Chunks are kept to about 1/8 of the
- * bound so that dropping one frees room without losing most of the buffer. */
-void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max,
+/* bound: bytes or points; lines_max: --sink-batch-lines; pack: gzip chunks as they are sealed.
+ * Chunks are kept to about 1/8 of the bound so that dropping one frees room without losing
+ * most of the buffer. */
+void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines_max, bool pack,
                sbuf_drop_fn on_drop, void *ud);
 /* Frees every chunk; returns the points still held (in flight or not). */
 uint64_t sbuf_fini(struct sbuf *b);
@@ -69,8 +78,16 @@ struct sbuf_chunk *sbuf_take(struct sbuf *b, bool seal_open);
 void sbuf_release(struct sbuf *b, struct sbuf_chunk *c);
 /* A chunk in flight failed and will be retried: back to waiting, in its place. */
 void sbuf_requeue(struct sbuf *b, struct sbuf_chunk *c);
-/* Split a chunk of two or more lines after its middle line (413). Returns 0 or -1. */
+/* Split a chunk of two or more lines after its middle line (413); a packed chunk is unpacked
+ * first, and both halves stay unpacked. Returns 0 or -1. */
 int sbuf_split(struct sbuf *b, struct sbuf_chunk *c);
+/* Gzip c's lines in place (level 1). False when it is packed already, empty, would not shrink
+ * to a quarter of its size, or memory is short: c is then as it was. */
+bool sbuf_pack(struct sbuf *b, struct sbuf_chunk *c);
+/* Back to plain lines. 0, or -1 when memory is short or the stream is corrupt (c unchanged). */
+int sbuf_unpack(struct sbuf *b, struct sbuf_chunk *c);
+/* c's first line without its '\n', cut to outlen - 1 bytes, packed or not. */
+void sbuf_first_line(const struct sbuf_chunk *c, char *out, size_t outlen);
 /* Reserve (or give back, n < 0) scratch memory against the byte bound, dropping the oldest
  * droppable chunks if needed. Returns 0 or -1 when there is no room (nothing reserved). */
 int sbuf_extra(struct sbuf *b, long long n);

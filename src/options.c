@@ -91,7 +91,9 @@ static const struct opt_desc opts[] = {
     {"sink-batch-lines", OPT_LONG, OFF(sink_batch_lines), "5000", "most lines in one write request",
      1, 10000000},
     {"sink-buffer-size", OPT_STRING, OFF(sink_buffer_size), "256Mi",
-     "bound of each sink's buffer: bytes (\"256Mi\") or points (\"2000000points\")", 0, 0},
+     "bound of each sink's buffer: bytes (\"256Mi\", of gzipped batches when the sink gzips) "
+     "or points (\"2000000points\")",
+     0, 0},
     {"sink-timeout", OPT_DURATION, OFF(sink_timeout_s), "10s", "timeout of one write request", 0,
      0},
     {"sink-concurrency", OPT_LONG, OFF(sink_concurrency), "2", "write requests in flight per sink",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -244,7 +245,7 @@ static void test_buffer_points_bound(void **state)
     (void)state;
     struct sbuf b;
     dropped_pts = 0;
-    sbuf_init(&b, 80, true, 1000, on_drop, NULL); /* chunks of 10 lines */
+    sbuf_init(&b, 80, true, 1000, false, on_drop, NULL); /* chunks of 10 lines */
     assert_int_equal(b.lines_max, 10);
     for (int i = 0; i < 200; i++) {
         b.ts_min = b.ts_max = 1000 + i; /* each line its own sample time */
@@ -273,7 +274,7 @@ static void test_buffer_bytes_bound_and_split(void **state)
     (void)state;
     struct sbuf b;
     dropped_pts = 0;
-    sbuf_init(&b, 64 * 1024, false, 5, on_drop, NULL);
+    sbuf_init(&b, 64 * 1024, false, 5, false, on_drop, NULL);
     for (int i = 0; i < 10000; i++) {
         put_line(&b, "cpu/usage,pod_name=abcdefghijklmnop value=123456789i 1700000000000000000\n");
         assert_true(b.bytes <= 64 * 1024);
@@ -294,6 +295,90 @@ static void test_buffer_bytes_bound_and_split(void **state)
     assert_int_equal(sbuf_extra(&b, 1000), 0);
     assert_true(b.bytes <= 64 * 1024);
     sbuf_extra(&b, -1000);
+    sbuf_fini(&b);
+}
+
+/* gunzip a whole gzip stream into out (NUL-terminated); its length, or -1. */
+static long gunzip(const char *in, size_t len, char *out, size_t outlen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK)
+        return -1;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)(outlen - 1);
+    int rc = inflate(&z, Z_FINISH);
+    long n = (long)(outlen - 1 - z.avail_out);
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END)
+        return -1;
+    out[n] = '\0';
+    return n;
+}
+
+/* Packing: sealed chunks wait gzipped, count their packed size against the bound, and come
+ * back (whole, split or as a first line) exactly as written. */
+static void test_buffer_pack(void **state)
+{
+    (void)state;
+    static char want[200000], got[200000];
+    const char *line = "cpu/usage,pod_name=abcdefghijklmnop,namespace_name=kube-system "
+                       "value=123456789i 1700000000000000000\n";
+    size_t ll = strlen(line), n = 1000;
+    struct sbuf b;
+    sbuf_init(&b, 64u << 20, false, 1000, true, on_drop, NULL);
+    for (size_t i = 0; i < n; i++) {
+        put_line(&b, line);
+        memcpy(want + i * ll, line, ll);
+    }
+    want[n * ll] = '\0';
+    struct sbuf_chunk *c = sbuf_take(&b, true);
+    assert_non_null(c);
+    assert_true(c->packed);
+    assert_int_equal(c->raw_len, n * ll);
+    assert_true(c->len * 4 < c->raw_len);
+    assert_true(b.bytes < c->raw_len / 4 + 4096); /* the packed size is what counts */
+    assert_int_equal(gunzip(c->data, c->len, got, sizeof got), (long)(n * ll));
+    assert_string_equal(got, want);
+    char first[32];
+    sbuf_first_line(c, first, sizeof first);
+    assert_string_equal(first, "cpu/usage,pod_name=abcdefghijkl"); /* cut to 31 bytes */
+    char whole[256];
+    sbuf_first_line(c, whole, sizeof whole);
+    assert_int_equal(strlen(whole), ll - 1);
+    assert_false(sbuf_pack(&b, c)); /* packed already */
+    /* A 413 splits it: unpacked first, then two plain halves with every line. */
+    assert_int_equal(sbuf_split(&b, c), 0);
+    assert_false(c->packed);
+    assert_false(c->next->packed);
+    assert_int_equal(c->lines + c->next->lines, n);
+    assert_int_equal(c->len + c->next->len, n * ll);
+    assert_memory_equal(c->data, want, c->len);
+    assert_memory_equal(c->next->data, want + c->len, c->next->len);
+    assert_true(sbuf_pack(&b, c->next)); /* packed again when sent */
+    assert_int_equal(sbuf_unpack(&b, c->next), 0);
+    assert_memory_equal(c->next->data, want + c->len, c->next->len);
+    /* Incompressible lines stay plain. */
+    struct sbuf r;
+    sbuf_init(&r, 64u << 20, false, 1000, true, on_drop, NULL);
+    unsigned x = 12345;
+    for (int i = 0; i < 200; i++) {
+        char rnd[120];
+        for (int k = 0; k < 118; k++) {
+            x = x * 1103515245u + 12345u;
+            rnd[k] = (char)(33 + (x >> 16) % 94);
+        }
+        rnd[118] = '\n';
+        rnd[119] = '\0';
+        put_line(&r, rnd);
+    }
+    struct sbuf_chunk *rc = sbuf_take(&r, true);
+    assert_false(rc->packed);
+    assert_int_equal(rc->len, rc->raw_len);
+    sbuf_fini(&r);
+    sbuf_release(&b, c);
     sbuf_fini(&b);
 }
 
@@ -362,6 +447,45 @@ static void test_delivery_verdicts(void **state)
     /* Nothing lost silently: written + rejected + shutdown = 7 */
 }
 
+/* gzip on (the default): each write is one packed chunk, sent as it waited; a 413 splits it
+ * into plain halves that are packed again as they go. */
+static void test_delivery_gzip(void **state)
+{
+    (void)state;
+    struct sink *s;
+    char err[512], body[1024];
+    struct sink_stats st;
+    assert_int_equal(sink_open("influxdb:http://h:8086?db=d", &env, &s, err, sizeof err), 0);
+    struct kp_batch b = batch(3);
+    assert_int_equal(sink_write(s, &b, err, sizeof err), 0);
+    fake_http_complete(0, 0, 200, "{\"results\":[{\"statement_id\":0}]}", -1);
+    assert_int_equal(fake_nreqs, 2);
+    int gz = 0;
+    for (int h = 0; h < 8; h++)
+        gz |= strcmp(fake_reqs[1].headers[h], "Content-Encoding: gzip") == 0;
+    assert_true(gz);
+    const char *all = "memory/usage,cluster_name=default,pod_name=p value=0i 1000\n"
+                      "memory/usage,cluster_name=default,pod_name=p value=1i 1001\n"
+                      "memory/usage,cluster_name=default,pod_name=p value=2i 1002\n";
+    assert_int_equal(gunzip(fake_reqs[1].body, fake_reqs[1].body_len, body, sizeof body),
+                     (long)strlen(all));
+    assert_string_equal(body, all);
+    fake_http_complete(1, 0, 413, "", -1);
+    assert_int_equal(fake_nreqs, 3);
+    assert_true(gunzip(fake_reqs[2].body, fake_reqs[2].body_len, body, sizeof body) > 0);
+    assert_string_equal(body, "memory/usage,cluster_name=default,pod_name=p value=0i 1000\n");
+    fake_http_complete(2, 0, 204, NULL, -1);
+    assert_int_equal(fake_nreqs, 4);
+    assert_true(gunzip(fake_reqs[3].body, fake_reqs[3].body_len, body, sizeof body) > 0);
+    assert_string_equal(body, all + strlen(all) / 3);
+    fake_http_complete(3, 0, 204, NULL, -1);
+    sink_get_stats(s, &st);
+    assert_int_equal(st.points_written, 3);
+    assert_int_equal(st.bytes_written, strlen(all)); /* lines written, not bytes sent */
+    assert_int_equal(st.points_buffered, 0);
+    sink_free(s);
+}
+
 static void test_auth_failure_no_storm(void **state)
 {
     (void)state;
@@ -393,7 +517,9 @@ int run_sink_tests(void)
         cmocka_unit_test(test_buffer_size_and_backoff),
         cmocka_unit_test(test_buffer_points_bound),
         cmocka_unit_test(test_buffer_bytes_bound_and_split),
+        cmocka_unit_test(test_buffer_pack),
         cmocka_unit_test_setup_teardown(test_delivery_verdicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_failure_no_storm, setup, teardown),
     };
     return cmocka_run_group_tests_name("sink", tests, NULL, NULL);
