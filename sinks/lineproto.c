@@ -92,6 +92,11 @@ struct lp_encoder {
     size_t tags_cap;
     size_t *toff; /* owned: nseries + 1 offsets into tags */
     size_t toff_cap;
+    /* The last timestamp written, as text (" 1700000000000000000\n"): a series' points share
+     * their sample time, so most lines repeat the one before. */
+    int64_t ts;
+    char ts_text[LP_NUM_MAX + 2];
+    size_t ts_len; /* 0: none yet */
 };
 
 static int name_set(struct lp_name *n, const char *s, int meas)
@@ -240,12 +245,17 @@ static inline size_t put_value(char *p, const struct kp_point *pt)
     return dtoa_format_double(p, pt->v.f);
 }
 
-static inline size_t put_ts(char *p, int64_t ts)
+static inline size_t put_ts(struct lp_encoder *e, char *p, int64_t ts)
 {
-    p[0] = ' ';
-    size_t n = 1 + dtoa_format_i64(p + 1, ts);
-    p[n] = '\n';
-    return n + 1;
+    if (e->ts_len == 0 || ts != e->ts) {
+        e->ts_text[0] = ' ';
+        size_t n = 1 + dtoa_format_i64(e->ts_text + 1, ts);
+        e->ts_text[n] = '\n';
+        e->ts_len = n + 1;
+        e->ts = ts;
+    }
+    memcpy(p, e->ts_text, e->ts_len);
+    return e->ts_len;
 }
 
 /* A point is usable when its indices are in range and its value finite; counts the rest. */
@@ -289,7 +299,7 @@ static void encode_default(struct lp_encoder *e, const struct kp_batch *b,
         memcpy(p, " value=", 7);
         p += 7;
         p += put_value(p, pt);
-        p += put_ts(p, pt->ts_ns);
+        p += put_ts(e, p, pt->ts_ns);
         w->commit(w->ud, (size_t)(p - s), 1);
         res->lines++;
         res->points++;
@@ -340,7 +350,7 @@ static void encode_withfields(struct lp_encoder *e, const struct kp_batch *b,
             res->no_room += npts;
             continue;
         }
-        p += put_ts(p, first->ts_ns);
+        p += put_ts(e, p, first->ts_ns);
         w->commit(w->ud, (size_t)(p - s), npts);
         res->lines++;
         res->points += npts;
