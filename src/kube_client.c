@@ -5,7 +5,6 @@
  * credentials, and metav1.Status error bodies decoded into kube_response.
  * Owns the kube_config and the current credentials; never logs them.
  */
-#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +16,8 @@
 #define KUBE_BODY_MAX        (256u << 20) /* a list page of big objects */
 #define KUBE_TOKEN_MAX       (64u << 10)
 #define KUBE_EXEC_TIMEOUT_MS 30000
-#define KUBE_EXEC_EARLY_S    10.0       /* refresh exec credentials this long before expiry */
-#define KUBE_EXEC_RETRY_S    5.0        /* after a failed run */
-#define TRIM_AFTER_BODY      (256u << 10) /* a response this big is a LIST page */
+#define KUBE_EXEC_EARLY_S    10.0 /* refresh exec credentials this long before expiry */
+#define KUBE_EXEC_RETRY_S    5.0  /* after a failed run */
 
 struct kube_call {
     struct kube_client *kc; /* borrowed */
@@ -52,7 +50,6 @@ struct kube_client {
     bool exec_valid;
     char *basic; /* owned: base64(user:password); secret */
     struct kube_call *calls;
-    ev_timer trim; /* after a big response: see call_http_done */
 };
 
 /* ---- credentials ---------------------------------------------------------------- */
@@ -142,14 +139,6 @@ static bool creds_refreshable(const struct kube_client *kc)
 
 /* ---- client ------------------------------------------------------------------ */
 
-static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)loop;
-    (void)w;
-    (void)revents;
-    kp_heap_trim();
-}
-
 struct kube_client *kube_client_new(struct ev_loop *loop, struct http_client *http,
                                     struct kube_config *cfg, const struct kube_client_opts *opts,
                                     char *err, size_t errlen)
@@ -163,7 +152,6 @@ struct kube_client *kube_client_new(struct ev_loop *loop, struct http_client *ht
     kc->loop = loop;
     kc->http = http;
     kc->cfg = cfg;
-    ev_timer_init(&kc->trim, on_trim, 0., 0.);
     kc->token_reload_s = opts && opts->token_reload_s > 0 ? opts->token_reload_s : 60.0;
     kc->timeout_ms = opts && opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
     if (opts && opts->user_agent && !(kc->user_agent = strdup(opts->user_agent)))
@@ -225,7 +213,6 @@ void kube_client_free(struct kube_client *kc)
         http_request_cancel(kc->calls->req);
         call_free(kc->calls);
     }
-    ev_timer_stop(kc->loop, &kc->trim);
     kube_exec_cred_fini(&kc->exec_cred);
     kp_secret_free(kc->token);
     kp_secret_free(kc->basic);
@@ -386,12 +373,6 @@ static void call_http_done(const struct http_result *res, void *ud)
             resp.error = msg;
         }
     }
-    /* A decoded page of a LIST costs some 60 KiB per Pod in json-c's tables. Once it and the
-     * raw body (freed when this returns) are gone, give the pages back rather than keep the
-     * peak resident between lists: from the loop, once per burst of pages. (Before deliver:
-     * its callback may free the client.) */
-    if (res->body_len >= TRIM_AFTER_BODY && !ev_is_active(&kc->trim))
-        ev_timer_start(kc->loop, &kc->trim);
     deliver(call, &resp);
     json_object_put(body);
 }

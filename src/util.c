@@ -6,9 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +117,6 @@ int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
     *arr = p;
     *cap = n;
     return 0;
-}
-
-void kp_heap_trim(void)
-{
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
 }
 
 static int b64_value(unsigned char c)

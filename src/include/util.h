@@ -34,9 +34,4 @@ double kp_mono_now(void);
  * (or the current capacity). 0, or -1 on overflow or out of memory (*arr is unchanged). */
 int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);
 
-/* Hand the heap's free pages back to the kernel, after a burst of short-lived allocations
- * (a LIST of thousands of objects decoded page by page). glibc returns only the top of the
- * heap by itself: what the long-lived cache entries interleave with stays resident. */
-void kp_heap_trim(void);
-
 #endif
