@@ -8,7 +8,9 @@
  * authority, so a host always meets its own kept connection). curl 7.88 walks its
  * whole connection cache in every curl_multi_remove_handle once a connection was
  * kept: one cache for 5,000 kubelets made each request O(nodes), about a quarter
- * of the CPU of a cycle. Each shard's cache holds only its own hosts.
+ * of the CPU of a cycle. Each shard's cache holds only its own hosts. A shard's
+ * handle is made when its first request comes (curl gives every multi handle a
+ * socket pair): a follower, talking to the API server only, holds one.
  *
  * curl forbids calling curl_multi_remove_handle from inside its callbacks, so
  * a request cancelled while curl is on the stack (from on_data) is only
@@ -70,7 +72,7 @@ struct http_sock {
 
 struct http_shard {
     struct http_client *c; /* borrowed */
-    CURLM *multi;          /* owned */
+    CURLM *multi;          /* owned; NULL until the shard's first request */
     ev_timer timer;
 };
 
@@ -78,8 +80,9 @@ struct http_client {
     struct ev_loop *loop;      /* borrowed */
     struct http_shard *shards; /* owned, nshards */
     size_t nshards;
-    char *user_agent;           /* owned or NULL */
-    struct http_tls_cache *tls; /* owned */
+    long max_total, max_host, max_cached; /* applied to each shard's handle */
+    char *user_agent;                     /* owned or NULL */
+    struct http_tls_cache *tls;           /* owned */
     struct http_request *reqs;
     size_t n_reqs;
     int curl_depth;  /* > 0 while curl_multi_socket_action is on the stack */
@@ -393,10 +396,11 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 
 /* ---- client ---------------------------------------------------------------- */
 
-static int shard_init(struct http_shard *sh, struct http_client *c,
-                      const struct http_client_opts *opts)
+static int shard_init(struct http_shard *sh)
 {
-    sh->c = c;
+    struct http_client *c = sh->c;
+    if (sh->multi)
+        return 0;
     if (!(sh->multi = curl_multi_init()))
         return -1;
     ev_init(&sh->timer, on_timer);
@@ -405,12 +409,12 @@ static int shard_init(struct http_shard *sh, struct http_client *c,
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
-    if (opts && opts->max_total_connections > 0)
-        curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opts->max_total_connections);
-    if (opts && opts->max_host_connections > 0)
-        curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, opts->max_host_connections);
-    if (opts && opts->max_cached_connections > 0)
-        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, opts->max_cached_connections);
+    if (c->max_total > 0)
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->max_total);
+    if (c->max_host > 0)
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->max_host);
+    if (c->max_cached > 0)
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, c->max_cached);
     return 0;
 }
 
@@ -441,9 +445,14 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
     c->loop = loop;
     if (!(c->shards = calloc((size_t)nshards, sizeof(*c->shards))))
         goto oom;
-    for (; c->nshards < (size_t)nshards; c->nshards++)
-        if (shard_init(&c->shards[c->nshards], c, opts) < 0)
-            goto oom;
+    c->nshards = (size_t)nshards;
+    for (size_t i = 0; i < c->nshards; i++)
+        c->shards[i].c = c;
+    if (opts) {
+        c->max_total = opts->max_total_connections;
+        c->max_host = opts->max_host_connections;
+        c->max_cached = opts->max_cached_connections;
+    }
     if (opts && opts->user_agent && !(c->user_agent = strdup(opts->user_agent)))
         goto oom;
     if (!(c->tls = http_tls_cache_new()))
@@ -463,8 +472,9 @@ void http_client_free(struct http_client *c)
         req_destroy(c->reqs);
     for (size_t i = 0; i < c->nshards; i++) {
         struct http_shard *sh = &c->shards[i];
-        if (sh->multi)
-            curl_multi_cleanup(sh->multi); /* REMOVE callbacks free the http_socks */
+        if (!sh->multi)
+            continue;
+        curl_multi_cleanup(sh->multi); /* REMOVE callbacks free the http_socks */
         ev_timer_stop(c->loop, &sh->timer);
     }
     free(c->shards);
@@ -477,8 +487,12 @@ void http_client_set_max_cached(struct http_client *c, long n)
 {
     /* Each shard keeps connections to its own hosts only, so giving each the whole
      * figure keeps at most n in all. */
-    for (size_t i = 0; n > 0 && i < c->nshards; i++)
-        curl_multi_setopt(c->shards[i].multi, CURLMOPT_MAXCONNECTS, n);
+    if (n <= 0)
+        return;
+    c->max_cached = n;
+    for (size_t i = 0; i < c->nshards; i++)
+        if (c->shards[i].multi)
+            curl_multi_setopt(c->shards[i].multi, CURLMOPT_MAXCONNECTS, n);
 }
 
 size_t http_client_in_flight(const struct http_client *c)
@@ -664,7 +678,12 @@ struct http_request *http_request_start(struct http_client *c, const struct http
     c->n_reqs++;
     if (setup_easy(r, o, &r->connect_to, err, errlen) < 0)
         goto fail;
-    r->shard = shard_of(c, r->url);
+    struct http_shard *sh = shard_of(c, r->url);
+    if (shard_init(sh) < 0) {
+        snprintf(err, errlen, "out of memory creating a curl multi handle");
+        goto fail;
+    }
+    r->shard = sh;
     if (c->curl_depth > 0) {
         r->pending_add = true;
         c->need_flush = true;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -187,6 +188,17 @@ static void test_body_and_reuse(void **state)
     http_client_free(c);
 }
 
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
 /* Hosts spread over several curl multi handles: concurrent requests to ten servers all
  * complete, and each server's second request reuses the connection of its first, so the
  * same server always lands on the same handle. */
@@ -199,8 +211,11 @@ static void test_shards_keep_connections(void **state)
     for (int i = 1; i < NSERV; i++)
         assert_true((ports[i] = fake_server_listen_more()) > 0);
     struct http_client_opts co = {.max_cached_connections = 16, .shards = 8};
+    int fds = open_fds();
     struct http_client *c = http_client_new(loop, &co, err, sizeof(err));
     assert_non_null(c);
+    assert_int_equal(open_fds(), fds); /* a shard's curl handle (and its socket pair) waits
+                                          for the shard's first request */
     int before = fake_server_accepts();
     for (int round = 0; round < 2; round++) {
         struct outcome o[NSERV] = {0};
