@@ -10,11 +10,15 @@ from the replicas' own logs (wall-clock timestamps, same machine):
   acquire - the signal to the follower's "became leader" (goelector: started_leading);
   write   - the signal to the new leader's first batch handed to the null sink (kubepulse).
 The stopped replica is then started again (new identity) as the next run's follower.
+--signal-at ready (default) signals as soon as the follower is ready; --signal-at in-cycle
+waits for the next 15 s tick and signals OFFSET s after it, inside the scrape cycle it
+starts (kubepulse then drains that cycle, at most 0.4 s, before it releases): the worst case.
 Prints p50/p99/max. Everything it starts is stopped by pid.
 """
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -24,6 +28,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import ROOT, free_port, loadavg, read_env  # noqa: E402
+
+
+RESOLUTION = 15.0  # --metric-resolution of the kubepulse replicas
 
 
 def pct(xs, p):
@@ -47,7 +54,7 @@ class Replica:
             kp = args.kubepulse or os.path.join(ROOT, "build-bench/src/kubepulse")
             argv = [kp, "--kubeconfig", env["KP_KUBECONFIG"], "--identity", ident,
                     "--lease-name", args.lease, "--lease-namespace", "default",
-                    "--metric-resolution", "15s", "--kubelet-certificate-authority",
+                    "--metric-resolution", f"{RESOLUTION:.0f}s", "--kubelet-certificate-authority",
                     args.kubelet_ca or env["KP_CA_CERT"],
                     "--kubelet-preferred-address-types", "InternalIP",
                     "--sink", "null", "--listen", f"127.0.0.1:{self.port}",
@@ -130,6 +137,9 @@ def main():
     ap.add_argument("--impl", choices=["kubepulse", "goelector"], default="kubepulse")
     ap.add_argument("--signal", choices=["TERM", "KILL"], default="TERM")
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--signal-at", choices=["ready", "in-cycle"], default="ready")
+    ap.add_argument("--offset", type=float, default=0.3,
+                    help="with --signal-at in-cycle: seconds after the tick")
     ap.add_argument("--sim-token", help="the simulator's bearer token file")
     ap.add_argument("--kubelet-ca", help="CA of the simulator's certificates (default env's)")
     ap.add_argument("--kubepulse")
@@ -160,6 +170,9 @@ def main():
                 sys.exit(f"failover: {follower.ident} never saw {leader.ident} lead")
             if args.signal == "KILL":
                 time.sleep(0.5)  # let a renew land: the worst case is then a full lease
+            if args.signal_at == "in-cycle":
+                now = time.time()
+                time.sleep(math.ceil(now / RESOLUTION) * RESOLUTION + args.offset - now)
             t0 = time.time()
             leader.p.send_signal(sig)
             ts = wait(lambda: follower.event_ts(
@@ -181,7 +194,8 @@ def main():
     finally:
         for r in reps:
             r.stop()
-    res = {"impl": args.impl, "signal": args.signal, "runs": len(acq), "logdir": logdir,
+    res = {"impl": args.impl, "signal": args.signal, "signal_at": args.signal_at,
+           "runs": len(acq), "logdir": logdir,
            "load1_avg": sum(loads) / max(len(loads), 1)}
     for name, xs in (("acquire", acq), ("write", wr)):
         if xs:
