@@ -12,6 +12,13 @@
  * handle is made when its first request comes (curl gives every multi handle a
  * socket pair): a follower, talking to the API server only, holds one.
  *
+ * One loop iteration can find hundreds of sockets ready, and a completed Summary
+ * costs about a millisecond to parse, aggregate and hand on: processed in one go
+ * they kept timers (the SIGTERM drain deadline, a Lease renewal) waiting for
+ * 0.3 s and more. So socket events are handled for at most ITER_BUDGET_S per
+ * iteration; the rest stay ready (libev polls level-triggered) and come back in
+ * the next iteration, after its timers.
+ *
  * curl forbids calling curl_multi_remove_handle from inside its callbacks, so
  * a request cancelled while curl is on the stack (from on_data) is only
  * marked; the write callback then fails the transfer and the request is reaped
@@ -36,6 +43,8 @@
 
 #include "http_tls.h"
 #include "log.h"
+
+#define ITER_BUDGET_S 0.02
 
 enum req_state { REQ_RUNNING, REQ_CANCELLED, REQ_DONE };
 
@@ -81,6 +90,8 @@ struct http_client {
     struct http_shard *shards; /* owned, nshards */
     size_t nshards;
     long max_total, max_host, max_cached; /* applied to each shard's handle */
+    ev_prepare iter;                      /* marks the start of each loop iteration */
+    double iter_start;                    /* ev_time() then */
     char *user_agent;                     /* owned or NULL */
     struct http_tls_cache *tls;           /* owned */
     struct http_request *reqs;
@@ -280,10 +291,19 @@ static void socket_action(struct http_shard *sh, curl_socket_t fd, int mask)
 
 /* ---- libev glue ------------------------------------------------------------- */
 
+static void on_iter(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    ((struct http_client *)w->data)->iter_start = ev_time();
+}
+
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     struct http_sock *s = w->data;
+    if (ev_time() - s->shard->c->iter_start > ITER_BUDGET_S)
+        return; /* still ready in the next iteration */
     int mask =
         (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
     socket_action(s->shard, s->fd, mask);
@@ -448,6 +468,11 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
     c->nshards = (size_t)nshards;
     for (size_t i = 0; i < c->nshards; i++)
         c->shards[i].c = c;
+    ev_prepare_init(&c->iter, on_iter);
+    c->iter.data = c;
+    ev_prepare_start(loop, &c->iter);
+    ev_unref(loop); /* the marker alone does not keep the loop running */
+    c->iter_start = ev_time();
     if (opts) {
         c->max_total = opts->max_total_connections;
         c->max_host = opts->max_host_connections;
@@ -478,6 +503,10 @@ void http_client_free(struct http_client *c)
         ev_timer_stop(c->loop, &sh->timer);
     }
     free(c->shards);
+    if (ev_is_active(&c->iter)) {
+        ev_ref(c->loop);
+        ev_prepare_stop(c->loop, &c->iter);
+    }
     http_tls_cache_free(c->tls); /* kept connections hold their own OpenSSL references */
     free(c->user_agent);
     free(c);
