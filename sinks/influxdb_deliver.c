@@ -137,9 +137,8 @@ void influx_deliver_init(struct influx *in)
     in->flush_timer.data = in;
 }
 
-static void slot_clear(struct influx *in, struct influx_req *r)
+static void slot_clear(struct influx_req *r)
 {
-    (void)in;
     r->req = NULL;
     r->chunk = NULL;
 }
@@ -178,7 +177,7 @@ void influx_deliver_fini(struct influx *in)
     for (long i = 0; in->slots && i < in->nslots; i++) {
         if (in->slots[i].req) {
             http_request_cancel(in->slots[i].req);
-            slot_clear(in, &in->slots[i]);
+            slot_clear(&in->slots[i]);
         }
     }
     if (loop) {
@@ -265,7 +264,7 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
         log_error("cannot start an InfluxDB write", LF_STR("sink", in->s->name),
                   LF_STR("error", err));
         sbuf_requeue(&in->buf, chunk);
-        slot_clear(in, r);
+        slot_clear(r);
         return -1;
     }
     return 0;
@@ -343,7 +342,7 @@ static void write_done(const struct http_result *res, void *ud)
     struct influx *in = r->in;
     struct sink *s = in->s;
     struct sbuf_chunk *c = r->chunk;
-    slot_clear(in, r);
+    slot_clear(r);
     s->stats.requests++;
     s->stats.last_status = res->status;
     s->stats.last_latency_s = res->total_time_s;

@@ -393,22 +393,6 @@ void sbuf_first_line(const struct sbuf_chunk *c, char *out, size_t outlen)
     out[nl ? (size_t)(nl - out) : n] = '\0';
 }
 
-int sbuf_extra(struct sbuf *b, long long n)
-{
-    if (n < 0) {
-        b->extra -= (uint64_t)-n;
-        b->bytes -= (uint64_t)-n;
-        return 0;
-    }
-    while (over_bytes(b, (uint64_t)n)) {
-        if (drop_oldest(b, NULL) < 0)
-            return -1;
-    }
-    b->extra += (uint64_t)n;
-    b->bytes += (uint64_t)n;
-    return 0;
-}
-
 bool sbuf_empty(const struct sbuf *b)
 {
     for (const struct sbuf_chunk *c = b->head; c; c = c->next) {

@@ -4,9 +4,9 @@
  *
  * Lines live in chunks; a chunk is one write request (at most lines_max lines, about
  * bytes_max bytes). The newest chunk is open and takes lines; the pump seals it when it wants
- * to send. The bound is in bytes (every chunk's allocation plus the extra scratch a sender
- * reserves) or in points. To stay within it the oldest chunks that are not in flight are
- * dropped, whole, and counted; in-flight chunks are never touched.
+ * to send. The bound is in bytes (every chunk's allocation) or in points. To stay within it the
+ * oldest chunks that are not in flight are dropped, whole, and counted; in-flight chunks are never
+ * touched.
  *
  * With packing on (the sink gzips its requests), a chunk is gzipped as it is sealed and waits
  * in that form: line protocol shrinks some tenfold, so a byte bound holds that many more
@@ -45,8 +45,7 @@ struct sbuf {
     size_t bytes_max;        /* per chunk (a longer single line still fits) */
     struct sbuf_chunk *head; /* oldest; owned list */
     struct sbuf_chunk *tail; /* newest */
-    uint64_t bytes;          /* accounted: chunk allocations + extra */
-    uint64_t extra;          /* reserved scratch */
+    uint64_t bytes;          /* accounted: chunk allocations */
     uint64_t points;         /* in all chunks */
     size_t nchunks;
     int64_t ts_min, ts_max; /* sample times of the lines now being committed (the writer's
@@ -88,9 +87,6 @@ bool sbuf_pack(struct sbuf *b, struct sbuf_chunk *c);
 int sbuf_unpack(struct sbuf *b, struct sbuf_chunk *c);
 /* c's first line without its '\n', cut to outlen - 1 bytes, packed or not. */
 void sbuf_first_line(const struct sbuf_chunk *c, char *out, size_t outlen);
-/* Reserve (or give back, n < 0) scratch memory against the byte bound, dropping the oldest
- * droppable chunks if needed. Returns 0 or -1 when there is no room (nothing reserved). */
-int sbuf_extra(struct sbuf *b, long long n);
 /* True when nothing is buffered. */
 bool sbuf_empty(const struct sbuf *b);
 
