@@ -187,7 +187,10 @@ class Cluster:
         fields = ", ".join(f'{k}: "{v}"' for k, v in user.items())
         context = "cluster: c, user: u" + (f", namespace: {namespace}" if namespace else "")
         path = Path(path)
-        path.write_text(f"""apiVersion: v1
+        # Written aside and renamed over: replicas started a moment ago may be reading the
+        # file just now (a rewrite in place once gave one of them half a kubeconfig).
+        tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
+        tmp.write_text(f"""apiVersion: v1
 kind: Config
 clusters:
 - name: c
@@ -200,7 +203,8 @@ contexts:
   context: {{{context}}}
 current-context: c
 """)
-        path.chmod(0o600)
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
         return path
 
     def create_namespace(self, prefix: str = "kp") -> str:
