@@ -90,7 +90,7 @@ struct http_client {
     struct http_shard *shards; /* owned, nshards */
     size_t nshards;
     long max_total, max_host, max_cached; /* applied to each shard's handle */
-    ev_prepare iter;                      /* marks the start of each loop iteration */
+    ev_check iter;                        /* marks the end of each iteration's poll */
     double iter_start;                    /* ev_time() then */
     char *user_agent;                     /* owned or NULL */
     struct http_tls_cache *tls;           /* owned */
@@ -291,7 +291,7 @@ static void socket_action(struct http_shard *sh, curl_socket_t fd, int mask)
 
 /* ---- libev glue ------------------------------------------------------------- */
 
-static void on_iter(struct ev_loop *loop, ev_prepare *w, int revents)
+static void on_iter(struct ev_loop *loop, ev_check *w, int revents)
 {
     (void)loop;
     (void)revents;
@@ -468,9 +468,12 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
     c->nshards = (size_t)nshards;
     for (size_t i = 0; i < c->nshards; i++)
         c->shards[i].c = c;
-    ev_prepare_init(&c->iter, on_iter);
+    /* A check watcher runs after the poll, before the iteration's callbacks (at the top
+     * priority): the budget counts their time, not the wait before them. */
+    ev_check_init(&c->iter, on_iter);
+    ev_set_priority(&c->iter, EV_MAXPRI);
     c->iter.data = c;
-    ev_prepare_start(loop, &c->iter);
+    ev_check_start(loop, &c->iter);
     ev_unref(loop); /* the marker alone does not keep the loop running */
     c->iter_start = ev_time();
     if (opts) {
@@ -505,7 +508,7 @@ void http_client_free(struct http_client *c)
     free(c->shards);
     if (ev_is_active(&c->iter)) {
         ev_ref(c->loop);
-        ev_prepare_stop(c->loop, &c->iter);
+        ev_check_stop(c->loop, &c->iter);
     }
     http_tls_cache_free(c->tls); /* kept connections hold their own OpenSSL references */
     free(c->user_agent);
