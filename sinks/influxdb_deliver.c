@@ -85,17 +85,10 @@ void influx_on_drop(void *ud, uint64_t points, uint32_t lines, int64_t ts_min, i
 {
     struct influx *in = ud;
     in->s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += points;
-    if (!in->logged_full) {
+    if (!in->logged_full) { /* a new episode */
         in->full_points = 0;
         in->full_ts_min = INT64_MAX;
         in->full_ts_max = INT64_MIN;
-    }
-    in->full_points += points;
-    if (ts_min < in->full_ts_min)
-        in->full_ts_min = ts_min;
-    if (ts_max > in->full_ts_max)
-        in->full_ts_max = ts_max;
-    if (!in->logged_full) {
         in->logged_full = true;
         log_error("sink buffer full: dropping the oldest points (logged once until a write "
                   "succeeds)",
@@ -103,6 +96,11 @@ void influx_on_drop(void *ud, uint64_t points, uint32_t lines, int64_t ts_min, i
                   LF_INT("bound", in->buf.bound),
                   LF_STR("unit", in->buf.bound_points ? "points" : "bytes"));
     }
+    in->full_points += points;
+    if (ts_min < in->full_ts_min)
+        in->full_ts_min = ts_min;
+    if (ts_max > in->full_ts_max)
+        in->full_ts_max = ts_max;
 }
 
 static void block_for(struct influx *in, double delay)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dtoa.h"
+#include "util.h"
 
 #define LP_NUM_MAX 32 /* a formatted number plus its 'i' */
 
@@ -163,21 +164,6 @@ void lp_encoder_free(struct lp_encoder *e)
     free(e);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static int is_time_key(const char *k)
 {
     return k[0] == 't' && strcmp(k, "time") == 0;
@@ -186,7 +172,7 @@ static int is_time_key(const char *k)
 /* Render every series' ",k=v..." once, cluster_name in its sorted place. */
 static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
 {
-    if (grow((void **)&e->toff, &e->toff_cap, b->nseries + 1, sizeof *e->toff) < 0)
+    if (kp_grow((void **)&e->toff, &e->toff_cap, b->nseries + 1, sizeof *e->toff, 256) < 0)
         return -1;
     size_t len = 0;
     for (size_t i = 0; i < b->nseries; i++) {
@@ -197,7 +183,7 @@ static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
             if (l->key && l->value)
                 need += 2 + LP_ESCAPED_MAX(strlen(l->key)) + LP_ESCAPED_MAX(strlen(l->value));
         }
-        if (grow((void **)&e->tags, &e->tags_cap, need + 1, 1) < 0)
+        if (kp_grow((void **)&e->tags, &e->tags_cap, need + 1, 1, 256) < 0)
             return -1;
         e->toff[i] = len;
         int cluster_done = e->cluster_tag == NULL;

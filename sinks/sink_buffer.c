@@ -80,19 +80,25 @@ uint64_t sbuf_fini(struct sbuf *b)
     return pts;
 }
 
+/* Free c to make room, and tell the drop hook what went. */
+static void drop_chunk(struct sbuf *b, struct sbuf_chunk *c)
+{
+    uint64_t pts = c->points;
+    uint32_t lines = c->lines;
+    int64_t lo = c->ts_min, hi = c->ts_max;
+    unlink_chunk(b, c);
+    chunk_free(b, c);
+    if (b->on_drop)
+        b->on_drop(b->ud, pts, lines, lo, hi);
+}
+
 /* Drop the oldest chunk that is neither in flight nor `keep`; 0 if one went. */
 static int drop_oldest(struct sbuf *b, const struct sbuf_chunk *keep)
 {
     for (struct sbuf_chunk *c = b->head; c; c = c->next) {
         if (c->inflight || c == keep || (c->lines == 0 && c == b->tail))
             continue;
-        uint64_t pts = c->points;
-        uint32_t lines = c->lines;
-        int64_t lo = c->ts_min, hi = c->ts_max;
-        unlink_chunk(b, c);
-        chunk_free(b, c);
-        if (b->on_drop)
-            b->on_drop(b->ud, pts, lines, lo, hi);
+        drop_chunk(b, c);
         return 0;
     }
     return -1;
@@ -205,16 +211,8 @@ void sbuf_commit(struct sbuf *b, size_t len, uint32_t npoints)
     if (b->bound_points) {
         while (b->points > b->bound && drop_oldest(b, t) == 0)
             ;
-        if (b->points > b->bound && !t->inflight) {
-            /* Only the open chunk is left to give: the newest points go. */
-            uint64_t pts = t->points;
-            uint32_t lines = t->lines;
-            int64_t lo = t->ts_min, hi = t->ts_max;
-            unlink_chunk(b, t);
-            chunk_free(b, t);
-            if (b->on_drop)
-                b->on_drop(b->ud, pts, lines, lo, hi);
-        }
+        if (b->points > b->bound && !t->inflight)
+            drop_chunk(b, t); /* only the open chunk is left to give: the newest points go */
     }
 }
 
