@@ -373,6 +373,7 @@ const struct sink_ops sink_influxdb_ops = {
     .open = influx1_open,
     .write = influx_write,
     .flush = influx_flush,
+    .gate_changed = influx_gate_changed,
     .close = influx_close,
 };
 
@@ -383,5 +384,6 @@ const struct sink_ops sink_influxdb2_ops = {
     .open = influx2_open,
     .write = influx_write,
     .flush = influx_flush,
+    .gate_changed = influx_gate_changed,
     .close = influx_close,
 };

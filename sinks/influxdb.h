@@ -62,6 +62,7 @@ struct influx {
     ev_timer retry_timer;
     double blocked_until;
     unsigned attempt;
+    bool held; /* the gate was closed at the last sink_gate_changed */
     /* once-per-episode logging */
     bool logged_full, logged_reject, logged_auth, logged_notfound, logged_net;
     /* the buffer-full episode, summed for its closing log line */
@@ -77,6 +78,7 @@ void influx_deliver_init(struct influx *in);
 void influx_deliver_fini(struct influx *in);
 int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t errlen);
 void influx_flush(struct sink *s);
+void influx_gate_changed(struct sink *s);
 void influx_create_db(struct influx *in);
 
 #endif

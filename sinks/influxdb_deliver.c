@@ -75,6 +75,12 @@ static double rnd01(void)
     return (double)(x >> 11) / 9007199254740992.0;
 }
 
+static bool may_send(const struct influx *in)
+{
+    const struct sink_env *env = &in->s->env;
+    return !env->may_send || env->may_send(env->gate_ud);
+}
+
 static void sync_stats(struct influx *in)
 {
     in->s->stats.points_buffered = in->buf.points;
@@ -457,7 +463,7 @@ void influx_pump(struct influx *in)
             if (!in->create_req)
                 influx_create_db(in);
         } else {
-            for (long i = 0; i < in->nslots; i++) {
+            for (long i = 0; i < in->nslots && may_send(in); i++) {
                 if (in->slots[i].req)
                     continue;
                 struct sbuf_chunk *c = sbuf_take(&in->buf, true);
@@ -467,10 +473,42 @@ void influx_pump(struct influx *in)
         }
     }
     sync_stats(in);
-    if (in->s->flush_cb && idle(in)) {
+    if (in->s->flush_cb && (idle(in) || !may_send(in))) {
         ev_timer_stop(loop, &in->flush_timer);
-        sink_flush_done(in->s, 0);
+        sink_flush_done(in->s, idle(in) ? 0 : SINK_FLUSH_HELD);
     }
+}
+
+void influx_gate_changed(struct sink *s)
+{
+    struct influx *in = s->impl;
+    if (may_send(in)) {
+        if (in->held && in->buf.points)
+            log_info("leading again: sending the points held since leadership was lost",
+                     LF_STR("sink", s->name), LF_INT("points", in->buf.points));
+        in->held = false;
+        s->stats.held = false;
+        influx_pump(in);
+        return;
+    }
+    /* Not one more byte: what is in flight goes back to the buffer, in its place. */
+    long cancelled = 0;
+    for (long i = 0; i < in->nslots; i++) {
+        struct influx_req *r = &in->slots[i];
+        if (!r->req)
+            continue;
+        http_request_cancel(r->req);
+        sbuf_requeue(&in->buf, r->chunk);
+        slot_clear(r);
+        cancelled++;
+    }
+    if (!in->held && in->buf.points)
+        log_warn("not leading: sink holds its buffered points until this replica leads again",
+                 LF_STR("sink", s->name), LF_INT("points", in->buf.points),
+                 LF_INT("requests_cancelled", cancelled));
+    in->held = true;
+    s->stats.held = in->buf.points > 0;
+    influx_pump(in); /* a flush waiting on those requests ends now */
 }
 
 void influx_flush(struct sink *s)

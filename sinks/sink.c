@@ -165,6 +165,12 @@ void sink_flush(struct sink *s, double deadline_s, sink_flush_fn done_cb, void *
     s->ops->flush(s);
 }
 
+void sink_gate_changed(struct sink *s)
+{
+    if (s->ops->gate_changed)
+        s->ops->gate_changed(s);
+}
+
 void sink_get_stats(const struct sink *s, struct sink_stats *st)
 {
     *st = s->stats;

@@ -29,7 +29,8 @@ struct sink_ops {
     int (*open)(struct sink *s, struct uri *u, char *err, size_t errlen);
     int (*write)(struct sink *s, const struct kp_batch *b, char *err, size_t errlen);
     void (*flush)(struct sink *s); /* deliver; call sink_flush_done when nothing is pending */
-    void (*close)(struct sink *s); /* free impl; count what is left as shutdown drops */
+    void (*gate_changed)(struct sink *s); /* NULL: the sink keeps nothing to hold back */
+    void (*close)(struct sink *s);        /* free impl; count what is left as shutdown drops */
 };
 
 struct sink {

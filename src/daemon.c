@@ -69,6 +69,22 @@ bool daemon_may_write(const struct daemon *d)
     return d->elector ? elector_is_leader(d->elector) : true;
 }
 
+/* The sinks' gate: they send while this replica leads, and after it released the Lease on
+ * SIGTERM as leader (the points of its last interval: the successor starts on the next tick).
+ * A leader that lost the Lease sends nothing more, retries included; what it buffered waits
+ * until it leads again. */
+static bool sinks_may_send(void *ud)
+{
+    const struct daemon *d = ud;
+    return d->exit_flush || daemon_may_write(d);
+}
+
+static void sinks_gate_changed(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nsinks; i++)
+        sink_gate_changed(d->sinks[i]);
+}
+
 /* ---- the data path ----------------------------------------------------- */
 
 static void on_batch(const struct kp_batch *b, void *ud)
@@ -112,6 +128,7 @@ static void start_leading(struct daemon *d)
         return;
     d->leading = true;
     d->leader_transitions++;
+    sinks_gate_changed(d);
     if (d->holder_released) {
         double res = d->o->metric_resolution_s, now = ev_now(d->loop);
         double wait = (floor(now / res) + 1) * res - now - 0.5;
@@ -134,6 +151,7 @@ static void stop_leading(struct daemon *d)
     d->leading = false;
     ev_timer_stop(d->loop, &d->grid_start);
     collector_set_leading(d->collector, false);
+    sinks_gate_changed(d);
 }
 
 static void on_started_leading(struct elector *e, void *ud)
@@ -174,6 +192,9 @@ static void on_flushed(struct sink *s, int status, void *ud)
     if (status == SINK_FLUSH_TIMEOUT)
         log_warn("sink flush deadline reached; points left unsent", LF_STR("sink", sink_name(s)),
                  LF_INT("points", st.points_buffered));
+    else if (status == SINK_FLUSH_HELD)
+        log_warn("not leading at shutdown: points held since leadership was lost are not sent",
+                 LF_STR("sink", sink_name(s)), LF_INT("points", st.points_buffered));
     if (d->flushes_pending && --d->flushes_pending == 0)
         finish(d);
 }
@@ -214,6 +235,7 @@ static void on_released(struct elector *e, int status, void *ud)
 static void stop_and_release(struct daemon *d)
 {
     ev_timer_stop(d->loop, &d->drain_deadline);
+    d->exit_flush = d->leading && (!d->elector || elector_is_leader(d->elector));
     d->draining = false;
     stop_leading(d);
     if (d->elector)
@@ -349,6 +371,8 @@ static int open_sinks(struct daemon *d, char *err, size_t errlen)
         .buffer_size = d->o->sink_buffer_size,
         .timeout_s = d->o->sink_timeout_s,
         .concurrency = d->o->sink_concurrency,
+        .may_send = sinks_may_send,
+        .gate_ud = d,
     };
     for (size_t i = 0; i < d->o->nsinks; i++) {
         char serr[512];

@@ -40,6 +40,7 @@ struct daemon {
     bool leading; /* the collector runs for us */
     bool stopping;
     bool draining;            /* stopping, but the cycle in flight may still write */
+    bool exit_flush;          /* released the Lease as leader at SIGTERM: sinks may flush */
     bool holder_released;     /* the last other holder observed released the Lease */
     int64_t last_cycle_ts_ns; /* grid time of the last completed cycle */
     size_t flushes_pending;

@@ -181,6 +181,10 @@ static void metrics_sinks(struct daemon *d, struct status_buf *b)
         {"kubepulse_sink_request_failures_total", "counter", "Write requests not answered 2xx."},
         {"kubepulse_sink_retries_total", "counter", "Write requests sent again."},
         {"kubepulse_sink_latency_seconds", "gauge", "Latency of the last write request."},
+        {"kubepulse_sink_bytes_sent_total", "counter",
+         "Request bodies sent (after gzip), retries included."},
+        {"kubepulse_sink_held", "gauge",
+         "1 while buffered points wait because this replica lost leadership."},
     };
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         status_prom_family(b, fam[f].name, fam[f].type, fam[f].help);
@@ -201,6 +205,8 @@ static void metrics_sinks(struct daemon *d, struct status_buf *b)
             case 5: sink_sample(b, fam[f].name, name, NULL, (double)st.failures); break;
             case 6: sink_sample(b, fam[f].name, name, NULL, (double)st.retries); break;
             case 7: sink_sample(b, fam[f].name, name, NULL, st.last_latency_s); break;
+            case 8: sink_sample(b, fam[f].name, name, NULL, (double)st.bytes_sent); break;
+            case 9: sink_sample(b, fam[f].name, name, NULL, st.held ? 1 : 0); break;
             }
         }
     }
@@ -253,6 +259,7 @@ static void page_status(struct daemon *d, struct status_response *r)
             dropped += st.points_dropped[k];
         json_object_object_add(s, "pointsDropped", json_object_new_int64((int64_t)dropped));
         json_object_object_add(s, "lastStatus", json_object_new_int64(st.last_status));
+        json_object_object_add(s, "held", json_object_new_boolean(st.held));
         json_object_array_add(sinks, s);
     }
     json_object_object_add(o, "sinks", sinks);

@@ -8,6 +8,10 @@
  *     sink_flush(s, deadline, done, ud);   // deliver everything buffered, give up at deadline
  *     sink_free(s);
  *
+ * A sink sends only while its gate (sink_env.may_send) is open: the daemon opens it while
+ * this replica leads. A leader that loses its Lease sends nothing more; what it had buffered
+ * waits, and goes out if it leads again.
+ *
  * Delivery runs on the libev loop in env: bounded buffer (drop-oldest when full, counted by
  * reason), batches of at most batch_lines lines, gzip, at most `concurrency` requests in
  * flight, retries with exponential backoff and jitter. Nothing is lost silently: every point
@@ -28,6 +32,9 @@ struct ev_loop;
 struct http_client;
 struct sink;
 
+/* Whether the sink may send now. */
+typedef bool (*sink_gate_fn)(void *ud);
+
 /* What every sink gets from the daemon (flags --sink-*), all borrowed for the sink's life. */
 struct sink_env {
     struct ev_loop *loop;     /* the daemon's loop */
@@ -39,6 +46,8 @@ struct sink_env {
     double timeout_s;         /* --sink-timeout: one write request */
     long concurrency;         /* --sink-concurrency: requests in flight (URI may override) */
     FILE *out;                /* the log sink's stream; NULL: stdout */
+    sink_gate_fn may_send;    /* NULL: always; asked before every request */
+    void *gate_ud;
 };
 
 enum sink_drop_reason {
@@ -72,11 +81,14 @@ struct sink_stats {
     uint64_t not_found;     /* 404: database/bucket missing */
     long last_status;       /* HTTP status of the last write, 0 for none/network error */
     double last_latency_s;  /* of the last completed write */
+    bool held;              /* the gate is closed and points wait behind it */
 };
 
 /* done_cb's status: 0 when everything buffered was delivered (or dropped and counted),
- * SINK_FLUSH_TIMEOUT when the deadline came first (the rest stays buffered). */
+ * SINK_FLUSH_TIMEOUT when the deadline came first, SINK_FLUSH_HELD when the gate is closed
+ * (in both cases the rest stays buffered). */
 #define SINK_FLUSH_TIMEOUT (-1)
+#define SINK_FLUSH_HELD    (-2)
 typedef void (*sink_flush_fn)(struct sink *s, int status, void *ud);
 
 /*
@@ -95,6 +107,11 @@ int sink_write(struct sink *s, const struct kp_batch *b, char *err, size_t errle
  * (ev_now() based, absolute). It may run before sink_flush returns when nothing is pending.
  * A second flush replaces the first (whose done_cb is then not called). */
 void sink_flush(struct sink *s, double deadline_s, sink_flush_fn done_cb, void *ud);
+
+/* The gate's answer may have changed. Closed: requests in flight are cancelled and their
+ * points wait in the buffer again (the server may have taken some of them already; sending
+ * them again later writes the same points, same series and times). Open: delivery resumes. */
+void sink_gate_changed(struct sink *s);
 
 void sink_get_stats(const struct sink *s, struct sink_stats *st);
 /* The sink's name for logs and status: "influxdb:http://HOST:8086/k8s" (no secrets). */

@@ -136,7 +136,7 @@ def test_partitioned_netns_leader_stops_before_lease_expires(ns, world):
         assert world.leaders() == [new], [r.identity for r in world.leaders()]
         assert (leader.try_status() or {}).get("holder") == new.identity
 
-    flat = stop_and_check_leadership(world, poller)
+    flat = stop_and_check_leadership(world, poller, last=new)
     assert [ident for _, _, ident in flat] == [leader.identity, new.identity], flat
     log(f"netns partition figures: step-down {t_stop - t_part:.3f}s after the cut (renew "
         f"deadline {world.rd}s); takeover {t_new - t_part:.3f}s after the cut (lease duration "

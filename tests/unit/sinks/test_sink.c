@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -505,6 +506,72 @@ static void test_auth_failure_no_storm(void **state)
     sink_free(s);
 }
 
+static bool gate_open;
+static bool gate(void *ud)
+{
+    (void)ud;
+    return gate_open;
+}
+
+/* The gate closes (leadership lost) with a write in flight and more waiting: the write is
+ * cancelled, nothing more is sent, no retry fires, a flush ends at once as held; when it
+ * opens again everything goes out, in order, and nothing was dropped. */
+static void test_gate_holds_and_resumes(void **state)
+{
+    (void)state;
+    struct sink *s;
+    char err[512];
+    struct sink_stats st;
+    env.may_send = gate;
+    gate_open = true;
+    assert_int_equal(
+        sink_open("influxdb:http://h:8086?createdb=false&gzip=false", &env, &s, err, sizeof err),
+        0);
+    struct kp_batch b = batch(6);
+    assert_int_equal(sink_write(s, &b, err, sizeof err), 0);
+    assert_int_equal(fake_nreqs, 1);         /* concurrency 1: lines 0-2 in flight, 3-5 wait */
+    fake_http_complete(0, 0, 503, "", 0.01); /* a retry is due in 10 ms */
+    assert_int_equal(fake_nreqs, 1);
+    gate_open = false;
+    sink_gate_changed(s);
+    sink_get_stats(s, &st);
+    assert_true(st.held);
+    assert_int_equal(st.points_buffered, 6);
+    usleep(20000);
+    ev_run(loop, EVRUN_NOWAIT); /* the retry timer fires: it must not send */
+    assert_int_equal(fake_nreqs, 1);
+    assert_int_equal(http_client_in_flight(NULL), 0);
+
+    gate_open = true;
+    sink_gate_changed(s);
+    assert_int_equal(fake_nreqs, 2); /* blocked for the 503's retry-after: passed */
+    assert_true(strstr(fake_reqs[1].body, "value=0i 1000\n"));
+    /* Closed with that one in flight: cancelled, and sent again when open. */
+    gate_open = false;
+    sink_gate_changed(s);
+    assert_int_equal(http_client_in_flight(NULL), 0);
+    flushed = 99;
+    sink_flush(s, ev_now(loop) + 10, on_flush, NULL);
+    assert_int_equal(flushed, SINK_FLUSH_HELD);
+    assert_int_equal(fake_nreqs, 2);
+    gate_open = true;
+    sink_gate_changed(s);
+    assert_int_equal(fake_nreqs, 3);
+    assert_string_equal(fake_reqs[2].body, fake_reqs[1].body);
+    fake_http_complete(2, 0, 204, NULL, -1);
+    assert_int_equal(fake_nreqs, 4);
+    assert_true(strstr(fake_reqs[3].body, "value=3i 1003\n"));
+    fake_http_complete(3, 0, 204, NULL, -1);
+    sink_get_stats(s, &st);
+    assert_false(st.held);
+    assert_int_equal(st.points_written, 6);
+    assert_int_equal(st.points_buffered, 0);
+    for (int r = 0; r < SINK_DROP__COUNT; r++)
+        assert_int_equal(st.points_dropped[r], 0);
+    sink_free(s);
+    env.may_send = NULL;
+}
+
 int run_sink_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +585,7 @@ int run_sink_tests(void)
         cmocka_unit_test_setup_teardown(test_delivery_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_failure_no_storm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gate_holds_and_resumes, setup, teardown),
     };
     return cmocka_run_group_tests_name("sink", tests, NULL, NULL);
 }
