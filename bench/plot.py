@@ -4,7 +4,9 @@
     bench/plot.py OUT.svg LABEL=FILE.json [LABEL=FILE.json ...]   (split at the last "=")
 
 Each FILE.json is a --json result of bench/run.py or bench/metrics_server.py; points with the
-same LABEL form one line (sorted by N). Both axes of N are logarithmic.
+same LABEL form one line (sorted by N). Both axes of N are logarithmic. For a label with two
+or more sizes it also fits CPU per cycle and peak RSS as a + b x N (least squares) and prints
+the slope b with r^2 on stdout and under the legend: the marginal cost of one more node.
 """
 
 import json
@@ -58,17 +60,44 @@ def panel(x0, title, series, key, unit, target):
     return out
 
 
+def fit(pts):
+    """Least squares v = a + b n over [(n, v)]: (a, b, r^2)."""
+    k = len(pts)
+    mn = sum(n for n, _ in pts) / k
+    mv = sum(v for _, v in pts) / k
+    sxx = sum((n - mn) ** 2 for n, _ in pts)
+    b = sum((n - mn) * (v - mv) for n, v in pts) / sxx
+    a = mv - b * mn
+    ss = sum((v - mv) ** 2 for _, v in pts)
+    res = sum((v - a - b * n) ** 2 for n, v in pts)
+    return a, b, (1 - res / ss) if ss else 1.0
+
+
+def slope_text(label, totals):
+    pts = totals[label]
+    if len({n for n, _, _ in pts}) < 2:
+        return None
+    a, b, r2 = fit([(n, c) for n, c, _ in pts])
+    ra, rb, rr2 = fit([(n, m) for n, _, m in pts])
+    return [f"{label}: CPU per cycle = {a:.3f} s + {b * 1e3:.3f} ms x N (r^2 {r2:.4f})",
+            f"{label}: peak RSS = {ra / 1024:.1f} MiB + {rb:.1f} KiB x N (r^2 {rr2:.4f})"]
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    cpu, rss = {}, {}
+    cpu, rss, totals = {}, {}, {}
     for arg in sys.argv[2:]:
         label, path = arg.rsplit("=", 1)
         with open(path, encoding="utf-8") as f:
             s = json.load(f)["summary"]
         cpu.setdefault(label, []).append((s["nodes"], s["mcore_per_node"]))
         rss.setdefault(label, []).append((s["nodes"], s["hwm_kib_per_node"]))
-    total_h = H + 20 + 16 * len(cpu)
+        totals.setdefault(label, []).append((s["nodes"], s["cpu_s_avg"], s["hwm_kib"]))
+    slopes = [t for label in cpu for t in slope_text(label, totals) or []]
+    for t in slopes:
+        print(t)
+    total_h = H + 20 + 16 * (len(cpu) + len(slopes))
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{total_h}" '
            'font-family="sans-serif" font-size="11">',
            f'<rect width="{2 * W}" height="{total_h}" fill="white"/>']
@@ -79,6 +108,9 @@ def main():
         y = H + 24 + 16 * ci
         svg.append(f'<rect x="{PAD}" y="{y - 6}" width="14" height="3" fill="{c}"/>')
         svg.append(f'<text x="{PAD + 20}" y="{y}">{esc(label)}</text>')
+    for si, t in enumerate(slopes):
+        y = H + 24 + 16 * (len(cpu) + si)
+        svg.append(f'<text x="{PAD}" y="{y}">{esc(t)}</text>')
     svg.append("</svg>")
     with open(sys.argv[1], "w", encoding="utf-8") as f:
         f.write("\n".join(svg) + "\n")
