@@ -171,6 +171,23 @@ static void log_full_episode(struct influx *in)
              LF_INT("last_sample_ns", in->full_ts_min <= in->full_ts_max ? in->full_ts_max : 0));
 }
 
+/* Cancel every write in flight; its chunk waits in the buffer again, in its place. Returns
+ * how many there were. */
+static long cancel_writes(struct influx *in)
+{
+    long n = 0;
+    for (long i = 0; in->slots && i < in->nslots; i++) {
+        struct influx_req *r = &in->slots[i];
+        if (!r->req)
+            continue;
+        http_request_cancel(r->req);
+        sbuf_requeue(&in->buf, r->chunk);
+        slot_clear(r);
+        n++;
+    }
+    return n;
+}
+
 void influx_deliver_fini(struct influx *in)
 {
     struct ev_loop *loop = in->s->env.loop;
@@ -178,12 +195,7 @@ void influx_deliver_fini(struct influx *in)
         log_full_episode(in);
     http_request_cancel(in->create_req);
     in->create_req = NULL;
-    for (long i = 0; in->slots && i < in->nslots; i++) {
-        if (in->slots[i].req) {
-            http_request_cancel(in->slots[i].req);
-            slot_clear(&in->slots[i]);
-        }
-    }
+    cancel_writes(in);
     if (loop) {
         ev_timer_stop(loop, &in->retry_timer);
         ev_timer_stop(loop, &in->flush_timer);
@@ -473,9 +485,12 @@ void influx_pump(struct influx *in)
         }
     }
     sync_stats(in);
-    if (in->s->flush_cb && (idle(in) || !may_send(in))) {
-        ev_timer_stop(loop, &in->flush_timer);
-        sink_flush_done(in->s, idle(in) ? 0 : SINK_FLUSH_HELD);
+    if (in->s->flush_cb) {
+        bool done = idle(in);
+        if (done || !may_send(in)) {
+            ev_timer_stop(loop, &in->flush_timer);
+            sink_flush_done(in->s, done ? 0 : SINK_FLUSH_HELD);
+        }
     }
 }
 
@@ -491,17 +506,7 @@ void influx_gate_changed(struct sink *s)
         influx_pump(in);
         return;
     }
-    /* Not one more byte: what is in flight goes back to the buffer, in its place. */
-    long cancelled = 0;
-    for (long i = 0; i < in->nslots; i++) {
-        struct influx_req *r = &in->slots[i];
-        if (!r->req)
-            continue;
-        http_request_cancel(r->req);
-        sbuf_requeue(&in->buf, r->chunk);
-        slot_clear(r);
-        cancelled++;
-    }
+    long cancelled = cancel_writes(in); /* not one more byte */
     if (!in->held && in->buf.points)
         log_warn("not leading: sink holds its buffered points until this replica leads again",
                  LF_STR("sink", s->name), LF_INT("points", in->buf.points),
