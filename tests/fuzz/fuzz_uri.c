@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sink.h"
+#include "source.h"
 #include "uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

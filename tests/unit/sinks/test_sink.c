@@ -18,96 +18,8 @@
 #include "influxdb.h"
 #include "sink.h"
 #include "sink_buffer.h"
-#include "uri.h"
 
 int run_sink_tests(void);
-
-static void test_uri_generic(void **state)
-{
-    (void)state;
-    struct uri u;
-    char err[256];
-    assert_int_equal(
-        uri_parse("influxdb:http://[::1]:8086/x?db=k%38s&a+b=c+d&flag&e=", &u, err, sizeof err), 0);
-    assert_string_equal(u.prefix, "influxdb");
-    assert_string_equal(u.scheme, "http");
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 8086);
-    assert_string_equal(u.path, "/x");
-    assert_string_equal(uri_get(&u, "db"), "k8s");
-    assert_string_equal(uri_get(&u, "a b"), "c d");
-    assert_string_equal(uri_get(&u, "flag"), "");
-    assert_int_equal(uri_check_unused(&u, "--sink", err, sizeof err), -1);
-    assert_non_null(strstr(err, "\"e\""));
-    uri_fini(&u);
-    assert_int_equal(uri_parse("log", &u, err, sizeof err), 0);
-    assert_string_equal(u.prefix, "log");
-    assert_string_equal(u.target, "");
-    uri_fini(&u);
-    assert_int_equal(uri_parse("x:?a=%zz", &u, err, sizeof err), -1);
-    uri_fini(&u);
-    assert_int_equal(uri_parse("x:http://u:p@h:1", &u, err, sizeof err), -1);
-    uri_fini(&u);
-    assert_int_equal(uri_parse("x:http://h:99999", &u, err, sizeof err), -1);
-    uri_fini(&u);
-    assert_int_equal(uri_parse(":http://h", &u, err, sizeof err), -1);
-    uri_fini(&u);
-    char big[URI_MAX_LEN + 10];
-    memset(big, 'a', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    assert_int_equal(uri_parse(big, &u, err, sizeof err), -1);
-    uri_fini(&u);
-    char many[1024] = "x:?";
-    for (int i = 0; i < URI_MAX_OPTS + 1; i++)
-        sprintf(many + strlen(many), "k%d=v&", i);
-    assert_int_equal(uri_parse(many, &u, err, sizeof err), -1);
-    uri_fini(&u);
-    bool b;
-    assert_int_equal(uri_parse_bool("True", &b), 0);
-    assert_true(b);
-    assert_int_equal(uri_parse_bool("0", &b), 0);
-    assert_false(b);
-    assert_int_equal(uri_parse_bool("yes", &b), -1);
-}
-
-static void test_heapster_source(void **state)
-{
-    (void)state;
-    struct heapster_source hs;
-    char err[256];
-    assert_int_equal(heapster_source_parse("kubernetes:https://kubernetes.default?inClusterConfig="
-                                           "false&kubeletHttps=true&kubeletPort=10250&insecure="
-                                           "true&auth=/etc/kc&useServiceAccount=true&apiVersion=v1",
-                                           &hs, err, sizeof err),
-                     0);
-    assert_string_equal(hs.master_url, "https://kubernetes.default");
-    assert_false(hs.in_cluster_config);
-    assert_true(hs.kubelet_https);
-    assert_int_equal(hs.kubelet_port, 10250);
-    assert_true(hs.insecure);
-    assert_string_equal(hs.auth, "/etc/kc");
-    assert_true(hs.use_service_account);
-    assert_int_equal(hs.set, HS_MASTER | HS_IN_CLUSTER_CONFIG | HS_KUBELET_HTTPS | HS_KUBELET_PORT |
-                                 HS_INSECURE | HS_AUTH | HS_USE_SERVICE_ACCOUNT | HS_API_VERSION);
-    heapster_source_fini(&hs);
-    assert_int_equal(heapster_source_parse("kubernetes", &hs, err, sizeof err), 0);
-    assert_null(hs.master_url);
-    assert_true(hs.in_cluster_config);
-    assert_int_equal(hs.kubelet_port, 10255);
-    assert_false(hs.kubelet_https);
-    assert_int_equal(hs.set, 0);
-    heapster_source_fini(&hs);
-    assert_int_equal(
-        heapster_source_parse("kubernetes.summary_api:''?auth=\"\"", &hs, err, sizeof err), 0);
-    assert_null(hs.auth);
-    heapster_source_fini(&hs);
-    assert_int_equal(heapster_source_parse("kubernetes:?bogus=1", &hs, err, sizeof err), -1);
-    assert_non_null(strstr(err, "\"bogus\""));
-    assert_int_equal(heapster_source_parse("kubernetes:?kubeletPort=0", &hs, err, sizeof err), -1);
-    assert_int_equal(heapster_source_parse("kubernetes:?insecure=maybe", &hs, err, sizeof err), -1);
-    assert_int_equal(heapster_source_parse("cadvisor:external", &hs, err, sizeof err), -1);
-    assert_int_equal(heapster_source_parse("kubernetes:ftp://x", &hs, err, sizeof err), -1);
-}
 
 static struct ev_loop *loop;
 static struct sink_env env;
@@ -575,8 +487,6 @@ static void test_gate_holds_and_resumes(void **state)
 int run_sink_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uri_generic),
-        cmocka_unit_test(test_heapster_source),
         cmocka_unit_test_setup_teardown(test_sink_options, setup, teardown),
         cmocka_unit_test(test_buffer_size_and_backoff),
         cmocka_unit_test(test_buffer_points_bound),

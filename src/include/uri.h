@@ -2,9 +2,6 @@
  * uri.h - Heapster-style flag URIs: "PREFIX[:TARGET][?k=v&k=v...]", as taken by --sink and
  * --source. The generic parser (uri_parse) splits and percent-decodes; the typed getters mark
  * options as used so that uri_check_unused() can name any option nobody understood.
- *
- * heapster_source_parse() maps Heapster's --source=kubernetes:... onto a plain struct that
- * the daemon copies into its own options, so kp_sinks depends on nothing for it.
  */
 #ifndef KP_URI_H
 #define KP_URI_H
@@ -55,33 +52,5 @@ int uri_parse_bool(const char *s, bool *out);
 long uri_percent_decode(char *dst, const char *s, size_t n, bool plus_space);
 /* Percent-encode s for a query value into dst (room for 3 * strlen(s) + 1); returns length. */
 size_t uri_query_escape(char *dst, const char *s);
-
-/* Heapster's --source=kubernetes[:MASTER_URL][?options] (also kubernetes.summary_api). */
-enum heapster_source_field {
-    HS_MASTER = 1 << 0,
-    HS_IN_CLUSTER_CONFIG = 1 << 1,
-    HS_AUTH = 1 << 2,
-    HS_USE_SERVICE_ACCOUNT = 1 << 3,
-    HS_INSECURE = 1 << 4,
-    HS_KUBELET_PORT = 1 << 5,
-    HS_KUBELET_HTTPS = 1 << 6,
-    HS_API_VERSION = 1 << 7,
-};
-
-struct heapster_source {
-    char *master_url;         /* owned; NULL: in-cluster config / kubeconfig decides */
-    bool in_cluster_config;   /* inClusterConfig, default true */
-    char *auth;               /* owned; auth= kubeconfig path, NULL when absent or empty */
-    bool use_service_account; /* useServiceAccount, default false */
-    bool insecure;            /* insecure: skip API server TLS verification, default false */
-    long kubelet_port;        /* kubeletPort, default 10255 */
-    bool kubelet_https;       /* kubeletHttps, default false */
-    char *api_version;        /* owned; apiVersion, default "v1" (only v1 accepted) */
-    unsigned set;             /* HS_* bits of the options given explicitly */
-};
-
-/* Parse a --source value. Unknown options and other prefixes fail, naming them. */
-int heapster_source_parse(const char *s, struct heapster_source *out, char *err, size_t errlen);
-void heapster_source_fini(struct heapster_source *hs);
 
 #endif

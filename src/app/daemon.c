@@ -21,7 +21,7 @@
 #include "log.h"
 #include "sink.h"
 #include "status.h"
-#include "uri.h"
+#include "source.h"
 
 #ifndef KP_VERSION
 #define KP_VERSION "0.0.0"

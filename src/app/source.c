@@ -1,5 +1,5 @@
 /*
- * heapster_source.c - owns the mapping of Heapster's --source=kubernetes:... flag onto a plain
+ * source.c - owns the mapping of Heapster's --source=kubernetes:... flag onto a plain
  * struct (struct heapster_source) that the daemon copies into its own options. Options and
  * defaults are those of Heapster's kubernetes source (docs/source-configuration.md).
  */
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "source.h"
 #include "uri.h"
 
 static int dup_to(char **dst, const char *s)

@@ -1,0 +1,70 @@
+/*
+ * test_uri.c - the Heapster-style flag URI parser (src/uri.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "uri.h"
+
+static void test_uri_generic(void **state)
+{
+    (void)state;
+    struct uri u;
+    char err[256];
+    assert_int_equal(
+        uri_parse("influxdb:http://[::1]:8086/x?db=k%38s&a+b=c+d&flag&e=", &u, err, sizeof err), 0);
+    assert_string_equal(u.prefix, "influxdb");
+    assert_string_equal(u.scheme, "http");
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 8086);
+    assert_string_equal(u.path, "/x");
+    assert_string_equal(uri_get(&u, "db"), "k8s");
+    assert_string_equal(uri_get(&u, "a b"), "c d");
+    assert_string_equal(uri_get(&u, "flag"), "");
+    assert_int_equal(uri_check_unused(&u, "--sink", err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"e\""));
+    uri_fini(&u);
+    assert_int_equal(uri_parse("log", &u, err, sizeof err), 0);
+    assert_string_equal(u.prefix, "log");
+    assert_string_equal(u.target, "");
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:?a=%zz", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:http://u:p@h:1", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse("x:http://h:99999", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    assert_int_equal(uri_parse(":http://h", &u, err, sizeof err), -1);
+    uri_fini(&u);
+    char big[URI_MAX_LEN + 10];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(uri_parse(big, &u, err, sizeof err), -1);
+    uri_fini(&u);
+    char many[1024] = "x:?";
+    for (int i = 0; i < URI_MAX_OPTS + 1; i++)
+        sprintf(many + strlen(many), "k%d=v&", i);
+    assert_int_equal(uri_parse(many, &u, err, sizeof err), -1);
+    uri_fini(&u);
+    bool b;
+    assert_int_equal(uri_parse_bool("True", &b), 0);
+    assert_true(b);
+    assert_int_equal(uri_parse_bool("0", &b), 0);
+    assert_false(b);
+    assert_int_equal(uri_parse_bool("yes", &b), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uri_generic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
