@@ -19,6 +19,9 @@ SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates
     python3 util-linux nftables
 )
+# The container image (scripts/build-image.sh): a bookworm base made with debootstrap, built
+# with podman (daemonless; it builds with buildah's code), whose checks run the image with runc.
+IMAGE_PKGS=(debootstrap podman runc)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
@@ -57,7 +60,8 @@ unblock_service_starts() {
 }
 
 apt_install() {
-    local opts=(-y -q --no-install-recommends)
+    # Wait for another apt (a parallel install-deps.sh) instead of failing on its lock.
+    local opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
     lists_fresh || "${SUDO[@]}" apt-get update -q
     if ! "${SUDO[@]}" apt-get install "${opts[@]}" "$@"; then
         log "install failed; refreshing package lists and retrying"
@@ -87,7 +91,7 @@ stop_system_daemons() {
 
 main() {
     local -a missing
-    mapfile -t missing < <(missing_pkgs "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}")
+    mapfile -t missing < <(missing_pkgs "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}" "${IMAGE_PKGS[@]}")
     if ((${#missing[@]})); then
         log "installing: ${missing[*]}"
         block_service_starts
