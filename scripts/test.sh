@@ -2,10 +2,12 @@
 # The project's test command (see README.md). On a fresh Debian bookworm machine
 # it installs what the tests need, builds the test servers (kube-apiserver,
 # kubectl, the kubelet simulator, ...) into a cache outside the work tree, then
-# builds kubepulse three ways and runs every test:
+# checks the C formatting, builds kubepulse five ways and runs every test:
 #
 #   build/        gcc Debug            unit tests, then valgrind on each unit test
-#   build-rel/    gcc Release          compiled only (what the Dockerfile ships: -O2 warnings)
+#   build-rel/    gcc Release          -DKP_TESTS=OFF, compiled only (what the Dockerfile ships)
+#   build-readme/ gcc Release          README.md's "Building" commands run exactly as written in
+#                                      a fresh copy of the tree (tests on: -O3 warnings in them too)
 #   build-asan/   gcc ASan+UBSan       unit + integration tests (real servers); the
 #                                      memory-bound test runs build-rel's kubepulse
 #   build-fuzz/   clang libFuzzer      each fuzz target for a short run
@@ -22,7 +24,7 @@ for arg in "$@"; do
     --unit-only) unit_only=1 ;;
     --skip-fuzz) skip_fuzz=1 ;;
     --skip-valgrind) skip_valgrind=1 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -30,8 +32,52 @@ done
 jobs=$(nproc)
 step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
 
+# Every tracked *.c and *.h as the checked-in .clang-format lays it out; prints the files
+# that differ and fails.
+check_format() {
+    local out bad
+    out=$(git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror 2>&1) && return 0
+    bad=$(sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error:.*/\1/p' <<<"$out" | sort -u)
+    if [ -n "$bad" ]; then
+        printf 'not clang-formatted (clang-format -i them):\n%s\n' "$bad" >&2
+    else
+        printf '%s\n' "$out" | head -20 >&2 # clang-format itself failed
+    fi
+    return 1
+}
+
+# The first sh block under "## Building" in README.md: its apt-get line must name only
+# packages install-deps.sh installed; every other command runs as written, from the top of
+# a fresh copy of the tree (the files git tracks, plus untracked ones it does not ignore).
+readme_build() {
+    local dir="$root/build-readme" cmds line
+    cmds=$(awk '/^## Building/{f=1;next} f&&/^```/{if(b)exit; b=1; next} f&&b' README.md |
+        sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
+    [ -n "$cmds" ] || { echo "README.md: no commands under ## Building" >&2; return 1; }
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    git ls-files -z --cached --others --exclude-standard |
+        xargs -0 -I{} find {} -maxdepth 0 -type f -print0 | tar -c --null -T - | tar -x -C "$dir"
+    while IFS= read -r line; do
+        case "$line" in
+        "apt-get install "*)
+            for pkg in ${line#apt-get install }; do
+                dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+                    { echo "README.md names $pkg, which install-deps.sh did not install" >&2; return 1; }
+            done ;;
+        *)
+            echo "+ $line"
+            (cd "$dir" && bash -euo pipefail -c "$line" >"$dir/.last-command.log" 2>&1) ||
+                { tail -40 "$dir/.last-command.log"; echo "README.md command failed: $line" >&2; return 1; } ;;
+        esac
+    done <<<"$cmds"
+}
+
 step "installing build and test dependencies"
 tests/infra/install-deps.sh
+
+step "clang-format: every tracked *.c and *.h as .clang-format lays it out"
+check_format
 
 if [ "$unit_only" = 0 ]; then
     # Each script builds once per pinned version into ~/.cache/kubepulse and is a no-op after.
@@ -70,6 +116,9 @@ fi
 step "Release build (compile only)"
 cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF >/dev/null
 cmake --build build-rel -j "$jobs"
+
+step "README.md's Building commands, exactly as written, in a fresh copy of the tree"
+readme_build
 
 if [ "$unit_only" = 1 ]; then
     step "done (unit tests only)"

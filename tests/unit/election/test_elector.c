@@ -317,19 +317,19 @@ static void takeover_after_observation(int64_t remote_renew_us, bool watch)
     assert_true(store.rec.acquire_us >= WALL0 + (int64_t)((observed + 15) * 1e6));
 }
 
-static void test_no_takeover_ancient_renew(void **state)
+static void test_takeover_waits_ancient_renew(void **state)
 {
     (void)state;
     takeover_after_observation(0, true); /* renewTime 1970 */
 }
 
-static void test_no_takeover_future_renew(void **state)
+static void test_takeover_waits_future_renew(void **state)
 {
     (void)state;
     takeover_after_observation(WALL0 + INT64_C(3600000000) * 24, true); /* a day ahead */
 }
 
-static void test_no_takeover_polling_only(void **state)
+static void test_takeover_waits_polling_only(void **state)
 {
     (void)state;
     takeover_after_observation(0, false);
@@ -666,9 +666,9 @@ int run_elector_tests(void)
         cmocka_unit_test_setup_teardown(test_config_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acquire_when_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renew_cadence_keeps_acquire, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_takeover_ancient_renew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_takeover_future_renew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_takeover_polling_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_waits_ancient_renew, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_waits_future_renew, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_waits_polling_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skewed_wall_clock_no_steal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renewing_holder_never_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_down_after_renew_deadline, setup, teardown),
