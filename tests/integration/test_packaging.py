@@ -72,6 +72,10 @@ def test_chart_lints_and_schema_rejects_bad_values(helm):
         "log.format=xml": "log.format must be one of",
         # Credentials inline in a sink URI (they would land in the pod spec): refused.
         "sinks[0]=influxdb:http://influx:8086?db=k8s&pw=secret": "sinks.0: Must not validate",
+        # The API server refuses projected tokens shorter than 10 minutes.
+        "serviceAccount.tokenExpirationSeconds=60": "Must be greater than or equal to 600",
+        "dnsPolicy=ClusterFirstWithoutHostNet": "dnsPolicy must be one of",
+        "apiServer.host=https://10.0.0.1": "apiServer.host: Does not match pattern",
     }
     for value, message in bad.items():
         proc = helm.run("template", "t", CHART, "--set", value, check=False)
@@ -102,6 +106,41 @@ def test_rendered_chart_passes_server_dry_run(cluster, helm, namespace):
             "clusterrolebinding.rbac.authorization.k8s.io", "role.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io", "service", "deployment.apps",
             "poddisruptionbudget.policy", "configmap", "pod"} <= kinds, lines
+
+
+def test_host_network_values(cluster, helm, namespace):
+    """hostNetwork with an explicit API server address: every KUBERNETES_* variable the kubelet
+    would inject for the `kubernetes` Service points at that address, no service links, the
+    status server on the pod IP, the chart's own projected token; the API server accepts it."""
+    import yaml  # PyYAML, from python3's standard Debian install
+
+    rendered = helm.run(
+        "template", "kubepulse", CHART, "--namespace", namespace, "--set", "hostNetwork=true",
+        "--set", "apiServer.host=127.0.0.1", "--set", "apiServer.port=6443",
+        "--set", "serviceAccount.tokenExpirationSeconds=600").stdout
+    dry_run_server(cluster, rendered)
+    dep = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert pod["hostNetwork"] is True and pod["enableServiceLinks"] is False
+    assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["automountServiceAccountToken"] is False
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert {k: v for k, v in env.items() if k.startswith("KUBERNETES_")} == {
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443",
+        "KUBERNETES_SERVICE_PORT_HTTPS": "6443", "KUBERNETES_PORT": "tcp://127.0.0.1:6443",
+        "KUBERNETES_PORT_443_TCP": "tcp://127.0.0.1:6443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": "6443", "KUBERNETES_PORT_443_TCP_ADDR": "127.0.0.1"}
+    assert "--listen=$(POD_IP):8080" in c["args"]
+    sources = next(v for v in pod["volumes"] if v["name"] == "kube-api-access")["projected"]
+    assert sources["sources"][0]["serviceAccountToken"]["expirationSeconds"] == 600
+    mount = next(m for m in c["volumeMounts"] if m["name"] == "kube-api-access")
+    assert mount["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+    # Without hostNetwork: no pod IP binding, no API server variables, the cluster's DNS.
+    plain = yaml.safe_load_all(helm.run("template", "kubepulse", CHART).stdout)
+    pod = next(d for d in plain if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert "--listen=:8080" in pod["containers"][0]["args"] and "dnsPolicy" not in pod
+    assert not [e for e in pod["containers"][0]["env"] if e["name"].startswith("KUBERNETES_")]
 
 
 def test_deploy_dir_passes_server_dry_run(cluster):

@@ -90,7 +90,11 @@ downward API (env POD_NAME, POD_NAMESPACE), which Kubernetes substitutes for $(V
 {{- range .Values.sinks }}
 - {{ printf "--sink=%s" . | quote }}
 {{- end }}
+{{- if .Values.hostNetwork }}
+- --listen=$(POD_IP):{{ .Values.containerPort }}
+{{- else }}
 - --listen=:{{ .Values.containerPort }}
+{{- end }}
 - --log-format={{ .Values.log.format }}
 - --v={{ .Values.log.verbosity }}
 {{- if .Values.config }}
@@ -98,5 +102,42 @@ downward API (env POD_NAME, POD_NAMESPACE), which Kubernetes substitutes for $(V
 {{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* dnsPolicy: the value, else ClusterFirstWithHostNet on hostNetwork, else none (the default). */}}
+{{- define "kubepulse.dnsPolicy" -}}
+{{- if .Values.dnsPolicy }}
+{{- .Values.dnsPolicy }}
+{{- else if .Values.hostNetwork }}
+{{- "ClusterFirstWithHostNet" }}
+{{- end }}
+{{- end }}
+
+{{/*
+With apiServer.host: the variables in-cluster configuration reads, and every other variable the
+kubelet injects for the `kubernetes` Service (it does so whatever enableServiceLinks says), all
+pointing at apiServer.host:port instead of the Service's ClusterIP. Container env wins over them.
+*/}}
+{{- define "kubepulse.apiServerEnv" -}}
+{{- with .Values.apiServer.host }}
+{{- $port := $.Values.apiServer.port | toString }}
+{{- $hostport := ternary (printf "[%s]:%s" . $port) (printf "%s:%s" . $port) (contains ":" .) }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ $port | quote }}
+- name: KUBERNETES_SERVICE_PORT_HTTPS
+  value: {{ $port | quote }}
+- name: KUBERNETES_PORT
+  value: {{ printf "tcp://%s" $hostport | quote }}
+- name: KUBERNETES_PORT_443_TCP
+  value: {{ printf "tcp://%s" $hostport | quote }}
+- name: KUBERNETES_PORT_443_TCP_PROTO
+  value: tcp
+- name: KUBERNETES_PORT_443_TCP_PORT
+  value: {{ $port | quote }}
+- name: KUBERNETES_PORT_443_TCP_ADDR
+  value: {{ . | quote }}
 {{- end }}
 {{- end }}
