@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "collector.h"
@@ -286,12 +287,33 @@ static void handle(const char *path, struct status_response *r, void *ud)
         status_buf_printf(&r->body, "not found; try /healthz /readyz /metrics /status\n");
 }
 
+/* Raise the soft fd limit to the hard one, as Go programs do at start: the
+ * status server's connection bound is a share of it, and the scrapes and the
+ * Lease renewals need the rest. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+    if (rl.rlim_cur <= was)
+        return;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_v(1, "raised the open-file limit", LF_INT("from", was), LF_INT("to", rl.rlim_cur));
+}
+
 int daemon_status_start(struct daemon *d, char *err, size_t errlen)
 {
+    raise_nofile();
     d->status = status_server_new(d->loop, d->o->listen, handle, d, err, errlen);
     if (!d->status)
         return -1;
+    struct status_limits lim;
+    status_server_get_limits(d->status, &lim);
     log_info("status server listening", LF_STR("listen", d->o->listen),
-             LF_INT("port", status_server_port(d->status)));
+             LF_INT("port", status_server_port(d->status)),
+             LF_INT("maxConnections", lim.max_conns));
     return 0;
 }

@@ -3,13 +3,16 @@
  * /metrics and /status. It knows no routes: one handler renders every GET.
  *
  * Each connection answers one request and closes. Requests are bounded in
- * size (8 KiB of head) and time (5 s), and connections in number, so a
- * misbehaving client can neither hold memory nor stall the loop.
+ * size (8 KiB of head) and time (5 s for the head, 5 s for the answer), and
+ * connections in number (a quarter of RLIMIT_NOFILE, at most 4096; the oldest
+ * is shed for a new one), so a misbehaving client can neither hold memory nor
+ * fds nor stall the loop, nor keep a probe from being answered.
  */
 #ifndef KP_STATUS_H
 #define KP_STATUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct status_server;
@@ -46,6 +49,25 @@ struct status_server *status_server_new(struct ev_loop *loop, const char *listen
                                         size_t errlen);
 /* The port actually bound (useful with ":0"). */
 int status_server_port(const struct status_server *s);
+
+struct status_limits {
+    int max_conns;          /* connections open at once; a new one sheds the oldest */
+    double head_timeout_s;  /* from accept to a complete request head */
+    double write_timeout_s; /* from the request to the answer's last byte sent */
+    size_t head_max;        /* request head bytes; more is a 431 */
+};
+/* Change the bounds (tests); they apply to connections accepted from now on. */
+void status_server_set_limits(struct status_server *s, const struct status_limits *l);
+void status_server_get_limits(const struct status_server *s, struct status_limits *l);
+
+struct status_server_stats {
+    int open, max_conns;
+    uint64_t accepted, requests;
+    uint64_t shed;      /* closed to make room for a newer connection */
+    uint64_t timed_out; /* closed at a head or answer deadline */
+    uint64_t too_large; /* answered 431 */
+};
+void status_server_get_stats(const struct status_server *s, struct status_server_stats *st);
 void status_server_free(struct status_server *s);
 
 #endif
