@@ -39,9 +39,40 @@ static bool dns_name_ok(const char *s, size_t max, bool dots)
     return true;
 }
 
+/*
+ * client-go, k8s.io/client-go/tools/leaderelection/leaderelection.go, NewLeaderElector:
+ *   LeaseDuration > RenewDeadline, RenewDeadline > JitterFactor (1.2) * RetryPeriod, and each
+ *   of the three > 0.
+ * Ours on top: each at least 1 s, and the lease duration above the renew deadline in whole
+ * seconds, because leaseDurationSeconds is an integer in the Lease (a leader could otherwise
+ * outlive what the others wait for); the whole number must fit that int32.
+ */
+int elector_check_timing(double lease_duration_s, double renew_deadline_s, double retry_period_s,
+                         char *err, size_t errlen)
+{
+    const char *msg = NULL;
+    if (!(lease_duration_s >= 1) || lease_duration_s > INT32_MAX)
+        msg = "leaseDuration must be at least 1s";
+    else if (!(renew_deadline_s >= 1))
+        msg = "renewDeadline must be at least 1s";
+    else if (!(retry_period_s >= 1))
+        msg = "retryPeriod must be at least 1s";
+    else if (lease_duration_s <= renew_deadline_s || floor(lease_duration_s) <= renew_deadline_s)
+        msg = "leaseDuration must be greater than renewDeadline (in whole seconds, as written "
+              "to the Lease)";
+    else if (renew_deadline_s <= ELECTOR_JITTER_FACTOR * retry_period_s)
+        msg = "renewDeadline must be greater than retryPeriod*JitterFactor (1.2)";
+    if (msg) {
+        snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
 int elector_config_validate(const struct elector_config *c, char *err, size_t errlen)
 {
     const char *msg = NULL;
+    char timing[160];
     if (!c->identity || !c->identity[0])
         msg = "identity is empty: each replica needs a unique identity (e.g. the pod name)";
     else if (strnlen(c->identity, LEASE_HOLDER_MAX) >= LEASE_HOLDER_MAX)
@@ -50,18 +81,9 @@ int elector_config_validate(const struct elector_config *c, char *err, size_t er
         msg = "lease name must be a DNS subdomain (lowercase alphanumerics, '-', '.')";
     else if (!dns_name_ok(c->lease_namespace, LEASE_NS_MAX - 1, false))
         msg = "lease namespace must be a DNS label (lowercase alphanumerics, '-')";
-    else if (!(c->lease_duration_s >= 1) || c->lease_duration_s > INT32_MAX)
-        msg = "leaseDuration must be at least 1s";
-    else if (!(c->renew_deadline_s >= 1))
-        msg = "renewDeadline must be at least 1s";
-    else if (!(c->retry_period_s >= 1))
-        msg = "retryPeriod must be at least 1s";
-    else if (c->lease_duration_s <= c->renew_deadline_s ||
-             floor(c->lease_duration_s) <= c->renew_deadline_s)
-        msg = "leaseDuration must be greater than renewDeadline (in whole seconds, as written "
-              "to the Lease)";
-    else if (c->renew_deadline_s <= ELECTOR_JITTER_FACTOR * c->retry_period_s)
-        msg = "renewDeadline must be greater than retryPeriod*JitterFactor (1.2)";
+    else if (elector_check_timing(c->lease_duration_s, c->renew_deadline_s, c->retry_period_s,
+                                  timing, sizeof timing) < 0)
+        msg = timing;
     else if (!c->cb.on_started_leading || !c->cb.on_stopped_leading)
         msg = "on_started_leading and on_stopped_leading callbacks are required";
     if (msg) {

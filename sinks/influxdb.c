@@ -17,80 +17,56 @@
 #define SECRET_FILE_MAX 4096
 
 #define OFF(f) offsetof(struct influx_conf, f)
-#define COMMON_OPTS                                                                                 \
-    {"withfields",                                                                                  \
-     SINK_OPT_BOOL,                                                                                 \
-     "false",                                                                                       \
-     "Heapster's withfields layout (one line per group)",                                           \
-     OFF(withfields),                                                                               \
-     0,                                                                                             \
-     0},                                                                                            \
-        {"cluster_name",                                                                            \
-         SINK_OPT_STRING,                                                                           \
-         "default",                                                                                 \
-         "cluster_name tag on every point",                                                         \
-         OFF(cluster_name),                                                                         \
-         0,                                                                                         \
-         0},                                                                                        \
-        {"disable_counter_metrics",                                                                 \
-         SINK_OPT_BOOL,                                                                             \
-         "false",                                                                                   \
-         "do not write cumulative metrics",                                                         \
-         OFF(disable_counter_metrics),                                                              \
-         0,                                                                                         \
-         0},                                                                                        \
-        {"concurrency",                                                                             \
-         SINK_OPT_LONG,                                                                             \
-         "0",                                                                                       \
-         "requests in flight; 0: --sink-concurrency",                                               \
-         OFF(concurrency),                                                                          \
-         0,                                                                                         \
-         64},                                                                                       \
-        {"insecuressl",                                                                             \
-         SINK_OPT_BOOL,                                                                             \
-         "false",                                                                                   \
-         "do not verify the server's certificate",                                                  \
-         OFF(insecuressl),                                                                          \
-         0,                                                                                         \
-         0},                                                                                        \
-        {"secure", SINK_OPT_BOOL, "false", "use https even for an http:// URL", OFF(secure), 0, 0}, \
-    {                                                                                               \
-        "gzip", SINK_OPT_BOOL, "true", "gzip request bodies", OFF(gzip), 0, 0                       \
-    }
+/* The options both InfluxDB sinks take: Heapster's, then kubepulse's. */
+/* clang-format off */
+#define COMMON_OPTS                                                                                \
+    {"withfields", KP_OPT_BOOL, "false", OFF(withfields),                                          \
+     "Heapster's withfields layout (one line per group)", 0, 0, NULL},                             \
+    {"cluster_name", KP_OPT_STRING, "default", OFF(cluster_name),                                  \
+     "cluster_name tag on every point", 0, 0, NULL},                                               \
+    {"disable_counter_metrics", KP_OPT_BOOL, "false", OFF(disable_counter_metrics),                \
+     "do not write cumulative metrics", 0, 0, NULL},                                               \
+    {"concurrency", KP_OPT_INT, "0", OFF(concurrency),                                             \
+     "requests in flight; 0: --sink-concurrency", 0, 64, NULL},                                    \
+    {"insecuressl", KP_OPT_BOOL, "false", OFF(insecuressl),                                        \
+     "do not verify the server's certificate (logs a warning)", 0, 0, NULL},                       \
+    {"secure", KP_OPT_BOOL, "false", OFF(secure), "use https even for an http:// URL", 0, 0,       \
+     NULL},                                                                                        \
+    {"gzip", KP_OPT_BOOL, "true", OFF(gzip), "gzip request bodies", 0, 0, NULL}
+/* clang-format on */
 
-static const struct sink_opt INFLUX1_OPTS[] = {
-    {"user", SINK_OPT_STRING, "root", "user name", OFF(user), 0, 0},
-    {"pw", SINK_OPT_STRING, NULL, "password (default root; prefer pwFile or pwEnv)", OFF(pw), 0, 0},
-    {"pwFile", SINK_OPT_STRING, NULL, "file holding the password", OFF(pw_file), 0, 0},
-    {"pwEnv", SINK_OPT_STRING, NULL, "environment variable holding the password", OFF(pw_env), 0,
-     0},
-    {"db", SINK_OPT_STRING, "k8s", "database", OFF(db), 0, 0},
-    {"retention", SINK_OPT_STRING, "0", "duration of the created database's policy; 0: forever",
-     OFF(retention), 0, 0},
-    {"rp", SINK_OPT_STRING, NULL, "retention policy written to; default: the database's", OFF(rp),
-     0, 0},
-    {"createdb", SINK_OPT_BOOL, "true", "create the database when permitted", OFF(createdb), 0, 0},
+static int check_retention(const char *v, char *err, size_t errlen);
+
+static const struct kp_opt INFLUX1_OPTS[] = {
+    {"user", KP_OPT_STRING, "root", OFF(user), "user name", 0, 0, NULL},
+    {"pw", KP_OPT_STRING, NULL, OFF(pw), "password (default root; prefer pwFile or pwEnv)", 0, 0,
+     NULL},
+    {"pwFile", KP_OPT_STRING, NULL, OFF(pw_file), "file holding the password", 0, 0, NULL},
+    {"pwEnv", KP_OPT_STRING, NULL, OFF(pw_env), "environment variable holding the password", 0, 0,
+     NULL},
+    {"db", KP_OPT_STRING, "k8s", OFF(db), "database", 0, 0, NULL},
+    {"retention", KP_OPT_STRING, "0", OFF(retention),
+     "duration of the created database's policy; 0: forever", 0, 0, check_retention},
+    {"rp", KP_OPT_STRING, NULL, OFF(rp), "retention policy written to; default: the database's", 0,
+     0, NULL},
+    {"createdb", KP_OPT_BOOL, "true", OFF(createdb), "create the database when permitted", 0, 0,
+     NULL},
     COMMON_OPTS,
     {0},
 };
 
-static const struct sink_opt INFLUX2_OPTS[] = {
-    {"org", SINK_OPT_STRING, NULL, "organization (required)", OFF(org), 0, 0},
-    {"bucket", SINK_OPT_STRING, NULL, "bucket (required)", OFF(bucket), 0, 0},
-    {"tokenFile", SINK_OPT_STRING, NULL, "file holding the API token", OFF(token_file), 0, 0},
-    {"tokenEnv", SINK_OPT_STRING, "INFLUX_TOKEN", "environment variable holding the token",
-     OFF(token_env), 0, 0},
+static const struct kp_opt INFLUX2_OPTS[] = {
+    {"org", KP_OPT_STRING, NULL, OFF(org), "organization (required)", 0, 0, NULL},
+    {"bucket", KP_OPT_STRING, NULL, OFF(bucket), "bucket (required)", 0, 0, NULL},
+    {"tokenFile", KP_OPT_STRING, NULL, OFF(token_file), "file holding the API token", 0, 0, NULL},
+    {"tokenEnv", KP_OPT_STRING, "INFLUX_TOKEN", OFF(token_env),
+     "environment variable holding the token", 0, 0, NULL},
     COMMON_OPTS,
     {0},
 };
 
 static int set_auth_v1(struct influx *in, const struct influx_conf *c, char *err, size_t errlen)
 {
-    int given = (c->pw != NULL) + (c->pw_file != NULL) + (c->pw_env != NULL);
-    if (given > 1) {
-        snprintf(err, errlen, "give only one of pw, pwFile and pwEnv");
-        return -1;
-    }
     char *pw = NULL;
     if (c->pw_file) {
         if (kp_read_secret_file(c->pw_file, SECRET_FILE_MAX, &pw, err, errlen) < 0)
@@ -160,16 +136,16 @@ static void add_param(char *url, const char *key, const char *value)
 }
 
 /* InfluxQL duration literal ("0", "INF", "90m", "4h", "7d", "2w"). */
-static int valid_retention(const char *r)
+static int check_retention(const char *r, char *err, size_t errlen)
 {
-    if (strcmp(r, "0") == 0 || strcmp(r, "INF") == 0 || strcmp(r, "inf") == 0)
-        return 1;
     const char *p = r;
-    if (!isdigit((unsigned char)*p))
+    if (strcmp(r, "0") == 0 || strcmp(r, "INF") == 0 || strcmp(r, "inf") == 0)
         return 0;
+    if (!isdigit((unsigned char)*p))
+        goto bad;
     while (*p) {
         if (!isdigit((unsigned char)*p))
-            return 0;
+            goto bad;
         while (isdigit((unsigned char)*p))
             p++;
         if (strncmp(p, "ms", 2) == 0)
@@ -177,9 +153,42 @@ static int valid_retention(const char *r)
         else if (*p && strchr("usmhdw", *p))
             p++;
         else
-            return 0;
+            goto bad;
     }
-    return 1;
+    return 0;
+bad:
+    snprintf(err, errlen, "\"%.32s\" is not a duration like 4h or 7d (0: forever)", r);
+    return -1;
+}
+
+/* The rules between options and the URL's form, at flag time and again at open. */
+static int influx_check(const void *conf, const struct uri *u, bool v2, char *err, size_t errlen)
+{
+    const struct influx_conf *c = conf;
+    if (!u->scheme || (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) ||
+        !u->host || !u->host[0]) {
+        snprintf(err, errlen, "\"%.128s\" is not http(s)://HOST[:PORT]", u->target);
+        return -1;
+    }
+    if (v2 && (!c->org || !c->org[0] || !c->bucket || !c->bucket[0])) {
+        snprintf(err, errlen, "--sink=influxdb2 needs org= and bucket=");
+        return -1;
+    }
+    if ((c->pw != NULL) + (c->pw_file != NULL) + (c->pw_env != NULL) > 1) {
+        snprintf(err, errlen, "give only one of pw, pwFile and pwEnv");
+        return -1;
+    }
+    return 0;
+}
+
+static int influx1_check(const void *conf, const struct uri *u, char *err, size_t errlen)
+{
+    return influx_check(conf, u, false, err, errlen);
+}
+
+static int influx2_check(const void *conf, const struct uri *u, char *err, size_t errlen)
+{
+    return influx_check(conf, u, true, err, errlen);
 }
 
 /* "q=CREATE DATABASE "db" [WITH DURATION d REPLICATION 1 NAME "default"]", form-encoded. */
@@ -211,11 +220,6 @@ static char *create_db_body(const struct influx_conf *c)
 static int build_urls(struct influx *in, struct uri *u, const struct influx_conf *c, char *err,
                       size_t errlen)
 {
-    if (!u->scheme || (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) ||
-        !u->host || !u->host[0]) {
-        snprintf(err, errlen, "\"%.128s\" is not http(s)://HOST[:PORT]", u->target);
-        return -1;
-    }
     const char *scheme = c->secure ? "https" : u->scheme;
     bool v6 = strchr(u->host, ':') != NULL;
     char base[512];
@@ -268,15 +272,6 @@ static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err,
     s->impl = in;
     in->s = s;
     in->v2 = v2;
-    if (v2 && (!c->org || !c->org[0] || !c->bucket || !c->bucket[0])) {
-        snprintf(err, errlen, "--sink=influxdb2 needs org= and bucket=");
-        return -1;
-    }
-    if (!v2 && !valid_retention(c->retention)) {
-        snprintf(err, errlen, "option \"retention\": \"%.32s\" is not a duration like 4h or 7d",
-                 c->retention);
-        return -1;
-    }
     if (build_urls(in, u, c, err, errlen) < 0)
         return -1;
     if ((v2 ? set_auth_v2(in, c, err, errlen) : set_auth_v1(in, c, err, errlen)) < 0)
@@ -370,6 +365,7 @@ const struct sink_ops sink_influxdb_ops = {
     .prefix = "influxdb",
     .opts = INFLUX1_OPTS,
     .conf_size = sizeof(struct influx_conf),
+    .check = influx1_check,
     .open = influx1_open,
     .write = influx_write,
     .flush = influx_flush,
@@ -381,6 +377,7 @@ const struct sink_ops sink_influxdb2_ops = {
     .prefix = "influxdb2",
     .opts = INFLUX2_OPTS,
     .conf_size = sizeof(struct influx_conf),
+    .check = influx2_check,
     .open = influx2_open,
     .write = influx_write,
     .flush = influx_flush,

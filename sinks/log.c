@@ -22,12 +22,13 @@ struct log_sink {
 };
 
 #define OFF(f) offsetof(struct log_conf, f)
-static const struct sink_opt LOG_OPTS[] = {
-    {"withfields", SINK_OPT_BOOL, "false", "Heapster's withfields layout", OFF(withfields), 0, 0},
-    {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag on every line",
-     OFF(cluster_name), 0, 0},
-    {"disable_counter_metrics", SINK_OPT_BOOL, "false", "skip cumulative metrics",
-     OFF(disable_counter_metrics), 0, 0},
+static const struct kp_opt LOG_OPTS[] = {
+    {"withfields", KP_OPT_BOOL, "false", OFF(withfields), "Heapster's withfields layout", 0, 0,
+     NULL},
+    {"cluster_name", KP_OPT_STRING, "default", OFF(cluster_name), "cluster_name tag on every line",
+     0, 0, NULL},
+    {"disable_counter_metrics", KP_OPT_BOOL, "false", OFF(disable_counter_metrics),
+     "skip cumulative metrics", 0, 0, NULL},
     {0},
 };
 

@@ -24,10 +24,11 @@ struct null_sink {
 };
 
 #define OFF(f) offsetof(struct null_conf, f)
-static const struct sink_opt NULL_OPTS[] = {
-    {"encode", SINK_OPT_BOOL, "true", "encode line protocol, then discard it", OFF(encode), 0, 0},
-    {"cluster_name", SINK_OPT_STRING, "default", "cluster_name tag (when encoding)",
-     OFF(cluster_name), 0, 0},
+static const struct kp_opt NULL_OPTS[] = {
+    {"encode", KP_OPT_BOOL, "true", OFF(encode), "encode line protocol, then discard it", 0, 0,
+     NULL},
+    {"cluster_name", KP_OPT_STRING, "default", OFF(cluster_name),
+     "cluster_name tag (when encoding)", 0, 0, NULL},
     {0},
 };
 

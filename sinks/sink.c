@@ -1,7 +1,7 @@
 /*
  * sink.c - owns the sink registry and the parts every sink shares: opening from a URI through
- * the declared option tables, stats, flush bookkeeping, buffer-size parsing and the backoff
- * formula. Sink types live in their own files behind struct sink_ops.
+ * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping, buffer-size
+ * parsing and the backoff formula. Sink types live in their own files behind struct sink_ops.
  */
 #include "sink_int.h"
 
@@ -20,77 +20,67 @@ const char *sink_drop_reason_name(enum sink_drop_reason r)
     return (unsigned)r < SINK_DROP__COUNT ? names[r] : "unknown";
 }
 
-static int opt_set(const struct sink_opt *o, void *conf, const char *v, char *err, size_t errlen)
+static const struct sink_ops *find_type(const char *prefix)
 {
-    char *at = (char *)conf + o->offset;
-    switch (o->type) {
-    case SINK_OPT_STRING: {
-        char **sp = (char **)at;
-        free(*sp);
-        *sp = v ? strdup(v) : NULL;
-        if (v && !*sp) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    case SINK_OPT_BOOL:
-        if (uri_parse_bool(v, (bool *)at) < 0) {
-            snprintf(err, errlen, "option \"%s\": \"%.64s\" is not a boolean (true or false)",
-                     o->name, v);
-            return -1;
-        }
-        return 0;
-    case SINK_OPT_LONG: {
-        char *end;
-        errno = 0;
-        long x = strtol(v, &end, 10);
-        if (!v[0] || *end || errno || x < o->min || x > o->max) {
-            snprintf(err, errlen, "option \"%s\": \"%.64s\" is not an integer in [%ld, %ld]",
-                     o->name, v, o->min, o->max);
-            return -1;
-        }
-        *(long *)at = x;
-        return 0;
-    }
-    }
-    return -1;
+    for (size_t i = 0; i < sizeof SINK_TYPES / sizeof SINK_TYPES[0]; i++)
+        if (strcmp(SINK_TYPES[i]->prefix, prefix) == 0)
+            return SINK_TYPES[i];
+    return NULL;
 }
 
-int sink_opts_apply(const struct sink_opt *opts, struct uri *u, void *conf, const char *what,
-                    char *err, size_t errlen)
+/* Parse uri into u and a new conf of its type, options checked; everything sink_open needs
+ * before it touches anything outside. */
+static int parse_conf(const char *uri, struct uri *u, const struct sink_ops **ops, void **conf,
+                      char *e, size_t elen)
 {
-    for (const struct sink_opt *o = opts; o->name; o++) {
-        if ((o->def || o->type == SINK_OPT_STRING) && opt_set(o, conf, o->def, err, errlen) < 0)
-            return -1;
-        const char *v = uri_get(u, o->name);
-        if (v && opt_set(o, conf, v, err, errlen) < 0)
-            return -1;
-    }
-    for (size_t i = 0; i < u->nopts; i++) {
-        if (u->opts[i].used)
-            continue;
-        int n =
-            snprintf(err, errlen, "unknown option \"%.64s\" in %s (known:", u->opts[i].key, what);
-        for (const struct sink_opt *o = opts; o->name && n > 0 && (size_t)n < errlen; o++)
-            n += snprintf(err + n, errlen - (size_t)n, " %s", o->name);
-        if (n > 0 && (size_t)n < errlen)
-            snprintf(err + n, errlen - (size_t)n, ")");
+    char what[80];
+    *ops = NULL;
+    *conf = NULL;
+    if (uri_parse(uri, u, e, elen) < 0)
+        return -1;
+    if (!(*ops = find_type(u->prefix))) {
+        snprintf(e, elen, "unknown sink \"%.64s\" (known: influxdb, influxdb2, log, null)",
+                 u->prefix);
         return -1;
     }
-    return 0;
+    if (!(*conf = calloc(1, (*ops)->conf_size))) {
+        snprintf(e, elen, "out of memory");
+        return -1;
+    }
+    snprintf(what, sizeof what, "--sink=%s", (*ops)->prefix);
+    if (kp_opts_apply_uri((*ops)->opts, u, *conf, what, NULL, e, elen) < 0)
+        return -1;
+    return (*ops)->check ? (*ops)->check(*conf, u, e, elen) : 0;
 }
 
-void sink_opts_free(const struct sink_opt *opts, void *conf)
+static void free_conf(const struct sink_ops *ops, void *conf)
 {
-    if (!conf || !opts)
-        return;
-    for (const struct sink_opt *o = opts; o->name; o++) {
-        if (o->type == SINK_OPT_STRING) {
-            char **sp = (char **)((char *)conf + o->offset);
-            free(*sp);
-            *sp = NULL;
-        }
+    if (ops)
+        kp_opts_free(ops->opts, conf);
+    free(conf);
+}
+
+int sink_check(const char *uri, char *err, size_t errlen)
+{
+    struct uri u;
+    const struct sink_ops *ops;
+    void *conf;
+    char e[512] = "";
+    int rc = parse_conf(uri, &u, &ops, &conf, e, sizeof e);
+    if (rc < 0)
+        snprintf(err, errlen, "--sink: %s", e);
+    free_conf(ops, conf);
+    uri_fini(&u);
+    return rc;
+}
+
+void sink_print_options(FILE *out)
+{
+    for (size_t i = 0; i < sizeof SINK_TYPES / sizeof SINK_TYPES[0]; i++) {
+        fprintf(out, "\n--sink=%s%s options (?name=value&...):\n", SINK_TYPES[i]->prefix,
+                SINK_TYPES[i] == &sink_influxdb_ops || SINK_TYPES[i] == &sink_influxdb2_ops ? ":URL"
+                                                                                            : "");
+        kp_opts_print(SINK_TYPES[i]->opts, out, "", 40);
     }
 }
 
@@ -98,32 +88,21 @@ int sink_open(const char *uri, const struct sink_env *env, struct sink **out, ch
               size_t errlen)
 {
     struct uri u;
+    const struct sink_ops *ops;
+    void *conf;
     struct sink *s = NULL;
     char e[512] = "";
     *out = NULL;
-    if (uri_parse(uri, &u, e, sizeof e) < 0)
+    if (parse_conf(uri, &u, &ops, &conf, e, sizeof e) < 0)
         goto fail;
-    const struct sink_ops *ops = NULL;
-    for (size_t i = 0; i < sizeof SINK_TYPES / sizeof SINK_TYPES[0]; i++) {
-        if (strcmp(SINK_TYPES[i]->prefix, u.prefix) == 0)
-            ops = SINK_TYPES[i];
-    }
-    if (!ops) {
-        snprintf(e, sizeof e, "unknown sink \"%.64s\" (known: influxdb, influxdb2, log, null)",
-                 u.prefix);
-        goto fail;
-    }
-    if (!(s = calloc(1, sizeof *s)) || !(s->conf = calloc(1, ops->conf_size))) {
+    if (!(s = calloc(1, sizeof *s))) {
         snprintf(e, sizeof e, "out of memory");
         goto fail;
     }
     s->ops = ops;
+    s->conf = conf;
     s->env = *env;
     snprintf(s->name, sizeof s->name, "%s", ops->prefix);
-    char what[80];
-    snprintf(what, sizeof what, "--sink=%s", ops->prefix);
-    if (sink_opts_apply(ops->opts, &u, s->conf, what, e, sizeof e) < 0)
-        goto fail;
     if (ops->open(s, &u, e, sizeof e) < 0)
         goto fail;
     uri_fini(&u);
@@ -133,11 +112,8 @@ fail:
     snprintf(err, errlen, "--sink: %s", e);
     if (s && s->impl)
         s->ops->close(s);
-    if (s) {
-        sink_opts_free(s->ops ? s->ops->opts : NULL, s->ops ? s->conf : NULL);
-        free(s->conf);
-        free(s);
-    }
+    free_conf(ops, conf);
+    free(s);
     uri_fini(&u);
     return -1;
 }
@@ -188,8 +164,7 @@ void sink_free(struct sink *s)
         return;
     s->flush_cb = NULL;
     s->ops->close(s);
-    sink_opts_free(s->ops->opts, s->conf);
-    free(s->conf);
+    free_conf(s->ops, s->conf);
     free(s);
 }
 

@@ -5,26 +5,17 @@
 #ifndef KP_SINKS_SINK_INT_H
 #define KP_SINKS_SINK_INT_H
 
+#include "optmap.h"
 #include "sink.h"
 #include "uri.h"
 
-enum sink_opt_type { SINK_OPT_STRING, SINK_OPT_BOOL, SINK_OPT_LONG };
-
-/* One URI option: name, type, default, help; stored at offset in the sink's config struct
- * (char * owned by the config for strings, bool, long). */
-struct sink_opt {
-    const char *name;
-    enum sink_opt_type type;
-    const char *def; /* NULL: no default (string stays NULL) */
-    const char *help;
-    size_t offset;
-    long min, max; /* SINK_OPT_LONG */
-};
-
 struct sink_ops {
-    const char *prefix; /* "influxdb" */
-    const struct sink_opt *opts;
+    const char *prefix;        /* "influxdb" */
+    const struct kp_opt *opts; /* its URI options, into conf */
     size_t conf_size;
+    /* Rules that tie options together or read the URL's target, checked when the flag is
+     * parsed (sink_check) and again by sink_open; NULL: none. Touches nothing outside. */
+    int (*check)(const void *conf, const struct uri *u, char *err, size_t errlen);
     /* Called after the options are parsed into conf (owned by s). */
     int (*open)(struct sink *s, struct uri *u, char *err, size_t errlen);
     int (*write)(struct sink *s, const struct kp_batch *b, char *err, size_t errlen);
@@ -52,11 +43,5 @@ extern const struct sink_ops sink_influxdb_ops;
 extern const struct sink_ops sink_influxdb2_ops;
 extern const struct sink_ops sink_log_ops;
 extern const struct sink_ops sink_null_ops;
-
-/* Parse u's options per the table into conf (defaults first); unknown options fail naming
- * them and listing the known ones. Exposed for tests. */
-int sink_opts_apply(const struct sink_opt *opts, struct uri *u, void *conf, const char *what,
-                    char *err, size_t errlen);
-void sink_opts_free(const struct sink_opt *opts, void *conf);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * uri.c - owns the generic "PREFIX[:TARGET][?QUERY]" flag parser shared by every sink and by
- * the Heapster source mapping: splitting, percent-decoding, typed option getters and the
- * unknown-option check. Everything is bounded by URI_MAX_LEN and URI_MAX_OPTS.
+ * the Heapster source mapping: splitting and percent-decoding. What each option means is the
+ * option map's business (optmap.c). Everything is bounded by URI_MAX_LEN and URI_MAX_OPTS.
  */
 #include "uri.h"
 
@@ -244,60 +244,4 @@ const char *uri_get(struct uri *u, const char *key)
         }
     }
     return v;
-}
-
-int uri_parse_bool(const char *s, bool *out)
-{
-    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(s, t[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcmp(s, f[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int uri_get_bool(struct uri *u, const char *key, bool *out, char *err, size_t errlen)
-{
-    const char *v = uri_get(u, key);
-    if (v && uri_parse_bool(v, out) < 0) {
-        snprintf(err, errlen, "option \"%s\": \"%.64s\" is not a boolean (true or false)", key, v);
-        return -1;
-    }
-    return 0;
-}
-
-int uri_get_long(struct uri *u, const char *key, long min, long max, long *out, char *err,
-                 size_t errlen)
-{
-    const char *v = uri_get(u, key);
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || x < min || x > max) {
-        snprintf(err, errlen, "option \"%s\": \"%.64s\" is not an integer in [%ld, %ld]", key, v,
-                 min, max);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int uri_check_unused(const struct uri *u, const char *what, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < u->nopts; i++) {
-        if (!u->opts[i].used) {
-            snprintf(err, errlen, "unknown option \"%.64s\" in %s", u->opts[i].key, what);
-            return -1;
-        }
-    }
-    return 0;
 }

@@ -60,6 +60,10 @@ void elector_config_init(struct elector_config *cfg);
 /* client-go's rules: leaseDuration > renewDeadline > 1.2 * retryPeriod, all
  * >= 1 s, identity and names present and bounded, both required callbacks. */
 int elector_config_validate(const struct elector_config *cfg, char *err, size_t errlen);
+/* The three durations' rules alone (client-go's NewLeaderElector, plus whole seconds for the
+ * Lease): one owner, asked by elector_config_validate and by kubepulse's flags. */
+int elector_check_timing(double lease_duration_s, double renew_deadline_s, double retry_period_s,
+                         char *err, size_t errlen);
 
 /* A new, idle elector on the Lease NS/NAME through kc (borrowed: must outlive
  * the elector). NULL with err filled on a bad config. */

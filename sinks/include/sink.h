@@ -98,6 +98,11 @@ typedef void (*sink_flush_fn)(struct sink *s, int status, void *ud);
  */
 int sink_open(const char *uri, const struct sink_env *env, struct sink **out, char *err,
               size_t errlen);
+/* Everything sink_open checks before it touches anything outside: the prefix, every option
+ * (known, well-typed, in bounds) and the rules between them. For flag time. */
+int sink_check(const char *uri, char *err, size_t errlen);
+/* Each sink type's URI options with their defaults, for --help. */
+void sink_print_options(FILE *out);
 
 /* Encode a batch into the buffer. Never blocks; the batch is not retained. Returns 0, or
  * negative with err filled only when out of memory (points counted as dropped). */

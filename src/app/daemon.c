@@ -21,7 +21,6 @@
 #include "log.h"
 #include "sink.h"
 #include "status.h"
-#include "source.h"
 
 #ifndef KP_VERSION
 #define KP_VERSION "0.0.0"
@@ -301,35 +300,8 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-/* Heapster's --source: map its options onto ours (before API access starts). */
-static int apply_source(struct kp_options *o, char *err, size_t errlen)
+static int open_http(struct daemon *d, char *err, size_t errlen)
 {
-    struct heapster_source hs;
-    if (!o->source || !*o->source)
-        return 0;
-    if (heapster_source_parse(o->source, &hs, err, errlen) < 0)
-        return -1;
-    if ((hs.set & HS_KUBELET_HTTPS) && !hs.kubelet_https) {
-        snprintf(err, errlen,
-                 "--source: kubeletHttps=false is not supported: kubepulse "
-                 "scrapes kubelets over HTTPS only (remove the option)");
-        heapster_source_fini(&hs);
-        return -1;
-    }
-    if (hs.set & HS_KUBELET_PORT)
-        o->kubelet_port = hs.kubelet_port;
-    if (hs.auth && !(o->kubeconfig && *o->kubeconfig)) {
-        free(o->kubeconfig);
-        o->kubeconfig = strdup(hs.auth);
-    }
-    heapster_source_fini(&hs);
-    return 0;
-}
-
-static int open_api(struct daemon *d, char *err, size_t errlen)
-{
-    struct kube_config *cfg = NULL;
-    char ua[384];
     struct http_client_opts hopts = {
         .max_total_connections = 0,
         .max_host_connections = 0,
@@ -338,10 +310,18 @@ static int open_api(struct daemon *d, char *err, size_t errlen)
         .shards = KP_HTTP_SHARDS,
     };
 
+    char ua[384];
     snprintf(ua, sizeof(ua), "kubepulse/%s (identity=%s)", KP_VERSION, d->identity);
     hopts.user_agent = ua;
-    if (!(d->http = http_client_new(d->loop, &hopts, err, errlen)))
-        return -1;
+    d->http = http_client_new(d->loop, &hopts, err, errlen);
+    return d->http ? 0 : -1;
+}
+
+static int open_api(struct daemon *d, char *err, size_t errlen)
+{
+    struct kube_config *cfg = NULL;
+    char ua[384];
+    snprintf(ua, sizeof(ua), "kubepulse/%s (identity=%s)", KP_VERSION, d->identity);
     if (kube_config_load_auto(d->o->kubeconfig, d->o->context, &cfg, err, errlen) < 0)
         return -1;
     if (cfg->insecure)
@@ -374,9 +354,9 @@ static int open_sinks(struct daemon *d, char *err, size_t errlen)
         .may_send = sinks_may_send,
         .gate_ud = d,
     };
-    for (size_t i = 0; i < d->o->nsinks; i++) {
+    for (size_t i = 0; i < d->o->sinks.n; i++) {
         char serr[512];
-        if (sink_open(d->o->sinks[i], &env, &d->sinks[d->nsinks], serr, sizeof(serr)) < 0) {
+        if (sink_open(d->o->sinks.v[i], &env, &d->sinks[d->nsinks], serr, sizeof(serr)) < 0) {
             snprintf(err, errlen, "--sink #%zu: %s", i + 1, serr);
             return -1;
         }
@@ -473,11 +453,10 @@ static void daemon_fini(struct daemon *d)
 int daemon_run(const struct kp_options *opts)
 {
     struct daemon d = {0};
-    struct kp_options o = *opts; /* shallow: apply_source may replace owned strings */
     char err[1024] = "";
 
     d.loop = EV_DEFAULT;
-    d.o = &o;
+    d.o = opts;
     ev_timer_init(&d.drain_deadline, on_drain_deadline, 0., 0.);
     ev_set_priority(&d.drain_deadline, EV_MAXPRI);
     d.drain_deadline.data = &d;
@@ -485,16 +464,18 @@ int daemon_run(const struct kp_options *opts)
     d.grid_start.data = &d;
     d.started_at = ev_now(d.loop);
     d.last_beat = d.started_at;
-    if (o.identity && *o.identity)
-        snprintf(d.identity, sizeof(d.identity), "%s", o.identity);
+    if (opts->identity && *opts->identity)
+        snprintf(d.identity, sizeof(d.identity), "%s", opts->identity);
     else
         daemon_default_identity(d.identity, sizeof(d.identity));
     log_info("kubepulse starting", LF_STR("version", KP_VERSION), LF_STR("identity", d.identity));
-    if (o.kubelet_insecure_tls)
+    if (opts->kubelet_insecure_tls)
         log_warn("TLS verification of kubelets is off (--kubelet-insecure-tls)");
 
-    if (apply_source(&o, err, sizeof(err)) < 0 || open_api(&d, err, sizeof(err)) < 0 ||
-        open_sinks(&d, err, sizeof(err)) < 0)
+    /* Every flag was checked by kp_options_parse; the sinks open (reading their secret files)
+     * before the kubeconfig is loaded, and nothing has connected yet. */
+    if (open_http(&d, err, sizeof(err)) < 0 || open_sinks(&d, err, sizeof(err)) < 0 ||
+        open_api(&d, err, sizeof(err)) < 0)
         goto fail;
     if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 ||
         open_election(&d, err, sizeof(err)) < 0)
@@ -513,14 +494,10 @@ int daemon_run(const struct kp_options *opts)
     ev_run(d.loop, 0);
     log_info("kubepulse stopped", LF_STR("identity", d.identity));
     daemon_fini(&d);
-    if (o.kubeconfig != opts->kubeconfig)
-        free(o.kubeconfig);
     return d.exit_code;
 fail:
     log_error("cannot start", LF_STR("err", err));
     fprintf(stderr, "kubepulse: %s\n", err);
     daemon_fini(&d);
-    if (o.kubeconfig != opts->kubeconfig)
-        free(o.kubeconfig);
     return 1;
 }

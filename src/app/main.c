@@ -25,6 +25,11 @@ int main(int argc, char **argv)
     }
     (void)log_format_parse(o.log_format, &fmt);
     log_configure(fmt, (int)o.verbosity, stderr);
+    if (o.ignored)
+        log_warn("flags accepted for Heapster's command lines mean nothing here and are ignored",
+                 LF_STR("flags", o.ignored));
+    if (o.notes)
+        log_info("--source mapped onto kubepulse's options", LF_STR("notes", o.notes));
     int rc = daemon_run(&o);
     kp_options_fini(&o);
     return rc;

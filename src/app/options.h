@@ -1,10 +1,15 @@
 /*
  * options.h - every setting of the daemon, from flags and the YAML config file.
  *
- * One table (options.c) describes each option once: its flag name, which is
- * also its key in the config file, its type, default and help text. --help,
- * the flag parser, the config loader and validation all read that table, so a
- * new option cannot be forgotten by one of them.
+ * One option map (options.c, optmap.h) describes each option once: its flag name, which is
+ * also its key in the config file, its type, default, bounds and help text. --help, the flag
+ * parser, the config loader and validation all read that table, so a new option cannot be
+ * forgotten by one of them. Every setting is checked when it is parsed; the rules between
+ * settings (kp_options_validate), the --sink URIs and Heapster's --source (mapped onto these
+ * options) are checked before kp_options_parse returns, so nothing connects with a bad one.
+ *
+ * Flag names match with '_' and '-' alike (Heapster's --metric_resolution); Heapster's and
+ * glog's flags that mean nothing here are accepted and named in one warning (ignored).
  */
 #ifndef KP_OPTIONS_H
 #define KP_OPTIONS_H
@@ -12,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "optmap.h"
 
 #define KP_MAX_SINKS 8
 
@@ -38,10 +45,14 @@ struct kp_options {
     long kubelet_max_concurrency;
     long long kubelet_max_body_bytes;
     bool watch_pods;
-    char *source; /* Heapster --source URI, mapped onto the options above */
+    char *source; /* Heapster --source URI, mapped onto the options (kp_options_parse) */
+    /* API access from Heapster's --source (NULL/false: not given) */
+    char *api_server;        /* owned: the server to talk to, instead of the config's */
+    bool api_insecure;       /* insecure=true: do not verify the API server's certificate */
+    bool api_no_credentials; /* inClusterConfig=false without auth: no credentials */
+    char *api_token_file;    /* owned: useServiceAccount=true: the ServiceAccount token */
     /* sinks */
-    char *sinks[KP_MAX_SINKS];
-    size_t nsinks;
+    struct kp_strlist sinks;
     long sink_batch_lines;
     char *sink_buffer_size; /* "256Mi" (bytes) or "1000000points" */
     double sink_timeout_s;
@@ -52,6 +63,8 @@ struct kp_options {
     char *log_format;
     long verbosity;
     char *config;
+    char *ignored; /* owned: "--a, --b": flags accepted for Heapster but meaning nothing here */
+    char *notes;   /* owned: what --source changed or left out, for one log line at start */
 };
 
 enum kp_options_result { KP_OPTIONS_RUN, KP_OPTIONS_EXIT_OK, KP_OPTIONS_EXIT_ERROR };
@@ -76,8 +89,5 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen);
 
 void kp_options_print_help(FILE *out);
 void kp_print_version(FILE *out);
-
-/* "15s", "1m30s", "250ms", "2h" (Go's time.ParseDuration subset, no sign). */
-int kp_parse_duration(const char *s, double *seconds);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * uri.h - Heapster-style flag URIs: "PREFIX[:TARGET][?k=v&k=v...]", as taken by --sink and
- * --source. The generic parser (uri_parse) splits and percent-decodes; the typed getters mark
- * options as used so that uri_check_unused() can name any option nobody understood.
+ * --source. The generic parser (uri_parse) splits and percent-decodes; the option map
+ * (optmap.h, kp_opts_apply_uri) gives each option its meaning and refuses unknown ones.
  */
 #ifndef KP_URI_H
 #define KP_URI_H
@@ -15,7 +15,7 @@
 struct uri_opt {
     char *key;   /* owned, percent-decoded */
     char *value; /* owned, percent-decoded; "" when absent ("k" or "k=") */
-    bool used;   /* set by the getters */
+    bool used;   /* set by uri_get and kp_opts_apply_uri */
 };
 
 struct uri {
@@ -38,15 +38,6 @@ void uri_fini(struct uri *u);
 
 /* The first value of key (marking every occurrence used), or NULL. */
 const char *uri_get(struct uri *u, const char *key);
-/* Typed getters: *out keeps its value when the key is absent; -1 with err naming the key. */
-int uri_get_bool(struct uri *u, const char *key, bool *out, char *err, size_t errlen);
-int uri_get_long(struct uri *u, const char *key, long min, long max, long *out, char *err,
-                 size_t errlen);
-/* Fails naming the first option no getter asked for: "unknown option "x" in --WHAT". */
-int uri_check_unused(const struct uri *u, const char *what, char *err, size_t errlen);
-
-/* Go's strconv.ParseBool spellings: 1 t T TRUE true True, 0 f F FALSE false False. */
-int uri_parse_bool(const char *s, bool *out);
 /* Percent-decode n bytes of s into dst (room for n + 1); '+' is a space when plus_space.
  * Returns the decoded length or -1 on a bad escape. */
 long uri_percent_decode(char *dst, const char *s, size_t n, bool plus_space);

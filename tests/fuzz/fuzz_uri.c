@@ -1,6 +1,7 @@
 /*
- * fuzz_uri.c - the flag URI parsers: generic uri_parse, Heapster's --source mapping, and the
- * sinks' declared option tables (through sink_open of the log sink, which does no I/O).
+ * fuzz_uri.c - the flag URI parsers: generic uri_parse, Heapster's --source option map, and
+ * every sink's option map and rules (sink_check, as at flag time; sink_open of the log sink,
+ * which does no I/O).
  * Nothing may crash, leak or read out of bounds; errors must be NUL-terminated.
  */
 #include <stdint.h>
@@ -30,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (heapster_source_parse(s, &hs, err, sizeof err) == 0)
         heapster_source_fini(&hs);
     else if (strlen(err) >= sizeof err)
+        abort();
+    if (sink_check(s, err, sizeof err) < 0 && strlen(err) >= sizeof err)
         abort();
     /* The log sink shares the option machinery with the InfluxDB sinks. */
     if (strncmp(s, "log", 3) == 0) {
