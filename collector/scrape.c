@@ -147,7 +147,8 @@ static void node_url(const struct collector *c, const struct cache_node *n, char
 {
     int v6 = strchr(n->address, ':') != NULL;
     snprintf(url, len, "%s://%s%s%s:%ld/stats/summary", c->scheme, v6 ? "[" : "", n->address,
-             v6 ? "]" : "", n->port ? n->port : c->opts.kubelet_port);
+             v6 ? "]" : "",
+             n->port && !c->opts.kubelet_port_fixed ? n->port : c->opts.kubelet_port);
 }
 
 static int scrape_start(struct collector *c, struct scrape *s, const char *name)

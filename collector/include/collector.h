@@ -22,6 +22,7 @@ struct collector_opts {
     double resolution_s;                 /* --metric-resolution; default 60 */
     const char *preferred_address_types; /* borrowed, copied; NULL: Heapster's order */
     long kubelet_port;                   /* default 10250 */
+    bool kubelet_port_fixed;             /* every node on kubelet_port, not its own */
     const char *kubelet_ca_file;         /* borrowed, copied; NULL: the cluster CA */
     bool kubelet_insecure_tls;           /* logs a warning */
     double kubelet_timeout_s;            /* per scrape; default 10 */

@@ -317,13 +317,77 @@ static int open_http(struct daemon *d, char *err, size_t errlen)
     return d->http ? 0 : -1;
 }
 
+/* Heapster's inClusterConfig=false without auth=: the --source URL, no kubeconfig, and the
+ * ServiceAccount token only with useServiceAccount=true. */
+static int source_config(const struct kp_options *o, struct kube_config **out, char *err,
+                         size_t errlen)
+{
+    struct kube_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg || !(cfg->source = strdup("--source")) || !(cfg->server = strdup(o->api_server)) ||
+        (o->api_token_file && !(cfg->token_file = strdup(o->api_token_file)))) {
+        kube_config_free(cfg);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *out = cfg;
+    return 0;
+}
+
+/* The --source URL replaces the config's server; insecure=true turns verification off. */
+static int source_override(const struct kp_options *o, struct kube_config *cfg, char *err,
+                           size_t errlen)
+{
+    if (o->api_server) {
+        char *s = strdup(o->api_server);
+        if (!s) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(cfg->server);
+        cfg->server = s;
+    }
+    if (o->api_insecure)
+        cfg->insecure = true;
+    size_t n = strlen(cfg->server);
+    while (n > 0 && cfg->server[n - 1] == '/')
+        cfg->server[--n] = '\0';
+    return 0;
+}
+
+/* A plain-HTTP API server that refuses the connection: say why the command line cannot work. */
+static void on_http_probe(const struct kube_response *r, void *ud)
+{
+    struct daemon *d = ud;
+    const struct kube_config *cfg = kube_client_config(d->kube);
+    if (r->status != 0)
+        return;
+    char msg[768];
+    snprintf(msg, sizeof msg,
+             "cannot reach the API server at %s (%s): kube-apiserver has served no plain-HTTP "
+             "port since Kubernetes 1.20 (--insecure-port, 8080, was removed), so Heapster's "
+             "http://HOST:8080 command lines cannot work; use https://HOST:6443 with "
+             "auth=KUBECONFIG, or inClusterConfig=true in the cluster (plain HTTP works only "
+             "through a proxy such as kubectl proxy)",
+             cfg->server, r->error ? r->error : "no answer");
+    log_error("cannot start", LF_STR("err", msg));
+    fprintf(stderr, "kubepulse: %s\n", msg);
+    d->exit_code = 1;
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
 static int open_api(struct daemon *d, char *err, size_t errlen)
 {
     struct kube_config *cfg = NULL;
     char ua[384];
     snprintf(ua, sizeof(ua), "kubepulse/%s (identity=%s)", KP_VERSION, d->identity);
-    if (kube_config_load_auto(d->o->kubeconfig, d->o->context, &cfg, err, errlen) < 0)
+    if (d->o->api_no_credentials
+            ? source_config(d->o, &cfg, err, errlen) < 0
+            : kube_config_load_auto(d->o->kubeconfig, d->o->context, &cfg, err, errlen) < 0)
         return -1;
+    if (source_override(d->o, cfg, err, errlen) < 0) {
+        kube_config_free(cfg);
+        return -1;
+    }
     if (cfg->insecure)
         log_warn("TLS verification of the API server is off (insecure-skip-tls-verify)",
                  LF_STR("config", cfg->source));
@@ -337,6 +401,12 @@ static int open_api(struct daemon *d, char *err, size_t errlen)
     log_info("API server", LF_STR("config", source), LF_STR("server", cfg->server));
     if (!(d->kube = kube_client_new(d->loop, d->http, cfg, &kopts, err, errlen)))
         return -1;
+    if (strncmp(kube_client_config(d->kube)->server, "http://", 7) == 0) {
+        log_warn("the API server is reached over plain HTTP: no TLS, no server authentication",
+                 LF_STR("server", kube_client_config(d->kube)->server));
+        if (!kube_request(d->kube, "GET", "/version", NULL, 10000, on_http_probe, d))
+            log_warn("could not start the API server probe");
+    }
     return 0;
 }
 
@@ -392,6 +462,8 @@ static int open_collector(struct daemon *d, char *err, size_t errlen)
         .resolution_s = o->metric_resolution_s,
         .preferred_address_types = o->kubelet_preferred_address_types,
         .kubelet_port = o->kubelet_port,
+        .kubelet_port_fixed = o->kubelet_port_fixed,
+        .kubelet_scheme = o->kubelet_http ? "http" : NULL,
         .kubelet_ca_file = o->kubelet_certificate_authority && *o->kubelet_certificate_authority
                                ? o->kubelet_certificate_authority
                                : NULL,
@@ -470,7 +542,12 @@ int daemon_run(const struct kp_options *opts)
         daemon_default_identity(d.identity, sizeof(d.identity));
     log_info("kubepulse starting", LF_STR("version", KP_VERSION), LF_STR("identity", d.identity));
     if (opts->kubelet_insecure_tls)
-        log_warn("TLS verification of kubelets is off (--kubelet-insecure-tls)");
+        log_warn("TLS verification of kubelets is off (--kubelet-insecure-tls, or --source "
+                 "insecure=true)");
+    if (opts->kubelet_http)
+        log_warn("kubelets are scraped over plain HTTP (--source kubeletHttps=false): no TLS, "
+                 "no authentication; current kubelets disable this read-only port",
+                 LF_INT("port", opts->kubelet_port));
 
     /* Every flag was checked by kp_options_parse; the sinks open (reading their secret files)
      * before the kubeconfig is loaded, and nothing has connected yet. */

@@ -46,7 +46,9 @@ struct kp_options {
     long long kubelet_max_body_bytes;
     bool watch_pods;
     char *source; /* Heapster --source URI, mapped onto the options (kp_options_parse) */
-    /* API access from Heapster's --source (NULL/false: not given) */
+    /* Kubelets and API access from Heapster's --source (NULL/false: not given) */
+    bool kubelet_http;       /* kubeletHttps=false: plain HTTP (the read-only port) */
+    bool kubelet_port_fixed; /* kubeletPort=N: every node on N, as Heapster */
     char *api_server;        /* owned: the server to talk to, instead of the config's */
     bool api_insecure;       /* insecure=true: do not verify the API server's certificate */
     bool api_no_credentials; /* inClusterConfig=false without auth: no credentials */

@@ -94,26 +94,139 @@ void heapster_source_fini(struct heapster_source *hs)
     hs->master_url = NULL;
 }
 
+/* Heapster's default ServiceAccount token (metrics/sources/kubelet/configs.go). */
+#define HS_SA_TOKEN "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+static int set_str(char **dst, const char *v)
+{
+    char *c = strdup(v);
+    if (!c)
+        return -1;
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+/* Append "; text" to o->notes. */
+static int note(struct kp_options *o, const char *text)
+{
+    size_t have = o->notes ? strlen(o->notes) : 0;
+    char *s = realloc(o->notes, have + strlen(text) + 3);
+    if (!s)
+        return -1;
+    sprintf(s + have, "%s%s", have ? "; " : "", text);
+    o->notes = s;
+    return 0;
+}
+
+/* kubeletHttps and kubeletPort as Heapster: HTTP on 10255 unless kubeletHttps=true, the port
+ * for every node. Without either option kubepulse keeps its own default (HTTPS on the port
+ * each Node publishes): Heapster's default, the read-only port, is off in current kubelets. */
+static int map_kubelet(struct kp_options *o, const struct heapster_source *hs, char *err,
+                       size_t errlen)
+{
+    char text[256];
+    if (!(hs->set & (HS_KUBELET_HTTPS | HS_KUBELET_PORT)))
+        return note(o, "kubelets: HTTPS on each Node's port (Heapster's default, the "
+                       "read-only HTTP port 10255, is off in current kubelets; give "
+                       "kubeletHttps=false to use it)");
+    if (!hs->kubelet_https && hs->kubelet_port == 10250) {
+        snprintf(err, errlen,
+                 "--source: kubeletPort=10250 without kubeletHttps=true means plain HTTP to "
+                 "port 10250 (Heapster's kubeletHttps defaults to false), where the kubelet "
+                 "serves HTTPS only: add kubeletHttps=true");
+        return -1;
+    }
+    o->kubelet_http = !hs->kubelet_https;
+    if (hs->set & HS_KUBELET_PORT || o->kubelet_http) {
+        o->kubelet_port = hs->kubelet_port;
+        o->kubelet_port_fixed = true;
+    }
+    if (o->kubelet_port_fixed)
+        snprintf(text, sizeof text, "kubelets: %s on port %ld", o->kubelet_http ? "HTTP" : "HTTPS",
+                 o->kubelet_port);
+    else
+        snprintf(text, sizeof text, "kubelets: HTTPS on each Node's port");
+    return note(o, text);
+}
+
+/*
+ * API access as Heapster's GetKubeClientConfig (common/kubernetes/configs.go):
+ *   inClusterConfig=true (default): the in-cluster config (kubepulse: the usual --kubeconfig,
+ *     $KUBECONFIG, in-cluster, ~/.kube/config), its server replaced by the URL when one is
+ *     given; auth= is not used there (Heapster ignored it too: noted).
+ *   inClusterConfig=false with auth=PATH: that kubeconfig, current context; the URL is not
+ *     used (as in Heapster: noted).
+ *   inClusterConfig=false without auth: the URL, no credentials; useServiceAccount=true adds
+ *     the pod's ServiceAccount token.
+ *   insecure=true: no TLS verification of the API server and of the kubelets.
+ */
+static int map_api(struct kp_options *o, const struct heapster_source *hs, char *err, size_t errlen)
+{
+    bool kubeconfig_flag = o->kubeconfig && *o->kubeconfig;
+    if (hs->in_cluster_config) {
+        if (hs->master_url && set_str(&o->api_server, hs->master_url) < 0)
+            goto oom;
+        if (hs->auth && note(o, "auth= is not used with inClusterConfig=true (as in Heapster)") < 0)
+            goto oom;
+    } else if (hs->auth) {
+        if (kubeconfig_flag && strcmp(o->kubeconfig, hs->auth) != 0) {
+            snprintf(err, errlen,
+                     "--source: auth=%.200s and --kubeconfig=%.200s name two kubeconfigs: "
+                     "give one",
+                     hs->auth, o->kubeconfig);
+            return -1;
+        }
+        if (set_str(&o->kubeconfig, hs->auth) < 0)
+            goto oom;
+        if (hs->master_url &&
+            note(o, "the URL is not used with auth= (the kubeconfig names the server, as in "
+                    "Heapster)") < 0)
+            goto oom;
+    } else {
+        if (!hs->master_url) {
+            snprintf(err, errlen,
+                     "--source: inClusterConfig=false without auth= needs the API server's URL "
+                     "(kubernetes:https://HOST:PORT?inClusterConfig=false)");
+            return -1;
+        }
+        if (kubeconfig_flag) {
+            snprintf(err, errlen,
+                     "--source: inClusterConfig=false without auth= talks to %.200s without "
+                     "a kubeconfig, but --kubeconfig is given: drop one, or use auth=",
+                     hs->master_url);
+            return -1;
+        }
+        if (set_str(&o->api_server, hs->master_url) < 0)
+            goto oom;
+        o->api_no_credentials = true;
+        if (hs->use_service_account && set_str(&o->api_token_file, HS_SA_TOKEN) < 0)
+            goto oom;
+    }
+    if (hs->insecure) {
+        o->api_insecure = true;
+        o->kubelet_insecure_tls = true;
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
 int kp_options_apply_source(struct kp_options *o, char *err, size_t errlen)
 {
     struct heapster_source hs;
+    int rc;
     if (!o->source || !*o->source)
         return 0;
     if (heapster_source_parse(o->source, &hs, err, errlen) < 0)
         return -1;
-    if ((hs.set & HS_KUBELET_HTTPS) && !hs.kubelet_https) {
-        snprintf(err, errlen,
-                 "--source: kubeletHttps=false is not supported: kubepulse "
-                 "scrapes kubelets over HTTPS only (remove the option)");
-        heapster_source_fini(&hs);
-        return -1;
-    }
-    if (hs.set & HS_KUBELET_PORT)
-        o->kubelet_port = hs.kubelet_port;
-    if (hs.auth && !(o->kubeconfig && *o->kubeconfig)) {
-        free(o->kubeconfig);
-        o->kubeconfig = strdup(hs.auth);
-    }
+    err[0] = '\0';
+    rc = map_api(o, &hs, err, errlen);
+    if (rc == 0)
+        rc = map_kubelet(o, &hs, err, errlen);
+    if (rc < 0 && !err[0])
+        snprintf(err, errlen, "out of memory");
     heapster_source_fini(&hs);
-    return 0;
+    return rc;
 }

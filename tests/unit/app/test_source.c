@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "options.h"
 #include "source.h"
 
 static void test_heapster_source(void **state)
@@ -53,10 +54,116 @@ static void test_heapster_source(void **state)
     assert_int_equal(heapster_source_parse("kubernetes:ftp://x", &hs, err, sizeof err), -1);
 }
 
+static int parse_source(struct kp_options *o, char *err, size_t errlen, const char *src,
+                        const char *extra)
+{
+    char flag[512];
+    snprintf(flag, sizeof flag, "--source=%s", src);
+    char *argv[] = {"kubepulse", flag, (char *)extra, NULL};
+    kp_options_init(o);
+    FILE *devnull = fopen("/dev/null", "w");
+    int r = kp_options_parse(o, extra ? 3 : 2, argv, devnull, err, errlen);
+    fclose(devnull);
+    return r;
+}
+
+/* The command lines of ../shared/reference/seed-notes.md, each mapped as Heapster did. */
+static void test_seed_command_lines(void **state)
+{
+    (void)state;
+    struct kp_options o;
+    char err[512] = "";
+
+    assert_int_equal(
+        parse_source(&o, err, sizeof err, "kubernetes:https://kubernetes.default", NULL),
+        KP_OPTIONS_RUN);
+    assert_string_equal(o.api_server, "https://kubernetes.default");
+    assert_false(o.api_no_credentials || o.api_insecure || o.kubelet_http || o.kubelet_port_fixed);
+    assert_non_null(strstr(o.notes, "read-only HTTP port 10255, is off"));
+    kp_options_fini(&o);
+
+    assert_int_equal(parse_source(&o, err, sizeof err,
+                                  "kubernetes:http://10.47.136.60:8080?inClusterConfig=false",
+                                  NULL),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.api_server, "http://10.47.136.60:8080");
+    assert_true(o.api_no_credentials);
+    assert_null(o.api_token_file);
+    kp_options_fini(&o);
+
+    assert_int_equal(parse_source(&o, err, sizeof err,
+                                  "kubernetes:https://kubernetes.default?inClusterConfig=false&"
+                                  "insecure=true&auth=/root/.kube/config",
+                                  NULL),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.kubeconfig, "/root/.kube/config");
+    assert_null(o.api_server); /* the kubeconfig names the server, as in Heapster */
+    assert_true(o.api_insecure && o.kubelet_insecure_tls);
+    assert_non_null(strstr(o.notes, "the URL is not used with auth="));
+    kp_options_fini(&o);
+
+    assert_int_equal(parse_source(&o, err, sizeof err,
+                                  "kubernetes:http://192.168.1.128:8080?inClusterConfig=false&"
+                                  "kubeletHttps=true&useServiceAccount=true&auth=",
+                                  NULL),
+                     KP_OPTIONS_RUN);
+    assert_true(o.api_no_credentials);
+    assert_string_equal(o.api_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+    assert_false(o.kubelet_http || o.kubelet_port_fixed);
+    kp_options_fini(&o);
+
+    assert_int_equal(parse_source(&o, err, sizeof err,
+                                  "kubernetes:https://kubernetes.default?inClusterConfig=true&"
+                                  "kubeletHttps=true&kubeletPort=10250&insecure=true&auth=&"
+                                  "useServiceAccount=true",
+                                  NULL),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.api_server, "https://kubernetes.default");
+    assert_false(o.api_no_credentials || o.kubelet_http);
+    assert_true(o.kubelet_port_fixed && o.kubelet_port == 10250);
+    assert_true(o.api_insecure && o.kubelet_insecure_tls);
+    kp_options_fini(&o);
+}
+
+static void expect_source_error(const char *src, const char *extra, const char *needle)
+{
+    struct kp_options o;
+    char err[512] = "";
+    assert_int_equal(parse_source(&o, err, sizeof err, src, extra), KP_OPTIONS_EXIT_ERROR);
+    if (!strstr(err, needle))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, needle);
+    kp_options_fini(&o);
+}
+
+static void test_kubelet_options(void **state)
+{
+    (void)state;
+    struct kp_options o;
+    char err[512] = "";
+    /* Heapster's read-only port, asked for: plain HTTP on 10255 for every node. */
+    assert_int_equal(parse_source(&o, err, sizeof err, "kubernetes:?kubeletHttps=false", NULL),
+                     KP_OPTIONS_RUN);
+    assert_true(o.kubelet_http && o.kubelet_port_fixed && o.kubelet_port == 10255);
+    kp_options_fini(&o);
+    assert_int_equal(parse_source(&o, err, sizeof err, "kubernetes:?kubeletPort=10266", NULL),
+                     KP_OPTIONS_RUN);
+    assert_true(o.kubelet_http && o.kubelet_port_fixed && o.kubelet_port == 10266);
+    kp_options_fini(&o);
+    expect_source_error("kubernetes:?kubeletPort=10250", NULL, "add kubeletHttps=true");
+    expect_source_error("kubernetes:?inClusterConfig=false", NULL, "needs the API server's URL");
+    expect_source_error("kubernetes:https://h:6443?inClusterConfig=false", "--kubeconfig=/k",
+                        "--kubeconfig is given");
+    expect_source_error("kubernetes:?inClusterConfig=false&auth=/a", "--kubeconfig=/k",
+                        "name two kubeconfigs");
+    expect_source_error("kubernetes:?apiVersion=v2", NULL, "only v1 is supported");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heapster_source),
+        cmocka_unit_test(test_seed_command_lines),
+        cmocka_unit_test(test_kubelet_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

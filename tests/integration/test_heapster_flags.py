@@ -1,0 +1,259 @@
+"""test_heapster_flags.py - Heapster's command lines against the real API server and simulated
+kubelets (issue #16, "Heapster's command lines run unchanged"; issue #19, "every flag validated
+once, at flag time").
+
+- a bad flag, sink option or --source option is refused before anything connects (exit 2,
+  the option named, no "kubepulse starting");
+- Heapster's spellings (--metric_resolution) and glog's flags run, with one warning naming the
+  flags that mean nothing here;
+- each --source option acts as in Heapster (metrics/sources/kubelet/configs.go,
+  common/kubernetes/configs.go): the URL's API server is the one talked to, insecure=true
+  skips the API server's and the kubelets' certificate checks, inClusterConfig=false with
+  auth=PATH uses that kubeconfig (not the URL), inClusterConfig=false without auth talks to
+  the URL with no credentials, kubeletHttps=false scrapes the read-only HTTP port 10255,
+  kubeletHttps=true&kubeletPort=N scrapes every node on N, and Heapster's
+  http://HOST:8080 command line fails with the reason.
+
+useServiceAccount=true reads /var/run/secrets/kubernetes.io/serviceaccount/token, a path a
+test outside a pod does not have: its mapping is in tests/unit/app/test_source.c.
+
+Runtime: about a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kpharness import REPO_ROOT, ProcessGroup, wait_for
+from kpreplicas import free_port
+
+BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
+KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
+TLS_PREFIX, HTTP_PREFIX = "kphs-", "kphh-"
+TLS_BASE, HTTP_BASE = "127.1.12.1", "127.1.13.1"  # apart from other tests' simulators
+COMMON = ["--leader-elect=false", "--listen=127.0.0.1:0", "--metric_resolution=2s",
+          "--kubelet_timeout=1s", "--sink=log", "--v=1"]
+
+
+class Sims:
+    """Two simulators: HTTPS kubelets on 10250 and read-only-port kubelets (HTTP) on 10255,
+    registered as Nodes."""
+
+    def __init__(self, cluster, procs: ProcessGroup):
+        self.cluster, self.procs = cluster, procs
+        out = subprocess.run([str(REPO_ROOT / "tests" / "sim" / "build.sh")], check=True,
+                             capture_output=True, text=True, timeout=600)
+        sim_bin = out.stdout.strip().splitlines()[-1]
+        self.controls = []
+        for name, prefix, base, extra in (
+                ("sim-tls", TLS_PREFIX, TLS_BASE, ["-port", "10250"]),
+                ("sim-http", HTTP_PREFIX, HTTP_BASE, ["-port", "10255", "-plain-http"])):
+            sim = procs.start(name, [sim_bin, "-nodes", 2, "-pods", 2, "-node-prefix", prefix,
+                                     "-addr-base", base, "-ca-cert", cluster.ca_cert,
+                                     "-ca-key", cluster.ca_key, "-control", "127.0.0.1:0",
+                                     "-sample-interval", "2s", *extra])
+            m = wait_for(lambda: re.search(r"kubeletsim ready .*control=(\S+)", sim.log()),
+                         timeout=30, what=f"{name} ready")
+            self.controls.append(m.group(1))
+            self.register(m.group(1))
+
+    def register(self, control: str, delete: bool = False):
+        env = {**os.environ, "KP_KUBECTL": self.cluster.kubectl_bin,
+               "KP_KUBECONFIG": self.cluster.kubeconfig}
+        subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "sim" / "register.py"),
+                        "--control", control] + (["--delete"] if delete else []),
+                       env=env, check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def sims(cluster):
+    if not KUBEPULSE.exists():
+        pytest.skip(f"{KUBEPULSE} not built")
+    procs = ProcessGroup(cluster.state_dir / "procs" / f"test_heapster_flags-{int(time.time())}")
+    s = None
+    try:
+        s = Sims(cluster, procs)
+        yield s
+    finally:
+        for control in (s.controls if s else []):
+            try:
+                s.register(control, delete=True)
+            except subprocess.SubprocessError as err:
+                print(f"register.py --delete failed: {err}", file=sys.stderr)
+        procs.stop_all()
+
+
+def admin_kubeconfig(cluster, path: Path, *, server: str | None = None,
+                     verify: bool = True) -> Path:
+    cert, key = cluster.admin_cert
+    return cluster.write_kubeconfig(path, {"client-certificate": cert, "client-key": key},
+                                    server=server, verify=verify)
+
+
+def run_once(*args, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([str(KUBEPULSE), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class Run:
+    """One kubepulse run; its stdout (line protocol) and stderr in a log that may already
+    hold earlier runs' output (the same test run again): only this run's part is read."""
+
+    def __init__(self, procs: ProcessGroup, name: str, args):
+        path = procs.log_dir / f"{name}.log"
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.proc = procs.start(name, [KUBEPULSE, *COMMON, *args])
+
+    def log(self) -> str:
+        with open(self.proc.log_path, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode(errors="replace")
+
+
+def start(procs: ProcessGroup, name: str, *args) -> Run:
+    return Run(procs, name, args)
+
+
+def points_of(run: Run, prefix: str) -> set[str]:
+    """Node names with a node-level cpu/usage_rate line in the run's output."""
+    return set(re.findall(r"^cpu/usage_rate,[^ ]*?nodename=(" + re.escape(prefix) + r"[^, ]+)"
+                          r"[^ ]*?type=node ", run.log(), re.M))
+
+
+def wait_points(proc, prefix: str, timeout: float = 25) -> set[str]:
+    return wait_for(lambda: (lambda s: s if len(s) == 2 else None)(points_of(proc, prefix)),
+                    timeout=timeout, interval=0.3, what=f"points of both {prefix} nodes")
+
+
+# ---- flag time ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--sink=influxdb:http://127.0.0.1:1?db=k8s&bogus=1"], 'unknown option "bogus"'),
+    (["--retry-period=500ms"], "retryPeriod must be at least 1s"),
+    (["--sink=influxdb:http://127.0.0.1:1?retention=forever"], '"forever" is not a duration'),
+    (["--source=kubernetes:https://kubernetes.default?kubeletPort=10250"],
+     "add kubeletHttps=true"),
+    (["--source=kubernetes:https://kubernetes.default?inClusterConfig=false&nope=1"],
+     '--source: unknown option "nope"'),
+    (["--metric_resolution=60"], 'flag --metric-resolution: invalid duration "60"'),
+])
+def test_refused_at_flag_time(cluster, tmp_path, args, needle):
+    """With a working kubeconfig, the refusal comes first: nothing has started or connected
+    (the daemon logs "kubepulse starting" before anything else it does)."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc")
+    r = run_once("--kubeconfig", kc, "--listen=127.0.0.1:0", *args)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
+    assert "kubepulse starting" not in r.stderr, r.stderr
+
+
+def test_help_lists_flags_and_options():
+    out = run_once("--help").stdout
+    for want in ("--metric-resolution duration", "(default 15s)", "--logtostderr",
+                 "--sink=influxdb:URL options", "kubeletPort int", "(default 10255)"):
+        assert want in out, want
+
+
+# ---- Heapster's flags and --source options, running -----------------------------------
+
+
+def test_heapster_spellings_glog_flags_and_the_urls_server(sims, cluster, procs, tmp_path):
+    """Heapster's manifest flags as written; the kubeconfig names a server nobody listens on,
+    the --source URL the real one: points arrive only if the URL's server is used."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc", server=f"https://127.0.0.1:{free_port()}")
+    kp = start(procs, "kp-url", "--kubeconfig", kc, f"--source=kubernetes:{cluster.apiserver}",
+               "--logtostderr", "--alsologtostderr=false", "--stderrthreshold", "INFO",
+               "--vmodule=x=2", "--api-server", "--heapster-port=8082")
+    assert wait_points(kp, TLS_PREFIX)
+    log = kp.log()
+    warnings = re.findall(r"mean nothing here and are ignored.*", log)
+    assert len(warnings) == 1, warnings
+    for flag in ("--logtostderr", "--alsologtostderr", "--stderrthreshold", "--vmodule",
+                 "--api-server", "--heapster-port"):
+        assert flag in warnings[0]
+    assert f'server="{cluster.apiserver}"' in log
+    # Heapster's default kubelet port (10255, plain HTTP) is not what this run scrapes
+    assert "read-only HTTP port 10255, is off" in log
+    assert not points_of(kp, HTTP_PREFIX)
+
+
+def test_insecure_skips_api_server_and_kubelet_verification(sims, cluster, procs, tmp_path):
+    """No CA in the kubeconfig and a kubelet CA that did not sign the kubelets: nothing
+    works until insecure=true, which turns both checks off, with a warning for each."""
+    kc = tmp_path / "kc-no-ca"
+    cert, key = cluster.admin_cert
+    kc.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "{cluster.apiserver}"}}}}]
+users: [{{name: u, user: {{client-certificate: "{cert}", client-key: "{key}"}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+current-context: c
+""")
+    wrong_ca = "/etc/ssl/certs/ca-certificates.crt"
+    base = ["--kubeconfig", kc, f"--kubelet-certificate-authority={wrong_ca}"]
+    strict = start(procs, "kp-strict", *base, f"--source=kubernetes:{cluster.apiserver}")
+    kp = start(procs, "kp-insecure", *base,
+               f"--source=kubernetes:{cluster.apiserver}?insecure=true")
+    assert wait_points(kp, TLS_PREFIX)
+    log = kp.log()
+    assert "TLS verification of the API server is disabled" in log
+    assert "TLS verification of kubelets is off" in log
+    assert not points_of(strict, TLS_PREFIX)
+    assert re.search(r"certificate|SSL|TLS", strict.log()), strict.log()[-2000:]
+
+
+def test_auth_kubeconfig_without_in_cluster_config(sims, cluster, procs, tmp_path):
+    """The seed command line with inClusterConfig=false&insecure=true&auth=PATH and no
+    --kubeconfig: the kubeconfig at auth= names the server (the URL, which does not resolve
+    here, is not used, as in Heapster)."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc-auth")
+    kp = start(procs, "kp-auth", f"--source=kubernetes:https://kubernetes.default?"
+               f"inClusterConfig=false&insecure=true&auth={kc}")
+    assert wait_points(kp, TLS_PREFIX)
+    assert "the URL is not used with auth=" in kp.log()
+
+
+def test_in_cluster_config_false_talks_to_the_url_without_credentials(sims, cluster, procs):
+    kp = start(procs, "kp-anon",
+               f"--source=kubernetes:{cluster.apiserver}?inClusterConfig=false&insecure=true")
+    wait_for(lambda: "system:anonymous" in kp.log(), timeout=20,
+             what="the API server's answer to an anonymous request")
+    assert not points_of(kp, TLS_PREFIX)
+
+
+def test_heapster_insecure_port_command_line_says_why(cluster, tmp_path):
+    port = free_port()
+    r = run_once("--listen=127.0.0.1:0", "--sink=log",
+                 f"--source=kubernetes:http://127.0.0.1:{port}?inClusterConfig=false",
+                 timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert f"cannot reach the API server at http://127.0.0.1:{port}" in r.stderr
+    assert "--insecure-port, 8080, was removed" in r.stderr
+
+
+def test_kubelet_read_only_port(sims, cluster, procs, tmp_path):
+    """kubeletHttps=false: Heapster's plain HTTP on kubeletPort (default 10255), every node."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc")
+    kp = start(procs, "kp-ro", "--kubeconfig", kc,
+               f"--source=kubernetes:{cluster.apiserver}?kubeletHttps=false")
+    assert wait_points(kp, HTTP_PREFIX)
+    assert "kubelets are scraped over plain HTTP" in kp.log()
+    assert not points_of(kp, TLS_PREFIX)
+
+
+def test_kubelet_https_port(sims, cluster, procs, tmp_path):
+    kc = admin_kubeconfig(cluster, tmp_path / "kc")
+    kp = start(procs, "kp-https", "--kubeconfig", kc,
+               f"--source=kubernetes:{cluster.apiserver}?kubeletHttps=true&kubeletPort=10250")
+    assert wait_points(kp, TLS_PREFIX)
+    assert "kubelets: HTTPS on port 10250" in kp.log()
+    assert not points_of(kp, HTTP_PREFIX)
