@@ -57,6 +57,8 @@ srv_configure() {
         --tls-cert-file="$pki/apiserver.crt" \
         --tls-private-key-file="$pki/apiserver.key" \
         --client-ca-file="$pki/ca.crt" \
+        --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
+        --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
         --etcd-servers="$etcd_url" \
         --authorization-mode=Node,RBAC \
         --enable-admission-plugins=NamespaceLifecycle,ServiceAccount,NodeRestriction \

@@ -15,9 +15,11 @@ BUILD_PKGS=(
     valgrind
 )
 # nftables: the nft command for test_chaos_netns.py's partition (the kernel side is built in).
+# containerd, runc, containernetworking-plugins (its `loopback`), busybox-static (the workload
+# image's userland) and iproute2: the real nodes of up.sh --with-node (tests/infra/node.sh).
 SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates
-    python3 util-linux nftables
+    python3 util-linux nftables containerd runc containernetworking-plugins busybox-static
 )
 # The container image (scripts/build-image.sh): a bookworm base made with debootstrap, built
 # with podman (daemonless; it builds with buildah's code), whose checks run the image with runc.

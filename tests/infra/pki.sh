@@ -3,7 +3,8 @@
 #
 #   pki.sh init  STATE_DIR
 #       cluster CA (ca.crt/ca.key), apiserver serving cert, admin client cert
-#       (O=system:masters), ServiceAccount token signing key pair (sa.key/sa.pub).
+#       (O=system:masters), the apiserver's kubelet client cert (apiserver-kubelet-client,
+#       O=system:masters), ServiceAccount token signing key pair (sa.key/sa.pub).
 #   pki.sh issue STATE_DIR NAME CN [--org O]... [--san DNS:x|IP:y]... [--days N]
 #       another leaf signed by the same CA into pki/NAME.crt + pki/NAME.key, usable as both
 #       server and client cert (a kubelet simulator's serving cert, a node client cert with
@@ -77,6 +78,8 @@ pki_init() {
     sans="$(IFS=,; echo "${APISERVER_SANS[*]}")"
     pki_issue "$pki" apiserver kube-apiserver "" "$sans" 825
     pki_issue "$pki" admin kubepulse-admin system:masters "" 825
+    # The API server's client certificate towards kubelets (logs, exec), as kubeadm makes it.
+    pki_issue "$pki" apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "" 825
     if [[ ! -f "$pki/sa.key" || ! -f "$pki/sa.pub" ]]; then
         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
         chmod 600 "$pki/sa.key"

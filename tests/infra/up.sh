@@ -2,8 +2,12 @@
 # up.sh — start the real servers the integration tests talk to, all on loopback, all state in
 # STATE_DIR:  etcd -> kube-apiserver (TLS, Node+RBAC, ServiceAccount tokens)  and  InfluxDB 1.x.
 #
-#   up.sh [--reuse] STATE_DIR
+#   up.sh [--reuse] [--with-node [--nodes N] [--serving ca|self-signed] [--first-ip IP]]
+#         STATE_DIR
 #
+# --with-node also starts kube-controller-manager, kube-scheduler and N (default 3) real
+# kubelets with their own containerd on 127.0.0.2.. (node.sh; `node.sh check` says in one
+# line when this machine cannot run them, and up.sh then fails with that line).
 # Env: KP_WITH_INFLUX_AUTH=1 also starts the auth-enabled InfluxDB (see influx.sh --auth).
 #      KP_APISERVER_EXTRA_ARGS, KUBEPULSE_CACHE: see apiserver.sh, build-servers.sh.
 #
@@ -54,21 +58,40 @@ ensure_default_sa() {
 remove_old_cluster() {
     local f
     for f in env .env.lock .ports .ports.lock admin.kubeconfig pki procs etcd apiserver influx \
-        influx-auth {etcd,apiserver,influx,influx-auth}.{args,pid,log} influx{,-auth}.conf; do
+        influx-auth {etcd,apiserver,influx,influx-auth}.{args,pid,log} influx{,-auth}.conf \
+        {controller-manager,scheduler}.{args,pid,log,kubeconfig} flexvolume \
+        kubelet-ca-bundle.crt; do
         rm -rf -- "${DIR:?}/$f"
+    done
+    for f in "$DIR"/node-[0-9]*; do
+        [[ ! -e "$f" ]] || rm -rf -- "$f"
     done
 }
 
 main() {
-    local t0 t influx_job reuse=false
+    local t0 t influx_job reuse=false with_node=false
+    local -a node_opts=()
     t0="$(kp_now_ms)"
-    if [[ "${1:-}" == --reuse ]]; then
-        reuse=true
+    while [[ "${1:-}" == --* ]]; do
+        case "$1" in
+        --reuse) reuse=true ;;
+        --with-node) with_node=true ;;
+        --nodes | --serving | --first-ip)
+            [[ $# -ge 2 ]] || kp_die "$1 needs a value"
+            node_opts+=("$1" "$2")
+            shift
+            ;;
+        *) kp_die "unknown option $1" ;;
+        esac
         shift
-    fi
+    done
     DIR="$(kp_state_dir "${1:-}")"
+    if [[ "$with_node" == true ]]; then
+        "$HERE/node.sh" check >/dev/null || kp_die "$("$HERE/node.sh" check)"
+    fi
     trap on_exit EXIT
     # Leftovers of an earlier run (an interrupted test run never called down.sh).
+    "$HERE/node.sh" down "$DIR"
     kp_stop_all "$DIR"
     if [[ "$reuse" == false ]]; then
         remove_old_cluster
@@ -77,7 +100,11 @@ main() {
     fi
 
     t="$(kp_now_ms)"
-    "$HERE/build-servers.sh" >/dev/null
+    if [[ "$with_node" == true ]]; then
+        "$HERE/build-servers.sh" --with-node >/dev/null
+    else
+        "$HERE/build-servers.sh" >/dev/null
+    fi
     kp_log "server binaries ready in $(kp_secs_since "$t")s (minutes if they had to be built)"
     t="$(kp_now_ms)"
     "$HERE/pki.sh" init "$DIR"
@@ -96,6 +123,9 @@ main() {
         "$HERE/influx.sh" start "$DIR" --auth
     fi
     ensure_default_sa
+    if [[ "$with_node" == true ]]; then
+        "$HERE/node.sh" up "$DIR" "${node_opts[@]}"
+    fi
 
     trap - EXIT
     kp_log "all servers up in $(kp_secs_since "$t0")s; env: $DIR/env"
