@@ -1,10 +1,10 @@
 /*
  * collector.c - the collector of collector.h: the Node, Pod and Namespace
  * watches feeding the caches (leader or not, so a new leader scrapes at
- * once), leadership (the cycle timer on the wall-clock resolution grid), and
- * the collector's life cycle. The cycle itself is scrape.c.
+ * once), leadership (a timer on the wall-clock resolution grid; every decision
+ * about when a cycle starts is sched.c's), the clocks (injectable for tests),
+ * and the collector's life cycle. The cycle itself is scrape.c.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "collector_int.h"
 #include "kube.h"
 #include "log.h"
+#include "util.h"
 
 static const char *const fail_names[COLLECTOR_FAIL__COUNT] = {
     "connect", "timeout", "tls", "http_status", "too_large", "malformed", "io", "no_address"};
@@ -21,57 +22,79 @@ const char *collector_fail_name(enum collector_fail f)
     return f < COLLECTOR_FAIL__COUNT ? fail_names[f] : "unknown";
 }
 
-/* ---- leadership ----------------------------------------------------------------- */
+/* ---- clocks and leadership ----------------------------------------------------- */
 
-/* The first cycle of a term starts as soon as the caches are synced and at
- * most 1 s after leading began; when the next grid tick is closer, the tick
- * is that first cycle. */
-static void maybe_first_cycle(struct collector *c)
+double collector_mono(const struct collector *c)
 {
-    if (!c->leading || !c->first_pending || c->in_cycle || !collector_ready(c))
-        return;
-    double res = c->opts.resolution_s, now = ev_now(c->loop);
-    double next = (floor(now / res) + 1) * res;
-    if (next - now > 1.0)
-        cycle_start(c, now);
+    return c->opts.clock.mono_now ? c->opts.clock.mono_now(c->opts.clock.ud) : kp_mono_now();
+}
+
+double collector_wall(const struct collector *c)
+{
+    return c->opts.clock.wall_now ? c->opts.clock.wall_now(c->opts.clock.ud) : ev_time();
+}
+
+/* Ask the schedule (sched.c) what is due now and do it. */
+double collector_run_timers(struct collector *c)
+{
+    double stamp = 0;
+    switch (sched_poll(&c->sched, collector_wall(c), collector_ready(c), &stamp)) {
+    case SCHED_START: cycle_start(c, stamp); break;
+    case SCHED_SKIP:
+        c->st.cycles_skipped++;
+        log_warn("scrape cycle still running at the next tick: skipping one",
+                 LF_INT("in_flight", c->inflight));
+        break;
+    case SCHED_NONE: break;
+    }
+    return sched_next(&c->sched);
 }
 
 static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
 {
     (void)loop;
     (void)revents;
-    struct collector *c = w->data;
-    cycle_start(c, ev_now(c->loop));
+    collector_run_timers(w->data);
 }
 
-void collector_set_leading(struct collector *c, bool leading)
+void collector_set_leading(struct collector *c, bool leading, bool handoff)
 {
-    if (leading == c->leading)
+    if (leading == c->sched.leading)
         return;
-    c->leading = leading;
     if (!leading) {
-        ev_periodic_stop(c->loop, &c->tick);
-        c->first_pending = false;
-        if (c->in_cycle)
+        if (c->loop)
+            ev_periodic_stop(c->loop, &c->tick);
+        if (c->sched.in_cycle)
             log_info("scrape cycle cancelled: no longer leading", LF_INT("in_flight", c->inflight));
         cycle_abort(c);
+        sched_stop(&c->sched);
         return;
     }
-    /* ticks on multiples of the resolution, so a new leader continues the
-     * old one's grid */
-    ev_periodic_set(&c->tick, 0., c->opts.resolution_s, 0);
-    ev_periodic_start(c->loop, &c->tick);
-    c->lead_since = collector_mono_now();
-    c->first_pending = true;
-    ev_now_update(c->loop);
-    maybe_first_cycle(c);
+    double wall = collector_wall(c);
+    sched_lead(&c->sched, wall, handoff);
+    c->lead_since = collector_mono(c);
+    c->first_logged = false;
+    if (handoff)
+        log_info("previous leader released the Lease: first cycle on the next tick",
+                 LF_DBL("in_s", sched_next(&c->sched) - wall));
+    /* ticks on multiples of the resolution, so a new leader continues the old one's grid */
+    if (c->loop) {
+        ev_periodic_set(&c->tick, 0., c->sched.res, 0);
+        ev_periodic_start(c->loop, &c->tick);
+    }
+    collector_run_timers(c);
+}
+
+bool collector_cycle_due(const struct collector *c)
+{
+    return sched_due(&c->sched, collector_wall(c));
 }
 
 /* ---- watches ----------------------------------------------------------------------- */
 
 static void w_synced(struct collector *c)
 {
-    maybe_first_cycle(c);
+    collector_run_timers(c); /* a term's first cycle may have waited for the caches */
 }
 
 static void wn_begin(void *ud)
@@ -150,7 +173,7 @@ static int watches_start(struct collector *c, char *err, size_t errlen)
 
 bool collector_in_cycle(const struct collector *c)
 {
-    return c->in_cycle;
+    return c->sched.in_cycle;
 }
 
 bool collector_ready(const struct collector *c)
@@ -173,8 +196,6 @@ void collector_get_stats(const struct collector *c, struct collector_stats *out)
 
 static void opts_defaults(struct collector_opts *o)
 {
-    if (o->resolution_s <= 0)
-        o->resolution_s = 60;
     if (o->kubelet_port <= 0)
         o->kubelet_port = 10250;
     if (o->kubelet_timeout_s <= 0)
@@ -187,6 +208,10 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
                                 struct kube_client *kube, const struct collector_opts *opts,
                                 const struct collector_sink *sink, char *err, size_t errlen)
 {
+    if (!(opts->resolution_s > 0)) {
+        snprintf(err, errlen, "the metric resolution must be positive");
+        return NULL;
+    }
     struct collector *c = calloc(1, sizeof(*c));
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -197,6 +222,7 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
     c->kube = kube;
     c->opts = *opts;
     opts_defaults(&c->opts);
+    sched_init(&c->sched, c->opts.resolution_s);
     ev_periodic_init(&c->tick, on_tick, 0., c->opts.resolution_s, 0);
     c->tick.data = c;
     if (sink)
@@ -232,7 +258,8 @@ void collector_free(struct collector *c)
 {
     if (!c)
         return;
-    ev_periodic_stop(c->loop, &c->tick);
+    if (c->loop)
+        ev_periodic_stop(c->loop, &c->tick);
     cycle_abort(c);
     kube_watch_stop(c->wn);
     kube_watch_stop(c->wp);

@@ -13,6 +13,7 @@
 #include "collector.h"
 #include "model.h"
 #include "rates.h"
+#include "sched.h"
 #include "summary.h"
 
 /* An error body (401, 500...) is read up to this much, then the transfer is
@@ -48,20 +49,23 @@ struct collector {
     size_t nslots, inflight;
     char **queue; /* owned: node names still to scrape this cycle */
     size_t nqueue, qpos;
-    ev_periodic tick;
-    bool leading, in_cycle;
-    bool first_pending; /* leading, the first cycle has not started yet */
-    double lead_since;  /* monotonic */
+    ev_periodic tick; /* on the grid while leading; asks sched what is due */
+    struct sched sched;
+    bool first_logged; /* this term's first cycle was logged */
+    double lead_since; /* monotonic */
     uint32_t cycle;
-    int64_t cycle_ts;
-    double cycle_start;
+    double cycle_stamp;       /* grid time of the cycle in flight or last started */
+    int64_t cycle_ts;         /* the same in nanoseconds: every point of the cycle carries it */
+    double cycle_start;       /* monotonic */
     uint64_t points_at_start; /* st.points when the cycle began */
     struct collector_stats st;
 };
 
-double collector_mono_now(void);
-/* Start a cycle now; grid: wall is a tick of the resolution grid. */
-void cycle_start(struct collector *c, double wall);
+/* The injected clocks (collector_opts.clock), else the system's. */
+double collector_mono(const struct collector *c);
+double collector_wall(const struct collector *c);
+/* Start the cycle sched_poll asked for, stamped with the grid time stamp. */
+void cycle_start(struct collector *c, double stamp);
 /* Cancel the cycle in flight: nothing more of it is emitted. */
 void cycle_abort(struct collector *c);
 

@@ -20,11 +20,6 @@
  * and the sinks' (--sink-concurrency is at most 64 per sink). */
 #define CONN_CACHE_SPARE 96
 
-double collector_mono_now(void)
-{
-    return kp_mono_now();
-}
-
 /* ---- one node ----------------------------------------------------------------- */
 
 static void cycle_maybe_end(struct collector *c);
@@ -229,14 +224,14 @@ static void queue_clear(struct collector *c)
 
 static void cycle_maybe_end(struct collector *c)
 {
-    if (!c->in_cycle || c->inflight || c->qpos < c->nqueue)
+    if (!c->sched.in_cycle || c->inflight || c->qpos < c->nqueue)
         return;
-    c->in_cycle = false;
+    sched_cycle_end(&c->sched, c->cycle_stamp, true);
     model_cycle_end(c->model, emit, c);
     rates_expire(c->rates, c->cycle, 3);
     queue_clear(c);
     c->st.cycles++;
-    c->st.last_cycle_s = collector_mono_now() - c->cycle_start;
+    c->st.last_cycle_s = collector_mono(c) - c->cycle_start;
     c->st.last_cycle_points = c->st.points - c->points_at_start;
     if (c->sink.cycle_done)
         c->sink.cycle_done(c->cycle_ts, c->sink.ud);
@@ -251,33 +246,22 @@ static void queue_node(const char *k, void *v, void *ud)
         c->queue[c->nqueue++] = name;
 }
 
-void cycle_start(struct collector *c, double wall)
+void cycle_start(struct collector *c, double stamp)
 {
-    if (c->in_cycle) {
-        c->st.cycles_skipped++;
-        log_warn("scrape cycle still running at the next tick: skipping one",
-                 LF_INT("in_flight", c->inflight));
-        return;
-    }
-    double res = c->opts.resolution_s;
-    /* Stamp the start of the grid interval this cycle belongs to (a tick fires at or
-     * just after its grid time; a term's first cycle may start mid-interval): ns and
-     * cluster points of successive leaders line up, and a new leader rewriting an
-     * interval the old one already wrote overwrites it instead of adding a point. */
-    double ts = floor(wall / res + 1e-6) * res;
-    if (c->cycle == 0 || c->first_pending)
+    if (!c->first_logged)
         log_info("first scrape cycle", LF_INT("nodes", c->nodes.nodes.count),
-                 LF_DBL("since_leading_s", collector_mono_now() - c->lead_since));
-    c->first_pending = false;
+                 LF_DBL("since_leading_s", collector_mono(c) - c->lead_since));
+    c->first_logged = true;
     c->queue = calloc(c->nodes.nodes.count + 1, sizeof(char *));
     if (!c->queue) {
         log_error("out of memory starting a scrape cycle");
+        sched_cycle_end(&c->sched, stamp, false);
         return;
     }
-    c->in_cycle = true;
     c->cycle++;
-    c->cycle_ts = (int64_t)llround(ts * 1e9);
-    c->cycle_start = collector_mono_now();
+    c->cycle_stamp = stamp;
+    c->cycle_ts = (int64_t)llround(stamp * 1e9);
+    c->cycle_start = collector_mono(c);
     c->points_at_start = c->st.points;
     kubelet_auth_refresh(&c->auth);
     /* Keep one idle connection per kubelet between cycles (plus room for the API
@@ -298,6 +282,7 @@ void cycle_abort(struct collector *c)
         c->slots[i].node[0] = '\0';
     }
     c->inflight = 0;
-    c->in_cycle = false;
+    if (c->sched.in_cycle)
+        sched_cycle_end(&c->sched, c->cycle_stamp, false);
     queue_clear(c);
 }

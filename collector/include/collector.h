@@ -1,7 +1,7 @@
 /*
  * collector.h - kubepulse's metric collector: Node/Pod caches kept warm by
  * list+watch (always), and, while leading, a scrape cycle on wall-clock
- * multiples of the resolution that fetches every kubelet's Summary
+ * multiples of the resolution (the grid, sched.c) that fetches every kubelet's Summary
  * concurrently, parses it as it streams in and hands Heapster-model points
  * to a sink callback: one batch per node as soon as that node completes,
  * then one batch of namespace and cluster points at cycle end.
@@ -18,8 +18,15 @@ struct ev_loop;
 struct http_client;
 struct kube_client;
 
+/* Clocks, injectable for tests. NULL members use the system clocks. */
+struct collector_clock {
+    double (*mono_now)(void *ud); /* seconds on a monotonic clock: durations */
+    double (*wall_now)(void *ud); /* seconds since the epoch: the grid and the points' time */
+    void *ud;
+};
+
 struct collector_opts {
-    double resolution_s;                 /* --metric-resolution; default 60 */
+    double resolution_s;                 /* --metric-resolution; required, > 0 */
     const char *preferred_address_types; /* borrowed, copied; NULL: Heapster's order */
     long kubelet_port;                   /* default 10250 */
     bool kubelet_port_fixed;             /* every node on kubelet_port, not its own */
@@ -31,6 +38,7 @@ struct collector_opts {
     const char *kubelet_scheme;          /* "https" (default) or "http" (tests) */
     const char *kubelet_token_file;      /* borrowed, copied; NULL: the API token */
     bool skip_pod_watch;                 /* --watch-pods=false: no labels/requests */
+    struct collector_clock clock;
 };
 
 struct collector_sink {
@@ -67,9 +75,19 @@ struct collector;
 struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
                                 struct kube_client *kube, const struct collector_opts *opts,
                                 const struct collector_sink *sink, char *err, size_t errlen);
-/* On: the first cycle starts within 1 s, then on the resolution grid. Off:
- * the cycle in flight is cancelled and nothing more is emitted. */
-void collector_set_leading(struct collector *c, bool leading);
+/* On: cycles run on the resolution grid. The first starts on the next tick
+ * after a handoff (the previous holder released the Lease, having completed
+ * the current interval), else as soon as the caches have listed, unless the
+ * next tick is within 1 s. Off: the cycle in flight is cancelled and nothing
+ * more is emitted. */
+void collector_set_leading(struct collector *c, bool leading, bool handoff);
+/* At shutdown: the current interval's cycle runs, or its tick is due; releasing
+ * the Lease now would lose that interval. */
+bool collector_cycle_due(const struct collector *c);
+/* Start what is due on the clock now (the loop's timer calls this; tests with
+ * an injected clock and no loop call it themselves). Returns the wall time of
+ * the next tick while leading, else -1. */
+double collector_run_timers(struct collector *c);
 /* Node and pod caches have completed their first list. */
 bool collector_ready(const struct collector *c);
 /* A scrape cycle has started and not ended yet (its cycle_done is still to come). */

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +32,6 @@
  * deadline timer has the loop's top priority, so a busy loop runs it first in the next
  * iteration; without that, 166 transfers in flight at 1,000 nodes delayed it to 1.6 s. */
 #define DRAIN_MAX_S 0.4
-/* A tick this close is treated as due when SIGTERM comes: its cycle is the interval's. */
-#define TICK_DUE_S 0.2
 /* curl multi handles the kubelets are spread over (src/http.c): 5,000 nodes make about
  * 160 connections per handle. */
 #define KP_HTTP_SHARDS 32
@@ -105,21 +102,13 @@ static void on_batch(const struct kp_batch *b, void *ud)
                       LF_STR("err", err));
 }
 
-static void on_grid_start(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct daemon *d = w->data;
-    (void)loop;
-    (void)revents;
-    if (d->leading && !d->stopping)
-        collector_set_leading(d->collector, true);
-}
-
 /*
  * Exactly one writer per interval. A leader that released the Lease (SIGTERM) has
  * completed the current interval (it lets a cycle in flight finish first, on_signal), so
- * after such a handoff the new leader starts on the next grid tick rather than scraping the
+ * after such a handoff the collector starts on the next grid tick rather than scraping the
  * same interval again. After a takeover from an expired Lease (a leader that died or lost
- * the API server) the collector starts at once: that interval may be missing.
+ * the API server) it starts at once: that interval may be missing. The collector owns the
+ * rule (collector_set_leading).
  */
 static void start_leading(struct daemon *d)
 {
@@ -128,19 +117,7 @@ static void start_leading(struct daemon *d)
     d->leading = true;
     d->leader_transitions++;
     sinks_gate_changed(d);
-    if (d->holder_released) {
-        double res = d->o->metric_resolution_s, now = ev_now(d->loop);
-        double wait = (floor(now / res) + 1) * res - now - 0.5;
-        /* Under a second to the tick, the collector itself waits for it. */
-        if (wait > 0.5) {
-            log_info("previous leader released the Lease: first cycle on the next tick",
-                     LF_DBL("in_s", wait + 0.5));
-            ev_timer_set(&d->grid_start, wait, 0.);
-            ev_timer_start(d->loop, &d->grid_start);
-            return;
-        }
-    }
-    collector_set_leading(d->collector, true);
+    collector_set_leading(d->collector, true, d->holder_released);
 }
 
 static void stop_leading(struct daemon *d)
@@ -148,8 +125,7 @@ static void stop_leading(struct daemon *d)
     if (!d->leading)
         return;
     d->leading = false;
-    ev_timer_stop(d->loop, &d->grid_start);
-    collector_set_leading(d->collector, false);
+    collector_set_leading(d->collector, false, false);
     sinks_gate_changed(d);
 }
 
@@ -254,18 +230,6 @@ static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     stop_and_release(d);
 }
 
-/* The current interval's cycle is running, or its tick is due: let it complete. */
-static bool cycle_to_finish(struct daemon *d)
-{
-    double res = d->o->metric_resolution_s, now = ev_now(d->loop);
-    double tick = floor(now / res) * res;
-    if (!d->leading || ev_is_active(&d->grid_start))
-        return false;
-    if (collector_in_cycle(d->collector))
-        return true;
-    return now - tick < TICK_DUE_S && d->last_cycle_ts_ns < (int64_t)llround(tick * 1e9);
-}
-
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct daemon *d = w->data;
@@ -277,7 +241,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     }
     d->stopping = true;
     log_info("shutting down", LF_INT("signal", w->signum), LF_BOOL("leading", d->leading));
-    if (cycle_to_finish(d)) {
+    if (d->leading && collector_cycle_due(d->collector)) {
         /* Released now, this interval would be lost: the successor starts on the next
          * tick. Finish it (bounded) and release right after. */
         d->draining = true;
@@ -446,7 +410,6 @@ static void on_cycle_done(int64_t cycle_ts_ns, void *ud)
     collector_get_stats(d->collector, &st);
     log_v(1, "cycle done", LF_INT("cycle_ts", cycle_ts_ns / 1000000000),
           LF_DBL("seconds", st.last_cycle_s), LF_INT("points", st.last_cycle_points));
-    d->last_cycle_ts_ns = cycle_ts_ns;
     if (d->draining) {
         /* Release on the next loop iteration, outside the collector's callback. */
         ev_timer_stop(d->loop, &d->drain_deadline);
@@ -512,7 +475,6 @@ static void daemon_fini(struct daemon *d)
     ev_timer_stop(d->loop, &d->heartbeat);
     ev_timer_stop(d->loop, &d->flush_deadline);
     ev_timer_stop(d->loop, &d->drain_deadline);
-    ev_timer_stop(d->loop, &d->grid_start);
     status_server_free(d->status);
     elector_free(d->elector);
     collector_free(d->collector);
@@ -532,8 +494,6 @@ int daemon_run(const struct kp_options *opts)
     ev_timer_init(&d.drain_deadline, on_drain_deadline, 0., 0.);
     ev_set_priority(&d.drain_deadline, EV_MAXPRI);
     d.drain_deadline.data = &d;
-    ev_timer_init(&d.grid_start, on_grid_start, 0., 0.);
-    d.grid_start.data = &d;
     d.started_at = ev_now(d.loop);
     d.last_beat = d.started_at;
     if (opts->identity && *opts->identity)

@@ -34,15 +34,13 @@ struct daemon {
     ev_timer heartbeat; /* proves the loop turns, for /healthz */
     ev_timer flush_deadline;
     ev_timer drain_deadline; /* SIGTERM: bound on finishing the cycle in flight */
-    ev_timer grid_start;     /* after a handoff: start the collector at the next tick */
     double last_beat;
     double started_at;
     bool leading; /* the collector runs for us */
     bool stopping;
-    bool draining;            /* stopping, but the cycle in flight may still write */
-    bool exit_flush;          /* released the Lease as leader at SIGTERM: sinks may flush */
-    bool holder_released;     /* the last other holder observed released the Lease */
-    int64_t last_cycle_ts_ns; /* grid time of the last completed cycle */
+    bool draining;        /* stopping, but the cycle in flight may still write */
+    bool exit_flush;      /* released the Lease as leader at SIGTERM: sinks may flush */
+    bool holder_released; /* the last other holder observed released the Lease */
     size_t flushes_pending;
     int exit_code;
     /* counters for /metrics */
