@@ -1,0 +1,501 @@
+/*
+ * api.c - the request side of metrics.k8s.io/v1beta1: routes a GET to
+ * discovery, NodeMetrics or PodMetrics (list or get, one namespace or all,
+ * labelSelector and fieldSelector) or the OpenAPI documents, and renders the
+ * answer as the API server would: objects sorted by namespace and name,
+ * errors as a Status with the API's reasons.
+ */
+#include "mapi_int.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "openapi.h"
+
+#define GROUP      "metrics.k8s.io"
+#define VERSION    "v1beta1"
+#define GV         GROUP "/" VERSION
+#define MAX_SEGS   8
+#define MAX_TARGET 8192
+
+struct req {
+    char *segs[MAX_SEGS]; /* decoded path segments, in buf */
+    size_t nsegs;
+    const char *label_sel, *field_sel; /* decoded, in buf; NULL: none */
+    char buf[MAX_TARGET * 2];
+};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..n) into *w (NUL-terminated); plus: '+' is a space (query). A NUL
+ * byte or a broken escape is refused. */
+static int decode(const char *s, size_t n, char **w, bool plus)
+{
+    char *o = *w;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            if (!c)
+                return -1;
+            i += 2;
+        } else if (plus && c == '+') {
+            c = ' ';
+        }
+        *o++ = c;
+    }
+    *o++ = '\0';
+    *w = o;
+    return 0;
+}
+
+/* Split "/a/b?x=y&z" into segments and the two selector parameters. */
+static int request_parse(const char *target, struct req *r)
+{
+    memset(r, 0, sizeof(*r) - sizeof(r->buf));
+    size_t tlen = strlen(target);
+    if (tlen == 0 || tlen > MAX_TARGET || target[0] != '/')
+        return -1;
+    const char *q = strchr(target, '?');
+    size_t plen = q ? (size_t)(q - target) : tlen;
+    char *w = r->buf;
+    for (size_t i = 1; i < plen;) {
+        size_t j = i;
+        while (j < plen && target[j] != '/')
+            j++;
+        if (j > i) { /* empty segments ("//", a trailing "/") are dropped, as the mux does */
+            if (r->nsegs == MAX_SEGS)
+                return -1;
+            r->segs[r->nsegs++] = w;
+            if (decode(target + i, j - i, &w, false) < 0)
+                return -1;
+        }
+        i = j + 1;
+    }
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t klen = eq ? (size_t)(eq - p) : (size_t)(end - p);
+        const char **dst = NULL;
+        if (klen == 13 && !strncmp(p, "labelSelector", 13))
+            dst = &r->label_sel;
+        else if (klen == 13 && !strncmp(p, "fieldSelector", 13))
+            dst = &r->field_sel;
+        if (dst) {
+            *dst = w;
+            if (eq ? decode(eq + 1, (size_t)(end - eq - 1), &w, true) < 0
+                   : decode("", 0, &w, true) < 0)
+                return -1;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- responses ----------------------------------------------------------------- */
+
+static void respond_json(struct mapi_response *resp, int code, json_object *o)
+{
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    resp->code = code;
+    resp->content_type = "application/json";
+    resp->body = s ? strdup(s) : NULL;
+    resp->len = resp->body ? strlen(resp->body) : 0;
+    if (!resp->body)
+        resp->code = 500;
+    json_object_put(o);
+}
+
+static void respond_status(struct mapi_response *resp, int code, const char *reason,
+                           const char *message, const char *kind, const char *name)
+{
+    json_object *o = json_object_new_object(), *d = NULL;
+    json_object_object_add(o, "kind", json_object_new_string("Status"));
+    json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+    json_object_object_add(o, "metadata", json_object_new_object());
+    json_object_object_add(o, "status", json_object_new_string("Failure"));
+    json_object_object_add(o, "message", json_object_new_string(message));
+    json_object_object_add(o, "reason", json_object_new_string(reason));
+    if (kind) {
+        d = json_object_new_object();
+        if (name)
+            json_object_object_add(d, "name", json_object_new_string(name));
+        json_object_object_add(d, "group", json_object_new_string(GROUP));
+        json_object_object_add(d, "kind", json_object_new_string(kind));
+        json_object_object_add(o, "details", d);
+    }
+    json_object_object_add(o, "code", json_object_new_int(code));
+    respond_json(resp, code, o);
+}
+
+static void mapi_respond_status(struct mapi_response *resp, int code, const char *reason,
+                                const char *message)
+{
+    respond_status(resp, code, reason, message, NULL, NULL);
+}
+
+static void not_found(struct mapi_response *resp, const char *resource, const char *name)
+{
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s.%s \"%.256s\" not found", resource, GROUP, name);
+    respond_status(resp, 404, "NotFound", msg, resource, name);
+}
+
+/* ---- discovery ------------------------------------------------------------------ */
+
+static json_object *group_obj(void)
+{
+    json_object *g = json_object_new_object(), *vs = json_object_new_array();
+    json_object *v = json_object_new_object();
+    json_object_object_add(v, "groupVersion", json_object_new_string(GV));
+    json_object_object_add(v, "version", json_object_new_string(VERSION));
+    json_object_array_add(vs, v);
+    json_object_object_add(g, "name", json_object_new_string(GROUP));
+    json_object_object_add(g, "versions", vs);
+    json_object_object_add(g, "preferredVersion", json_object_get(v));
+    return g;
+}
+
+static void discovery_apis(struct mapi_response *resp)
+{
+    json_object *o = json_object_new_object(), *gs = json_object_new_array();
+    json_object_object_add(o, "kind", json_object_new_string("APIGroupList"));
+    json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+    json_object_array_add(gs, group_obj());
+    json_object_object_add(o, "groups", gs);
+    respond_json(resp, 200, o);
+}
+
+static void discovery_group(struct mapi_response *resp)
+{
+    json_object *o = group_obj();
+    json_object_object_add(o, "kind", json_object_new_string("APIGroup"));
+    json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+    respond_json(resp, 200, o);
+}
+
+static json_object *resource_obj(const char *name, const char *kind, bool namespaced)
+{
+    json_object *r = json_object_new_object(), *verbs = json_object_new_array();
+    json_object_object_add(r, "name", json_object_new_string(name));
+    json_object_object_add(r, "singularName", json_object_new_string(""));
+    json_object_object_add(r, "namespaced", json_object_new_boolean(namespaced));
+    json_object_object_add(r, "kind", json_object_new_string(kind));
+    json_object_array_add(verbs, json_object_new_string("get"));
+    json_object_array_add(verbs, json_object_new_string("list"));
+    json_object_object_add(r, "verbs", verbs);
+    return r;
+}
+
+static void discovery_version(struct mapi_response *resp)
+{
+    json_object *o = json_object_new_object(), *rs = json_object_new_array();
+    json_object_object_add(o, "kind", json_object_new_string("APIResourceList"));
+    json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+    json_object_object_add(o, "groupVersion", json_object_new_string(GV));
+    json_object_array_add(rs, resource_obj("nodes", "NodeMetrics", false));
+    json_object_array_add(rs, resource_obj("pods", "PodMetrics", true));
+    json_object_object_add(o, "resources", rs);
+    respond_json(resp, 200, o);
+}
+
+/* ---- objects --------------------------------------------------------------------- */
+
+static json_object *labels_obj(const char *labels)
+{
+    json_object *o = json_object_new_object();
+    char key[320], val[256];
+    for (const char *p = labels; p && *p;) {
+        const char *end = strchr(p, ','), *colon = strchr(p, ':');
+        if (!end)
+            end = p + strlen(p);
+        if (colon && colon < end && (size_t)(colon - p) < sizeof(key) &&
+            (size_t)(end - colon - 1) < sizeof(val)) {
+            memcpy(key, p, (size_t)(colon - p));
+            key[colon - p] = '\0';
+            memcpy(val, colon + 1, (size_t)(end - colon - 1));
+            val[end - colon - 1] = '\0';
+            json_object_object_add(o, key, json_object_new_string(val));
+        }
+        p = *end ? end + 1 : end;
+    }
+    return o;
+}
+
+static json_object *meta_obj(const char *ns, const char *name, const char *labels, int64_t now)
+{
+    char t[32];
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "name", json_object_new_string(name));
+    if (ns)
+        json_object_object_add(m, "namespace", json_object_new_string(ns));
+    mapi_fmt_time(t, now);
+    json_object_object_add(m, "creationTimestamp", json_object_new_string(t));
+    if (labels && *labels)
+        json_object_object_add(m, "labels", labels_obj(labels));
+    return m;
+}
+
+static json_object *usage_obj(const struct mapi_usage *u)
+{
+    char cpu[32], mem[32];
+    json_object *o = json_object_new_object();
+    mapi_fmt_decimal(cpu, u->cpu_nano, -9);
+    mapi_fmt_binary(mem, u->mem_bytes);
+    json_object_object_add(o, "cpu", json_object_new_string(cpu));
+    json_object_object_add(o, "memory", json_object_new_string(mem));
+    return o;
+}
+
+static void add_time(json_object *o, const struct mapi_usage *u)
+{
+    char t[32], w[40];
+    mapi_fmt_time(t, u->ts_ns);
+    mapi_fmt_duration(w, u->window_ns);
+    json_object_object_add(o, "timestamp", json_object_new_string(t));
+    json_object_object_add(o, "window", json_object_new_string(w));
+}
+
+static json_object *node_obj(const struct mapi_node *nd, int64_t now)
+{
+    struct mapi_usage u;
+    if (!nd->has_prev || mapi_usage_of(&nd->last, &nd->prev, &u) < 0)
+        return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "metadata", meta_obj(NULL, nd->name, nd->labels, now));
+    add_time(o, &u);
+    json_object_object_add(o, "usage", usage_obj(&u));
+    return o;
+}
+
+static json_object *pod_obj(const struct mapi_pod *p, int64_t now)
+{
+    struct mapi_usage ti, *us = calloc(p->nctrs ? p->nctrs : 1, sizeof(*us));
+    bool *ok = calloc(p->nctrs ? p->nctrs : 1, sizeof(*ok));
+    json_object *o = NULL;
+    if (!us || !ok || mapi_pod_usage(p, &ti, us, ok) < 0)
+        goto out;
+    o = json_object_new_object();
+    json_object_object_add(o, "metadata", meta_obj(p->ns, p->name, p->labels, now));
+    add_time(o, &ti);
+    json_object *cs = json_object_new_array();
+    for (size_t i = 0; i < p->nctrs; i++) {
+        if (!ok[i])
+            continue;
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "name", json_object_new_string(p->ctrs[i].name));
+        json_object_object_add(c, "usage", usage_obj(&us[i]));
+        json_object_array_add(cs, c);
+    }
+    json_object_object_add(o, "containers", cs);
+out:
+    free(us);
+    free(ok);
+    return o;
+}
+
+struct fields_obj {
+    const char *ns, *name;
+};
+
+static const char *field_get(const char *key, const void *obj)
+{
+    const struct fields_obj *f = obj;
+    if (!strcmp(key, "metadata.name"))
+        return f->name;
+    if (f->ns && !strcmp(key, "metadata.namespace"))
+        return f->ns;
+    return NULL;
+}
+
+struct query {
+    struct mapi_selector labels, fields;
+};
+
+static int query_parse(const struct req *r, struct query *q, struct mapi_response *resp)
+{
+    char err[256], msg[320];
+    memset(q, 0, sizeof(*q));
+    if (r->label_sel && mapi_label_selector_parse(r->label_sel, &q->labels, err, sizeof err) < 0)
+        goto bad;
+    if (r->field_sel && mapi_field_selector_parse(r->field_sel, &q->fields, err, sizeof err) < 0)
+        goto bad;
+    return 0;
+bad:
+    mapi_selector_fini(&q->labels);
+    mapi_selector_fini(&q->fields);
+    snprintf(msg, sizeof(msg), "%s", err);
+    respond_status(resp, 400, "BadRequest", msg, NULL, NULL);
+    return -1;
+}
+
+static void query_fini(struct query *q)
+{
+    mapi_selector_fini(&q->labels);
+    mapi_selector_fini(&q->fields);
+}
+
+static json_object *list_obj(const char *kind)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "kind", json_object_new_string(kind));
+    json_object_object_add(o, "apiVersion", json_object_new_string(GV));
+    json_object_object_add(o, "metadata", json_object_new_object());
+    return o;
+}
+
+static void nodes(const struct mapi_set *set, const struct req *r, const char *name, int64_t now,
+                  struct mapi_response *resp)
+{
+    if (name) {
+        const struct mapi_node *nd = mapi_set_node(set, name);
+        json_object *o = nd ? node_obj(nd, now) : NULL;
+        if (!o) {
+            not_found(resp, "nodemetrics", name);
+            return;
+        }
+        json_object_object_add(o, "kind", json_object_new_string("NodeMetrics"));
+        json_object_object_add(o, "apiVersion", json_object_new_string(GV));
+        respond_json(resp, 200, o);
+        return;
+    }
+    struct query q;
+    if (query_parse(r, &q, resp) < 0)
+        return;
+    json_object *l = list_obj("NodeMetricsList"), *items = json_object_new_array();
+    for (size_t i = 0; i < set->nnodes; i++) {
+        const struct mapi_node *nd = &set->nodes[i];
+        struct fields_obj f = {NULL, nd->name};
+        if (!mapi_selector_match_labels(&q.labels, nd->labels) ||
+            !mapi_selector_match_fields(&q.fields, field_get, &f))
+            continue;
+        json_object *o = node_obj(nd, now);
+        if (o)
+            json_object_array_add(items, o);
+    }
+    json_object_object_add(l, "items", items);
+    query_fini(&q);
+    respond_json(resp, 200, l);
+}
+
+static void pods(const struct mapi_set *set, const struct req *r, const char *ns, const char *name,
+                 int64_t now, struct mapi_response *resp)
+{
+    if (name) {
+        const struct mapi_pod *p = mapi_set_pod(set, ns, name);
+        json_object *o = p ? pod_obj(p, now) : NULL;
+        if (!o) {
+            char full[520];
+            snprintf(full, sizeof(full), "%.255s/%.255s", ns, name);
+            not_found(resp, "podmetrics", full);
+            return;
+        }
+        json_object_object_add(o, "kind", json_object_new_string("PodMetrics"));
+        json_object_object_add(o, "apiVersion", json_object_new_string(GV));
+        respond_json(resp, 200, o);
+        return;
+    }
+    struct query q;
+    if (query_parse(r, &q, resp) < 0)
+        return;
+    json_object *l = list_obj("PodMetricsList"), *items = json_object_new_array();
+    for (size_t i = 0; i < set->npods; i++) {
+        const struct mapi_pod *p = &set->pods[i];
+        struct fields_obj f = {p->ns, p->name};
+        if ((ns && strcmp(p->ns, ns) != 0) || !mapi_selector_match_labels(&q.labels, p->labels) ||
+            !mapi_selector_match_fields(&q.fields, field_get, &f))
+            continue;
+        json_object *o = pod_obj(p, now);
+        if (o)
+            json_object_array_add(items, o);
+    }
+    json_object_object_add(l, "items", items);
+    query_fini(&q);
+    respond_json(resp, 200, l);
+}
+
+static void respond_static(struct mapi_response *resp, const char *body)
+{
+    resp->code = 200;
+    resp->content_type = "application/json";
+    resp->body = strdup(body);
+    resp->len = resp->body ? strlen(resp->body) : 0;
+    if (!resp->body)
+        resp->code = 500;
+}
+
+/* /apis/metrics.k8s.io/v1beta1/... with segs[3..] */
+static void route_version(const struct mapi_set *set, const struct req *r, int64_t now,
+                          struct mapi_response *resp)
+{
+    char *const *s = r->segs + 3;
+    size_t n = r->nsegs - 3;
+    if (n == 0)
+        discovery_version(resp);
+    else if (!strcmp(s[0], "nodes") && n <= 2)
+        nodes(set, r, n == 2 ? s[1] : NULL, now, resp);
+    else if (!strcmp(s[0], "pods") && n == 1)
+        pods(set, r, NULL, NULL, now, resp);
+    else if (!strcmp(s[0], "namespaces") && n >= 3 && n <= 4 && !strcmp(s[2], "pods"))
+        pods(set, r, s[1], n == 4 ? s[3] : NULL, now, resp);
+    else
+        respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
+                       NULL, NULL);
+}
+
+void mapi_handle(const struct mapi_store *s, const char *method, const char *target, int64_t now_ns,
+                 struct mapi_response *resp)
+{
+    struct req *r = calloc(1, sizeof(*r));
+    memset(resp, 0, sizeof(*resp));
+    if (!r) {
+        mapi_respond_status(resp, 500, "InternalError", "out of memory");
+        return;
+    }
+    if (strcmp(method, "GET") != 0) {
+        mapi_respond_status(resp, 405, "MethodNotAllowed", "only get and list are supported");
+        goto out;
+    }
+    if (request_parse(target, r) < 0) {
+        mapi_respond_status(resp, 400, "BadRequest", "malformed request path or query");
+        goto out;
+    }
+    const struct mapi_set *set = mapi_store_set(s);
+    char *const *g = r->segs;
+    if (r->nsegs == 1 && !strcmp(g[0], "apis"))
+        discovery_apis(resp);
+    else if (r->nsegs == 2 && !strcmp(g[0], "apis") && !strcmp(g[1], GROUP))
+        discovery_group(resp);
+    else if (r->nsegs >= 3 && !strcmp(g[0], "apis") && !strcmp(g[1], GROUP) &&
+             !strcmp(g[2], VERSION))
+        route_version(set, r, now_ns, resp);
+    else if (r->nsegs == 2 && !strcmp(g[0], "openapi") && !strcmp(g[1], "v2"))
+        respond_static(resp, mapi_openapi_v2);
+    else if (r->nsegs == 2 && !strcmp(g[0], "openapi") && !strcmp(g[1], "v3"))
+        respond_static(resp, mapi_openapi_v3_index);
+    else if (r->nsegs == 5 && !strcmp(g[0], "openapi") && !strcmp(g[1], "v3") &&
+             !strcmp(g[2], "apis") && !strcmp(g[3], GROUP) && !strcmp(g[4], VERSION))
+        respond_static(resp, mapi_openapi_v3_gv);
+    else
+        respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
+                       NULL, NULL);
+out:
+    free(r);
+}

@@ -1,0 +1,69 @@
+/*
+ * metricsapi.h - the resource metrics API (metrics.k8s.io/v1beta1) that
+ * `kubectl top` and the HorizontalPodAutoscaler read, served from the
+ * leader's scrape cycles.
+ *
+ * The store keeps, per node and per container, the last two samples of the
+ * cumulative CPU usage and the memory working set, chosen by metrics-server's
+ * rules (pkg/storage), and computes usage and timestamp/window from them as
+ * metrics-server does. It is fed the same batches the sinks get; a cycle's
+ * batches become visible together when the cycle ends.
+ *
+ * The request side (mapi_handle) renders discovery, NodeMetrics and
+ * PodMetrics (list and get, label and field selectors) and the OpenAPI
+ * documents as JSON. It knows no sockets and no authentication: the caller
+ * serves it over HTTPS after authorizing the request.
+ */
+#ifndef KP_METRICSAPI_H
+#define KP_METRICSAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metric.h"
+
+struct mapi_store;
+
+/* resolution_s: the scrape period (metrics-server's --metric-resolution), used by its rule
+ * for containers younger than one period. */
+struct mapi_store *mapi_store_new(double resolution_s);
+void mapi_store_free(struct mapi_store *s);
+/* A batch of the cycle in progress (node and pod_container series are used). Returns 0, or
+ * -1 when out of memory (the cycle is then dropped at commit). */
+int mapi_store_add_batch(struct mapi_store *s, const struct kp_batch *b);
+/* The cycle ended: its samples replace the served ones. */
+void mapi_store_commit(struct mapi_store *s);
+/* The cycle was cancelled (leadership lost): forget what it added. */
+void mapi_store_discard(struct mapi_store *s);
+/* Nodes and pods whose usage can be served now (both have two samples). */
+size_t mapi_store_node_count(const struct mapi_store *s);
+size_t mapi_store_pod_count(const struct mapi_store *s);
+
+/* One usage value as metrics-server computes it. */
+struct mapi_usage {
+    int64_t ts_ns;      /* the last sample's time (CPU's) */
+    int64_t window_ns;  /* last - previous sample time */
+    uint64_t cpu_nano;  /* nanocores over the window */
+    uint64_t mem_bytes; /* working set at ts_ns */
+};
+/* Usage of one node; 0, or -1 when unknown or not computable (a counter went back). */
+int mapi_store_node_usage(const struct mapi_store *s, const char *node, struct mapi_usage *out);
+/* Usage of one container; the same contract. */
+int mapi_store_container_usage(const struct mapi_store *s, const char *ns, const char *pod,
+                               const char *container, struct mapi_usage *out);
+
+/* ---- requests ------------------------------------------------------------ */
+
+struct mapi_response {
+    int code;
+    const char *content_type; /* static */
+    char *body;               /* owned by the caller after mapi_handle: free() */
+    size_t len;
+};
+
+/* Answer GET target (path and query, still percent-encoded). now_ns stamps the objects'
+ * creationTimestamp, as metrics-server does. Always fills resp (an error is a Status). */
+void mapi_handle(const struct mapi_store *s, const char *method, const char *target, int64_t now_ns,
+                 struct mapi_response *resp);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * fuzz_metrics_request.c - the metrics.k8s.io request side: the request target (path
+ * segments, percent-decoding, the query) routed by mapi_handle over a store with nodes and
+ * pods, and the label and field selector parsers and matchers on their own.
+ * Input: the first byte picks the parser, the rest is its text. Nothing may crash, leak or
+ * read out of bounds; every answer must be JSON with a code.
+ */
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapi_int.h"
+
+#define S 1000000000LL
+
+static struct mapi_store *store(void)
+{
+    static struct mapi_store *st;
+    if (st)
+        return st;
+    st = mapi_store_new(60);
+    for (int i = 0; i < 2; i++) {
+        struct kp_series se[2] = {
+            {.labels = {{"labels", "zone:a,app.kubernetes.io/name:x"},
+                        {"nodename", "n1"},
+                        {"type", "node"}},
+             .nlabels = 3},
+            {.labels = {{"container_name", "c"},
+                        {"labels", "app:web"},
+                        {"namespace_name", "ns"},
+                        {"pod_name", "p"},
+                        {"type", "pod_container"}},
+             .nlabels = 5},
+        };
+        int64_t ts = (1700000000LL + i * 60) * S;
+        struct kp_point pt[4] = {
+            {0, KP_M_CPU_USAGE, {.i = (10 + i) * S}, ts},
+            {0, KP_M_MEM_WORKING_SET, {.i = 1024}, ts},
+            {1, KP_M_CPU_USAGE, {.i = (5 + i) * S}, ts},
+            {1, KP_M_MEM_WORKING_SET, {.i = 1000}, ts},
+        };
+        struct kp_batch b = {se, 2, pt, 4};
+        mapi_store_add_batch(st, &b);
+        mapi_store_commit(st);
+    }
+    return st;
+}
+
+static const char *field(const char *key, const void *obj)
+{
+    (void)obj;
+    return strcmp(key, "metadata.name") == 0 ? "p" : NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || size > 16384)
+        return 0;
+    char *s = malloc(size);
+    memcpy(s, data + 1, size - 1);
+    s[size - 1] = '\0';
+    char err[256];
+    struct mapi_selector sel;
+    switch (data[0] % 3) {
+    case 0: {
+        struct mapi_response r;
+        mapi_handle(store(), "GET", s, 0, &r);
+        if (r.code < 200 || r.code > 599 || !r.body)
+            abort();
+        json_object *o = json_tokener_parse(r.body);
+        if (!o)
+            abort();
+        json_object_put(o);
+        free(r.body);
+        break;
+    }
+    case 1:
+        if (mapi_label_selector_parse(s, &sel, err, sizeof err) == 0) {
+            (void)mapi_selector_match_labels(&sel, "a:b,c:d,app.kubernetes.io/name:x");
+            (void)mapi_selector_match_labels(&sel, NULL);
+        } else if (!memchr(err, '\0', sizeof err)) {
+            abort();
+        }
+        mapi_selector_fini(&sel);
+        break;
+    default:
+        if (mapi_field_selector_parse(s, &sel, err, sizeof err) == 0)
+            (void)mapi_selector_match_fields(&sel, field, NULL);
+        mapi_selector_fini(&sel);
+        break;
+    }
+    free(s);
+    return 0;
+}
