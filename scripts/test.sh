@@ -82,7 +82,8 @@ check_format
 if [ "$unit_only" = 0 ]; then
     # Each script builds once per pinned version into ~/.cache/kubepulse and is a no-op after.
     step "building the test servers and tools (Go; cached after the first run)"
-    tests/infra/build-servers.sh         # kube-apiserver and kubectl v1.32.13
+    tests/infra/build-servers.sh --with-node  # kube-apiserver, kubectl, kubelet,
+                                         # kube-controller-manager, kube-scheduler v1.32.13
     tests/sim/build.sh >/dev/null        # the kubelet simulator
     tests/infra/build-goelector.sh >/dev/null  # client-go's elector, for interop tests
     tests/infra/influxdb2/build.sh >/dev/null  # InfluxDB 1.8.10: a real /api/v2/write

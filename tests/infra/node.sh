@@ -182,8 +182,8 @@ node_images() { # -> prints the two archive paths
         python3 "$NODE_SRC/mkimage.py" "$tmp/pause.tar" "$PAUSE_IMAGE" \
             --file "$tmp/pause:/pause" --entrypoint '["/pause"]' --user 65535
         local -a links=()
-        for p in sh ls cat sleep echo env id ps kill wget nc ip hostname date dd head grep mount \
-            top free df uname; do
+        for p in sh ls cat sleep echo env id ps kill wget nc ip hostname date dd head tail grep \
+            mount top free df uname readlink sed tr wc awk stat mkdir rm touch true false test; do
             links+=(--link "/bin/$p:busybox")
         done
         python3 "$NODE_SRC/mkimage.py" "$tmp/workload.tar" "$WORKLOAD_IMAGE" \

@@ -209,7 +209,8 @@ current-context: c
 
     def create_namespace(self, prefix: str = "kp") -> str:
         """A fresh namespace (unique name) with its 'default' ServiceAccount, which the
-        ServiceAccount admission plugin needs for pods (no controller-manager runs here).
+        ServiceAccount admission plugin needs for pods (no controller-manager runs unless
+        up.sh --with-node started one).
         Namespaces are not deleted: without the namespace controller they never finish
         terminating, so every test just uses its own."""
         base = re.sub(r"[^a-z0-9-]+", "-", prefix.lower()).strip("-")[:40] or "kp"
@@ -220,7 +221,8 @@ current-context: c
         status, body = self.api("POST", f"/api/v1/namespaces/{name}/serviceaccounts",
                                 {"apiVersion": "v1", "kind": "ServiceAccount",
                                  "metadata": {"name": "default"}})
-        assert status == 201, (status, body)
+        # 409: a kube-controller-manager (up.sh --with-node) made it first.
+        assert status in (201, 409), (status, body)
         return name
 
     def mint_token(self, sa: str, namespace: str, rules=(), cluster_rules=(),
