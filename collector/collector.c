@@ -154,9 +154,12 @@ static int watches_start(struct collector *c, char *err, size_t errlen)
     static const struct kube_watch_handlers hn = {wn_begin, wn_done, wn_event, w_error};
     static const struct kube_watch_handlers hp = {wp_begin, wp_done, wp_event, w_error};
     static const struct kube_watch_handlers hns = {wns_begin, wns_done, wns_event, w_error};
-    c->wn = kube_watch_start(
-        c->kube, &(struct kube_watch_opts){.path = "/api/v1/nodes", .list_page_size = LIST_PAGE},
-        &hn, c, err, errlen);
+    /* --node-selector: nodes outside it are never listed, so never cached nor scraped. */
+    c->wn = kube_watch_start(c->kube,
+                             &(struct kube_watch_opts){.path = "/api/v1/nodes",
+                                                       .label_selector = c->opts.node_selector,
+                                                       .list_page_size = LIST_PAGE},
+                             &hn, c, err, errlen);
     if (!c->wn)
         return -1;
     c->wns = kube_watch_start(c->kube, &(struct kube_watch_opts){.path = "/api/v1/namespaces"},
@@ -235,6 +238,11 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
     c->scheme = strdup(opts->kubelet_scheme ? opts->kubelet_scheme : "https");
     c->rates = rates_new();
     c->model = c->rates ? model_new(c->rates, pod_cache_lookup, &c->pods) : NULL;
+    if (scope_init(&c->scope, opts->metric_allow, opts->metric_deny, opts->namespace_include,
+                   opts->namespace_exclude, err, errlen) < 0)
+        goto fail;
+    if (c->model)
+        model_set_scope(c->model, &c->scope);
     /* slots are cheap until used: their parser and buffers come on first use */
     c->nslots = opts->max_concurrency > 0 ? (size_t)opts->max_concurrency : 1024;
     c->slots = calloc(c->nslots, sizeof(*c->slots));
@@ -270,6 +278,7 @@ void collector_free(struct collector *c)
     }
     free(c->slots);
     model_free(c->model);
+    scope_fini(&c->scope);
     rates_free(c->rates);
     node_cache_fini(&c->nodes);
     pod_cache_fini(&c->pods);

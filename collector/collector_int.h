@@ -14,6 +14,7 @@
 #include "model.h"
 #include "rates.h"
 #include "sched.h"
+#include "scope.h"
 #include "summary.h"
 
 /* An error body (401, 500...) is read up to this much, then the transfer is
@@ -45,6 +46,7 @@ struct collector {
     struct kube_watch *wn, *wp, *wns; /* owned */
     struct rates *rates;              /* owned */
     struct model *model;              /* owned */
+    struct scope scope;               /* what is written: metrics, namespaces */
     struct scrape *slots;             /* owned, max_concurrency */
     size_t nslots, inflight;
     char **queue; /* owned: node names still to scrape this cycle */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "rates.h"
+#include "scope.h"
 #include "util.h"
 
 /* ---- values of one series -------------------------------------------------- */
@@ -127,7 +128,8 @@ const char *mn_strdup(struct model_node *mn, const char *s)
 /* Append one series (labels in key order, NULL/empty omitted) and its points. */
 void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v)
 {
-    if (!v->has)
+    uint64_t has = v->has & mn->m->metrics; /* the scope's metrics only */
+    if (!has)
         return;
     const char *kv[][2] = {
         {"container_base_image", l->container_base_image},
@@ -159,7 +161,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         }
     }
     for (int id = 0; id < KP_M__COUNT; id++) {
-        if (!(v->has & (1ULL << id)))
+        if (!(has & (1ULL << id)))
             continue;
         struct kp_point *p = &mn->points[mn->npoints++];
         p->series = (uint32_t)mn->nseries;
@@ -357,6 +359,17 @@ static void pod_ns_add(struct model_node *mn, const struct model_labels *l,
     }
 }
 
+/* A scraped pod's requests and limits count in its node's (node_aggregator). */
+static void node_requests_add(struct model_node *mn, const struct model_pod_info *pi)
+{
+    if (!pi)
+        return;
+    mn->req[0] = sat_add(mn->req[0], pi->cpu_request_m);
+    mn->req[1] = sat_add(mn->req[1], pi->cpu_limit_m);
+    mn->req[2] = sat_add(mn->req[2], pi->mem_request);
+    mn->req[3] = sat_add(mn->req[3], pi->mem_limit);
+}
+
 int model_node_on_pod(const struct summary_pod *p, void *ud)
 {
     struct model_node *mn = ud;
@@ -369,6 +382,10 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         return 0; /* no identity: cannot be labelled or rated */
     const struct model_pod_info *pi =
         m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
+    if (!scope_namespace(m->scope, p->ns)) {
+        node_requests_add(mn, pi); /* the node's own figures stay whole */
+        return 0;
+    }
     struct model_labels l = mn->base;
     l.pod_id = mn_strdup(mn, p->uid);
     l.pod_name = mn_strdup(mn, p->name);
@@ -398,10 +415,7 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         vals_set_i(&pv, KP_M_CPU_LIMIT, pi->cpu_limit_m);
         vals_set_i(&pv, KP_M_MEM_REQUEST, pi->mem_request);
         vals_set_i(&pv, KP_M_MEM_LIMIT, pi->mem_limit);
-        mn->req[0] = sat_add(mn->req[0], pi->cpu_request_m);
-        mn->req[1] = sat_add(mn->req[1], pi->cpu_limit_m);
-        mn->req[2] = sat_add(mn->req[2], pi->mem_request);
-        mn->req[3] = sat_add(mn->req[3], pi->mem_limit);
+        node_requests_add(mn, pi);
     }
     if (p->has_ephemeral)
         vals_set_i(&pv, KP_M_EPHEMERAL_STORAGE_USAGE, u2i(p->ephemeral_used));

@@ -48,6 +48,11 @@ typedef void (*model_emit_fn)(const struct kp_batch *b, void *ud);
 struct model;
 struct model *model_new(struct rates *rates, model_pod_lookup_fn lookup, void *lookup_ud);
 void model_free(struct model *m);
+/* Write only the metrics and namespaces in scope (borrowed; NULL: everything). Pods of a
+ * namespace out of scope are left out of the pod, container, ns and cluster series; their
+ * requests still count in their node's. */
+struct scope;
+void model_set_scope(struct model *m, const struct scope *scope);
 /* A new cycle: resets the namespace sums. */
 void model_cycle_begin(struct model *m, uint32_t cycle, int64_t cycle_ts_ns);
 /* Emit ns and cluster series from the nodes that completed this cycle. */

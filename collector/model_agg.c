@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scope.h"
+
 const uint8_t model_agg_metric[AGG__N] = {
     [AGG_CPU_RATE] = KP_M_CPU_USAGE_RATE, [AGG_MEM_USAGE] = KP_M_MEM_USAGE,
     [AGG_CPU_REQ] = KP_M_CPU_REQUEST,     [AGG_CPU_LIM] = KP_M_CPU_LIMIT,
@@ -22,8 +24,15 @@ struct model *model_new(struct rates *rates, model_pod_lookup_fn lookup, void *l
     m->rates = rates;
     m->lookup = lookup;
     m->lookup_ud = lookup_ud;
+    m->metrics = ~0ULL;
     strmap_init(&m->ns);
     return m;
+}
+
+void model_set_scope(struct model *m, const struct scope *scope)
+{
+    m->scope = scope;
+    m->metrics = scope ? scope->metrics : ~0ULL;
 }
 
 static void ns_free_one(const char *key, void *value, void *ud)
@@ -103,7 +112,7 @@ static void ns_emit_series(struct ns_emit_ctx *c, const char *ns, const char *ui
     /* ascending metric id: model_agg_metric is not in id order */
     for (int id = 0; id < KP_M__COUNT; id++) {
         for (int k = 0; k < AGG__N; k++) {
-            if (model_agg_metric[k] != id || !(has & (1u << k)))
+            if (model_agg_metric[k] != id || !(has & (1u << k)) || !(c->m->metrics & (1ULL << id)))
                 continue;
             c->points[c->npoints++] = (struct kp_point){.series = (uint32_t)c->nseries,
                                                         .metric = (uint16_t)id,

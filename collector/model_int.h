@@ -72,6 +72,8 @@ struct model {
     struct rates *rates; /* borrowed */
     model_pod_lookup_fn lookup;
     void *lookup_ud;
+    const struct scope *scope; /* borrowed; NULL: everything */
+    uint64_t metrics;          /* bit per enum kp_metric_id: written */
     uint32_t cycle;
     int64_t cycle_ts;
     struct strmap ns; /* namespace name -> struct ns_sum (owned) */

@@ -39,7 +39,20 @@ struct collector_opts {
     const char *kubelet_token_file;      /* borrowed, copied; NULL: the API token */
     bool skip_pod_watch;                 /* --watch-pods=false: no labels/requests */
     struct collector_clock clock;
+    /* Scope (borrowed; NULL or "": everything). Comma-separated names or fnmatch patterns. */
+    const char *metric_allow, *metric_deny;            /* metric names or patterns */
+    const char *namespace_include, *namespace_exclude; /* pods (and their ns) written */
+    const char *node_selector; /* label selector of the nodes scraped (node LIST/WATCH) */
 };
+
+/* The scope options' checks, as the flags are parsed. One list of metric names or patterns
+ * (each must match a metric), one of namespace names or patterns: 0, or -1 with a message
+ * that leaves the flag's name to the caller (kp_opt_check_fn). */
+int collector_check_metrics(const char *list, char *err, size_t errlen);
+int collector_check_namespaces(const char *list, char *err, size_t errlen);
+/* All of o's scope options together (each list, the node selector, and that the metric lists
+ * leave a metric to write): 0, or -1 with a message naming the flag. */
+int collector_scope_check(const struct collector_opts *o, char *err, size_t errlen);
 
 struct collector_sink {
     /* A batch of points; valid only during the call. */

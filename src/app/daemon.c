@@ -433,6 +433,11 @@ static int open_collector(struct daemon *d, char *err, size_t errlen)
         .kubelet_insecure_tls = o->kubelet_insecure_tls,
         .kubelet_timeout_s = o->kubelet_timeout_s,
         .max_concurrency = o->kubelet_max_concurrency,
+        .node_selector = o->node_selector,
+        .metric_allow = o->metric_allow,
+        .metric_deny = o->metric_deny,
+        .namespace_include = o->namespace_include,
+        .namespace_exclude = o->namespace_exclude,
         .max_body_bytes = o->kubelet_max_body_bytes,
         .kubelet_token_file =
             o->kubelet_token_file && *o->kubelet_token_file ? o->kubelet_token_file : NULL,

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "collector.h"
 #include "elector.h"
+#include "kube.h"
 #include "sink.h"
 #include "source.h"
 #include "util.h"
@@ -98,6 +100,23 @@ static const struct kp_opt opts[] = {
      "largest Summary response accepted from one kubelet", 0, 0, NULL},
     {"watch-pods", KP_OPT_BOOL, "true", OFF(watch_pods),
      "watch Pods for labels, requests and limits", 0, 0, NULL},
+    {"node-selector", KP_OPT_STRING, "", OFF(node_selector),
+     "label selector of the nodes to scrape, as metrics-server's (e.g. "
+     "node-role.kubernetes.io/control-plane!=,pool in (a,b)); default every node",
+     0, 0, kube_label_selector_check},
+    {"metric-allow", KP_OPT_STRING, "", OFF(metric_allow),
+     "metrics to write, comma-separated names or patterns (cpu/usage_rate,memory/*); default "
+     "all",
+     0, 0, collector_check_metrics},
+    {"metric-deny", KP_OPT_STRING, "", OFF(metric_deny),
+     "metrics not to write, comma-separated names or patterns (e.g. network/*_errors*)", 0, 0,
+     collector_check_metrics},
+    {"namespace-include", KP_OPT_STRING, "", OFF(namespace_include),
+     "namespaces whose pods are written, comma-separated names or patterns; default all", 0, 0,
+     collector_check_namespaces},
+    {"namespace-exclude", KP_OPT_STRING, "", OFF(namespace_exclude),
+     "namespaces whose pods are not written, comma-separated names or patterns (kube-*)", 0, 0,
+     collector_check_namespaces},
     {"source", KP_OPT_STRING, "", OFF(source),
      "Heapster source URI, e.g. kubernetes:https://kubernetes.default?inClusterConfig=true "
      "(docs/migrating-from-heapster.md)",
@@ -510,6 +529,13 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
         seterr(err, errlen, "flag --kubelet-timeout must be shorter than --metric-resolution");
         return -1;
     }
+    struct collector_opts scope = {.node_selector = o->node_selector,
+                                   .metric_allow = o->metric_allow,
+                                   .metric_deny = o->metric_deny,
+                                   .namespace_include = o->namespace_include,
+                                   .namespace_exclude = o->namespace_exclude};
+    if (collector_scope_check(&scope, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < o->sinks.n; i++) {
         if (sink_check(o->sinks.v[i], e, sizeof e) < 0) {
             seterr(err, errlen, "flag %s (#%zu)", e, i + 1);

@@ -45,6 +45,10 @@ struct kp_options {
     long kubelet_max_concurrency;
     long long kubelet_max_body_bytes;
     bool watch_pods;
+    /* scope: what is scraped and written (the collector owns the lists' grammar) */
+    char *node_selector;
+    char *metric_allow, *metric_deny;
+    char *namespace_include, *namespace_exclude;
     char *source; /* Heapster --source URI, mapped onto the options (kp_options_parse) */
     /* Kubelets and API access from Heapster's --source (NULL/false: not given) */
     bool kubelet_http;       /* kubeletHttps=false: plain HTTP (the read-only port) */

@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "rates.h"
+#include "scope.h"
 
 #define T1_NS 1704067210000000000LL /* 2024-01-01T00:00:10Z */
 #define T0_NS 1704067200000000000LL
@@ -261,6 +262,91 @@ static void test_failed_node_not_summed(void **state)
     assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 200);
 }
 
+/* The scope: prod's pods are out (no pod, container, volume or ns series; the cluster sums
+ * only default), n1's own requests still count db-0's; only the cpu metrics but cpu/usage,
+ * and memory/usage, written. */
+static void test_scope(void **state)
+{
+    struct env *e = *state;
+    struct scope sc;
+    char err[256];
+    assert_int_equal(
+        scope_init(&sc, "cpu/*,memory/usage", "cpu/usage", "", "prod", err, sizeof(err)), 0);
+    model_set_scope(e->model, &sc);
+    two_cycles(e, 0, 1);
+    assert_int_equal(h_count("namespace_name=prod"), 0);
+    assert_true(h_count("namespace_name=default") > 0);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_USAGE_RATE), 900); /* default only */
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 550);
+    assert_int_equal(h_int("type=cluster", KP_M_MEM_USAGE), 290000000);
+    const char *n = "type=node,nodename=n1,hostname=n1.example";
+    assert_int_equal(h_int(n, KP_M_CPU_REQUEST), 1350); /* web-1 350 + db-0 1000 */
+    assert_int_equal(h_int(n, KP_M_CPU_USAGE_RATE), 2000);
+    assert_float_equal(h_float(n, KP_M_CPU_NODE_UTILIZATION), 2000.0 / 3800, 1e-12);
+    for (size_t i = 0; i < h_nrecs; i++) {
+        const char *name = kp_metrics[h_recs[i].metric].name;
+        if (strncmp(name, "cpu/", 4) != 0 && strcmp(name, "memory/usage") != 0)
+            fail_msg("%s written: not in --metric-allow", name);
+        if (h_recs[i].metric == KP_M_CPU_USAGE)
+            fail_msg("cpu/usage written: in --metric-deny");
+    }
+    assert_int_equal(h_order_violations, 0);
+    /* no filesystem metric is allowed: filesystem series carry no point, so none exist */
+    assert_int_equal(h_count("resource_id=logs"), 0);
+    scope_fini(&sc);
+}
+
+static void test_scope_include(void **state)
+{
+    struct env *e = *state;
+    struct scope sc;
+    char err[256];
+    assert_int_equal(scope_init(&sc, NULL, NULL, "prod,kube-*", NULL, err, sizeof(err)), 0);
+    assert_true(scope_namespace(&sc, "prod"));
+    assert_true(scope_namespace(&sc, "kube-system"));
+    assert_false(scope_namespace(&sc, "default"));
+    model_set_scope(e->model, &sc);
+    two_cycles(e, 0, 1);
+    assert_int_equal(h_count("namespace_name=default"), 0);
+    assert_true(h_count("type=pod,namespace_name=prod,pod_name=db-0") > 0);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_USAGE_RATE), 1050);
+    scope_fini(&sc);
+}
+
+static void test_scope_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *allow, *deny, *inc, *exc, *msg;
+    } bad[] = {
+        {"cpu/usgae", NULL, NULL, NULL, "flag --metric-allow: \"cpu/usgae\" matches no metric"},
+        {NULL, "disk/*", NULL, NULL, "flag --metric-deny: \"disk/*\" matches no metric"},
+        {"cpu/*,", NULL, NULL, NULL, "flag --metric-allow: empty entry in \"cpu/*,\""},
+        {"cpu/*", "cpu/*", NULL, NULL, "leave no metric to write"},
+        {NULL, NULL, "Prod", NULL, "flag --namespace-include: \"Prod\" is not a namespace"},
+        {NULL, NULL, NULL, "a_b", "flag --namespace-exclude: \"a_b\" is not a namespace"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct scope sc;
+        char err[256] = "";
+        assert_int_equal(
+            scope_init(&sc, bad[i].allow, bad[i].deny, bad[i].inc, bad[i].exc, err, sizeof(err)),
+            -1);
+        if (!strstr(err, bad[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].msg);
+    }
+    struct scope sc;
+    char err[256];
+    assert_int_equal(
+        scope_init(&sc, " cpu/usage_rate , memory/* ", "", "", " kube-* ", err, sizeof(err)), 0);
+    assert_int_equal(sc.metrics & (1ULL << KP_M_CPU_USAGE), 0);
+    assert_true(sc.metrics & (1ULL << KP_M_CPU_USAGE_RATE));
+    assert_true(sc.metrics & (1ULL << KP_M_MEM_WORKING_SET));
+    assert_false(scope_namespace(&sc, "kube-system"));
+    assert_true(scope_namespace(&sc, "default"));
+    scope_fini(&sc);
+}
+
 /* Render every record to a string so whole runs can be compared. */
 static char *render_all(void)
 {
@@ -303,6 +389,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ns_and_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_node_not_summed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunking_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_include, setup, teardown),
+        cmocka_unit_test(test_scope_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
