@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kubepulse"
@@ -53,7 +54,13 @@ def helm(cluster, tmp_path_factory):
 
 
 def dry_run_server(cluster, manifests: str, *args) -> list[str]:
-    """kubectl apply --dry-run=server; returns the "KIND/NAME created (server dry run)" lines."""
+    """kubectl apply --dry-run=server; returns the "KIND/NAME created (server dry run)" lines.
+    The `helm test` ServiceAccount is created for real first, as helm creates it (hook weight
+    -2) before the test pod, which the API server admits only when its account exists."""
+    for doc in yaml.safe_load_all(manifests):
+        if doc and doc["kind"] == "ServiceAccount" and \
+                doc["metadata"].get("annotations", {}).get("helm.sh/hook") == "test":
+            cluster.kubectl("apply", "-f", "-", input=doc)
     proc = cluster.kubectl("apply", "--dry-run=server", "-f", "-", *args, input=manifests)
     lines = proc.stdout.strip().splitlines()
     assert lines and all("(server dry run)" in line for line in lines), proc.stdout
@@ -69,7 +76,8 @@ def test_chart_lints_and_schema_rejects_bad_values(helm):
         "replicaCount=-1": "replicaCount: Must be greater than or equal to 0",
         "replicaCount=three": "replicaCount: Invalid type. Expected: integer",
         "leaderElection.leaseDuration=15": "leaseDuration: Invalid type",
-        "log.format=xml": "log.format must be one of",
+        "hostNetwork=yes": "hostNetwork: Invalid type",
+        "scope.nodeSelector[0]=a": "nodeSelector: Invalid type",
         # Credentials inline in a sink URI (they would land in the pod spec): refused.
         "sinks[0]=influxdb:http://influx:8086?db=k8s&pw=secret": "sinks.0: Must not validate",
         # The API server refuses projected tokens shorter than 10 minutes.
@@ -86,6 +94,285 @@ def test_chart_lints_and_schema_rejects_bad_values(helm):
     assert proc.returncode != 0 and "needs leaderElection.enabled" in proc.stderr
     helm.run("template", "t", CHART, "--set", "leaderElection.enabled=false",
              "--set", "replicaCount=1")
+
+
+# ---- values that would crash-loop the pods: the binary's message at `helm install` ---------
+
+BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", ROOT / "build"))
+KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
+CONFIG_PATH = "/etc/kubepulse/config/kubepulse.yaml"  # kubepulse.configDir in _helpers.tpl
+
+
+def rendered(helm, *args) -> list[dict]:
+    out = helm.run("template", "kp", CHART, "--namespace", "kp-test", *args).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def chart_args(helm, *args) -> list[str]:
+    dep = next(d for d in rendered(helm, *args) if d["kind"] == "Deployment")
+    return dep["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def flag_name(arg: str) -> str:
+    return arg.lstrip("-").split("=", 1)[0].replace("_", "-")
+
+
+def binary_error(args: list[str], config: dict | None, tmp: Path) -> str:
+    """kubepulse's one-line error for args (and config as its --config file), with the file
+    named as the chart mounts it."""
+    if not KUBEPULSE.exists():
+        pytest.skip(f"{KUBEPULSE} not built")
+    argv = [str(KUBEPULSE), *args]
+    if config is not None:
+        path = tmp / "kubepulse.yaml"
+        path.write_text(yaml.safe_dump(config, default_flow_style=False))  # sorted, as toYaml
+        argv = [a for a in argv if not a.startswith("--config=")] + [f"--config={path}"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=20,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp)})
+    assert proc.returncode == 2, (args, proc.returncode, proc.stdout, proc.stderr)
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("kubepulse: "), proc.stderr
+    message = line[len("kubepulse: "):]
+    return message.replace(str(tmp / "kubepulse.yaml"), CONFIG_PATH) if config else message
+
+
+# (id, helm --set/--set-string arguments, the flags the binary gets in place of the chart's
+# same-named ones, the config file it reads). Each is a value that would make every replica
+# exit at start.
+CRASH_CASES = [
+    ("resolution-below-1s", ["--set-string", "metricResolution=500ms"],
+     ["--metric-resolution=500ms"], None),
+    ("resolution-not-a-duration", ["--set-string", "metricResolution=15"],
+     ["--metric-resolution=15"], None),
+    ("lease-not-above-renew", ["--set", "leaderElection.leaseDuration=10s"],
+     ["--lease-duration=10s"], None),
+    ("lease-not-above-renew-whole-seconds", ["--set", "leaderElection.leaseDuration=10500ms"],
+     ["--lease-duration=10500ms"], None),
+    ("renew-not-above-retry", ["--set", "leaderElection.retryPeriod=9s"],
+     ["--retry-period=9s"], None),
+    ("retry-below-1s", ["--set", "leaderElection.retryPeriod=500ms"],
+     ["--retry-period=500ms"], None),
+    ("lease-below-1s", ["--set", "leaderElection.leaseDuration=800ms,"
+                        "leaderElection.renewDeadline=500ms,leaderElection.retryPeriod=50ms"],
+     ["--lease-duration=800ms", "--renew-deadline=500ms", "--retry-period=50ms"], None),
+    ("kubelet-timeout-above-resolution", ["--set", "kubelet.timeout=20s"],
+     ["--kubelet-timeout=20s"], None),
+    ("kubelet-port-0", ["--set", "kubelet.port=0"], ["--kubelet-port=0"], None),
+    ("config-not-a-bool", ["--set-string", "config.watch-pods=maybe"], [],
+     {"watch-pods": "maybe"}),
+    ("log-format", ["--set", "log.format=xml"], ["--log-format=xml"], None),
+    ("verbosity", ["--set", "log.verbosity=11"], ["--v=11"], None),
+    ("config-sink-timeout-0", ["--set", "config.sink-timeout=0s"], [],
+     {"sink-timeout": "0s"}),
+    ("config-batch-lines-0", ["--set", "config.sink-batch-lines=0"], [],
+     {"sink-batch-lines": 0}),
+    ("config-buffer-size", ["--set", "config.sink-buffer-size=1x"], [],
+     {"sink-buffer-size": "1x"}),
+    ("config-body-size", ["--set", "config.kubelet-max-body-size=1x"], [],
+     {"kubelet-max-body-size": "1x"}),
+    ("config-unknown-key", ["--set", "config.no-such-option=1"], [], {"no-such-option": 1}),
+    ("extra-unknown-flag", ["--set", "extraArgs[0]=--no-such-flag"], ["--no-such-flag"], None),
+    ("extra-bad-duration", ["--set", "extraArgs[0]=--sink-timeout=x"], ["--sink-timeout=x"],
+     None),
+    ("sink-unknown-type", ["--set", "sinks[0]=foo:bar"], ["--sink=foo:bar"], None),
+    ("sink-not-http", ["--set", "sinks[0]=influxdb:ftp://x"], ["--sink=influxdb:ftp://x"],
+     None),
+    ("sink-unknown-option", ["--set", "sinks[0]=influxdb:http://x?db=k&foo=1"],
+     ["--sink=influxdb:http://x?db=k&foo=1"], None),
+    ("sink-influxdb2-unknown-option",
+     ["--set", "sinks[0]=influxdb2:http://x?org=a&bucket=b&db=k"],
+     ["--sink=influxdb2:http://x?org=a&bucket=b&db=k"], None),
+    ("sink-log-unknown-option", ["--set", "sinks[0]=log:?db=k"], ["--sink=log:?db=k"], None),
+    ("sink-null-unknown-option", ["--set", "sinks[0]=null:?db=k"], ["--sink=null:?db=k"], None),
+    ("second-sink-influxdb2-no-bucket",
+     ["--set", "sinks[0]=log", "--set", "sinks[1]=influxdb2:http://x?org=a"],
+     ["--sink=log", "--sink=influxdb2:http://x?org=a"], None),
+    ("metric-allow-unknown", ["--set", "scope.metrics.allow[0]=cpu/usgae"],
+     ["--metric-allow=cpu/usgae"], None),
+    ("metric-deny-unknown-pattern", ["--set", "scope.metrics.deny[0]=disk/*"],
+     ["--metric-deny=disk/*"], None),
+    ("metrics-none-left", ["--set", "scope.metrics.allow[0]=cpu/*",
+                           "--set", "scope.metrics.deny[0]=cpu/*"],
+     ["--metric-allow=cpu/*", "--metric-deny=cpu/*"], None),
+    ("namespace-not-a-name", ["--set", "scope.namespaces.exclude[0]=Kube_System"],
+     ["--namespace-exclude=Kube_System"], None),
+    ("namespace-empty-entry", ["--set-json", 'scope.namespaces.include=["a,,b"]'],
+     ["--namespace-include=a,,b"], None),
+]
+# The node selector's grammar: the chart refuses what the binary refuses, with the binary's
+# message up to its reason (which only the binary details).
+SELECTOR_CASES = ["a b", "!a=b", "a in ()", "a,", "-a=b", "a=-b", "a<b", "Example.COM/x=a"]
+
+
+def crash_message(helm, tmp_path, values, flags, config) -> tuple[str, str]:
+    """(helm's stderr, the binary's message) for one case."""
+    proc = helm.run("template", "kp", CHART, *values, check=False)
+    assert proc.returncode != 0, f"{values} rendered"
+    # The binary, given what the chart would have given it: the default rendering's args with
+    # the case's flags in place of the same-named ones, and the case's config file.
+    base = chart_args(helm)
+    names = {flag_name(f) for f in flags}
+    args = [a for a in base if flag_name(a) not in names] + flags
+    if config is not None:
+        args.append(f"--config={CONFIG_PATH}")
+    return proc.stderr, binary_error(args, config, tmp_path)
+
+
+@pytest.mark.parametrize("case", CRASH_CASES, ids=[c[0] for c in CRASH_CASES])
+def test_chart_refuses_what_the_binary_refuses(helm, tmp_path, case):
+    name, values, flags, config = case
+    stderr, message = crash_message(helm, tmp_path, values, flags, config)
+    assert message in stderr, (name, message, stderr)
+
+
+@pytest.mark.parametrize("selector", SELECTOR_CASES)
+def test_chart_refuses_the_selectors_the_binary_refuses(helm, tmp_path, selector):
+    stderr, message = crash_message(helm, tmp_path, ["--set-json",
+                                                     f"scope.nodeSelector={json.dumps(selector)}"],
+                                    [f"--node-selector={selector}"], None)
+    head = f'flag --node-selector: invalid label selector "{selector}"'
+    assert message.startswith(head + ": "), message
+    assert head + " [value scope.nodeSelector]" in stderr, (message, stderr)
+
+
+def test_chart_accepts_the_selectors_the_binary_accepts(helm, tmp_path):
+    if not KUBEPULSE.exists():
+        pytest.skip(f"{KUBEPULSE} not built")
+    for selector in ["", "x=a,y=b", "x!=a", "x==a", "x=", "!x", "x", "x>1,z<5",
+                     " x in (a, b) , y notin (c)", "node-role.kubernetes.io/control-plane!=",
+                     "topology.kubernetes.io/zone in (eu-west-1a,eu-west-1b)"]:
+        args = chart_args(helm, "--set-json", f"scope.nodeSelector={json.dumps(selector)}")
+        if selector:
+            assert f"--node-selector={selector}" in args
+        # The binary takes it too: it gets past its options to the missing kubeconfig.
+        proc = subprocess.run([str(KUBEPULSE), f"--node-selector={selector}",
+                               f"--kubeconfig={tmp_path}/none", "--sink=log"],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 1 and "node-selector" not in proc.stderr, (selector, proc)
+
+
+def test_chart_flags_have_one_source(helm):
+    """Every flag the chart sets is refused in config: and in extraArgs, naming its value;
+    config: and extraArgs may not both set one."""
+    base = chart_args(helm, "--set", "kubelet.certificateAuthority=/ca.crt",
+                      "--set", "scope.nodeSelector=a=b")
+    names = sorted({flag_name(a) for a in base})
+    assert {"metric-resolution", "sink", "lease-duration", "node-selector",
+            "kubelet-certificate-authority"} <= set(names), names
+    for name in names:
+        proc = helm.run("template", "kp", CHART, "--set-string", f"config.{name}=1", check=False)
+        assert proc.returncode != 0, f"config.{name} accepted next to the chart's --{name}"
+        assert f'config: key "{name}" is set by the chart as --{name}' in proc.stderr, \
+            proc.stderr
+        proc = helm.run("template", "kp", CHART, "--set-string", f"extraArgs[0]=--{name}=1",
+                        check=False)
+        assert proc.returncode != 0 and f"extraArgs: --{name} is set by the chart" in \
+            proc.stderr, proc.stderr
+    proc = helm.run("template", "kp", CHART, "--set", "metricResolution=30s",
+                    "--set", "config.metric-resolution=30s", check=False)
+    assert "set metricResolution instead" in proc.stderr, proc.stderr
+    # Heapster's spelling is the same flag.
+    proc = helm.run("template", "kp", CHART, "--set", "extraArgs[0]=--metric_resolution=30s",
+                    check=False)
+    assert "extraArgs: --metric-resolution is set by the chart" in proc.stderr, proc.stderr
+    proc = helm.run("template", "kp", CHART, "--set", "extraArgs[0]=--sink-timeout=5s",
+                    "--set", "config.sink-timeout=5s", check=False)
+    assert "extraArgs: --sink-timeout is also a key of config" in proc.stderr, proc.stderr
+    # What the chart does not set goes to either place, once.
+    args = chart_args(helm, "--set", "extraArgs[0]=--sink-timeout=5s",
+                      "--set", "config.sink-batch-lines=1000")
+    assert args[-2:] == [f"--config={CONFIG_PATH}", "--sink-timeout=5s"], args
+
+
+def chart_option_table() -> dict[str, str]:
+    text = (CHART / "templates" / "_validate.tpl").read_text()
+    body = text.split('{{- define "kubepulse.optionTable" -}}', 1)[1].split("{{- end }}", 1)[0]
+    return {k.strip(): v.split()[0] for k, v in
+            (line.split(":", 1) for line in body.strip().splitlines())}
+
+
+def test_chart_option_table_is_the_binarys():
+    """_validate.tpl's copy of the option table lists the binary's flags with their types."""
+    if not KUBEPULSE.exists():
+        pytest.skip(f"{KUBEPULSE} not built")
+    out = subprocess.run([str(KUBEPULSE), "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    kinds = {"string": "string", "": "bool", "int": "int", "size": "size",
+             "duration": "duration", "value": "list"}
+    flags = out.split("Flags", 1)[1].split("\n\n", 1)[0]
+    binary = {}
+    for m in re.finditer(r"^  --([a-z][a-z0-9-]*) ?(\S*)\s{2,}", flags, re.M):
+        if m.group(1) not in ("help", "version"):
+            binary[m.group(1)] = kinds.get(m.group(2), m.group(2))
+    # Heapster's and glog's flags that mean nothing here: accepted with a warning.
+    ignored = out.split("meaning nothing here:", 1)[1].split("\n\n", 1)[0]
+    for name in re.findall(r"--([a-z][a-z0-9-]*)", ignored):
+        binary[name] = "ignored"
+    assert len(binary) > 60
+    assert chart_option_table() == binary
+
+
+def test_new_values_render_valid_objects(cluster, helm, namespace):
+    """namespaceOverride, revisionHistoryLimit, image.registry, hostNetwork, networkPolicy,
+    extraArgs, extraVolumes and a null minAvailable, accepted by the API server."""
+    docs = rendered(helm, "--set", "podDisruptionBudget.minAvailable=null")
+    pdb = next(d for d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"].get("maxUnavailable") == 1 and "minAvailable" not in pdb["spec"], pdb
+    docs = rendered(helm, "--set", "podDisruptionBudget.minAvailable=null",
+                    "--set", "podDisruptionBudget.maxUnavailable=null")
+    pdb = next(d for d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"].get("maxUnavailable") == 1, pdb
+    docs = rendered(helm, "--set", "podDisruptionBudget.minAvailable=0")
+    pdb = next(d for d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"] == {"minAvailable": 0, "selector": pdb["spec"]["selector"]}, pdb
+
+    other = cluster.create_namespace("kp-override")
+    values = [
+        "--set", f"namespaceOverride={other}", "--set", "revisionHistoryLimit=3",
+        "--set", "image.registry=registry.example.com/", "--set", "image.repository=kp/kubepulse",
+        "--set", "hostNetwork=true", "--set", "networkPolicy.enabled=true",
+        "--set", "networkPolicy.from[0].namespaceSelector.matchLabels.team=obs",
+        "--set", "extraArgs[0]=--sink-timeout=5s",
+        "--set", "extraVolumes[0].name=kubelet-ca",
+        "--set", "extraVolumes[0].configMap.name=kubelet-ca",
+        "--set", "extraVolumeMounts[0].name=kubelet-ca",
+        "--set", "extraVolumeMounts[0].mountPath=/etc/kubepulse/kubelet-ca",
+        "--set", "kubelet.certificateAuthority=/etc/kubepulse/kubelet-ca/ca.crt",
+        "--set", "podDisruptionBudget.minAvailable=null",
+        "--set", "scope.nodeSelector=kubernetes.io/os=linux",
+        "--set", "scope.metrics.deny[0]=network/*_errors*",
+        "--set", "scope.namespaces.exclude[0]=kube-*",
+    ]
+    docs = rendered(helm, *values)
+    for d in docs:
+        if d["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+            assert d["metadata"]["namespace"] == other, d["metadata"]
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert dep["spec"]["revisionHistoryLimit"] == 3
+    assert c["image"] == "registry.example.com/kp/kubepulse:0.1.0"
+    assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert "--listen=$(POD_IP):8080" in c["args"]
+    assert {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} \
+        in c["env"]
+    assert c["args"][-1] == "--sink-timeout=5s"
+    assert {"--node-selector=kubernetes.io/os=linux", "--metric-deny=network/*_errors*",
+            "--namespace-exclude=kube-*"} <= set(c["args"]), c["args"]
+    assert {"name": "kubelet-ca", "configMap": {"name": "kubelet-ca"}} in spec["volumes"]
+    assert {"name": "kubelet-ca", "mountPath": "/etc/kubepulse/kubelet-ca"} in \
+        c["volumeMounts"]
+    np = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    assert np["spec"]["policyTypes"] == ["Ingress"]  # egress (the Lease) untouched
+    peers = np["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"team": "obs"}}} in peers
+    assert np["spec"]["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    # The API server accepts every object (server-side dry run), in the override namespace.
+    text = "\n---\n".join(yaml.safe_dump(d) for d in docs)
+    lines = dry_run_server(cluster, text)
+    kinds = {line.split("/")[0] for line in lines}
+    assert {"networkpolicy.networking.k8s.io", "poddisruptionbudget.policy",
+            "deployment.apps"} <= kinds, lines
 
 
 def test_deploy_dir_is_the_chart_rendering():

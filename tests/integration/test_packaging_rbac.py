@@ -40,6 +40,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kpharness import REPO_ROOT, ProcessGroup, wait_for
 from test_packaging import CHART, Helm
@@ -305,6 +306,82 @@ def test_three_replicas_with_chart_rbac(rig):
     for r in reps:
         assert "forbidden" not in r.log().lower(), r.identity
         r.proc.stop()
+
+
+# ---- `helm test`: the chart's check, run against real replicas --------------------------------
+
+HELM_TEST_PORT = 18091  # containerPort for this test; every replica on its own loopback address
+HELM_TEST_ADDR = "127.1.24.{}"
+
+
+def run_helm_test_script(rig, pod: dict, sa_dir: Path, timeout_s: int):
+    """The test pod's container as the chart renders it (sh -c SCRIPT, its env), run here: the
+    API server is the test cluster's, the ServiceAccount files are sa_dir's."""
+    c = pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    port = rig.cluster.apiserver.rsplit(":", 1)[1]
+    env.update(KP_TIMEOUT_S=str(timeout_s), KP_SA_DIR=str(sa_dir), PATH=os.environ["PATH"],
+               KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=port)
+    assert c["command"][:2] == ["sh", "-c"]
+    return subprocess.run(c["command"], env=env, capture_output=True, text=True,
+                          timeout=timeout_s + 30)
+
+
+def test_helm_test_pod_checks_leader_cycle_and_sink(rig, tmp_path):
+    """`helm test` passes only when a leader exists, has completed a cycle and every sink wrote:
+    its ServiceAccount, Role and RoleBinding are applied as rendered, its token minted; the
+    replicas' Pod objects name their loopback address as podIP, as the kubelet would."""
+    out = rig.helm.run("template", rig.release, CHART, "--namespace", rig.ns,
+                       "--set", f"leaderElection.leaseName={LEASE}",
+                       "--set", f"containerPort={HELM_TEST_PORT}",
+                       "--show-only", "templates/tests/test-release.yaml").stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding", "Pod"]
+    for d in docs[:3]:
+        rig.cluster.kubectl("apply", "-f", "-", input=d)
+    pod = docs[3]
+    sa_dir = tmp_path / "sa"
+    sa_dir.mkdir()
+    (sa_dir / "token").write_text(rig.cluster.kubectl(
+        "create", "token", pod["spec"]["serviceAccountName"], "-n", rig.ns,
+        "--duration", "15m").stdout.strip())
+    (sa_dir / "ca.crt").write_text(Path(rig.cluster.ca_cert).read_text())
+    rig.delete_lease()
+
+    # Nobody leads: the check fails, saying so.
+    proc = run_helm_test_script(rig, pod, sa_dir, 2)
+    assert proc.returncode == 1 and "FAIL: cannot read the Lease" in proc.stderr, proc
+
+    def start(i: int, sinks) -> Replica:
+        ident = f"{rig.full}-ht{i}-{secrets.token_hex(2)}"
+        addr = HELM_TEST_ADDR.format(i)
+        rig.cluster.kubectl("create", "-f", "-", input={
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": ident, "namespace": rig.ns},
+            "spec": {"containers": [{"name": "kubepulse", "image": "localhost/kubepulse"}]}})
+        rig.cluster.kubectl("patch", "pod", ident, "-n", rig.ns, "--subresource=status",
+                            "--type=merge", "-p", json.dumps(
+                                {"status": {"podIP": addr, "podIPs": [{"ip": addr}]}}))
+        return rig.replica(ident, sinks=sinks, extra=["--listen", f"{addr}:{HELM_TEST_PORT}"])
+
+    db = f"kphelmtest_{int(time.time())}"
+    influx = f"influxdb:{rig.cluster.influx_url}?db={db}"
+    reps = [start(i, ("log", influx)) for i in (1, 2)]
+    proc = run_helm_test_script(rig, pod, sa_dir, 60)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    holder = rig.holder()
+    assert proc.stdout.strip().splitlines()[-1] == (
+        f"ok: {holder} leads, completed a scrape cycle, and every sink wrote"), proc.stdout
+    for r in reps:
+        r.proc.stop(signal.SIGTERM)
+
+    # A leader whose sink never writes (nothing listens there): the check fails on the sink.
+    rig.delete_lease()
+    dead = start(3, ("log", "influxdb:http://127.0.0.1:9?db=x"))
+    wait_for(lambda: rig.holder() == dead.identity, timeout=15, what="the new leader")
+    proc = run_helm_test_script(rig, pod, sa_dir, 3 * RES + 2)
+    assert proc.returncode == 1, proc.stdout
+    assert f"FAIL: {dead.identity}: a sink has not written any point yet" in proc.stderr, proc
+    dead.proc.stop()
 
 
 # ---- least privilege, rule by rule ---------------------------------------------------------

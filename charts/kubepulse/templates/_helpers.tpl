@@ -47,6 +47,13 @@ app.kubernetes.io/name: {{ include "kubepulse.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* Labels of the `helm test` objects: not the pods' selector labels, so the Service never
+picks the test pod as an endpoint. */}}
+{{- define "kubepulse.testLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
 {{- define "kubepulse.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "kubepulse.fullname" .) .Values.serviceAccount.name }}
@@ -55,54 +62,84 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* The image: [registry/]repository, then @digest or :tag (default appVersion). */}}
 {{- define "kubepulse.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repo := .Values.image.repository }}
+{{- with .Values.image.registry }}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}
 {{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The namespace of every namespaced object: namespaceOverride, else the release's. */}}
+{{- define "kubepulse.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/* Where the config ConfigMap is mounted, and the file --config reads. */}}
 {{- define "kubepulse.configDir" -}}/etc/kubepulse/config{{- end }}
 
 {{/*
-The container's arguments, from values. The identity and the Lease namespace come from the
-downward API (env POD_NAME, POD_NAMESPACE), which Kubernetes substitutes for $(VAR).
+Every flag the chart sets, as a JSON list of [flag, value, source]: the source is the value
+that sets it ("" for the two that come from the downward API); an empty value (an optional
+setting left unset) is not passed, but the setting is still the chart's. The container's arguments
+(kubepulse.args) and the checks of _validate.tpl both read this one list, so a flag the chart
+sets is also one that config: and extraArgs may not set a second time. The identity and the
+Lease namespace come from the downward API (env POD_NAME, POD_NAMESPACE), which Kubernetes
+substitutes for $(VAR).
 */}}
-{{- define "kubepulse.args" -}}
+{{- define "kubepulse.chartFlags" -}}
 {{- $le := .Values.leaderElection -}}
-- --leader-elect={{ $le.enabled }}
-- --identity=$(POD_NAME)
-- --lease-name={{ $le.leaseName }}
-- --lease-namespace=$(POD_NAMESPACE)
-- --lease-duration={{ $le.leaseDuration }}
-- --renew-deadline={{ $le.renewDeadline }}
-- --retry-period={{ $le.retryPeriod }}
-- --metric-resolution={{ .Values.metricResolution }}
-- --kubelet-preferred-address-types={{ .Values.kubelet.preferredAddressTypes }}
-- --kubelet-port={{ .Values.kubelet.port }}
-- --kubelet-timeout={{ .Values.kubelet.timeout }}
-- --kubelet-insecure-tls={{ .Values.kubelet.insecureTLS }}
-{{- with .Values.kubelet.certificateAuthority }}
-- --kubelet-certificate-authority={{ . }}
-{{- end }}
+{{- $k := .Values.kubelet -}}
+{{- $f := list
+  (list "leader-elect" (toString $le.enabled) "leaderElection.enabled")
+  (list "identity" "$(POD_NAME)" "")
+  (list "lease-name" (toString $le.leaseName) "leaderElection.leaseName")
+  (list "lease-namespace" "$(POD_NAMESPACE)" "")
+  (list "lease-duration" (toString $le.leaseDuration) "leaderElection.leaseDuration")
+  (list "renew-deadline" (toString $le.renewDeadline) "leaderElection.renewDeadline")
+  (list "retry-period" (toString $le.retryPeriod) "leaderElection.retryPeriod")
+  (list "metric-resolution" (toString .Values.metricResolution) "metricResolution")
+  (list "kubelet-preferred-address-types" (toString $k.preferredAddressTypes) "kubelet.preferredAddressTypes")
+  (list "kubelet-port" (toString $k.port) "kubelet.port")
+  (list "kubelet-timeout" (toString $k.timeout) "kubelet.timeout")
+  (list "kubelet-insecure-tls" (toString $k.insecureTLS) "kubelet.insecureTLS")
+-}}
+{{- $f = append $f (list "kubelet-certificate-authority" (toString $k.certificateAuthority) "kubelet.certificateAuthority") }}
+{{- $s := .Values.scope }}
+{{- $f = append $f (list "node-selector" (toString $s.nodeSelector) "scope.nodeSelector") }}
+{{- $f = append $f (list "metric-allow" (join "," $s.metrics.allow) "scope.metrics.allow") }}
+{{- $f = append $f (list "metric-deny" (join "," $s.metrics.deny) "scope.metrics.deny") }}
+{{- $f = append $f (list "namespace-include" (join "," $s.namespaces.include) "scope.namespaces.include") }}
+{{- $f = append $f (list "namespace-exclude" (join "," $s.namespaces.exclude) "scope.namespaces.exclude") }}
 {{- range .Values.sinks }}
-- {{ printf "--sink=%s" . | quote }}
+{{- $f = append $f (list "sink" (toString .) "sinks") }}
 {{- end }}
-{{- if .Values.hostNetwork }}
-- --listen=$(POD_IP):{{ .Values.containerPort }}
-{{- else }}
-- --listen=:{{ .Values.containerPort }}
+{{- $f = append $f (list "listen" (printf "%s:%v" (ternary "$(POD_IP)" "" .Values.hostNetwork) .Values.containerPort) "containerPort") }}
+{{- $f = append $f (list "log-format" (toString .Values.log.format) "log.format") }}
+{{- $f = append $f (list "v" (toString .Values.log.verbosity) "log.verbosity") }}
+{{- toJson $f }}
 {{- end }}
-- --log-format={{ .Values.log.format }}
-- --v={{ .Values.log.verbosity }}
+
+{{/* The container's arguments: the chart's flags, --config when config: is set, extraArgs. */}}
+{{- define "kubepulse.args" -}}
+{{- $args := list }}
+{{- range include "kubepulse.chartFlags" . | fromJsonArray }}
+{{- if ne (index . 1) "" }}
+{{- $args = append $args (printf "--%s=%s" (index . 0) (index . 1)) }}
+{{- end }}
+{{- end }}
 {{- if .Values.config }}
-- --config={{ include "kubepulse.configDir" . }}/kubepulse.yaml
+{{- $args = append $args (printf "--config=%s/kubepulse.yaml" (include "kubepulse.configDir" .)) }}
 {{- end }}
 {{- range .Values.extraArgs }}
-- {{ . | quote }}
+{{- $args = append $args (toString .) }}
 {{- end }}
+{{- toYaml $args }}
 {{- end }}
 
 {{/* dnsPolicy: the value, else ClusterFirstWithHostNet on hostNetwork, else none (the default). */}}
