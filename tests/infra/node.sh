@@ -510,7 +510,17 @@ node_freeze() { # DIR I
     local f
     f="$(node_freeze_file "$1" "$2")"
     [[ -n "$f" && -e "$f" ]] || kp_die "node $2 is not running"
+    local k
     if [[ "$f" == */cgroup.freeze ]]; then echo 1 >"$f"; else echo FROZEN >"$f"; fi
+    # v1 passes through FREEZING until every task stopped; v2 reports it in cgroup.events.
+    for ((k = 0; k < 100; k++)); do
+        if [[ "$f" == */cgroup.freeze ]]; then
+            grep -qx "frozen 1" "${f%/*}/cgroup.events" && break
+        else
+            [[ "$(cat "$f")" == FROZEN ]] && break
+        fi
+        sleep 0.1
+    done
     kp_log "node $2 frozen"
 }
 
@@ -554,14 +564,17 @@ api_get() { # DIR PATH
         --key "$1/pki/admin.key" "$(kp_env_get "$1" KP_APISERVER)$2"
 }
 
-# Every node registered, Ready and without the not-ready taint (the controller-manager lifts it).
-nodes_ready() { # DIR
+# Every node registered, Ready (said by a kubelet of this start: a node of a --reuse'd cluster
+# is still Ready from before for a while) and without the not-ready taint (the
+# controller-manager lifts it).
+nodes_ready() { # DIR SINCE(RFC 3339, UTC)
     local want
     want="$(kp_env_get "$1" KP_NODE_NAMES)"
-    api_get "$1" /api/v1/nodes | jq -e --arg want "$want" '
+    api_get "$1" /api/v1/nodes | jq -e --arg want "$want" --arg since "$2" '
         ($want | split(",")) as $names
         | [.items[] | select(.metadata.name as $n | $names | index($n))
-           | select(any(.status.conditions[]; .type == "Ready" and .status == "True"))
+           | select(any(.status.conditions[]; .type == "Ready" and .status == "True"
+                        and .lastHeartbeatTime >= $since))
            | select(all((.spec.taints // [])[]; .key != "node.kubernetes.io/not-ready"))]
         | length == ($names | length)' >/dev/null
 }
@@ -571,7 +584,7 @@ nodes_ready() { # DIR
 node_count() { kp_env_get "$1" KP_NODES; }
 
 cmd_up() {
-    local dir nodes=3 serving=ca first=127.0.0.2 i t0 t ip names=""
+    local dir nodes=3 serving=ca first=127.0.0.2 i t0 t ip names="" since
     dir="$(kp_state_dir "${1:-}")"
     shift
     while [[ $# -gt 0 ]]; do
@@ -593,6 +606,7 @@ cmd_up() {
     [[ -n "$(kp_env_get "$dir" KP_APISERVER)" ]] || kp_die "no API server in $dir; run up.sh first"
     node_check >/dev/null || kp_die "$(node_check)"
     t0="$(kp_now_ms)"
+    since="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
     kp_env_set "$dir" KP_NODES "$nodes"
     kp_env_set "$dir" KP_NODE_SERVING "$serving"
@@ -629,7 +643,7 @@ cmd_up() {
     ((failed == 0)) || kp_die "a node failed to start (logs: $dir/node-*.log)"
     t="$(kp_now_ms)"
     local deadline=$((SECONDS + 90))
-    until nodes_ready "$dir"; do
+    until nodes_ready "$dir" "$since"; do
         ((SECONDS < deadline)) || kp_die "nodes not Ready and schedulable after 90s: $(api_get "$dir" /api/v1/nodes | jq -c '[.items[] | {n: .metadata.name, ready: (.status.conditions // [] | map(select(.type == "Ready"))[0].status), taints: .spec.taints}]')"
         for i in controller-manager scheduler; do
             kp_server_pid "$dir" "$i" >/dev/null || { tail -n 20 "$dir/$i.log" >&2; kp_die "$i exited"; }
