@@ -208,8 +208,10 @@ def per_cycle(args, kp_pid, sim_pid, port):
             continue
         cur = snapshot(m, kp_pid, sim_pid)
         d = {k: cur[k] - last[k] for k in ("cpu", "sim_cpu", "bytes", "points", "written",
-                                            "scraped", "failed", "handed")}
-        row = {"cycle": int(cur["cycles"]), "wall_s": cur["wall_s"], "cpu_s": d["cpu"],
+                                            "scraped", "failed", "handed", "cycles", "wall_sum")}
+        # The cycle histogram's sum grows by the wall time of the cycles that ended since.
+        wall_s = d["wall_sum"] / max(1, d["cycles"])
+        row = {"cycle": int(cur["cycles"]), "wall_s": wall_s, "cpu_s": d["cpu"],
                "interval_s": cur["t"] - last["t"], "hwm_kib": cur["hwm"], "rss_kib": cur["rss"],
                "bytes": d["bytes"], "points": d["points"], "written": d["written"],
                "handed": d["handed"], "scraped": d["scraped"], "failed": d["failed"],
@@ -233,11 +235,11 @@ def snapshot(m, kp_pid, sim_pid):
     hwm, rss = proc_mem(kp_pid)
     shwm, srss = proc_mem(sim_pid) if sim_pid else (0, 0)
     return {"t": time.time(), "cycles": m.get("kubepulse_scrape_cycles_total", 0),
-            "wall_s": m.get("kubepulse_scrape_cycle_duration_seconds", 0),
+            "wall_sum": m.get("kubepulse_scrape_cycle_duration_seconds_sum", 0),
             "skipped": m.get("kubepulse_scrape_cycles_skipped_total", 0),
             "cpu": proc_cpu(kp_pid), "sim_cpu": proc_cpu(sim_pid) if sim_pid else 0,
             "hwm": hwm, "rss": rss, "sim_hwm": shwm, "sim_rss": srss,
-            "bytes": m.get("kubepulse_scrape_bytes_total", 0),
+            "bytes": m.get("kubepulse_scrape_received_bytes_total", 0),
             "points": m.get("kubepulse_points_produced_total", 0),
             "handed": m.get("kubepulse_points_handed_to_sinks_total", 0),
             "written": m.get("kubepulse_sink_points_written_total#sum", 0),

@@ -243,6 +243,8 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
         goto fail;
     if (c->model)
         model_set_scope(c->model, &c->scope);
+    kp_hist_init(&c->st.cycle_duration, KP_HIST_CYCLE_S, KP_HIST_CYCLE_N);
+    kp_hist_init(&c->st.scrape_duration, KP_HIST_REQUEST_S, KP_HIST_REQUEST_N);
     /* slots are cheap until used: their parser and buffers come on first use */
     c->nslots = opts->max_concurrency > 0 ? (size_t)opts->max_concurrency : 1024;
     c->slots = calloc(c->nslots, sizeof(*c->slots));

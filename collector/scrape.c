@@ -119,6 +119,7 @@ static void on_done(const struct http_result *res, void *ud)
     c->st.parse_type_errors += cnt->type_errors;
     c->st.parse_negatives += cnt->negatives;
     int reason = classify(s, res);
+    kp_hist_observe(&c->st.scrape_duration, res->total_time_s);
     if (reason < 0)
         model_node_finish(s->mn, emit, c);
     const char *detail = s->detail[0] ? s->detail : res->error_msg ? res->error_msg : "";
@@ -232,6 +233,7 @@ static void cycle_maybe_end(struct collector *c)
     queue_clear(c);
     c->st.cycles++;
     c->st.last_cycle_s = collector_mono(c) - c->cycle_start;
+    kp_hist_observe(&c->st.cycle_duration, c->st.last_cycle_s);
     c->st.last_cycle_points = c->st.points - c->points_at_start;
     if (c->sink.cycle_done)
         c->sink.cycle_done(c->cycle_ts, c->sink.ud);

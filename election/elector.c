@@ -143,6 +143,7 @@ struct elector *elector_new_with_lock(struct ev_loop *loop, const struct elector
     e->retry_at = e->expire_at = e->step_down_at = e->release_at = -1;
     e->stats.last_renew_latency_s = -1;
     e->stats.last_leader_deadline = -1;
+    kp_hist_init(&e->stats.renew_duration, KP_HIST_REQUEST_S, KP_HIST_REQUEST_N);
     return e;
 fail:
     if (ops && ops->free)
@@ -320,6 +321,7 @@ static void write_succeeded(struct elector *e, const struct lease_record *rec, d
     e->step_down_at = sent + e->renew_deadline;
     e->stats.last_leader_deadline = e->step_down_at;
     e->stats.last_renew_latency_s = t - sent;
+    kp_hist_observe(&e->stats.renew_duration, t - sent);
     e->retry_at = t + e->retry_period;
     e->expire_at = -1;
     if (e->state == ST_FOLLOWER)

@@ -362,6 +362,7 @@ static void write_done(const struct http_result *res, void *ud)
     s->stats.requests++;
     s->stats.last_status = res->status;
     s->stats.last_latency_s = res->total_time_s;
+    kp_hist_observe(&s->stats.write_duration, res->total_time_s);
     enum influx_verdict v = influx_classify(res->error, res->status);
     if (v != IV_OK)
         s->stats.failures++;

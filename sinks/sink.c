@@ -102,6 +102,7 @@ int sink_open(const char *uri, const struct sink_env *env, struct sink **out, ch
     s->ops = ops;
     s->conf = conf;
     s->env = *env;
+    kp_hist_init(&s->stats.write_duration, KP_HIST_REQUEST_S, KP_HIST_REQUEST_N);
     snprintf(s->name, sizeof s->name, "%s", ops->prefix);
     if (ops->open(s, &u, e, sizeof e) < 0)
         goto fail;

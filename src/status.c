@@ -64,6 +64,28 @@ struct status_server {
     struct status_server_stats stats;
 };
 
+#define S struct status_server_stats
+const struct stat_desc status_stat_descs[] = {
+    STAT_GAUGE_U64(S, open, "kubepulse_status_connections",
+                   "Connections open to the status server now.", NULL),
+    STAT_GAUGE_U64(S, max_conns, "kubepulse_status_connections_max",
+                   "The most connections the status server keeps open; a new one sheds the "
+                   "oldest.",
+                   NULL),
+    STAT_COUNTER_U64(S, accepted, "kubepulse_status_connections_accepted_total",
+                     "Connections accepted by the status server.", NULL),
+    STAT_COUNTER_U64(S, requests, "kubepulse_status_requests_total",
+                     "Requests answered by the status server.", NULL),
+    STAT_COUNTER_U64(S, shed, "kubepulse_status_connections_shed_total",
+                     "Connections closed to make room for a newer one.", NULL),
+    STAT_COUNTER_U64(S, timed_out, "kubepulse_status_connections_timed_out_total",
+                     "Connections closed at their request or answer deadline.", NULL),
+    STAT_COUNTER_U64(S, too_large, "kubepulse_status_requests_too_large_total",
+                     "Requests refused because their head was over the bound (431).", NULL),
+};
+#undef S
+const size_t status_stat_ndescs = STAT_TABLE_LEN(status_stat_descs);
+
 void status_buf_append(struct status_buf *b, const char *s, size_t n)
 {
     if (b->failed)
@@ -379,7 +401,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             continue;
         if (fd < 0)
             return;
-        if (s->stats.open >= s->limits.max_conns)
+        if (s->stats.open >= (uint64_t)s->limits.max_conns)
             shed_oldest(s);
         struct status_conn *c = calloc(1, sizeof(*c));
         if (!c) {
@@ -488,7 +510,7 @@ struct status_server *status_server_new(struct ev_loop *loop, const char *addr,
                                        .head_timeout_s = STATUS_HEAD_TIMEOUT_S,
                                        .write_timeout_s = STATUS_WRITE_TIMEOUT_S,
                                        .head_max = STATUS_HEAD_MAX};
-    s->stats.max_conns = s->limits.max_conns;
+    s->stats.max_conns = (uint64_t)s->limits.max_conns;
     ev_timer_init(&s->pause_timer, on_pause_end, STATUS_PAUSE_S, 0);
     s->pause_timer.data = s;
     ev_io_init(&s->accept_io, on_accept, fd, EV_READ);
@@ -517,7 +539,7 @@ void status_server_set_limits(struct status_server *s, const struct status_limit
         s->limits.head_max = 64;
     if (s->limits.max_conns < 1)
         s->limits.max_conns = 1;
-    s->stats.max_conns = s->limits.max_conns;
+    s->stats.max_conns = (uint64_t)s->limits.max_conns;
 }
 
 void status_server_get_limits(const struct status_server *s, struct status_limits *l)

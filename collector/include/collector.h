@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "metric.h"
+#include "stats.h"
 
 struct ev_loop;
 struct http_client;
@@ -78,11 +79,16 @@ const char *collector_fail_name(enum collector_fail f);
 struct collector_stats {
     uint64_t cycles, cycles_skipped;
     double last_cycle_s;
+    struct kp_hist cycle_duration;  /* whole cycles, seconds */
+    struct kp_hist scrape_duration; /* each kubelet request, any outcome, seconds */
     uint64_t nodes_scraped, nodes_failed[COLLECTOR_FAIL__COUNT];
     uint64_t bytes_received, points, parse_type_errors, parse_negatives;
     uint64_t nodes_cached, pods_cached, rate_series;
     uint64_t last_cycle_points; /* points of the last completed cycle */
 };
+/* How /metrics and /status show struct collector_stats (stats.h). */
+extern const struct stat_desc collector_stat_descs[];
+extern const size_t collector_stat_ndescs;
 
 struct collector;
 struct collector *collector_new(struct ev_loop *loop, struct http_client *http,

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct ev_loop;
 struct kube_client;
 struct elector;
@@ -99,16 +101,20 @@ const char *elector_holder(const struct elector *e);
 const char *elector_identity(const struct elector *e);
 
 struct elector_stats {
-    uint64_t leader_transitions; /* times this replica became leader */
-    uint64_t lease_transitions;  /* leaseTransitions of the last observed record */
-    uint64_t renew_failures;     /* failed renew attempts while leading */
-    uint64_t acquire_failures;   /* failed acquire attempts (API errors, conflicts) */
-    uint64_t leadership_lost;    /* times leadership ended without a release */
-    double last_renew_latency_s; /* round trip of the last successful renew, -1 if none */
-    double last_leader_deadline; /* the deadline of the current or last leadership (kept
-                                  * after stepping down: how long it was guaranteed), -1 */
+    uint64_t leader_transitions;   /* times this replica became leader */
+    uint64_t lease_transitions;    /* leaseTransitions of the last observed record */
+    uint64_t renew_failures;       /* failed renew attempts while leading */
+    uint64_t acquire_failures;     /* failed acquire attempts (API errors, conflicts) */
+    uint64_t leadership_lost;      /* times leadership ended without a release */
+    double last_renew_latency_s;   /* round trip of the last successful renew, -1 if none */
+    struct kp_hist renew_duration; /* round trips of successful Lease writes, seconds */
+    double last_leader_deadline;   /* the deadline of the current or last leadership (kept
+                                    * after stepping down: how long it was guaranteed), -1 */
     bool leading;
 };
 void elector_get_stats(const struct elector *e, struct elector_stats *out);
+/* How /metrics shows struct elector_stats (stats.h). */
+extern const struct stat_desc elector_stat_descs[];
+extern const size_t elector_stat_ndescs;
 
 #endif

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "metric.h"
+#include "stats.h"
 
 struct ev_loop;
 struct http_client;
@@ -74,14 +75,15 @@ struct sink_stats {
     uint64_t bytes_buffered; /* memory held against the bound now */
     uint64_t buffer_bound;   /* the bound, in bytes or points (buffer_bound_points) */
     bool buffer_bound_points;
-    uint64_t requests;      /* write requests completed (any outcome) */
-    uint64_t failures;      /* of which not 2xx */
-    uint64_t retries;       /* requests re-sent */
-    uint64_t auth_failures; /* 401/403 */
-    uint64_t not_found;     /* 404: database/bucket missing */
-    long last_status;       /* HTTP status of the last write, 0 for none/network error */
-    double last_latency_s;  /* of the last completed write */
-    bool held;              /* the gate is closed and points wait behind it */
+    uint64_t requests;             /* write requests completed (any outcome) */
+    uint64_t failures;             /* of which not 2xx */
+    uint64_t retries;              /* requests re-sent */
+    uint64_t auth_failures;        /* 401/403 */
+    uint64_t not_found;            /* 404: database/bucket missing */
+    long last_status;              /* HTTP status of the last write, 0 for none/network error */
+    double last_latency_s;         /* of the last completed write */
+    struct kp_hist write_duration; /* every completed write request, seconds */
+    bool held;                     /* the gate is closed and points wait behind it */
 };
 
 /* done_cb's status: 0 when everything buffered was delivered (or dropped and counted),
@@ -119,6 +121,9 @@ void sink_flush(struct sink *s, double deadline_s, sink_flush_fn done_cb, void *
 void sink_gate_changed(struct sink *s);
 
 void sink_get_stats(const struct sink *s, struct sink_stats *st);
+/* How /metrics and /status show struct sink_stats (stats.h); samples are labelled sink="NAME". */
+extern const struct stat_desc sink_stat_descs[];
+extern const size_t sink_stat_ndescs;
 /* The sink's name for logs and status: "influxdb:http://HOST:8086/k8s" (no secrets). */
 const char *sink_name(const struct sink *s);
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct ev_loop;
 struct status_server;
 
@@ -61,13 +63,16 @@ void status_server_set_limits(struct status_server *s, const struct status_limit
 void status_server_get_limits(const struct status_server *s, struct status_limits *l);
 
 struct status_server_stats {
-    int open, max_conns;
+    uint64_t open, max_conns;
     uint64_t accepted, requests;
     uint64_t shed;      /* closed to make room for a newer connection */
     uint64_t timed_out; /* closed at a head or answer deadline */
     uint64_t too_large; /* answered 431 */
 };
 void status_server_get_stats(const struct status_server *s, struct status_server_stats *st);
+/* How /metrics shows struct status_server_stats (stats.h). */
+extern const struct stat_desc status_stat_descs[];
+extern const size_t status_stat_ndescs;
 void status_server_free(struct status_server *s);
 
 #endif

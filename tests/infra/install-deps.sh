@@ -4,9 +4,9 @@
 # something is missing. Needs root (or sudo). Go (>= 1.23, for build-servers.sh) and python3
 # come with the machine image; pytest is installed when python3 lacks it.
 #
-# Debian's etcd-server and influxdb packages would start system daemons on 2379/8086. The
-# tests never use those (up.sh starts its own on free ports), so service starts are blocked
-# during the install and any such daemon found running afterwards is stopped.
+# Debian's etcd-server, influxdb and prometheus packages would start system daemons on
+# 2379/8086/9090. The tests never use those (up.sh starts its own on free ports), so service
+# starts are blocked during the install and any such daemon found running afterwards is stopped.
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -17,9 +17,11 @@ BUILD_PKGS=(
 # nftables: the nft command for test_chaos_netns.py's partition (the kernel side is built in).
 # containerd, runc, containernetworking-plugins (its `loopback`), busybox-static (the workload
 # image's userland) and iproute2: the real nodes of up.sh --with-node (tests/infra/node.sh).
+# prometheus: its promtool checks /metrics (test_status_server.py); its server is not used.
 SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates
     python3 util-linux nftables containerd runc containernetworking-plugins busybox-static
+    prometheus
 )
 # The container image (scripts/build-image.sh): a bookworm base made with debootstrap, built
 # with podman (daemonless; it builds with buildah's code), whose checks run the image with runc.
@@ -76,7 +78,8 @@ apt_install() {
 # an influxd/etcd by name: the tests' own servers run the same binaries.
 stop_system_daemons() {
     local svc pidfile
-    for svc in influxdb:/run/influxdb/influxd.pid etcd:/run/etcd.pid; do
+    for svc in influxdb:/run/influxdb/influxd.pid etcd:/run/etcd.pid \
+        prometheus:/run/prometheus/prometheus.pid; do
         pidfile="${svc#*:}"
         svc="${svc%%:*}"
         if [[ -d /run/systemd/system ]]; then

@@ -107,7 +107,7 @@ RETRY_WAIT = 16.0
 
 
 def sent_bytes(replica) -> float:
-    return prom_value(replica.metrics(), "kubepulse_sink_bytes_sent_total") or 0
+    return prom_value(replica.metrics(), "kubepulse_sink_sent_bytes_total") or 0
 
 
 def test_partitioned_leader_holds_its_buffer(world, request):

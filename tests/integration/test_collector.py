@@ -488,10 +488,10 @@ def test_faults(env, rnd):
             assert re.search(rf'"kubelet scrape failing" node="{e.node_names[idx]}" '
                              rf'reason="{reason}"', e.kp.log()), (kind, reason)
     if values_round:
-        assert after["kubepulse_summary_type_errors_total"] > \
-            before["kubepulse_summary_type_errors_total"]
-        assert after["kubepulse_summary_negative_values_total"] > \
-            before["kubepulse_summary_negative_values_total"]
+        assert after["kubepulse_scrape_type_errors_total"] > \
+            before["kubepulse_scrape_type_errors_total"]
+        assert after["kubepulse_scrape_negative_values_total"] > \
+            before["kubepulse_scrape_negative_values_total"]
     # a huge or endless body is cut at the limit: memory stays near the baseline
     grown_kb = e.rss_kb() - rss_before
     print(f"round {rnd}: RSS grew {grown_kb} KiB")
@@ -547,7 +547,8 @@ def test_hundred_megabyte_bodies(env):
         log = kp.log()
     finally:
         kp.stop()
-    body_bytes = after["kubepulse_scrape_bytes_total"] - before["kubepulse_scrape_bytes_total"]
+    body_bytes = (after["kubepulse_scrape_received_bytes_total"]
+                  - before["kubepulse_scrape_received_bytes_total"])
     grown = hwm - hwm_before
     print(f"100 MB bodies: {body_bytes / 1e6:.0f} MB received in 3 cycles, "
           f"peak RSS {hwm_before} -> {hwm} KiB (+{grown})")

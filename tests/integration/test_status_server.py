@@ -1,4 +1,7 @@
-"""The status server cannot be starved (issue #18): a leader under a connection flood.
+"""The status server (issue #18): it cannot be starved, and its /metrics page is what
+Kubernetes components expose.
+
+test_probes_answer_under_connection_flood: a leader under a connection flood.
 
 One kubepulse replica leads against the real kube-apiserver, InfluxDB and the kubelet
 simulator. An attacker thread then holds open, at once, 1,000 idle connections (connected,
@@ -17,14 +20,22 @@ The test process raises its own RLIMIT_NOFILE (the replica inherits it) so that 
 connections fit; kubepulse itself bounds what the status server may take of its fds. In the
 ASan build the quarantine of freed memory is capped at 16 MiB, so that the memory bound
 still measures kubepulse and not the sanitizer's default 256 MiB of freed blocks.
+
+test_metrics_page_as_kubernetes_components: `promtool check metrics` (Debian's prometheus
+package) passes on the page of a replica before its first cycle, of the leader and of a
+follower; every family is there from the start; process_*, kubepulse_build_info and
+client-go's leader_election_master_status{name} are there; the duration histograms count
+what the counters count.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import resource
 import select
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -234,6 +245,99 @@ def test_probes_answer_under_connection_flood(cluster, procs, namespace, tmp_pat
         failed0 = sum(float(line.rsplit(" ", 1)[1]) for line in before.splitlines()
                       if line.startswith("kubepulse_nodes_failed_total{"))
         assert failed == failed0, f"kubelet scrapes failed during the flood: {failed - failed0}"
+        world.assert_none_died()
+        world.check_sanitizers()
+    finally:
+        world.cleanup()
+
+
+def families(text: str) -> dict[str, str]:
+    """{family: type} from the page's # TYPE lines."""
+    return {m.group(1): m.group(2) for m in re.finditer(r"^# TYPE (\S+) (\S+)$", text, re.M)}
+
+
+def promtool_check(text: str) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found: tests/infra/install-deps.sh installs Debian's prometheus"
+    proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"promtool check metrics: {proc.stdout}{proc.stderr}"
+
+
+def test_metrics_page_as_kubernetes_components(cluster, procs, namespace, tmp_path):
+    """/metrics passes promtool's checks and lint, has every family with zero values from
+    the start, the process_* family, client-go's leader_election_master_status and
+    histograms that count what the counters count."""
+    world = World(cluster, procs, namespace, tmp_path, res=RES, durations=(8.0, 5.0, 1.0))
+    try:
+        world.start_sim(nodes=3, pods=3, register_timeout=300)
+        leader = world.start("metrics")
+        code, first = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+            leader.get("/metrics")), timeout=20, what="the first /metrics")
+        promtool_check(first)
+        wait_for(leader.leading, timeout=20, what="the replica to lead")
+        follower = world.start("follower")
+        wait_for(lambda: leader.status()["collector"]["cycles"] >= 3, timeout=8 * RES + 10,
+                 what="three cycles")
+        wait_for(lambda: follower.get("/readyz")[0] == 200, timeout=20, what="follower ready")
+        text = leader.metrics()
+        promtool_check(text)
+        ftext = follower.metrics()
+        promtool_check(ftext)
+
+        # Every family exists from the start, with the same type, on leader and follower.
+        start, now = families(first), families(text)
+        assert start == now, (set(start) ^ set(now))
+        assert families(ftext) == now
+        for name, kind in {
+            "process_cpu_seconds_total": "counter", "process_resident_memory_bytes": "gauge",
+            "process_virtual_memory_bytes": "gauge", "process_open_fds": "gauge",
+            "process_max_fds": "gauge", "process_start_time_seconds": "gauge",
+            "kubepulse_build_info": "gauge", "leader_election_master_status": "gauge",
+            "kubepulse_scrape_duration_seconds": "histogram",
+            "kubepulse_scrape_cycle_duration_seconds": "histogram",
+            "kubepulse_sink_write_duration_seconds": "histogram",
+            "kubepulse_lease_renew_duration_seconds": "histogram",
+            "kubepulse_sink_sent_bytes_total": "counter",
+            "kubepulse_scrape_received_bytes_total": "counter",
+        }.items():
+            assert now.get(name) == kind, (name, now.get(name))
+        for old in ("kubepulse_sink_bytes_sent_total", "kubepulse_scrape_bytes_total",
+                    "kubepulse_sink_latency_seconds", "kubepulse_lease_renew_latency_seconds"):
+            assert old not in now
+        # Zero values, not absent ones: the follower has never scraped nor written.
+        assert prom_value(ftext, "kubepulse_scrape_duration_seconds_count") == 0
+        assert prom_value(ftext, "kubepulse_scrape_duration_seconds_bucket", 'le="+Inf"') == 0
+        assert prom_value(ftext, "kubepulse_nodes_failed_total", 'reason="timeout"') == 0
+        assert prom_value(ftext, "kubepulse_sink_sent_bytes_total", "sink=") == 0
+
+        lease = 'name="kubepulse"'
+        assert prom_value(text, "leader_election_master_status", lease) == 1
+        assert prom_value(ftext, "leader_election_master_status", lease) == 0
+
+        # process_*: the values /proc gives for the same process.
+        pid = leader.proc.pid
+        assert abs(prom_value(text, "process_start_time_seconds") - time.time()) < 120
+        assert prom_value(text, "process_open_fds") >= 5
+        assert prom_value(text, "process_max_fds") == \
+            float(open(f"/proc/{pid}/limits").read().split("Max open files")[1].split()[0])
+        rss = prom_value(text, "process_resident_memory_bytes")
+        assert 0.5 < rss / (rss_kib(pid) * 1024) < 2, rss
+        assert prom_value(text, "process_cpu_seconds_total") > 0
+
+        # Histograms count what the counters count.
+        cycles = prom_value(text, "kubepulse_scrape_cycles_total")
+        assert prom_value(text, "kubepulse_scrape_cycle_duration_seconds_count") == cycles
+        assert prom_value(text, "kubepulse_scrape_cycle_duration_seconds_bucket",
+                          'le="+Inf"') == cycles
+        scrapes = prom_value(text, "kubepulse_nodes_scraped_total")
+        assert scrapes >= 3 * 3
+        assert prom_value(text, "kubepulse_scrape_duration_seconds_count") >= scrapes
+        sink = f'sink="influxdb:{cluster.influx_url}'
+        assert prom_value(text, "kubepulse_sink_write_duration_seconds_count", sink) == \
+            prom_value(text, "kubepulse_sink_requests_total", sink) > 0
+        assert prom_value(text, "kubepulse_sink_sent_bytes_total", sink) > 0
+        assert prom_value(text, "kubepulse_lease_renew_duration_seconds_count") >= 2
         world.assert_none_died()
         world.check_sanitizers()
     finally:
