@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "status.h"
+
+#define PROCSTAT_MAX_AGE_S 1.0
 
 struct proc_figures {
     double cpu_s, start_s;
@@ -19,13 +22,17 @@ struct proc_figures {
     double open_fds, max_fds;
 };
 
+/* Boot time, read once: it does not change. */
 static double boot_time(void)
 {
+    static double bt = -1;
     char line[256];
-    double bt = 0;
+    if (bt >= 0)
+        return bt;
     FILE *f = fopen("/proc/stat", "re");
     if (!f)
         return 0;
+    bt = 0;
     while (fgets(line, sizeof(line), f))
         if (sscanf(line, "btime %lf", &bt) == 1)
             break;
@@ -81,14 +88,34 @@ static void family(struct status_buf *b, const char *name, const char *type, con
     status_prom_sample(b, name, NULL, v);
 }
 
+/* The figures are read at most once a second: counting /proc/self/fd costs one
+ * entry per open fd, and a flood of /metrics requests on thousands of
+ * connections must not turn that into seconds of loop time (issue #18). */
+static void read_figures(struct proc_figures *p)
+{
+    static struct proc_figures cached;
+    static double cached_at = -1;
+    struct rlimit rl;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (cached_at >= 0 && now - cached_at < PROCSTAT_MAX_AGE_S) {
+        *p = cached;
+        return;
+    }
+    memset(p, 0, sizeof(*p));
+    read_stat(p);
+    p->open_fds = open_fds();
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        p->max_fds = rl.rlim_cur == RLIM_INFINITY ? 1e19 : (double)rl.rlim_cur;
+    cached = *p;
+    cached_at = now;
+}
+
 void procstat_render_prom(struct status_buf *b)
 {
-    struct proc_figures p = {0};
-    struct rlimit rl;
-    read_stat(&p);
-    p.open_fds = open_fds();
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        p.max_fds = rl.rlim_cur == RLIM_INFINITY ? 1e19 : (double)rl.rlim_cur;
+    struct proc_figures p;
+    read_figures(&p);
     family(b, "process_cpu_seconds_total", "counter", "User and system CPU time used, in seconds.",
            p.cpu_s);
     family(b, "process_open_fds", "gauge", "File descriptors open now.", p.open_fds);

@@ -1,7 +1,7 @@
 /*
  * procstat.h - the standard process_* metrics of Prometheus' client libraries
  * (CPU seconds, resident and virtual memory, open and max fds, start time),
- * read from /proc/self on each scrape, as client_golang's process collector does.
+ * read from /proc/self (at most once a second), as client_golang's process collector does.
  */
 #ifndef KP_PROCSTAT_H
 #define KP_PROCSTAT_H

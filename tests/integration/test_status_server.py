@@ -162,8 +162,10 @@ class Flood(threading.Thread):
 def probe(port: int, path: str) -> tuple[int, float, str]:
     """(HTTP status or 0, seconds, error) of one GET with a 1 s budget for all of it."""
     t0 = time.monotonic()
+    phase = "connect"
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=PROBE_TIMEOUT) as s:
+            phase = "answer"
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: kubepulse\r\nConnection: close\r\n\r\n"
                       .encode())
             data = b""
@@ -185,7 +187,7 @@ def probe(port: int, path: str) -> tuple[int, float, str]:
             return 0, took, f"incomplete answer ({len(data)} bytes)"
         return status, took, ""
     except OSError as err:
-        return 0, time.monotonic() - t0, f"{type(err).__name__}: {err}"
+        return 0, time.monotonic() - t0, f"{phase}: {type(err).__name__}: {err}"
 
 
 def test_probes_answer_under_connection_flood(cluster, procs, namespace, tmp_path):
@@ -211,13 +213,14 @@ def test_probes_answer_under_connection_flood(cluster, procs, namespace, tmp_pat
         peak_rss = rss0
         for i in range(PROBES):
             for path in ("/healthz", "/readyz", "/metrics"):
-                results.append((path, *probe(leader.port, path)))
+                results.append((path, *probe(leader.port, path),
+                                round(time.monotonic() - t0, 2)))
             peak_rss = max(peak_rss, rss_kib(leader.proc.pid))
             time.sleep(0.25)
         # Hold the flood past the server's timeouts, so that closes and reopens happen too.
         time.sleep(max(0.0, 8.0 - (time.monotonic() - t0)))
         for path in ("/healthz", "/readyz", "/metrics"):
-            results.append((path, *probe(leader.port, path)))
+            results.append((path, *probe(leader.port, path), round(time.monotonic() - t0, 2)))
         peak_rss = max(peak_rss, rss_kib(leader.proc.pid))
         held = flood.held()
         flood_s = time.monotonic() - t0
