@@ -55,11 +55,13 @@ kp_state_dir() {
 # a port from that range could be taken as the source port of some outgoing connection
 # while its server is down for a restart, and the restart would then fail to bind. All
 # sockets stay bound until every port is chosen, and the ports handed out for DIR are kept in
-# DIR/.ports (under a lock) so servers configured in parallel never get the same one.
-kp_free_ports() { # DIR N
-    python3 - "$1" "$2" <<'EOF'
+# DIR/.ports (under a lock) so servers configured in parallel never get the same one. Each
+# further ADDR (a node's 127.x address) must have the port free as well.
+kp_free_ports() { # DIR N [ADDR...]
+    python3 - "$@" <<'EOF'
 import fcntl, os, random, socket, sys
 state_dir, count = sys.argv[1], int(sys.argv[2])
+addrs = ["127.0.0.1"] + sys.argv[3:]
 lock = open(os.path.join(state_dir, ".ports.lock"), "w")
 fcntl.flock(lock, fcntl.LOCK_EX)
 used_path = os.path.join(state_dir, ".ports")
@@ -77,17 +79,23 @@ candidates = [p for p in range(10000, ephemeral_low) if p not in used]
 random.shuffle(candidates)
 socks, ports = [], []
 while len(ports) < count:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bound = []
+    port = candidates.pop() if candidates else 0
     try:
-        s.bind(("127.0.0.1", candidates.pop() if candidates else 0))
+        for addr in addrs:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            bound.append(s)
+            s.bind((addr, port))
+            port = s.getsockname()[1]
     except OSError:
-        s.close()
+        for s in bound:
+            s.close()
         continue
-    port = s.getsockname()[1]
     if port in used:
-        s.close()
+        for s in bound:
+            s.close()
         continue
-    socks.append(s)
+    socks += bound
     ports.append(port)
 with open(used_path, "a") as f:
     f.write("".join(f"{p}\n" for p in ports))

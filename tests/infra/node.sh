@@ -211,21 +211,6 @@ node_ip() { # FIRST_IP I -> address
     printf '%s.%s.%s.%s\n' "$a" "$b" "$c" $((d + $2 - 1))
 }
 
-# N free TCP ports, free both on 127.0.0.1 (lib.sh's bookkeeping) and on ADDR.
-node_ports() { # DIR N ADDR
-    local ports p ok
-    while :; do
-        ports="$(kp_free_ports "$1" "$2")"
-        ok=true
-        for p in $ports; do
-            python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], int(sys.argv[2])))' \
-                "$3" "$p" 2>/dev/null || ok=false
-        done
-        [[ "$ok" == false ]] || break
-    done
-    printf '%s\n' "$ports"
-}
-
 write_kubeconfig() { # PATH SERVER CA CERT KEY USER
     cat >"$1" <<EOF
 apiVersion: v1
@@ -350,7 +335,7 @@ node_configure() { # DIR I IP SERVING
     local dir="$1" i="$2" ip="$3" nd="$1/node-$2" port hport cg bin
     bin="$(kp_bin_path kubelet)"
     cg="$(cg_top "$dir")/node-$i"
-    read -r port hport <<<"$(node_ports "$dir" 2 "$ip")"
+    read -r port hport <<<"$(kp_free_ports "$dir" 2 "$ip")"
     mkdir -p "$nd"/{containerd,runc,kubelet/pki,pod-logs,volume-plugins,ns}
     [[ ${#nd} -lt 80 ]] || kp_die "state dir path too long for containerd's sockets: $nd"
     echo "nameserver 127.0.0.1" >"$nd/resolv.conf"
@@ -621,24 +606,35 @@ cmd_up() {
     kp_env_set "$dir" KP_NODE_IMAGE_ARCHIVES "$(node_images | paste -sd,)"
     kp_log "node images ready in $(kp_secs_since "$t")s"
 
-    [[ -f "$dir/controller-manager.args" ]] || control_plane_configure "$dir"
-    kp_spawn "$dir" controller-manager
-    kp_spawn "$dir" scheduler
-
+    # Configuring (certificates, ports, files) runs in parallel, then starting does.
+    local -a jobs=()
+    local failed=0 job
+    if [[ ! -f "$dir/controller-manager.args" ]]; then
+        control_plane_configure "$dir" &
+        jobs+=($!)
+    fi
     for ((i = 1; i <= nodes; i++)); do
         ip="$(node_ip "$first" "$i")"
         names+="${names:+,}$ip"
-        [[ -f "$dir/node-$i-kubelet.args" ]] || node_configure "$dir" "$i" "$ip" "$serving"
+        if [[ ! -f "$dir/node-$i-kubelet.args" ]]; then
+            node_configure "$dir" "$i" "$ip" "$serving" &
+            jobs+=($!)
+        fi
     done
+    for job in "${jobs[@]}"; do
+        wait "$job" || failed=1
+    done
+    ((failed == 0)) || kp_die "configuring the nodes failed"
     kp_env_set "$dir" KP_NODE_NAMES "$names"
-    local -a jobs=()
-    local failed=0
+    kp_spawn "$dir" controller-manager
+    kp_spawn "$dir" scheduler
+    jobs=()
     for ((i = 1; i <= nodes; i++)); do
         node_start "$dir" "$i" &
         jobs+=($!)
     done
-    for i in "${jobs[@]}"; do
-        wait "$i" || failed=1
+    for job in "${jobs[@]}"; do
+        wait "$job" || failed=1
     done
     ((failed == 0)) || kp_die "a node failed to start (logs: $dir/node-*.log)"
     t="$(kp_now_ms)"
