@@ -460,6 +460,66 @@ static void route_version(const struct mapi_set *set, const struct req *r, int64
                        NULL, NULL);
 }
 
+static const char *reason_of(int code)
+{
+    switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 503: return "ServiceUnavailable";
+    default: return "InternalError";
+    }
+}
+
+void mapi_status(struct mapi_response *resp, int code, const char *message)
+{
+    memset(resp, 0, sizeof(*resp));
+    respond_status(resp, code, reason_of(code), message, NULL, NULL);
+}
+
+int mapi_request_attrs(const char *method, const char *target, struct mapi_attrs *out)
+{
+    struct req *r = calloc(1, sizeof(*r));
+    memset(out, 0, sizeof(*out));
+    out->verb = !strcmp(method, "GET") ? "get" : !strcmp(method, "POST") ? "create" : "unknown";
+    if (!r || request_parse(target, r) < 0) {
+        free(r);
+        return -1;
+    }
+    char *const *g = r->segs;
+    size_t n = r->nsegs;
+    if (n >= 4 && !strcmp(g[0], "apis") && !strcmp(g[1], GROUP) && !strcmp(g[2], VERSION)) {
+        char *const *s = g + 3;
+        size_t m = n - 3;
+        if (!strcmp(s[0], "nodes") && m <= 2) {
+            out->resource = true;
+            out->kind = "nodes";
+            if (m == 2)
+                snprintf(out->name, sizeof(out->name), "%s", s[1]);
+        } else if (!strcmp(s[0], "pods") && m == 1) {
+            out->resource = true;
+            out->kind = "pods";
+        } else if (!strcmp(s[0], "namespaces") && m >= 3 && m <= 4 && !strcmp(s[2], "pods")) {
+            out->resource = true;
+            out->kind = "pods";
+            snprintf(out->ns, sizeof(out->ns), "%s", s[1]);
+            if (m == 4)
+                snprintf(out->name, sizeof(out->name), "%s", s[3]);
+        }
+        if (out->resource && !out->name[0] && !strcmp(out->verb, "get"))
+            out->verb = "list";
+    }
+    if (!out->resource) {
+        const char *q = strchr(target, '?');
+        size_t len = q ? (size_t)(q - target) : strlen(target);
+        snprintf(out->path, sizeof(out->path), "%.*s", (int)len, target);
+    }
+    free(r);
+    return 0;
+}
+
 void mapi_handle(const struct mapi_store *s, const char *method, const char *target, int64_t now_ns,
                  struct mapi_response *resp)
 {

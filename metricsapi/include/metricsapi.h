@@ -17,6 +17,7 @@
 #ifndef KP_METRICSAPI_H
 #define KP_METRICSAPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,19 @@ struct mapi_response {
     char *body;               /* owned by the caller after mapi_handle: free() */
     size_t len;
 };
+
+/* What a request does, for authorization (a SubjectAccessReview's attributes). */
+struct mapi_attrs {
+    bool resource;    /* a NodeMetrics/PodMetrics request; else a non-resource path */
+    const char *verb; /* "get", "list"; other methods: their lower-case name */
+    const char *kind; /* "nodes" or "pods" */
+    char ns[254], name[254];
+    char path[1024]; /* the non-resource path (no query) */
+};
+/* 0, or -1 when the target does not parse (mapi_handle answers it 400). */
+int mapi_request_attrs(const char *method, const char *target, struct mapi_attrs *out);
+/* A Status body for code (401, 403, 503 ...) with message: malloc'd JSON in resp. */
+void mapi_status(struct mapi_response *resp, int code, const char *message);
 
 /* Answer GET target (path and query, still percent-encoded). now_ns stamps the objects'
  * creationTimestamp, as metrics-server does. Always fills resp (an error is a Status). */

@@ -96,6 +96,7 @@ static void on_batch(const struct kp_batch *b, void *ud)
         return;
     }
     d->points_handed += b->npoints;
+    daemon_mapi_batch(d, b);
     for (size_t i = 0; i < d->nsinks; i++)
         if (sink_write(d->sinks[i], b, err, sizeof(err)) < 0)
             log_error("sink write failed", LF_STR("sink", sink_name(d->sinks[i])),
@@ -126,6 +127,7 @@ static void stop_leading(struct daemon *d)
         return;
     d->leading = false;
     collector_set_leading(d->collector, false, false);
+    daemon_mapi_stopped_leading(d);
     sinks_gate_changed(d);
 }
 
@@ -410,6 +412,7 @@ static void on_cycle_done(int64_t cycle_ts_ns, void *ud)
     collector_get_stats(d->collector, &st);
     log_v(1, "cycle done", LF_INT("cycle_ts", cycle_ts_ns / 1000000000),
           LF_DBL("seconds", st.last_cycle_s), LF_INT("points", st.last_cycle_points));
+    daemon_mapi_cycle_done(d);
     if (d->draining) {
         /* Release on the next loop iteration, outside the collector's callback. */
         ev_timer_stop(d->loop, &d->drain_deadline);
@@ -481,6 +484,7 @@ static void daemon_fini(struct daemon *d)
     ev_timer_stop(d->loop, &d->flush_deadline);
     ev_timer_stop(d->loop, &d->drain_deadline);
     status_server_free(d->status);
+    daemon_mapi_free(d);
     elector_free(d->elector);
     collector_free(d->collector);
     for (size_t i = 0; i < d->nsinks; i++)
@@ -520,7 +524,7 @@ int daemon_run(const struct kp_options *opts)
         open_api(&d, err, sizeof(err)) < 0)
         goto fail;
     if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 ||
-        open_election(&d, err, sizeof(err)) < 0)
+        daemon_mapi_start(&d, err, sizeof(err)) < 0 || open_election(&d, err, sizeof(err)) < 0)
         goto fail;
 
     ev_signal_init(&d.sig_term, on_signal, SIGTERM);

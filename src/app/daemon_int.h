@@ -17,6 +17,8 @@ struct elector;
 struct collector;
 struct sink;
 struct status_server;
+struct daemon_mapi;
+struct kp_batch;
 
 struct daemon {
     struct ev_loop *loop;       /* borrowed: the default loop */
@@ -30,6 +32,7 @@ struct daemon {
     struct sink *sinks[KP_MAX_SINKS]; /* owned */
     size_t nsinks;
     struct status_server *status; /* owned */
+    struct daemon_mapi *mapi;     /* owned; NULL without --metrics-api-listen */
     ev_signal sig_term, sig_int;
     ev_timer heartbeat; /* proves the loop turns, for /healthz */
     ev_timer flush_deadline;
@@ -49,6 +52,13 @@ struct daemon {
     uint64_t points_after_stepdown;
     uint64_t points_handed; /* points handed to the sinks */
 };
+
+/* daemon_mapi.c: the resource metrics API (off without --metrics-api-listen) */
+int daemon_mapi_start(struct daemon *d, char *err, size_t errlen);
+void daemon_mapi_batch(struct daemon *d, const struct kp_batch *b);
+void daemon_mapi_cycle_done(struct daemon *d);
+void daemon_mapi_stopped_leading(struct daemon *d);
+void daemon_mapi_free(struct daemon *d);
 
 /* daemon_status.c */
 int daemon_status_start(struct daemon *d, char *err, size_t errlen);

@@ -137,6 +137,15 @@ static const struct kp_opt opts[] = {
      "write requests in flight per sink", 1, 64, NULL},
     {"sink-flush-timeout", KP_OPT_DURATION, "2s", OFF(sink_flush_timeout_s),
      "on shutdown, how long to flush buffered points", 0, 3600, NULL},
+    {"metrics-api-listen", KP_OPT_STRING, "", OFF(metrics_api_listen),
+     "address of the HTTPS server of the resource metrics API (metrics.k8s.io, for kubectl top "
+     "and the HorizontalPodAutoscaler), e.g. :4443; empty: off",
+     0, 0, NULL},
+    {"tls-cert-file", KP_OPT_STRING, "", OFF(tls_cert_file),
+     "serving certificate of the metrics API (PEM, chain after it); re-read when it changes", 0, 0,
+     NULL},
+    {"tls-private-key-file", KP_OPT_STRING, "", OFF(tls_private_key_file),
+     "private key of --tls-cert-file; re-read when it changes", 0, 0, NULL},
     {"listen", KP_OPT_STRING, ":8080", OFF(listen),
      "address of the status server (/healthz /readyz /metrics /status)", 0, 0, NULL},
     {"log-format", KP_OPT_STRING, "text", OFF(log_format), "text (klog style) or json", 0, 0,
@@ -180,8 +189,6 @@ static const struct {
     {"bind-address", false},
     {"secure-port", false},
     {"cert-dir", false},
-    {"tls-cert-file", false},
-    {"tls-private-key-file", false},
     {"tls-ca-file", false},
     {"tls-sni-cert-key", false},
     {"public-address-override", false},
@@ -536,6 +543,13 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
                                    .namespace_exclude = o->namespace_exclude};
     if (collector_scope_check(&scope, err, errlen) < 0)
         return -1;
+    if (o->metrics_api_listen && *o->metrics_api_listen &&
+        (!o->tls_cert_file || !*o->tls_cert_file || !o->tls_private_key_file ||
+         !*o->tls_private_key_file)) {
+        seterr(err, errlen,
+               "flag --metrics-api-listen needs --tls-cert-file and --tls-private-key-file");
+        return -1;
+    }
     for (size_t i = 0; i < o->sinks.n; i++) {
         if (sink_check(o->sinks.v[i], e, sizeof e) < 0) {
             seterr(err, errlen, "flag %s (#%zu)", e, i + 1);

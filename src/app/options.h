@@ -64,6 +64,10 @@ struct kp_options {
     double sink_timeout_s;
     long sink_concurrency;
     double sink_flush_timeout_s;
+    /* the resource metrics API (metrics.k8s.io) */
+    char *metrics_api_listen;
+    char *tls_cert_file;
+    char *tls_private_key_file;
     /* operation */
     char *listen;
     char *log_format;

@@ -48,6 +48,22 @@ srv_configure() {
     [[ -n "$etcd_url" ]] || kp_die "etcd is not configured in $dir; start etcd.sh first"
     port="$(kp_free_ports "$dir" 1)"
     read -r -a extra <<<"${KP_APISERVER_EXTRA_ARGS:-}"
+    # The aggregation layer (metrics.k8s.io): the front proxy's CA and client certificate
+    # (pki.sh init makes them; a PKI from before them runs without), and routing to a
+    # Service's endpoints rather than its ClusterIP, since the test cluster has no kube-proxy.
+    if [[ -f "$pki/front-proxy-ca.crt" && -f "$pki/front-proxy-client.crt" ]]; then
+        extra+=(--requestheader-client-ca-file="$pki/front-proxy-ca.crt"
+            --requestheader-allowed-names=front-proxy-client
+            --requestheader-username-headers=X-Remote-User
+            --requestheader-group-headers=X-Remote-Group
+            --requestheader-extra-headers-prefix=X-Remote-Extra-
+            --proxy-client-cert-file="$pki/front-proxy-client.crt"
+            --proxy-client-key-file="$pki/front-proxy-client.key"
+            --enable-aggregator-routing=true)
+        kp_env_set "$dir" KP_FRONT_PROXY_CA "$pki/front-proxy-ca.crt"
+        kp_env_set "$dir" KP_FRONT_PROXY_CERT "$pki/front-proxy-client.crt"
+        kp_env_set "$dir" KP_FRONT_PROXY_KEY "$pki/front-proxy-client.key"
+    fi
     mkdir -p "$dir/apiserver"
     kp_save_args "$dir" apiserver "$bin" \
         --bind-address=127.0.0.1 \

@@ -26,29 +26,30 @@ pki_new_key() { # PATH
     chmod 600 "$1"
 }
 
-pki_init_ca() {
-    local pki="$1"
-    [[ -f "$pki/ca.crt" && -f "$pki/ca.key" ]] && return 0
-    pki_new_key "$pki/ca.key"
-    cat >"$pki/ca.cnf" <<'CNF'
+pki_init_ca() { # PKI [NAME CN]: NAME.crt/.key, default ca / kubepulse-test-ca
+    local pki="$1" ca="${2:-ca}" cn="${3:-kubepulse-test-ca}"
+    [[ -f "$pki/$ca.crt" && -f "$pki/$ca.key" ]] && return 0
+    pki_new_key "$pki/$ca.key"
+    cat >"$pki/$ca.cnf" <<CNF
 [req]
 distinguished_name = dn
 prompt = no
 x509_extensions = ca
 [dn]
-CN = kubepulse-test-ca
+CN = $cn
 [ca]
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign, digitalSignature
 subjectKeyIdentifier = hash
 CNF
-    openssl req -x509 -new -key "$pki/ca.key" -config "$pki/ca.cnf" -sha256 -days 3650 \
-        -out "$pki/ca.crt"
+    openssl req -x509 -new -key "$pki/$ca.key" -config "$pki/$ca.cnf" -sha256 -days 3650 \
+        -out "$pki/$ca.crt"
 }
 
 # pki_issue PKI NAME CN ORGS(comma list, may be empty) SANS(comma list, may be empty) DAYS
+# The issuing CA is PKI/ca, or PKI/$PKI_CA when that is set (the front-proxy CA).
 pki_issue() {
-    local pki="$1" name="$2" cn="$3" orgs="$4" sans="$5" days="$6" subj="" o
+    local pki="$1" name="$2" cn="$3" orgs="$4" sans="$5" days="$6" subj="" o ca="${PKI_CA:-ca}"
     [[ -f "$pki/$name.crt" && -f "$pki/$name.key" ]] && return 0
     [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || kp_die "bad cert name '$name'"
     IFS=, read -r -a olist <<<"$orgs"
@@ -65,7 +66,7 @@ pki_issue() {
     } >"$pki/$name.ext"
     pki_new_key "$pki/$name.key"
     openssl req -new -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr"
-    openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" \
         -set_serial "0x$(openssl rand -hex 16)" -sha256 -days "$days" \
         -extfile "$pki/$name.ext" -extensions leaf -out "$pki/$name.crt" 2>/dev/null
     rm -f "$pki/$name.csr"
@@ -80,6 +81,10 @@ pki_init() {
     pki_issue "$pki" admin kubepulse-admin system:masters "" 825
     # The API server's client certificate towards kubelets (logs, exec), as kubeadm makes it.
     pki_issue "$pki" apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "" 825
+    # The aggregation layer's front proxy, as kubeadm makes it: its own CA, and the client
+    # certificate the API server presents to aggregated API servers (--proxy-client-cert-file).
+    pki_init_ca "$pki" front-proxy-ca kubepulse-test-front-proxy-ca
+    PKI_CA=front-proxy-ca pki_issue "$pki" front-proxy-client front-proxy-client "" "" 825
     if [[ ! -f "$pki/sa.key" || ! -f "$pki/sa.pub" ]]; then
         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
         chmod 600 "$pki/sa.key"

@@ -44,6 +44,9 @@ sink-buffer-size: string
 sink-timeout: duration 0.001 3600
 sink-concurrency: int 1 64
 sink-flush-timeout: duration 0 3600
+metrics-api-listen: string
+tls-cert-file: string
+tls-private-key-file: string
 listen: string
 log-format: string
 v: int 0 10
@@ -69,8 +72,6 @@ disable-metric-sink: ignored
 bind-address: ignored
 secure-port: ignored
 cert-dir: ignored
-tls-cert-file: ignored
-tls-private-key-file: ignored
 tls-ca-file: ignored
 tls-sni-cert-key: ignored
 public-address-override: ignored
@@ -198,7 +199,7 @@ the binary's kp_opt_set does. Argument: list name value where hint. */}}
 {{- fail (printf "%s: invalid size \"%s\" (e.g. 4096, 64Ki, 64Mi, 1Gi)%s" $where $v $hint) }}
 {{- end }}
 {{- else if eq $name "sink-buffer-size" }}
-{{- if not (regexMatch "^[1-9][0-9]*(|points|k|K|M|G|Ki|Mi|Gi|Ti)$" $v) }}
+{{- if not (regexMatch "^[1-9][0-9]*(|points|k|M|G|Ki|Mi|Gi)$" $v) }}
 {{- fail (printf "%s: invalid size \"%s\" (e.g. 256Mi or 2000000points)%s" $where $v $hint) }}
 {{- end }}
 {{- else if eq $name "log-format" }}

@@ -1,0 +1,234 @@
+"""test_metrics_api.py - the resource metrics API (metrics.k8s.io/v1beta1, issue #17) served
+by kubepulse from its own scrape, against the real API server and the kubelet simulator.
+
+test_direct: one replica with --metrics-api-listen on loopback, its ServiceAccount holding
+exactly the chart's RBAC plus the chart's system:auth-delegator ClusterRoleBinding and
+extension-apiserver-authentication-reader RoleBinding. Requests straight to it:
+- no credentials, front-proxy headers without the front-proxy certificate, or a bad token:
+  401; a certificate of the cluster CA named like the front proxy is only that user (its
+  headers are ignored): 403; a token without metrics.k8s.io rights, or the real front
+  proxy's certificate naming a user without rights: 403 (TokenReview and
+  SubjectAccessReview by the API server); a token allowed pods but not nodes: 200 / 403;
+- the admin (client certificate of the cluster CA): NodeMetrics and PodMetrics whose usage,
+  timestamp and window are metrics-server's computation over the kubelet's own responses
+  (the simulator's /expected at the two sample times), for every node and container;
+  labelSelector and fieldSelector filter as the API server's grammar says.
+
+Runtime: about 40 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+
+import pytest
+
+from kpharness import wait_for
+from kpreplicas import World, free_port
+
+RES = 2.0
+
+
+def parse_duration(s: str) -> float:
+    """Go's time.Duration.String() back to seconds."""
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)(h|ms|µs|us|ns|m|s)", s):
+        total += float(num) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "µs": 1e-6,
+                               "us": 1e-6, "ns": 1e-9}[unit]
+    return total
+
+
+def parse_quantity(s: str) -> float:
+    m = re.fullmatch(r"([0-9]+)(n|u|m|k|M|G|T|Ki|Mi|Gi|Ti|)", s)
+    assert m, s
+    return int(m.group(1)) * {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6,
+                               "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
+                               "Ti": 2**40}[m.group(2)]
+
+
+def ts_of(s: str) -> int:
+    return int(datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+               .timestamp())
+
+
+def grant_delegation(cluster, namespace: str, sa: str = "kubepulse") -> None:
+    """The chart's two bindings for delegated authentication and authorization."""
+    subj = [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]
+    cluster.kubectl("apply", "-f", "-", input={
+        "apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": f"{namespace}-{sa}-auth-delegator"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                         "name": "system:auth-delegator"}, "subjects": subj},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": {"name": f"{namespace}-{sa}-auth-reader", "namespace": "kube-system"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                         "name": "extension-apiserver-authentication-reader"},
+             "subjects": subj}]})
+
+
+def revoke_delegation(cluster, namespace: str, sa: str = "kubepulse") -> None:
+    cluster.kubectl("delete", "clusterrolebinding", f"{namespace}-{sa}-auth-delegator",
+                    "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "rolebinding", "-n", "kube-system", f"{namespace}-{sa}-auth-reader",
+                    "--ignore-not-found", check=False)
+
+
+class Client:
+    """HTTPS to the metrics API, verifying its certificate against the cluster CA."""
+
+    def __init__(self, base: str, ca: str):
+        self.base, self.ca = base, ca
+
+    def get(self, path: str, cert: tuple[str, str] | None = None, token: str | None = None,
+            headers: dict | None = None) -> tuple[int, dict]:
+        ctx = ssl.create_default_context(cafile=self.ca)
+        if cert:
+            ctx.load_cert_chain(*cert)
+        req = urllib.request.Request(self.base + path, headers=dict(headers or {}))
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=15) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+
+def expected(world, node: str, t: int) -> dict:
+    url = (f"http://{world.sim_control}/expected?node={node}&time={t}"
+           "&only_cpu_and_memory=true")
+    return json.loads(urllib.request.urlopen(url, timeout=30).read())
+
+
+def usage(last: dict, prev: dict, t1: float, t0: float) -> tuple[float, int]:
+    """metrics-server's resourceUsage from two kubelet samples: (cores, working set)."""
+    delta = last["cpu"]["usageCoreNanoSeconds"] - prev["cpu"]["usageCoreNanoSeconds"]
+    return int(delta / (t1 - t0)) / 1e9, last["memory"]["workingSetBytes"]
+
+
+@pytest.fixture
+def world(cluster, procs, namespace, tmp_path):
+    w = World(cluster, procs, namespace, tmp_path, res=RES)
+    grant_delegation(cluster, namespace)
+    w.start_sim(nodes=3, pods=3)
+    yield w
+    w.cleanup()
+    revoke_delegation(cluster, namespace)
+
+
+def node_of(world, pod: str) -> str:
+    return next(n["name"] for n in world.manifest["nodes"] if pod.endswith("-" + n["name"]))
+
+
+def check_values(world, nodes: dict, pods: dict) -> None:
+    """Every NodeMetrics and PodMetrics is metrics-server's computation over the two kubelet
+    samples its timestamp and window name."""
+    names = {n["name"] for n in world.manifest["nodes"]}
+    assert {i["metadata"]["name"] for i in nodes["items"]} == names
+    for item in nodes["items"]:
+        t1, w = ts_of(item["timestamp"]), parse_duration(item["window"])
+        assert w == world.res, item
+        last = expected(world, item["metadata"]["name"], t1)["node"]
+        prev = expected(world, item["metadata"]["name"], int(t1 - w))["node"]
+        cores, ws = usage(last, prev, t1, t1 - w)
+        assert parse_quantity(item["usage"]["cpu"]) == pytest.approx(cores, abs=1e-9), item
+        assert parse_quantity(item["usage"]["memory"]) == ws, item
+        assert item["metadata"]["labels"]["kubernetes.io/hostname"] == item["metadata"]["name"]
+    registered = {(p["namespace"], p["name"]) for n in world.manifest["nodes"]
+                  for p in n["pods"] if p["registrable"]}
+    for item in pods["items"]:
+        key = (item["metadata"]["namespace"], item["metadata"]["name"])
+        assert key in registered
+        node = node_of(world, key[1])
+        t1, w = ts_of(item["timestamp"]), parse_duration(item["window"])
+        last = {p["podRef"]["name"]: p for p in expected(world, node, t1)["pods"]}[key[1]]
+        prev = {p["podRef"]["name"]: p
+                for p in expected(world, node, int(t1 - w))["pods"]}[key[1]]
+        lc = {c["name"]: c for c in last["containers"]}
+        pc = {c["name"]: c for c in prev["containers"]}
+        assert {c["name"] for c in item["containers"]} == set(lc), item
+        for c in item["containers"]:
+            cores, ws = usage(lc[c["name"]], pc[c["name"]], t1, t1 - w)
+            assert parse_quantity(c["usage"]["cpu"]) == pytest.approx(cores, abs=1e-9), c
+            assert parse_quantity(c["usage"]["memory"]) == ws, c
+    assert len(pods["items"]) == len(registered)
+
+
+def test_direct(cluster, world, tmp_path):
+    crt, key = cluster.issue_cert("metrics-api-direct", "kubepulse-metrics",
+                                  sans=["IP:127.0.0.1"])
+    port = free_port()
+    world.start("mapi", extra=[f"--metrics-api-listen=127.0.0.1:{port}",
+                               f"--tls-cert-file={crt}", f"--tls-private-key-file={key}"])
+    api = Client(f"https://127.0.0.1:{port}", cluster.ca_cert)
+    admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
+    nodes_path = "/apis/metrics.k8s.io/v1beta1/nodes"
+
+    def all_nodes():
+        try:
+            code, body = api.get(nodes_path, cert=admin)
+        except OSError:
+            return None
+        return body if code == 200 and len(body["items"]) == 3 else None
+    wait_for(all_nodes, timeout=30, interval=0.5, what="NodeMetrics of all 3 nodes")
+
+    # ---- authentication and authorization
+    assert api.get(nodes_path)[0] == 401
+    forged = {"X-Remote-User": "admin", "X-Remote-Group": "system:masters"}
+    assert api.get(nodes_path, headers=forged)[0] == 401
+    fake = cluster.issue_cert("fake-front-proxy", "front-proxy-client")
+    code, body = api.get(nodes_path, cert=fake, headers=forged)
+    assert code == 403 and 'User "front-proxy-client"' in body["message"], (code, body)
+    front = (cluster.env["KP_FRONT_PROXY_CERT"], cluster.env["KP_FRONT_PROXY_KEY"])
+    code, body = api.get(nodes_path, cert=front, headers={"X-Remote-User": "bob"})
+    assert code == 403 and 'User "bob" cannot list resource "nodes"' in body["message"], body
+    code, body = api.get(nodes_path, cert=front, headers=forged)
+    assert code == 200, body
+    nobody = cluster.mint_token("nobody", world.ns)
+    code, body = api.get("/apis/metrics.k8s.io/v1beta1/namespaces/ns-0/pods", token=nobody)
+    assert code == 403 and 'in the namespace "ns-0"' in body["message"], body
+    assert api.get(nodes_path, token="not-a-token")[0] == 401
+    reader = cluster.mint_token("reader", world.ns,
+                                cluster_rules=["get,list:pods.metrics.k8s.io"])
+    assert api.get("/apis/metrics.k8s.io/v1beta1/pods", token=reader)[0] == 200
+    assert api.get(nodes_path, token=reader)[0] == 403
+
+    # ---- values
+    code, nodes = api.get(nodes_path, cert=admin)
+    code, pods = api.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
+    assert code == 200
+    check_values(world, nodes, pods)
+
+    # ---- selectors, one namespace, get
+    code, body = api.get("/apis/metrics.k8s.io/v1beta1/namespaces/ns-1/pods", cert=admin)
+    assert code == 200 and body["items"]
+    assert {i["metadata"]["namespace"] for i in body["items"]} == {"ns-1"}
+    some = pods["items"][0]["metadata"]
+    app = some["labels"]["app"]
+    code, body = api.get(f"/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3D{app}",
+                         cert=admin)
+    assert body["items"] and all(i["metadata"]["labels"]["app"] == app for i in body["items"])
+    code, body = api.get("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+notin+"
+                         f"({app}),kubepulse.io/sim", cert=admin)
+    assert body["items"] and all(i["metadata"]["labels"]["app"] != app for i in body["items"])
+    code, body = api.get("/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.name%3D"
+                         + some["name"], cert=admin)
+    assert [i["metadata"]["name"] for i in body["items"]] == [some["name"]]
+    code, body = api.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{some['namespace']}/pods/"
+                         f"{some['name']}", cert=admin)
+    assert code == 200 and body["kind"] == "PodMetrics"
+    code, body = api.get("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+in+(", cert=admin)
+    assert code == 400 and body["reason"] == "BadRequest"
+    code, body = api.get(nodes_path + "/no-such-node", cert=admin)
+    assert code == 404 and body["reason"] == "NotFound"
+    code, body = api.get("/openapi/v2", cert=admin)
+    assert code == 200
+    assert "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics" in body["definitions"]
+    world.assert_none_died()
+    world.check_sanitizers()
