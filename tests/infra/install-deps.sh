@@ -16,7 +16,8 @@ BUILD_PKGS=(
 )
 # nftables: the nft command for test_chaos_netns.py's partition (the kernel side is built in).
 # containerd, runc, containernetworking-plugins (its `loopback`), busybox-static (the workload
-# image's userland) and iproute2: the real nodes of up.sh --with-node (tests/infra/node.sh).
+# image's userland), libc6-dev (static pause and burn) and iproute2: the real nodes of
+# up.sh --with-node (tests/infra/node.sh).
 # prometheus: its promtool checks /metrics (test_status_server.py); its server is not used.
 SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates

@@ -130,6 +130,10 @@ node_check() {
         [[ -x /usr/lib/cni/loopback ]] ||
             { echo "no CNI loopback plugin (containernetworking-plugins)"; exit; }
         [[ -x /bin/busybox ]] || { echo "no /bin/busybox (busybox-static)"; exit; }
+        tmp="$(mktemp)"
+        echo 'int main(void) { return 0; }' | gcc -static -x c -o "$tmp" - 2>/dev/null ||
+            { rm -f "$tmp"; echo "gcc cannot link static programs (libc6-dev)"; exit; }
+        rm -f "$tmp"
         grep -qw overlay /proc/filesystems || { echo "the kernel has no overlay filesystem"; exit; }
         [[ -n "$(cg_mounts)" ]] || { echo "no cgroup filesystem mounted"; exit; }
         if cg_v2_only; then
