@@ -22,7 +22,7 @@ BUILD_PKGS=(
 SERVER_PKGS=(
     etcd-server influxdb influxdb-client openssl jq faketime iproute2 curl ca-certificates
     python3 util-linux nftables containerd runc containernetworking-plugins busybox-static
-    prometheus
+    prometheus libc6-dev
 )
 # The container image (scripts/build-image.sh): a bookworm base made with debootstrap, built
 # with podman (daemonless; it builds with buildah's code), whose checks run the image with runc.
