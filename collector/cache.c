@@ -6,6 +6,7 @@
  */
 #include "cache.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,45 +200,35 @@ void node_cache_apply(struct node_cache *nc, enum kube_event_type type, json_obj
     node_free(old);
 }
 
-static void node_unsee(const char *k, void *v, void *ud)
+static void clear_seen(const char *k, void *v, void *ud)
 {
     (void)k;
-    (void)ud;
-    ((struct cache_node *)v)->seen = false;
+    *(bool *)((char *)v + *(const size_t *)ud) = false;
+}
+
+void cache_unsee_all(struct strmap *m, size_t seen_off)
+{
+    strmap_each(m, clear_seen, &seen_off);
 }
 
 void node_cache_list_begin(struct node_cache *nc)
 {
-    strmap_each(&nc->nodes, node_unsee, NULL);
+    cache_unsee_all(&nc->nodes, offsetof(struct cache_node, seen));
 }
 
-struct dead_list {
-    char **keys;
-    size_t n, cap;
-};
-
-static void collect_unseen(const char *k, void *v, void *ud)
+/* strmap_remove_if: a node the relist did not see is gone. */
+static bool node_unseen(const char *k, void *v, void *ud)
 {
-    struct dead_list *d = ud;
-    /* cache_node and cache_pod both have "seen" — the callers pass the right one */
-    (void)v;
-    if (d->n < d->cap)
-        d->keys[d->n++] = strdup(k);
+    (void)k;
+    (void)ud;
+    struct cache_node *n = v;
+    if (n->seen)
+        return false;
+    node_free(n);
+    return true;
 }
 
 void node_cache_list_done(struct node_cache *nc)
 {
-    struct dead_list d = {.cap = nc->nodes.count};
-    d.keys = calloc(d.cap + 1, sizeof(char *));
-    if (!d.keys)
-        return;
-    for (size_t i = 0; i < nc->nodes.nbuckets; i++)
-        for (struct strmap_entry *e = nc->nodes.buckets[i]; e; e = e->next)
-            if (!((struct cache_node *)e->value)->seen)
-                collect_unseen(e->key, e->value, &d);
-    for (size_t i = 0; i < d.n; i++) {
-        node_free(strmap_del(&nc->nodes, d.keys[i]));
-        free(d.keys[i]);
-    }
-    free(d.keys);
+    strmap_remove_if(&nc->nodes, node_unseen, NULL);
 }

@@ -30,6 +30,10 @@ struct node_cache {
     int naddr_types;
 };
 
+/* A relist begins: every value in m (a struct with a bool at seen_off) counts as unseen until
+ * the list names it again; list_done then removes what it did not name. */
+void cache_unsee_all(struct strmap *m, size_t seen_off);
+
 int node_cache_init(struct node_cache *nc, const char *preferred_types, char *err, size_t errlen);
 void node_cache_fini(struct node_cache *nc);
 void node_cache_apply(struct node_cache *nc, enum kube_event_type type, json_object *node);

@@ -95,8 +95,6 @@ struct ns_emit_ctx {
     size_t nseries, npoints, cap;
     int64_t cluster[AGG__N];
     uint8_t cluster_has;
-    char **dead; /* namespaces idle for long: removed after the walk */
-    size_t ndead;
 };
 
 static void ns_emit_series(struct ns_emit_ctx *c, const char *ns, const char *uid, const int64_t *v,
@@ -127,16 +125,23 @@ static void ns_emit_one(const char *key, void *value, void *ud)
 {
     struct ns_emit_ctx *c = ud;
     struct ns_sum *s = value;
-    if (s->cycle != c->m->cycle) {
-        if (c->m->cycle - s->cycle > 10 && c->dead)
-            c->dead[c->ndead++] = (char *)key;
+    if (s->cycle != c->m->cycle)
         return;
-    }
     ns_emit_series(c, key, s->uid, s->v, s->has);
     for (int k = 0; k < AGG__N; k++)
         if (s->has & (1u << k))
             c->cluster[k] = sat_add(c->cluster[k], s->v[k]);
     c->cluster_has |= s->has;
+}
+
+/* strmap_remove_if: a namespace with no pod for more than 10 cycles is forgotten. */
+static bool ns_idle(const char *key, void *value, void *ud)
+{
+    const struct model *m = ud;
+    if (m->cycle - ((struct ns_sum *)value)->cycle <= 10)
+        return false;
+    ns_free_one(key, value, NULL);
+    return true;
 }
 
 void model_cycle_end(struct model *m, model_emit_fn emit, void *ud)
@@ -145,7 +150,6 @@ void model_cycle_end(struct model *m, model_emit_fn emit, void *ud)
     c.cap = m->ns.count + 1;
     c.series = calloc(c.cap, sizeof(*c.series));
     c.points = calloc(c.cap * AGG__N, sizeof(*c.points));
-    c.dead = calloc(c.cap, sizeof(*c.dead));
     if (c.series && c.points) {
         strmap_each(&m->ns, ns_emit_one, &c);
         if (c.nseries)
@@ -155,12 +159,7 @@ void model_cycle_end(struct model *m, model_emit_fn emit, void *ud)
         if (emit && b.npoints)
             emit(&b, ud);
     }
-    for (size_t i = 0; i < c.ndead; i++) {
-        char *k = strdup(c.dead[i]); /* the key dies with its entry */
-        if (k)
-            ns_free_one(k, strmap_del(&m->ns, k), NULL), free(k);
-    }
-    free(c.dead);
+    strmap_remove_if(&m->ns, ns_idle, m);
     free(c.series);
     free(c.points);
 }

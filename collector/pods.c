@@ -11,6 +11,7 @@
  */
 #include "cache.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,74 +200,47 @@ void pod_cache_apply_namespace(struct pod_cache *pc, enum kube_event_type type, 
         free(e);
 }
 
-static void ns_unsee(const char *k, void *v, void *ud)
+void pod_cache_ns_list_begin(struct pod_cache *pc)
+{
+    cache_unsee_all(&pc->namespaces, offsetof(struct cache_ns, seen));
+}
+
+/* strmap_remove_if: a namespace the relist did not see is gone. */
+static bool ns_unseen(const char *k, void *v, void *ud)
 {
     (void)k;
     (void)ud;
-    ((struct cache_ns *)v)->seen = false;
-}
-
-void pod_cache_ns_list_begin(struct pod_cache *pc)
-{
-    strmap_each(&pc->namespaces, ns_unsee, NULL);
-}
-
-/* Keys of entries not seen since list_begin (seen_of reads the flag). */
-static char **collect_unseen(const struct strmap *m, bool (*seen_of)(const void *), size_t *n)
-{
-    char **dead = calloc(m->count + 1, sizeof(*dead));
-    *n = 0;
-    for (size_t i = 0; dead && i < m->nbuckets; i++)
-        for (struct strmap_entry *e = m->buckets[i]; e; e = e->next)
-            if (!seen_of(e->value) && *n < m->count && (dead[*n] = strdup(e->key)))
-                (*n)++;
-    return dead;
-}
-
-static bool ns_seen(const void *v)
-{
-    return ((const struct cache_ns *)v)->seen;
+    if (((struct cache_ns *)v)->seen)
+        return false;
+    free(v);
+    return true;
 }
 
 void pod_cache_ns_list_done(struct pod_cache *pc)
 {
-    size_t n;
-    char **dead = collect_unseen(&pc->namespaces, ns_seen, &n);
-    for (size_t i = 0; dead && i < n; i++) {
-        free(strmap_del(&pc->namespaces, dead[i]));
-        free(dead[i]);
-    }
-    free(dead);
+    strmap_remove_if(&pc->namespaces, ns_unseen, NULL);
 }
 
 /* ---- relists and lookup ------------------------------------------------------ */
 
-static void pod_unsee(const char *k, void *v, void *ud)
-{
-    (void)k;
-    (void)ud;
-    ((struct cache_pod *)v)->seen = false;
-}
-
 void pod_cache_list_begin(struct pod_cache *pc)
 {
-    strmap_each(&pc->pods, pod_unsee, NULL);
+    cache_unsee_all(&pc->pods, offsetof(struct cache_pod, seen));
 }
 
-static bool pod_seen(const void *v)
+/* strmap_remove_if: a pod the relist did not see is gone (pod_free touches the other maps). */
+static bool pod_unseen(const char *k, void *v, void *ud)
 {
-    return ((const struct cache_pod *)v)->seen;
+    (void)k;
+    if (((struct cache_pod *)v)->seen)
+        return false;
+    pod_free(ud, v);
+    return true;
 }
 
 void pod_cache_list_done(struct pod_cache *pc)
 {
-    size_t n;
-    char **dead = collect_unseen(&pc->pods, pod_seen, &n);
-    for (size_t i = 0; dead && i < n; i++) {
-        pod_free(pc, strmap_del(&pc->pods, dead[i]));
-        free(dead[i]);
-    }
-    free(dead);
+    strmap_remove_if(&pc->pods, pod_unseen, pc);
 }
 
 const struct model_pod_info *pod_cache_lookup(const char *uid, const char *ns, const char *name,

@@ -124,6 +124,27 @@ void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value
             fn(e->key, e->value, ud);
 }
 
+size_t strmap_remove_if(struct strmap *m, bool (*fn)(const char *key, void *value, void *ud),
+                        void *ud)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        struct strmap_entry **pp = &m->buckets[i];
+        while (*pp) {
+            struct strmap_entry *e = *pp;
+            if (!fn(e->key, e->value, ud)) {
+                pp = &e->next;
+                continue;
+            }
+            *pp = e->next;
+            free(e);
+            m->count--;
+            removed++;
+        }
+    }
+    return removed;
+}
+
 const char *strmap_intern(struct strmap *m, const char *s)
 {
     if (!s || !*s)

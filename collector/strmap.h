@@ -6,6 +6,7 @@
 #ifndef KP_COLLECTOR_STRMAP_H
 #define KP_COLLECTOR_STRMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,11 @@ struct strmap_entry *strmap_find(const struct strmap *m, const char *key);
 /* Visit every entry; fn may not modify the map. */
 void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ud),
                  void *ud);
+/* Remove every entry for which fn returns true, in one walk. When fn returns true it has
+ * taken the value (freed it, typically); key is valid only during the call. fn may not
+ * modify m (other maps are fine). Returns how many entries went. */
+size_t strmap_remove_if(struct strmap *m, bool (*fn)(const char *key, void *value, void *ud),
+                        void *ud);
 
 /* Interning over a strmap whose values are reference counts: one copy per
  * distinct string, shared by every holder. strmap_intern returns the stable

@@ -106,7 +106,8 @@ int summary_parse_feed(struct summary_parser *p, const char *buf, size_t len, ch
 int summary_parse_finish(struct summary_parser *p, char *err, size_t errlen);
 const struct summary_counts *summary_parse_counts(const struct summary_parser *p);
 
-/* RFC 3339 ("2024-05-01T10:00:00.5Z", "...+02:00") to Unix ns; 0 or -1. */
+/* RFC 3339 ("2024-05-01T10:00:00.5Z", "...+02:00"; kp_rfc3339_parse) to Unix ns in
+ * 1970..2200; Go's zero time (year 1) reads as 0; 0 or -1. */
 int summary_parse_time(const char *s, int64_t *ns);
 
 #endif

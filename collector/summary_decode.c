@@ -55,6 +55,25 @@ static void dec_str(struct dec *d, char *dst, size_t cap)
         d->cnt->type_errors++;
 }
 
+/* Summary times are Unix nanoseconds, which hold 1677..2262: instants before 1970 or from
+ * 2201 on read as absent (-1), except Go's zero time ("0001-01-01T00:00:00Z"), which means
+ * unset and reads as 0. */
+#define SUMMARY_TIME_END INT64_C(7289654400) /* 2201-01-01T00:00:00Z */
+
+int summary_parse_time(const char *s, int64_t *ns)
+{
+    int64_t sec;
+    int32_t nsec;
+    if (kp_rfc3339_parse(s, strlen(s), -1, &sec, &nsec) < 0)
+        return -1;
+    if (sec < 0 || sec >= SUMMARY_TIME_END) {
+        *ns = 0;
+        return strncmp(s, "0001-", 5) == 0 ? 0 : -1;
+    }
+    *ns = sec * 1000000000 + nsec;
+    return 0;
+}
+
 static int64_t dec_time(struct dec *d)
 {
     char buf[64];

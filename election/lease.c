@@ -1,29 +1,19 @@
 /*
  * lease.c - the Lease record, metav1.MicroTime text and the Lease JSON.
  *
- * Time conversion is done by hand (days from civil date) rather than with
- * timegm/gmtime so the result never depends on TZ or the C library, and every
- * field is range-checked: these strings come from the API server and from
- * whoever else writes the Lease.
+ * MicroTime is read by kp_rfc3339_parse (util.h) with six fractional digits, as
+ * apimachinery reads it, and written here; the date conversion is done by hand (civil
+ * date from days) rather than with gmtime so the text never depends on TZ or the C library.
  */
 #include "lease.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 #define US_PER_S  INT64_C(1000000)
 #define S_PER_DAY INT64_C(86400)
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
@@ -36,13 +26,6 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dim[m - 1];
 }
 
 int lease_microtime_format(int64_t us, char *out, size_t outlen)
@@ -61,69 +44,15 @@ int lease_microtime_format(int64_t us, char *out, size_t outlen)
     return 0;
 }
 
-/* n decimal digits at s[*i]; advances *i. */
-static int take_digits(const char *s, size_t len, size_t *i, int n, int *val)
-{
-    int v = 0;
-    for (int k = 0; k < n; k++, (*i)++) {
-        if (*i >= len || s[*i] < '0' || s[*i] > '9')
-            return -1;
-        v = v * 10 + (s[*i] - '0');
-    }
-    *val = v;
-    return 0;
-}
-
-static int take_char(const char *s, size_t len, size_t *i, const char *accept)
-{
-    if (*i >= len || s[*i] == '\0' || !strchr(accept, s[*i]))
-        return -1;
-    (*i)++;
-    return 0;
-}
-
 int lease_microtime_parse(const char *s, size_t len, int64_t *us)
 {
-    size_t i = 0;
-    int y, mo, d, h, mi, sec, off_h = 0, off_m = 0, sign = 0;
+    int64_t sec;
+    int32_t nsec;
     if (!s || len > MICROTIME_TEXT_MAX)
         return -1;
-    if (take_digits(s, len, &i, 4, &y) || take_char(s, len, &i, "-") ||
-        take_digits(s, len, &i, 2, &mo) || take_char(s, len, &i, "-") ||
-        take_digits(s, len, &i, 2, &d) || take_char(s, len, &i, "Tt ") ||
-        take_digits(s, len, &i, 2, &h) || take_char(s, len, &i, ":") ||
-        take_digits(s, len, &i, 2, &mi) || take_char(s, len, &i, ":") ||
-        take_digits(s, len, &i, 2, &sec))
+    if (kp_rfc3339_parse(s, strnlen(s, len), 6, &sec, &nsec) < 0)
         return -1;
-    int64_t frac = 0;
-    if (i < len && s[i] == '.') {
-        int ndig = 0;
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
-            if (ndig < 6)
-                frac = frac * 10 + (s[i] - '0');
-        }
-        if (ndig == 0 || ndig > 9)
-            return -1;
-        for (int k = ndig; k < 6; k++)
-            frac *= 10;
-    }
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        sign = s[i++] == '-' ? -1 : 1;
-        if (take_digits(s, len, &i, 2, &off_h) || take_char(s, len, &i, ":") ||
-            take_digits(s, len, &i, 2, &off_m) || off_h > 23 || off_m > 59)
-            return -1;
-    } else {
-        return -1;
-    }
-    if (i != len && !(i < len && s[i] == '\0'))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
-        return -1;
-    int64_t t = days_from_civil(y, mo, d) * S_PER_DAY + h * 3600 + mi * 60 + sec;
-    t -= (int64_t)sign * (off_h * 3600 + off_m * 60);
-    *us = t * US_PER_S + frac;
+    *us = sec * US_PER_S + nsec / 1000;
     return 0;
 }
 

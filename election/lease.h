@@ -41,9 +41,9 @@ struct lease_record {
  * fractional digits, "Z". out must hold MICROTIME_LEN + 1 bytes. Returns 0, or
  * -1 for a year outside 0000..9999. */
 int lease_microtime_format(int64_t us, char *out, size_t outlen);
-/* Any RFC 3339 date-time: 'T', 't' or ' ' separator, 0..9 fractional digits
- * (truncated to microseconds), "Z", "z" or a +hh:mm / -hh:mm offset. Returns 0
- * or -1; len bounds the input (it need not be NUL-terminated). */
+/* metav1.MicroTime text as apimachinery reads it (time.Parse(RFC3339Micro)): RFC 3339
+ * with exactly six fractional digits, "Z" or a +hh:mm / -hh:mm offset (kp_rfc3339_parse).
+ * Returns 0 or -1; len bounds the input (it need not be NUL-terminated; a NUL ends it). */
 int lease_microtime_parse(const char *s, size_t len, int64_t *us);
 
 /* Record equality as client-go judges "the lease changed": every election

@@ -12,6 +12,7 @@
 
 #include "influxdb.h"
 #include "log.h"
+#include "util.h"
 
 #define MAX_RESPONSE_BODY (64 * 1024)
 #define LOG_BODY_MAX      300
@@ -57,9 +58,9 @@ double influx_retry_delay(enum influx_verdict v, unsigned attempt, double retry_
     case IV_RETRY:
         if (retry_after_s >= 0)
             return retry_after_s > 600 ? 600 : retry_after_s;
-        return sink_backoff_delay(attempt, 0.5, 30, rnd01);
+        return kp_backoff_delay(attempt, 0.5, 30, rnd01);
     case IV_AUTH:
-    case IV_NOT_FOUND: return sink_backoff_delay(attempt, 10, 300, rnd01);
+    case IV_NOT_FOUND: return kp_backoff_delay(attempt, 10, 300, rnd01);
     default: return 0;
     }
 }

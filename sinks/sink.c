@@ -1,14 +1,16 @@
 /*
  * sink.c - owns the sink registry and the parts every sink shares: opening from a URI through
- * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping, buffer-size
- * parsing and the backoff formula. Sink types live in their own files behind struct sink_ops.
+ * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping and the
+ * buffer-size option (bytes or points). Sink types live in their own files behind struct
+ * sink_ops.
  */
 #include "sink_int.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 static const struct sink_ops *const SINK_TYPES[] = {&sink_influxdb_ops, &sink_influxdb2_ops,
                                                     &sink_log_ops, &sink_null_ops};
@@ -171,44 +173,19 @@ void sink_free(struct sink *s)
 
 int sink_parse_buffer_size(const char *s, uint64_t *bound, bool *points)
 {
-    char *end;
-    errno = 0;
-    if (!s || !(s[0] >= '0' && s[0] <= '9'))
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || v == 0)
-        return -1;
-    static const struct {
-        const char *suffix;
-        unsigned long long mul;
-    } units[] = {{"", 1},
-                 {"points", 1},
-                 {"k", 1000ULL},
-                 {"M", 1000000ULL},
-                 {"G", 1000000000ULL},
-                 {"Ki", 1ULL << 10},
-                 {"Mi", 1ULL << 20},
-                 {"Gi", 1ULL << 30}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            if (v > UINT64_MAX / units[i].mul)
-                return -1;
-            *bound = v * units[i].mul;
-            *points = i == 1;
-            return 0;
-        }
+    static const char word[] = "points";
+    char num[32];
+    size_t n = s ? strlen(s) : 0;
+    *points = n > strlen(word) && strcmp(s + n - strlen(word), word) == 0;
+    if (*points) { /* digits only before the word: "2kpoints" is not a count */
+        n -= strlen(word);
+        if (n >= sizeof(num) || strspn(s, "0123456789") != n)
+            return -1;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        s = num;
     }
-    return -1;
-}
-
-double sink_backoff_delay(unsigned attempt, double base_s, double cap_s, double rnd01)
-{
-    double d = base_s * ldexp(1.0, attempt > 60 ? 60 : (int)attempt);
-    if (d > cap_s)
-        d = cap_s;
-    if (rnd01 < 0)
-        rnd01 = 0;
-    if (rnd01 >= 1)
-        rnd01 = 0.999999;
-    return d * (0.5 + 0.5 * rnd01);
+    if (kp_parse_size(s, bound) < 0 || *bound == 0)
+        return -1;
+    return 0;
 }

@@ -92,10 +92,15 @@ int kube_exec_cred_parse(const char *json, size_t len, struct kube_exec_cred *ou
         goto fail;
     }
     if (json_object_object_get_ex(status, "expirationTimestamp", &exp) &&
-        !json_object_is_type(exp, json_type_null) &&
-        kube_parse_rfc3339(json_object_get_string(exp), &out->expiry) < 0) {
-        snprintf(err, errlen, "exec plugin status: invalid expirationTimestamp");
-        goto fail;
+        !json_object_is_type(exp, json_type_null)) {
+        int64_t sec;
+        int32_t nsec; /* client-go keeps it; a token's expiry needs only the second */
+        const char *t = json_object_get_string(exp);
+        if (kp_rfc3339_parse(t, strlen(t), -1, &sec, &nsec) < 0) {
+            snprintf(err, errlen, "exec plugin status: invalid expirationTimestamp");
+            goto fail;
+        }
+        out->expiry = (time_t)sec;
     }
     json_object_put(root);
     json_tokener_free(tok);

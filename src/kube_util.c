@@ -1,45 +1,10 @@
 /*
- * kube_util.c - small bounded decoders of the Kubernetes API layer: RFC 3339
- * timestamps (ExecCredential expiry) and metav1.Status bodies.
+ * kube_util.c - a small bounded decoder of the Kubernetes API layer: metav1.Status bodies.
+ * (RFC 3339 times are kp_rfc3339_parse's, util.h.)
  */
-#include <ctype.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kube_internal.h"
-
-int kube_parse_rfc3339(const char *s, time_t *out)
-{
-    struct tm tm = {0};
-    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!p)
-        return -1;
-    if (*p == '.') /* fractional seconds: ignored */
-        for (p++; isdigit((unsigned char)*p); p++)
-            ;
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-               isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-               isdigit((unsigned char)p[5])) {
-        off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
-        if (*p == '-')
-            off = -off;
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *out = t - off;
-    return 0;
-}
 
 long kube_status_parse(json_object *body, const char **reason, const char **message)
 {

@@ -37,8 +37,8 @@ struct kube_watch {
     struct http_request *stream;
     struct kube_stream *dec; /* owned */
     ev_timer timer;
-    enum watch_next next; /* what the timer starts */
-    double backoff_s;
+    enum watch_next next;  /* what the timer starts */
+    unsigned failures;     /* in a row, for the backoff; 0 after a list or an event */
     double stream_started; /* monotonic */
     bool synced, relist, stream_events, stopped;
     int depth;
@@ -114,13 +114,9 @@ static void start_watch(struct kube_watch *w);
 static void schedule(struct kube_watch *w, enum watch_next next, bool backoff)
 {
     double delay = 0;
-    if (backoff) {
-        w->backoff_s = w->backoff_s <= 0 ? WATCH_BACKOFF_MIN_S : w->backoff_s * 2;
-        if (w->backoff_s > WATCH_BACKOFF_MAX_S)
-            w->backoff_s = WATCH_BACKOFF_MAX_S;
-        /* "equal jitter": half fixed, half random, so replicas do not reconnect in step */
-        delay = w->backoff_s / 2 + w->backoff_s / 2 * ((double)rand() / RAND_MAX);
-    }
+    if (backoff) /* jittered, so replicas do not reconnect in step */
+        delay = kp_backoff_delay(w->failures++, WATCH_BACKOFF_MIN_S, WATCH_BACKOFF_MAX_S,
+                                 (double)rand() / RAND_MAX);
     w->next = next;
     ev_timer_stop(kube_client_loop(w->kc), &w->timer);
     ev_timer_set(&w->timer, delay, 0.);
@@ -191,7 +187,7 @@ static void on_list_done(const struct kube_response *resp, void *ud)
     } else if (!w->stopped) {
         set_str(&w->cont, NULL);
         set_str(&w->rv, rv && rv[0] ? rv : NULL);
-        w->backoff_s = 0;
+        w->failures = 0;
         w->synced = true;
         if (w->h.list_done)
             w->h.list_done(w->ud);
@@ -274,7 +270,7 @@ static int on_event(json_object *ev, void *ud)
     }
     update_rv(w, obj);
     w->stream_events = true;
-    w->backoff_s = 0;
+    w->failures = 0;
     if (w->h.event)
         w->h.event(t, obj, w->ud);
     return w->stopped ? -1 : 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "uri.h"
+#include "util.h"
 
 int kp_parse_duration(const char *s, double *seconds)
 {
@@ -78,32 +79,14 @@ int kp_parse_bool(const char *s, bool *out)
     return -1;
 }
 
-/* "64Mi", "1G", "4096": binary (Ki, Mi, Gi, Ti) and decimal (k, K, M, G) suffixes. */
+/* A size as kp_parse_size reads it ("64Mi", "1G", "4096"), within a long long. */
 static int parse_size(const char *s, long long *out)
 {
-    static const struct {
-        const char *sfx;
-        long long mul;
-    } sfx[] = {
-        {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30},   {"Ti", 1LL << 40}, {"k", 1000LL},
-        {"K", 1000LL},     {"M", 1000000LL},  {"G", 1000000000LL}, {"", 1},
-    };
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
+    uint64_t v;
+    if (kp_parse_size(s, &v) < 0 || v > LLONG_MAX)
         return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || v < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-        if (strcmp(end, sfx[i].sfx) == 0) {
-            if (v > LLONG_MAX / sfx[i].mul)
-                return -1;
-            *out = v * sfx[i].mul;
-            return 0;
-        }
-    }
-    return -1;
+    *out = (long long)v;
+    return 0;
 }
 
 static bool name_eq(const char *a, const char *b, size_t n, bool dash_eq)

@@ -1,11 +1,14 @@
 /*
- * util.c - bounded file reads, secrets from files, base64, the monotonic clock
- * (util.h).
+ * util.c - bounded file reads, secrets from files, base64 (OpenSSL's), the monotonic clock,
+ * sizes with unit suffixes, retry backoff (util.h). RFC 3339 is in rfc3339.c.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,85 +122,114 @@ int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
     return 0;
 }
 
-static int b64_value(unsigned char c)
+/* A base64 alphabet character (RFC 4648 section 4)? */
+static int b64_char(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 char *kp_base64_decode(const char *in, size_t in_len, size_t max_out, size_t *out_len)
 {
-    size_t cap = in_len / 4 * 3 + 3;
-    if (cap > max_out + 3)
-        cap = max_out + 3;
-    char *out = malloc(cap + 1);
-    if (!out)
+    if (in_len > INT_MAX - 4)
         return NULL;
+    /* OpenSSL decodes whole padded groups and reads '=' as zero bits, so the text is checked
+     * and padded here first: whitespace out, '=' only at the end and only as many as the
+     * last group lacks. */
+    unsigned char *txt = malloc(in_len + 4);
     size_t n = 0, pad = 0;
-    uint32_t acc = 0;
-    int bits = 0;
+    char *out = NULL;
+    if (!txt)
+        return NULL;
     for (size_t i = 0; i < in_len; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
             continue;
-        if (c == '=') {
+        if (c == '=')
             pad++;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad)
-            goto fail; /* bad character, or data after padding */
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n >= max_out)
-                goto fail;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
+        else if (!b64_char(c) || pad) /* a bad character, or data after padding */
+            goto fail;
+        else
+            txt[n++] = c;
     }
-    /* Leftover bits: 0 (complete), 2 (one '==' group) or 4 ('='); 6 is impossible. */
-    if (bits >= 6 || pad > 2 || (pad && (bits / 2) != (int)pad) || (acc & ((1u << bits) - 1)))
+    size_t tail = n % 4; /* characters in the last group: 0, 2 ('==') or 3 ('=') */
+    if (tail == 1 || (pad && (tail == 0 || pad != 4 - tail)))
         goto fail;
-    out[n] = '\0';
-    *out_len = n;
+    size_t len = n / 4 * 3 + (tail ? tail - 1 : 0);
+    if (len > max_out)
+        goto fail;
+    for (size_t k = tail ? tail : 4; k < 4; k++)
+        txt[n++] = '=';
+    if (!(out = malloc(n / 4 * 3 + 1)) || EVP_DecodeBlock((unsigned char *)out, txt, (int)n) < 0)
+        goto fail;
+    /* the last character's unused bits must be zero: re-encode the last group and compare */
+    unsigned char last[5];
+    if (tail &&
+        (EVP_EncodeBlock(last, (unsigned char *)out + len - (tail - 1), (int)tail - 1) != 4 ||
+         memcmp(last, txt + n - 4, 4) != 0))
+        goto fail;
+    free(txt);
+    out[len] = '\0';
+    *out_len = len;
     return out;
 fail:
+    free(txt);
     free(out);
     return NULL;
 }
 
 char *kp_base64_encode(const char *in, size_t in_len)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((in_len + 2) / 3 * 4 + 1);
-    if (!out)
+    if (in_len > (size_t)INT_MAX / 4 * 3 - 3)
         return NULL;
-    size_t o = 0, i = 0;
-    const unsigned char *p = (const unsigned char *)in;
-    for (; i + 2 < in_len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = tbl[(v >> 6) & 63];
-        out[o++] = tbl[v & 63];
-    }
-    if (i < in_len) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < in_len ? (uint32_t)p[i + 1] << 8 : 0);
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < in_len ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
+    char *out = malloc((in_len + 2) / 3 * 4 + 1);
+    if (out)
+        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)in_len);
     return out;
+}
+
+int kp_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t mul;
+    } units[] = {
+        {"", 1},
+        {"Ki", UINT64_C(1) << 10},
+        {"Mi", UINT64_C(1) << 20},
+        {"Gi", UINT64_C(1) << 30},
+        {"Ti", UINT64_C(1) << 40},
+        {"k", UINT64_C(1000)},
+        {"K", UINT64_C(1000)},
+        {"M", UINT64_C(1000000)},
+        {"G", UINT64_C(1000000000)},
+    };
+    char *end;
+    if (!s || !(s[0] >= '0' && s[0] <= '9'))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (v > UINT64_MAX / units[i].mul)
+                return -1;
+            *out = v * units[i].mul;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+double kp_backoff_delay(unsigned attempt, double base_s, double cap_s, double rnd01)
+{
+    double d = base_s * ldexp(1.0, attempt > 60 ? 60 : (int)attempt);
+    if (d > cap_s)
+        d = cap_s;
+    if (rnd01 < 0)
+        rnd01 = 0;
+    if (rnd01 >= 1)
+        rnd01 = 0.999999;
+    return d * (0.5 + 0.5 * rnd01);
 }

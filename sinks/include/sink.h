@@ -131,10 +131,8 @@ const char *sink_name(const struct sink *s);
 void sink_free(struct sink *s);
 
 /* Pure helpers, exported for tests. */
-/* "256Mi", "1G", "1000000" (bytes) or "2000000points"; -1 on a bad value. */
+/* A size in bytes as kp_parse_size reads it ("256Mi", "1G", "1000000") or a count of points
+ * ("2000000points"); -1 on a bad value or zero. */
 int sink_parse_buffer_size(const char *s, uint64_t *bound, bool *points);
-/* Delay before retry number attempt (0-based): min(cap, base * 2^attempt) scaled by a
- * jitter in [0.5, 1.0) drawn from rnd01 in [0, 1). */
-double sink_backoff_delay(unsigned attempt, double base_s, double cap_s, double rnd01);
 
 #endif

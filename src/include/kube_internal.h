@@ -59,8 +59,6 @@ int kube_exec_cred_parse(const char *json, size_t len, struct kube_exec_cred *ou
 /* Run the plugin and parse its output. Blocks for at most timeout_ms. */
 int kube_exec_run(const struct kube_exec *exec, long timeout_ms, struct kube_exec_cred *out,
                   char *err, size_t errlen);
-/* RFC 3339 "2026-01-02T03:04:05Z" (fraction and offset allowed) -> time_t. */
-int kube_parse_rfc3339(const char *s, time_t *out);
 
 /* ---- streaming requests (the watch) ----------------------------------------- */
 /* A GET of path with the client's auth, streaming the body to on_data. on_done

@@ -1,11 +1,13 @@
 /*
- * util.h - small helpers every module shares: bounded file reads, secrets read
- * from files and wiped when freed, base64, the monotonic clock.
+ * util.h - small helpers every module shares, one owner per concept: bounded file reads,
+ * secrets read from files and wiped when freed, base64, the monotonic clock, RFC 3339
+ * times, sizes with unit suffixes, retry backoff.
  */
 #ifndef KP_UTIL_H
 #define KP_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Read a whole regular file of at most max bytes into a malloc'd, NUL-terminated
  * buffer. Errors name the path. */
@@ -20,12 +22,30 @@ int kp_read_secret_file(const char *path, size_t max, char **out, char *err, siz
 /* Wipe then free a NUL-terminated secret. NULL is a no-op. */
 void kp_secret_free(char *s);
 
-/* Standard base64 (RFC 4648, '=' padding optional, whitespace ignored). Returns a
- * NUL-terminated malloc'd buffer and its length, or NULL on invalid input or when
- * the decoded size would exceed max_out. */
+/* Standard base64 (RFC 4648, '=' padding optional, whitespace ignored, the unused bits of
+ * the last character zero), decoded by OpenSSL. Returns a NUL-terminated malloc'd buffer and
+ * its length, or NULL on invalid input or when the decoded size would exceed max_out. */
 char *kp_base64_decode(const char *in, size_t in_len, size_t max_out, size_t *out_len);
-/* Standard base64 with padding; malloc'd, NUL-terminated; NULL on OOM. */
+/* Standard base64 with padding (OpenSSL); malloc'd, NUL-terminated; NULL on OOM. */
 char *kp_base64_encode(const char *in, size_t in_len);
+
+/* An RFC 3339 date-time as Go parses it (rfc3339.c says which forms): "2006-01-02T15:04:05",
+ * an optional fraction of any length (nine digits kept), then "Z" or "+hh:mm"/"-hh:mm";
+ * 'T' and 'Z' upper case, years 0000..9999, days checked against the month, no leap second.
+ * frac_digits -1 takes any fraction (time.RFC3339); 6 demands exactly six digits
+ * (metav1.MicroTime). s need not be NUL-terminated: exactly len bytes are read. On success
+ * *sec (Unix seconds) and *nsec (0..999999999) are set; returns 0 or -1. */
+int kp_rfc3339_parse(const char *s, size_t len, int frac_digits, int64_t *sec, int32_t *nsec);
+
+/* A size with an optional unit suffix: "4096", "64Ki", "1Mi", "2Gi", "1Ti" (powers of 1024) or
+ * "500k" (also "500K"), "10M", "1G" (of 1000). Digits first, nothing after the suffix, no
+ * overflow; 0 or -1. (The chart's _validate.tpl checks the same grammar.) */
+int kp_parse_size(const char *s, uint64_t *out);
+
+/* Exponential backoff with "equal jitter": base_s * 2^attempt, capped at cap_s, then half of
+ * it fixed and half scaled by rnd01 (a uniform draw in [0, 1)), so replicas retrying the same
+ * server spread out. attempt counts the failures before this one (0 for the first). */
+double kp_backoff_delay(unsigned attempt, double base_s, double cap_s, double rnd01);
 
 /* Seconds on CLOCK_MONOTONIC: for durations and deadlines, never for timestamps. */
 double kp_mono_now(void);

@@ -199,7 +199,7 @@ the binary's kp_opt_set does. Argument: list name value where hint. */}}
 {{- fail (printf "%s: invalid size \"%s\" (e.g. 4096, 64Ki, 64Mi, 1Gi)%s" $where $v $hint) }}
 {{- end }}
 {{- else if eq $name "sink-buffer-size" }}
-{{- if not (regexMatch "^[1-9][0-9]*(|points|k|M|G|Ki|Mi|Gi)$" $v) }}
+{{- if not (regexMatch "^[1-9][0-9]*(|points|k|K|M|G|Ki|Mi|Gi|Ti)$" $v) }}
 {{- fail (printf "%s: invalid size \"%s\" (e.g. 256Mi or 2000000points)%s" $where $v $hint) }}
 {{- end }}
 {{- else if eq $name "log-format" }}

@@ -102,6 +102,13 @@ static void test_time(void **state)
     assert_int_not_equal(summary_parse_time("2024-13-01T00:00:00Z", &ns), 0);
     assert_int_not_equal(summary_parse_time("2024-01-01T00:00:00", &ns), 0);
     assert_int_not_equal(summary_parse_time("9999-01-01T00:00:00Z", &ns), 0);
+    assert_int_equal(summary_parse_time("2200-12-31T23:59:59Z", &ns), 0); /* the last second */
+    assert_int_not_equal(summary_parse_time("2201-01-01T00:00:00Z", &ns), 0);
+    assert_int_not_equal(summary_parse_time("1969-12-31T23:59:59Z", &ns), 0);
+    /* the grammar is kp_rfc3339_parse's, Go's: these were read before it was one parser */
+    assert_int_not_equal(summary_parse_time("2024-02-30T00:00:00Z", &ns), 0);
+    assert_int_not_equal(summary_parse_time("2024-01-01T23:59:60Z", &ns), 0);
+    assert_int_not_equal(summary_parse_time("2024-01-01t00:00:00z", &ns), 0);
 }
 
 static struct summary_stats st_at(int64_t start, int64_t ts, uint64_t cpu, uint64_t rx)

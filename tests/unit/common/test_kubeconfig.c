@@ -1,7 +1,7 @@
 /*
  * test_kubeconfig.c - kubeconfig parsing (every key, data and file forms,
  * contexts, relative paths, errors with file:line: key), in-cluster config,
- * kube_config_load_auto's order, base64 and RFC 3339.
+ * kube_config_load_auto's order. (base64 and RFC 3339: test_util.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,67 +360,6 @@ static void test_load_auto_order(void **state)
     kube_config_free(cfg);
 }
 
-static void check_b64(const char *in, const char *want)
-{
-    size_t n = 0;
-    char *out = kp_base64_decode(in, strlen(in), 1024, &n);
-    if (!want) {
-        if (out)
-            fail_msg("'%s' decoded but should not", in);
-        return;
-    }
-    if (!out)
-        fail_msg("'%s' did not decode", in);
-    assert_int_equal(n, strlen(want));
-    assert_memory_equal(out, want, n);
-    free(out);
-}
-
-static void test_base64(void **state)
-{
-    (void)state;
-    check_b64("", "");
-    check_b64("Zg==", "f");
-    check_b64("Zm8=", "fo");
-    check_b64("Zm9v", "foo");
-    check_b64("Zm9vYg", "foob"); /* padding optional */
-    check_b64("Zm9v\nYmFy\n", "foobar");
-    check_b64("Zg=", NULL); /* partial padding */
-    check_b64("Z", NULL);
-    check_b64("Zm9v!", NULL);
-    check_b64("Zg==Zg==", NULL);
-    check_b64("Zh==", NULL); /* non-zero trailing bits */
-    check_b64("Zm8==", NULL);
-    size_t n;
-    assert_null(kp_base64_decode("Zm9vYmFy", 8, 5, &n)); /* over max_out */
-    for (size_t len = 0; len < 40; len++) {
-        char src[40];
-        for (size_t i = 0; i < len; i++)
-            src[i] = (char)(i * 37 + len);
-        char *enc = kp_base64_encode(src, len);
-        char *dec = kp_base64_decode(enc, strlen(enc), 100, &n);
-        assert_non_null(dec);
-        assert_int_equal(n, len);
-        assert_memory_equal(dec, src, len);
-        free(enc);
-        free(dec);
-    }
-}
-
-static void test_rfc3339(void **state)
-{
-    (void)state;
-    time_t t;
-    assert_int_equal(kube_parse_rfc3339("2026-01-02T03:04:05Z", &t), 0);
-    assert_int_equal((long)t, 1767323045L);
-    assert_int_equal(kube_parse_rfc3339("2026-01-02T03:04:05.123456Z", &t), 0);
-    assert_int_equal((long)t, 1767323045L);
-    assert_int_equal(kube_parse_rfc3339("2026-01-02T04:04:05+01:00", &t), 0);
-    assert_int_equal((long)t, 1767323045L);
-    assert_int_equal(kube_parse_rfc3339("2026-01-02 03:04:05", &t), -1);
-    assert_int_equal(kube_parse_rfc3339("2026-01-02T03:04:05Zjunk", &t), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,8 +371,6 @@ int main(void)
         cmocka_unit_test(test_load_file_relative_and_size),
         cmocka_unit_test(test_incluster),
         cmocka_unit_test(test_load_auto_order),
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -108,11 +108,11 @@ static void test_buffer_size_and_backoff(void **state)
     assert_int_equal(b, 1000000000ULL);
     assert_int_equal(sink_parse_buffer_size("12q", &b, &pts), -1);
     assert_int_equal(sink_parse_buffer_size("0", &b, &pts), -1);
-    assert_true(sink_backoff_delay(0, 0.5, 30, 0) == 0.25);
-    assert_true(sink_backoff_delay(3, 0.5, 30, 0.999999) < 4.0);
-    assert_true(sink_backoff_delay(3, 0.5, 30, 0.999999) > 3.99);
-    assert_true(sink_backoff_delay(20, 0.5, 30, 0) == 15);
-    assert_true(sink_backoff_delay(1000, 0.5, 30, 0.5) == 22.5);
+    assert_int_equal(sink_parse_buffer_size("2kpoints", &b, &pts), -1); /* a count is digits */
+    assert_int_equal(sink_parse_buffer_size("points", &b, &pts), -1);
+    assert_int_equal(sink_parse_buffer_size("0points", &b, &pts), -1);
+    assert_int_equal(sink_parse_buffer_size("1Ti", &b, &pts), 0); /* kp_parse_size's units */
+    assert_int_equal(b, 1ULL << 40);
     assert_true(influx_retry_delay(IV_RETRY, 5, 7, 0.3) == 7);      /* Retry-After wins */
     assert_true(influx_retry_delay(IV_RETRY, 0, 9999, 0.3) == 600); /* capped */
     assert_true(influx_retry_delay(IV_AUTH, 0, -1, 0) >= 5);        /* long */
