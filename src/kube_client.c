@@ -4,6 +4,10 @@
  * certificates, basic auth, exec plugins), one retry after a 401 with fresh
  * credentials, and metav1.Status error bodies decoded into kube_response.
  * Owns the kube_config and the current credentials; never logs them.
+ *
+ * An exec plugin runs as a child the loop watches (kube_exec.c). While it runs, requests
+ * wait in the call list and start when it answers; streams and kube_client_token use the
+ * credentials in hand.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@ struct kube_call {
     struct http_request *req; /* the attempt in flight */
     int attempt;
     bool in_done;
+    bool waiting; /* for the exec plugin: started when it answers */
     struct kube_call *prev, *next;
 };
 
@@ -45,8 +50,10 @@ struct kube_client {
     double token_read_at; /* monotonic */
     bool creds_stale;     /* a 401 was seen: refresh before the next request */
     struct kube_exec_cred exec_cred;
-    double exec_deadline; /* monotonic; 0: no expiry */
-    double exec_retry_at; /* monotonic: no re-run before this after a failure */
+    struct kube_exec_proc *exec_run; /* owned: the plugin while it runs */
+    double exec_started;             /* monotonic */
+    double exec_deadline;            /* monotonic; 0: no expiry */
+    double exec_retry_at;            /* monotonic: no re-run before this after a failure */
     bool exec_valid;
     char *basic; /* owned: base64(user:password); secret */
     struct kube_call *calls;
@@ -69,14 +76,18 @@ static void reload_token_file(struct kube_client *kc)
     kc->token = buf;
 }
 
-static void refresh_exec(struct kube_client *kc)
+static void start_waiting_calls(struct kube_client *kc);
+
+/* kube_exec_done_fn: the plugin answered (or failed, or timed out). */
+static void exec_done(int rc, struct kube_exec_cred *cred, const char *err, void *ud)
 {
-    char err[512];
-    struct kube_exec_cred cred;
-    double t0 = kp_mono_now();
-    if (kube_exec_run(kc->cfg->exec, KUBE_EXEC_TIMEOUT_MS, &cred, err, sizeof(err)) < 0) {
+    struct kube_client *kc = ud;
+    double t0 = kc->exec_started;
+    kc->exec_run = NULL;
+    if (rc < 0) {
         log_warn("exec credential plugin failed", LF_STR("error", err));
-        kc->exec_retry_at = t0 + KUBE_EXEC_RETRY_S; /* not on every request */
+        kc->exec_retry_at = kp_mono_now() + KUBE_EXEC_RETRY_S; /* not on every request */
+        start_waiting_calls(kc); /* with what is in hand: the server will say */
         return;
     }
     if (kc->exec_cred.cert_pem && kc->tls.cert_pem == kc->exec_cred.cert_pem) {
@@ -89,40 +100,61 @@ static void refresh_exec(struct kube_client *kc)
         kc->tls.key_file = kc->cfg->key_pem ? NULL : kc->cfg->key_file;
     }
     kube_exec_cred_fini(&kc->exec_cred);
-    kc->exec_cred = cred;
+    kc->exec_cred = *cred;
     kc->exec_valid = true;
     kc->exec_retry_at = 0;
     kc->exec_deadline = 0;
-    if (cred.expiry) {
-        double left = difftime(cred.expiry, time(NULL)) - KUBE_EXEC_EARLY_S;
+    if (cred->expiry) {
+        double left = difftime(cred->expiry, time(NULL)) - KUBE_EXEC_EARLY_S;
         kc->exec_deadline = t0 + (left > 1.0 ? left : 1.0);
     }
     kp_secret_free(kc->token);
-    kc->token = cred.token ? strdup(cred.token) : NULL;
-    if (cred.cert_pem) {
+    kc->token = cred->token ? strdup(cred->token) : NULL;
+    if (cred->cert_pem) {
         kc->tls.cert_file = kc->tls.key_file = NULL;
-        kc->tls.cert_pem = cred.cert_pem;
-        kc->tls.cert_pem_len = strlen(cred.cert_pem);
-        kc->tls.key_pem = cred.key_pem;
-        kc->tls.key_pem_len = strlen(cred.key_pem);
+        kc->tls.cert_pem = cred->cert_pem;
+        kc->tls.cert_pem_len = strlen(cred->cert_pem);
+        kc->tls.key_pem = cred->key_pem;
+        kc->tls.key_pem_len = strlen(cred->key_pem);
     }
     log_v(1, "exec credential plugin ran", LF_STR("command", kc->cfg->exec->command),
-          LF_DBL("seconds", kp_mono_now() - t0), LF_BOOL("expires", cred.expiry != 0));
+          LF_DBL("seconds", kp_mono_now() - t0), LF_BOOL("expires", cred->expiry != 0));
+    start_waiting_calls(kc);
+}
+
+/* Start the plugin when the credential is missing, rejected or near its expiry (and no failed
+ * run is too recent). True while a run is in progress: requests wait for it. */
+static bool exec_pending(struct kube_client *kc)
+{
+    char err[512];
+    double now = kp_mono_now();
+    if (!kc->cfg->exec || kc->exec_run)
+        return kc->exec_run != NULL;
+    bool need =
+        !kc->exec_valid || kc->creds_stale || (kc->exec_deadline && now >= kc->exec_deadline);
+    if (!need || now < kc->exec_retry_at)
+        return false;
+    kc->creds_stale = false;
+    kc->exec_started = now;
+    kc->exec_run = kube_exec_start(kc->loop, kc->cfg->exec, KUBE_EXEC_TIMEOUT_MS, exec_done, kc,
+                                   err, sizeof(err));
+    if (!kc->exec_run) {
+        log_warn("exec credential plugin failed", LF_STR("error", err));
+        kc->exec_retry_at = now + KUBE_EXEC_RETRY_S;
+    }
+    return kc->exec_run != NULL;
 }
 
 const char *kube_client_token(struct kube_client *kc)
 {
     double now = kp_mono_now();
     if (kc->cfg->exec) {
-        bool need =
-            !kc->exec_valid || kc->creds_stale || (kc->exec_deadline && now >= kc->exec_deadline);
-        if (need && now >= kc->exec_retry_at)
-            refresh_exec(kc);
+        (void)exec_pending(kc); /* the token in hand until the plugin answers */
     } else if (kc->cfg->token_file) {
         if (kc->creds_stale || !kc->token || now - kc->token_read_at >= kc->token_reload_s)
             reload_token_file(kc);
+        kc->creds_stale = false;
     }
-    kc->creds_stale = false;
     return kc->token;
 }
 
@@ -213,6 +245,7 @@ void kube_client_free(struct kube_client *kc)
         http_request_cancel(kc->calls->req);
         call_free(kc->calls);
     }
+    kube_exec_cancel(kc->exec_run);
     kube_exec_cred_fini(&kc->exec_cred);
     kp_secret_free(kc->token);
     kp_secret_free(kc->basic);
@@ -308,9 +341,34 @@ static void call_http_done(const struct http_result *res, void *ud);
 
 static int call_start_attempt(struct kube_call *call, char *err, size_t errlen)
 {
+    call->waiting = exec_pending(call->kc);
+    if (call->waiting)
+        return 0; /* start_waiting_calls starts it */
     call->req = start_http(call->kc, call->method, call->path, call->body, call->body_len,
                            call->timeout_ms, NULL, call_http_done, call, err, errlen);
     return call->req ? 0 : -1;
+}
+
+/* The plugin answered: start the calls that waited for it, one at a time, since a done
+ * callback may add or cancel calls (a call added meanwhile starts at once, or waits for a new
+ * run, and then this stops). */
+static void start_waiting_calls(struct kube_client *kc)
+{
+    char err[512];
+    struct kube_call *call;
+    while (!kc->exec_run) {
+        for (call = kc->calls; call && !call->waiting; call = call->next)
+            ;
+        if (!call)
+            return;
+        call->waiting = false;
+        call->req = start_http(kc, call->method, call->path, call->body, call->body_len,
+                               call->timeout_ms, NULL, call_http_done, call, err, sizeof(err));
+        if (!call->req) {
+            struct kube_response r = {.http_error = HTTP_ERR_IO, .error = err};
+            deliver(call, &r);
+        }
+    }
 }
 
 static json_object *parse_body(const char *body, size_t len)

@@ -1,15 +1,14 @@
 /*
  * kube_exec.c - exec credential plugins (client.authentication.k8s.io v1 and
- * v1beta1): runs the configured command with fork/exec, reads its
- * ExecCredential from a pipe (bounded size and time) and parses it.
- *
- * This blocks the event loop for as long as the plugin runs (at most the
- * timeout), which happens only when the cached credential expires or is
- * rejected with a 401; plugins are expected to answer quickly.
+ * v1beta1): runs the configured command with fork/exec as a child the event
+ * loop watches (ev_io on its stdout pipe, ev_child for its exit, ev_timer for
+ * the timeout), reads its ExecCredential (bounded size and time) and parses it.
+ * The loop keeps turning while a plugin runs; kube_client.c holds API requests
+ * back until the plugin has answered.
  */
 #include <errno.h>
+#include <ev.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,85 +139,158 @@ static char **build_env(const struct kube_exec *x, char *info)
     return env;
 }
 
-static int read_output(int fd, pid_t pid, long timeout_ms, char **out, size_t *out_len, char *err,
-                       size_t errlen)
+struct kube_exec_proc {
+    struct ev_loop *loop; /* borrowed: libev's default loop (ev_child needs it) */
+    const char *command;  /* borrowed from the kube_exec, for messages */
+    pid_t pid;
+    int fd; /* the read end of the plugin's stdout, non-blocking; -1 once at EOF */
+    ev_io io;
+    ev_child child;
+    ev_timer timer;
+    long timeout_ms;
+    char *buf; /* owned: the output so far (a secret: wiped before it is freed) */
+    size_t len, cap;
+    bool exited;
+    int status;
+    kube_exec_done_fn done;
+    void *ud;
+};
+
+/* Stop watching, kill the plugin if it still runs (libev's SIGCHLD handler reaps it on the
+ * default loop), wipe and free. */
+static void proc_free(struct kube_exec_proc *p)
 {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    double deadline = kp_mono_now() + (double)timeout_ms / 1000.0;
-    if (!buf) {
-        snprintf(err, errlen, "exec plugin: out of memory");
-        return -1;
+    if (!p->exited && !ev_is_pending(&p->child)) /* pending: reaped, not yet told */
+        kill(p->pid, SIGKILL);
+    ev_io_stop(p->loop, &p->io);
+    ev_child_stop(p->loop, &p->child);
+    ev_timer_stop(p->loop, &p->timer);
+    if (p->fd >= 0)
+        close(p->fd);
+    if (p->buf) {
+        explicit_bzero(p->buf, p->len);
+        free(p->buf);
     }
+    free(p);
+}
+
+/* The run is over: parse what it wrote (rc 0) or pass the error on; p is freed before done
+ * runs, so done may start another run. */
+static void proc_finish(struct kube_exec_proc *p, int rc, const char *msg)
+{
+    struct kube_exec_cred cred = {0};
+    char err[512] = "";
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "%s", msg);
+    } else if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
+        snprintf(err, sizeof(err), "exec plugin %s failed (%s %d)", p->command,
+                 WIFEXITED(p->status) ? "exit status" : "signal",
+                 WIFEXITED(p->status) ? WEXITSTATUS(p->status) : WTERMSIG(p->status));
+        rc = -1;
+    } else {
+        char perr[200];
+        rc = kube_exec_cred_parse(p->buf ? p->buf : "", p->len, &cred, perr, sizeof(perr));
+        if (rc < 0)
+            snprintf(err, sizeof(err), "exec plugin %s: %s", p->command, perr);
+    }
+    kube_exec_done_fn done = p->done;
+    void *ud = p->ud;
+    proc_free(p);
+    done(rc, rc == 0 ? &cred : NULL, rc == 0 ? NULL : err, ud);
+}
+
+/* Both the end of the output and the exit are needed: a plugin may exit before its output is
+ * read, and a grandchild may hold the pipe open after it exits (the timer ends that). */
+static void proc_check_done(struct kube_exec_proc *p)
+{
+    if (p->exited && p->fd < 0)
+        proc_finish(p, 0, NULL);
+}
+
+static void on_output(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct kube_exec_proc *p = w->data;
+    char msg[128];
     for (;;) {
-        int left = (int)((deadline - kp_mono_now()) * 1000.0);
-        if (left <= 0) {
-            snprintf(err, errlen, "exec plugin (pid %d) timed out after %ld ms", (int)pid,
-                     timeout_ms);
-            goto fail;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0) {
-            snprintf(err, errlen, "exec plugin: poll: %s", strerror(errno));
-            goto fail;
-        }
-        if (pr == 0)
-            continue;
-        if (len == cap) {
-            if (cap >= EXEC_OUTPUT_MAX) {
-                snprintf(err, errlen, "exec plugin output exceeds %u bytes", EXEC_OUTPUT_MAX);
-                goto fail;
+        if (p->len == p->cap) {
+            if (p->cap >= EXEC_OUTPUT_MAX) {
+                snprintf(msg, sizeof(msg), "exec plugin output exceeds %u bytes", EXEC_OUTPUT_MAX);
+                proc_finish(p, -1, msg);
+                return;
             }
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
+            size_t cap = p->cap ? p->cap * 2 : 4096;
+            char *nb = malloc(cap + 1); /* not realloc: the old copy is wiped */
             if (!nb) {
-                snprintf(err, errlen, "exec plugin: out of memory");
-                goto fail;
+                proc_finish(p, -1, "exec plugin: out of memory");
+                return;
             }
-            buf = nb;
+            if (p->buf) {
+                memcpy(nb, p->buf, p->len);
+                explicit_bzero(p->buf, p->len);
+                free(p->buf);
+            }
+            p->buf = nb;
+            p->cap = cap;
         }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        ssize_t n = read(p->fd, p->buf + p->len, p->cap - p->len);
+        if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* the rest comes with the next readiness */
         if (n < 0) {
-            snprintf(err, errlen, "exec plugin: read: %s", strerror(errno));
-            goto fail;
+            snprintf(msg, sizeof(msg), "exec plugin: read: %s", strerror(errno));
+            proc_finish(p, -1, msg);
+            return;
         }
         if (n == 0)
             break;
-        len += (size_t)n;
+        p->len += (size_t)n;
     }
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    return 0;
-fail:
-    free(buf);
-    return -1;
+    p->buf[p->len] = '\0'; /* cap + 1 bytes were allocated */
+    ev_io_stop(p->loop, &p->io);
+    close(p->fd);
+    p->fd = -1;
+    proc_check_done(p);
 }
 
-int kube_exec_run(const struct kube_exec *x, long timeout_ms, struct kube_exec_cred *out, char *err,
-                  size_t errlen)
+static void on_exit_status(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    struct kube_exec_proc *p = w->data;
+    ev_child_stop(loop, w);
+    p->exited = true;
+    p->status = w->rstatus;
+    proc_check_done(p);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct kube_exec_proc *p = w->data;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "exec plugin (pid %d) timed out after %ld ms", (int)p->pid,
+             p->timeout_ms);
+    proc_finish(p, -1, msg);
+}
+
+/* fork + exec with stdin from /dev/null and stdout into a new pipe; *fd gets its read end. */
+static pid_t spawn(const struct kube_exec *x, int *fd, char *err, size_t errlen)
 {
     char info[256];
-    char **argv = NULL, **env = NULL, *output = NULL;
-    size_t nargs = 0, outlen = 0;
-    int pipefd[2] = {-1, -1}, status = 0, rc = -1;
+    size_t nargs = 0;
+    int pipefd[2] = {-1, -1};
     pid_t pid = -1;
-    memset(out, 0, sizeof(*out));
-    if (timeout_ms <= 0)
-        timeout_ms = 30000;
     snprintf(info, sizeof(info),
              "KUBERNETES_EXEC_INFO={\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\","
              "\"spec\":{\"interactive\":false}}",
              x->api_version ? x->api_version : "client.authentication.k8s.io/v1");
     for (char **a = x->args; a && *a; a++)
         nargs++;
-    argv = calloc(nargs + 2, sizeof(char *));
-    env = build_env(x, info);
+    char **argv = calloc(nargs + 2, sizeof(char *));
+    char **env = build_env(x, info);
     if (!argv || !env) {
         snprintf(err, errlen, "exec plugin: out of memory");
         goto out;
@@ -243,44 +315,54 @@ int kube_exec_run(const struct kube_exec *x, long timeout_ms, struct kube_exec_c
         execvpe(x->command, argv, env);
         _exit(127);
     }
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    if (read_output(pipefd[0], pid, timeout_ms, &output, &outlen, err, errlen) < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        goto out;
-    }
-    /* Output ended: the plugin exits now; bound the wait anyway. */
-    for (int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
-        if (i >= 200) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        usleep(10000);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "exec plugin %s failed (%s %d)", x->command,
-                 WIFEXITED(status) ? "exit status" : "signal",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        goto out;
-    }
-    char perr[200];
-    if (kube_exec_cred_parse(output, outlen, out, perr, sizeof(perr)) < 0) {
-        snprintf(err, errlen, "exec plugin %s: %s", x->command, perr);
-        goto out;
-    }
-    rc = 0;
+    fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
+    *fd = pipefd[0];
+    pipefd[0] = -1;
 out:
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
-    if (output) {
-        memset(output, 0, outlen); /* held a secret */
-        free(output);
-    }
+    for (int i = 0; i < 2; i++)
+        if (pipefd[i] >= 0)
+            close(pipefd[i]);
     free(argv);
     free(env);
-    return rc;
+    return pid;
+}
+
+struct kube_exec_proc *kube_exec_start(struct ev_loop *loop, const struct kube_exec *x,
+                                       long timeout_ms, kube_exec_done_fn done, void *ud, char *err,
+                                       size_t errlen)
+{
+    if (!ev_is_default_loop(loop)) {
+        snprintf(err, errlen, "exec plugin: needs libev's default loop (ev_child)");
+        return NULL;
+    }
+    struct kube_exec_proc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "exec plugin: out of memory");
+        return NULL;
+    }
+    p->loop = loop;
+    p->command = x->command;
+    p->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+    p->done = done;
+    p->ud = ud;
+    p->pid = spawn(x, &p->fd, err, errlen);
+    if (p->pid < 0) {
+        free(p);
+        return NULL;
+    }
+    ev_io_init(&p->io, on_output, p->fd, EV_READ);
+    ev_child_init(&p->child, on_exit_status, p->pid, 0);
+    ev_timer_init(&p->timer, on_timeout, (double)p->timeout_ms / 1000.0, 0.);
+    p->io.data = p->child.data = p->timer.data = p;
+    ev_io_start(loop, &p->io);
+    ev_child_start(loop, &p->child);
+    ev_now_update(loop); /* the timeout counts from now, not from the loop's last wake-up */
+    ev_timer_start(loop, &p->timer);
+    return p;
+}
+
+void kube_exec_cancel(struct kube_exec_proc *p)
+{
+    if (p)
+        proc_free(p);
 }

@@ -56,9 +56,19 @@ void kube_exec_cred_fini(struct kube_exec_cred *cred);
  * Errors never quote the input (it holds secrets). */
 int kube_exec_cred_parse(const char *json, size_t len, struct kube_exec_cred *out, char *err,
                          size_t errlen);
-/* Run the plugin and parse its output. Blocks for at most timeout_ms. */
-int kube_exec_run(const struct kube_exec *exec, long timeout_ms, struct kube_exec_cred *out,
-                  char *err, size_t errlen);
+/* A plugin run, watched by the loop: the plugin's stdout is read as it becomes readable, its
+ * exit comes through ev_child, and a timer ends it after timeout_ms (30 s when <= 0). done
+ * gets rc 0 and the credential (which it takes over: kube_exec_cred_fini it), or -1 and a
+ * message that never quotes the output. The run is freed before done is called. */
+struct kube_exec_proc;
+typedef void (*kube_exec_done_fn)(int rc, struct kube_exec_cred *cred, const char *err, void *ud);
+/* loop must be libev's default loop (ev_child's rule). exec is borrowed for the run. NULL,
+ * with err filled, when the plugin could not be started. */
+struct kube_exec_proc *kube_exec_start(struct ev_loop *loop, const struct kube_exec *exec,
+                                       long timeout_ms, kube_exec_done_fn done, void *ud, char *err,
+                                       size_t errlen);
+/* Kill the plugin and forget the run: done is not called. NULL is a no-op. */
+void kube_exec_cancel(struct kube_exec_proc *proc);
 
 /* ---- streaming requests (the watch) ----------------------------------------- */
 /* A GET of path with the client's auth, streaming the body to on_data. on_done

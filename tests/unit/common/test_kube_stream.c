@@ -1,11 +1,13 @@
 /*
  * test_kube_stream.c - the watch stream decoder (events split at every byte
  * boundary, several per chunk, bounds, malformed input), watch event and
- * metav1.Status splitting, ExecCredential parsing.
+ * metav1.Status splitting, ExecCredential parsing, exec plugins run as children the loop
+ * watches (the loop keeps turning while a slow plugin runs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,11 +288,61 @@ static void test_exec_credential(void **state)
     }
 }
 
+/* ---- exec plugins, run by the loop ------------------------------------------------------ */
+
+struct run {
+    int done, rc;
+    struct kube_exec_cred cred;
+    char err[512];
+    int ticks;            /* of a 20 ms timer while the plugin runs */
+    int ticks_at_done;    /* ticks counted when done ran */
+    double started, took; /* monotonic */
+};
+
+static void on_run_done(int rc, struct kube_exec_cred *cred, const char *err, void *ud)
+{
+    struct run *r = ud;
+    r->done++;
+    r->rc = rc;
+    r->ticks_at_done = r->ticks;
+    r->took = kp_mono_now() - r->started;
+    if (cred)
+        r->cred = *cred; /* taken over */
+    snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
+    ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    ((struct run *)w->data)->ticks++;
+}
+
+/* Start x on the default loop with a 20 ms ticker beside it; run until done. */
+static void run_plugin(struct kube_exec *x, long timeout_ms, struct run *r)
+{
+    struct ev_loop *loop = EV_DEFAULT;
+    char err[256];
+    ev_timer tick;
+    memset(r, 0, sizeof(*r));
+    ev_timer_init(&tick, on_tick, 0.02, 0.02);
+    tick.data = r;
+    ev_timer_start(loop, &tick);
+    r->started = kp_mono_now();
+    struct kube_exec_proc *p =
+        kube_exec_start(loop, x, timeout_ms, on_run_done, r, err, sizeof(err));
+    if (!p)
+        fail_msg("kube_exec_start: %s", err);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &tick);
+    assert_int_equal(r->done, 1);
+}
+
 static void test_exec_run(void **state)
 {
     (void)state;
-    struct kube_exec_cred cred;
-    char err[256];
+    struct run r;
     char *args[] = {"-c",
                     "[ \"$X\" = 1 ] && printf '{\"kind\":\"ExecCredential\",\"status\":"
                     "{\"token\":\"%s\"}}' \"$0\"",
@@ -300,21 +352,67 @@ static void test_exec_run(void **state)
                           .args = args,
                           .env = env,
                           .api_version = "client.authentication.k8s.io/v1"};
-    assert_int_equal(kube_exec_run(&x, 5000, &cred, err, sizeof(err)), 0);
-    assert_string_equal(cred.token, "sh");
-    kube_exec_cred_fini(&cred);
+    run_plugin(&x, 5000, &r);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.cred.token, "sh");
+    kube_exec_cred_fini(&r.cred);
     char *slow[] = {"-c", "sleep 5", NULL};
     x.args = slow;
-    assert_int_equal(kube_exec_run(&x, 200, &cred, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "timed out"));
+    run_plugin(&x, 200, &r);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "timed out after 200 ms"));
+    assert_true(r.took < 2.0); /* the timer ended it, not the plugin */
     char *fails[] = {"-c", "exit 3", NULL};
     x.args = fails;
-    assert_int_equal(kube_exec_run(&x, 5000, &cred, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "exit status 3"));
+    run_plugin(&x, 5000, &r);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "exit status 3"));
+    char *garbage[] = {"-c", "echo SECRET-not-json", NULL};
+    x.args = garbage;
+    run_plugin(&x, 5000, &r);
+    assert_int_equal(r.rc, -1);
+    assert_null(strstr(r.err, "SECRET")); /* the output is never quoted */
     x.command = "/nonexistent/plugin";
     x.args = NULL;
-    assert_int_equal(kube_exec_run(&x, 5000, &cred, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "exit status 127"));
+    run_plugin(&x, 5000, &r);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "exit status 127"));
+}
+
+/* A plugin that takes 300 ms: the loop keeps turning (a 20 ms timer fires throughout), the
+ * output written in two parts with a pause between arrives whole, and a run can be cancelled
+ * while it is in progress. */
+static void test_exec_slow_plugin_loop_turns(void **state)
+{
+    (void)state;
+    struct run r;
+    char *args[] = {"-c",
+                    "printf '{\"kind\":\"ExecCredential\",'; sleep 0.3; "
+                    "printf '\"status\":{\"token\":\"slow\"}}'",
+                    NULL};
+    struct kube_exec x = {.command = "sh", .args = args};
+    run_plugin(&x, 5000, &r);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.cred.token, "slow");
+    assert_true(r.took >= 0.3);
+    assert_true(r.ticks_at_done >= 5); /* 15 expected; a blocked loop counts at most 1 */
+    kube_exec_cred_fini(&r.cred);
+
+    /* cancelled: done never runs, the loop has nothing of it left to wait for */
+    char err[256];
+    struct kube_exec_proc *p =
+        kube_exec_start(EV_DEFAULT, &x, 5000, on_run_done, &r, err, sizeof(err));
+    assert_non_null(p);
+    memset(&r, 0, sizeof(r));
+    kube_exec_cancel(p);
+    kube_exec_cancel(NULL);
+    ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+    assert_int_equal(r.done, 0);
+    /* a loop other than libev's default one cannot watch a child */
+    struct ev_loop *other = ev_loop_new(0);
+    assert_null(kube_exec_start(other, &x, 5000, on_run_done, &r, err, sizeof(err)));
+    assert_non_null(strstr(err, "default loop"));
+    ev_loop_destroy(other);
 }
 
 int main(void)
@@ -329,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_event_split_and_status),
         cmocka_unit_test(test_exec_credential),
         cmocka_unit_test(test_exec_run),
+        cmocka_unit_test(test_exec_slow_plugin_loop_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

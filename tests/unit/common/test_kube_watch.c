@@ -1,7 +1,8 @@
 /*
  * test_kube_watch.c - kube_client and kube_watch against a scripted fake API
  * server (fake_server.c): headers and Status errors, the 401 retry with a
- * re-read token file, paged lists, bookmarks advancing the resourceVersion,
+ * re-read token file, requests waiting for a slow exec plugin while the loop
+ * turns, paged lists, bookmarks advancing the resourceVersion,
  * 410 relists, reconnects after errors, and stopping from inside a handler.
  * (The same paths run against the real kube-apiserver in
  * tests/integration/test_kube_client.py.)
@@ -250,6 +251,67 @@ static void test_token_file_reread_after_401(void **state)
     unlink(path);
 }
 
+/* An exec credential plugin that takes 300 ms: the request waits for its token (one request
+ * reaches the server, with it) and the loop keeps turning meanwhile (a 20 ms timer fires). */
+static void count_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)l;
+    (void)revents;
+    ++*(int *)w->data;
+}
+
+static void test_request_waits_for_slow_exec_plugin(void **state)
+{
+    (void)state;
+    struct kube_client *kc = client_with(NULL, NULL);
+    struct kube_config *cfg = (struct kube_config *)kube_client_config(kc);
+    cfg->exec = calloc(1, sizeof(*cfg->exec));
+    cfg->exec->command = strdup("sh");
+    cfg->exec->args = calloc(3, sizeof(char *));
+    cfg->exec->args[0] = strdup("-c");
+    cfg->exec->args[1] = strdup("sleep 0.3; printf '{\"kind\":\"ExecCredential\","
+                                "\"status\":{\"token\":\"exec-tok\"}}'");
+    sc.valid_token = "exec-tok";
+    int ticks = 0, before = sc.n_seen;
+    ev_timer tick;
+    ev_timer_init(&tick, count_tick, 0.02, 0.02);
+    tick.data = &ticks;
+    ev_timer_start(loop, &tick);
+    struct resp o = {0};
+    double t0 = ev_time();
+    assert_non_null(kube_request(kc, "PATCH", "/leases/x", NULL, 0, on_resp, &o));
+    assert_int_equal(sc.n_seen, before); /* nothing sent before the plugin answers */
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &tick);
+    assert_int_equal(o.done, 1);
+    assert_int_equal(o.status, 200);
+    assert_int_equal(sc.n_seen - before, 1); /* sent once, with the plugin's token */
+    assert_non_null(strstr(sc.last_head, "Authorization: Bearer exec-tok\r\n"));
+    assert_true(ev_time() - t0 >= 0.3);
+    assert_true(ticks >= 5); /* about 15; a loop blocked by the plugin counts at most 1 */
+    /* the credential is cached: the next request goes at once */
+    memset(&o, 0, sizeof(o));
+    assert_non_null(kube_request(kc, "PATCH", "/leases/x", NULL, 0, on_resp, &o));
+    assert_int_equal(sc.n_seen - before, 1);
+    ev_run(loop, 0);
+    assert_int_equal(o.status, 200);
+    assert_string_equal(kube_client_token(kc), "exec-tok");
+    /* freed while the plugin runs (a 401 makes the credential stale): it is killed, and the
+     * waiting call never completes */
+    sc.valid_token = "other";
+    memset(&o, 0, sizeof(o));
+    assert_non_null(kube_request(kc, "PATCH", "/leases/x", NULL, 0, on_resp, &o));
+    ev_run(loop, EVRUN_ONCE); /* the 401 arrives; the retry waits for a new run */
+    while (!o.done && sc.n_seen - before < 3)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(sc.n_seen - before, 3);
+    assert_int_equal(o.done, 0); /* the retry waits */
+    kube_client_free(kc);
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(o.done, 0);
+    sc.valid_token = NULL;
+}
+
 /* ---- list + watch ---------------------------------------------------------------------- */
 
 struct rec {
@@ -306,6 +368,7 @@ static void h_error(const struct kube_response *resp, void *ud)
 static void test_list_watch_bookmark_relist_reconnect(void **state)
 {
     (void)state;
+    sc.valid_token = NULL; /* whatever an earlier test left */
     struct kube_client *kc = client_with("t", NULL);
     struct rec r = {.stop_at = "DELETED e"};
     char err[256];
@@ -348,6 +411,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_headers_and_status),
         cmocka_unit_test(test_token_file_reread_after_401),
+        cmocka_unit_test(test_request_waits_for_slow_exec_plugin),
         cmocka_unit_test(test_list_watch_bookmark_relist_reconnect),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
