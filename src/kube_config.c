@@ -66,13 +66,23 @@ static int get_str(struct parse_ctx *p, const struct kyaml_node *map, const char
     return 0;
 }
 
+#define KEYPATH_MAX 160
+
+/* get_str of prefix.key, with that path (for messages) in keypath[KEYPATH_MAX]. */
+static int get_field(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
+                     const char *prefix, char *keypath, const struct kyaml_node **node,
+                     const char **out)
+{
+    snprintf(keypath, KEYPATH_MAX, "%s.%s", prefix, key);
+    return get_str(p, map, key, keypath, node, out);
+}
+
 static int dup_str(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
                    const char *prefix, char **out)
 {
-    char keypath[160];
+    char keypath[KEYPATH_MAX];
     const char *v;
-    snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
-    if (get_str(p, map, key, keypath, NULL, &v) < 0)
+    if (get_field(p, map, key, prefix, keypath, NULL, &v) < 0)
         return -1;
     if (v && v[0] && !(*out = strdup(v))) {
         kc_error(p, NULL, keypath, "out of memory");
@@ -102,7 +112,7 @@ static int dup_path(struct parse_ctx *p, const struct kyaml_node *map, const cha
     free(*out);
     *out = resolved;
     if (!resolved) {
-        char keypath[160];
+        char keypath[KEYPATH_MAX];
         snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
         kc_error(p, NULL, keypath, "out of memory");
         return -1;
@@ -113,11 +123,10 @@ static int dup_path(struct parse_ctx *p, const struct kyaml_node *map, const cha
 static int dup_b64(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
                    const char *prefix, char **out, size_t *out_len)
 {
-    char keypath[160];
+    char keypath[KEYPATH_MAX];
     const char *v;
     const struct kyaml_node *n;
-    snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
-    if (get_str(p, map, key, keypath, &n, &v) < 0)
+    if (get_field(p, map, key, prefix, keypath, &n, &v) < 0)
         return -1;
     if (!v || !v[0])
         return 0;
@@ -134,11 +143,10 @@ static int dup_b64(struct parse_ctx *p, const struct kyaml_node *map, const char
 static int get_bool(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
                     const char *prefix, bool *out)
 {
-    char keypath[160];
+    char keypath[KEYPATH_MAX];
     const char *v;
     const struct kyaml_node *n;
-    snprintf(keypath, sizeof(keypath), "%s.%s", prefix, key);
-    if (get_str(p, map, key, keypath, &n, &v) < 0)
+    if (get_field(p, map, key, prefix, keypath, &n, &v) < 0)
         return -1;
     if (!v)
         return 0;

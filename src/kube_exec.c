@@ -331,13 +331,11 @@ struct kube_exec_proc *kube_exec_start(struct ev_loop *loop, const struct kube_e
                                        long timeout_ms, kube_exec_done_fn done, void *ud, char *err,
                                        size_t errlen)
 {
-    if (!ev_is_default_loop(loop)) {
-        snprintf(err, errlen, "exec plugin: needs libev's default loop (ev_child)");
-        return NULL;
-    }
-    struct kube_exec_proc *p = calloc(1, sizeof(*p));
+    bool ok = ev_is_default_loop(loop);
+    struct kube_exec_proc *p = ok ? calloc(1, sizeof(*p)) : NULL;
     if (!p) {
-        snprintf(err, errlen, "exec plugin: out of memory");
+        snprintf(err, errlen, "exec plugin: %s",
+                 ok ? "out of memory" : "needs libev's default loop (ev_child)");
         return NULL;
     }
     p->loop = loop;

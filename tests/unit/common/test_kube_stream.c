@@ -385,12 +385,12 @@ static void test_exec_run(void **state)
 static void test_exec_slow_plugin_loop_turns(void **state)
 {
     (void)state;
+    struct kube_exec x = {.command = "sh",
+                          .args = (char *[]){"-c",
+                                             "printf '{\"kind\":\"ExecCredential\",'; sleep 0.3; "
+                                             "printf '\"status\":{\"token\":\"slow\"}}'",
+                                             NULL}};
     struct run r;
-    char *args[] = {"-c",
-                    "printf '{\"kind\":\"ExecCredential\",'; sleep 0.3; "
-                    "printf '\"status\":{\"token\":\"slow\"}}'",
-                    NULL};
-    struct kube_exec x = {.command = "sh", .args = args};
     run_plugin(&x, 5000, &r);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.cred.token, "slow");
