@@ -398,9 +398,13 @@ node_holder() { # DIR I
         mount --bind "$ns/sys/${f//\//_}" "/proc/sys/$f"
         mount -o remount,bind,ro "/proc/sys/$f"
     done
-    cp "$nd/resolv.conf" "$ns/resolv.conf"
-    mount --bind "$ns/resolv.conf" /etc/resolv.conf
-    mount -o remount,bind,ro /etc/resolv.conf
+    # containerd's and the kubelet's own lookups (an image pull by mistake) stay on loopback.
+    # (A dangling /etc/resolv.conf symlink cannot be covered; then there is no resolver anyway.)
+    if [[ -f /etc/resolv.conf ]]; then
+        cp "$nd/resolv.conf" "$ns/resolv.conf"
+        mount --bind "$ns/resolv.conf" /etc/resolv.conf
+        mount -o remount,bind,ro /etc/resolv.conf
+    fi
     echo $$ >"$nd/ns.ready"
     exec -a "kp-node-ns:$nd" sleep infinity
 }

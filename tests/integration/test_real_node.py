@@ -249,6 +249,25 @@ def test_host_network_pod_runs_on_its_node_address(nodes):
     assert out[1] == "nameserver 127.0.0.1"
 
 
+def test_an_image_pull_by_mistake_stays_on_loopback(nodes):
+    """No registry is reachable and none may be tried: containerd resolves names with the
+    node's resolv.conf (nameserver 127.0.0.1), so a pull fails at once on loopback."""
+    cluster, env = nodes.cluster, nodes.env
+    ns = cluster.create_namespace("real-node-pull")
+    spec = workload_pod_spec(env, [])
+    spec["containers"][0].update(image="kubepulse.test/absent:1", imagePullPolicy="Always")
+    apply(cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pull",
+                    "namespace": ns}, "spec": spec})
+
+    def pull_failed():
+        events = json.loads(cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout)
+        msgs = [e["message"] for e in events["items"] if e["reason"] == "Failed"]
+        return msgs or None
+
+    msgs = wait_for(pull_failed, timeout=60, what="the pull to fail")
+    assert any("127.0.0.1:53" in m for m in msgs), msgs
+
+
 def test_logs_and_exec_through_the_api_server(nodes):
     cluster, env = nodes.cluster, nodes.env
     ns = cluster.create_namespace("real-node-logs")
