@@ -280,6 +280,32 @@ def test_logs_and_exec_through_the_api_server(nodes):
     assert cluster.kubectl("exec", "-n", ns, "logs", "--", "id", "-u").stdout.strip() == "0"
 
 
+def test_projected_service_account_token_reaches_the_pod(nodes):
+    """The kubelet mounts the token volume (a tmpfs) in the node's mount namespace, where
+    containerd, which binds it into the container, must see it: the pod reads a token the API
+    server takes as the pod's ServiceAccount, and the kube-root-ca.crt the controller-manager
+    publishes."""
+    cluster, env = nodes.cluster, nodes.env
+    ns = cluster.create_namespace("real-node-token")
+    spec = workload_pod_spec(env, [])
+    spec["automountServiceAccountToken"] = True
+    apply(cluster, {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "token", "namespace": ns, "labels": {"app": "token"}},
+                    "spec": spec})
+    wait_running(cluster, ns, "app=token", 1)
+    sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    token = cluster.kubectl("exec", "-n", ns, "token", "--", "cat", f"{sa_dir}/token").stdout
+    ca = cluster.kubectl("exec", "-n", ns, "token", "--", "cat", f"{sa_dir}/ca.crt").stdout
+    assert ca == Path(env["KP_CA_CERT"]).read_text()
+    status, review = cluster.api("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                 {"apiVersion": "authentication.k8s.io/v1",
+                                  "kind": "SelfSubjectReview"}, token=token.strip())
+    assert status == 201, review
+    user = review["status"]["userInfo"]
+    assert user["username"] == f"system:serviceaccount:{ns}:default"
+    assert user["extra"]["authentication.kubernetes.io/pod-name"] == ["token"]
+
+
 def test_kubelet_stats_need_a_token_with_nodes_stats(nodes):
     cluster = nodes.cluster
     ns = cluster.create_namespace("real-node-authz")
