@@ -45,6 +45,9 @@ struct mapi_set {
 };
 
 const struct mapi_set *mapi_store_set(const struct mapi_store *s);
+/* Serve set from now on (taken over: *set is zeroed); the cycle in progress is dropped. */
+void mapi_store_replace(struct mapi_store *s, struct mapi_set *set);
+void mapi_set_fini(struct mapi_set *set);
 const struct mapi_node *mapi_set_node(const struct mapi_set *set, const char *name);
 const struct mapi_pod *mapi_set_pod(const struct mapi_set *set, const char *ns, const char *name);
 /* metrics-server's resourceUsage: 0, or -1 (start time or counter went back, no window). */

@@ -53,7 +53,7 @@ struct mapi_store *mapi_store_new(double resolution_s)
     return s;
 }
 
-static void set_fini(struct mapi_set *set)
+void mapi_set_fini(struct mapi_set *set)
 {
     for (size_t i = 0; i < set->nnodes; i++) {
         free(set->nodes[i].name);
@@ -96,13 +96,21 @@ void mapi_store_free(struct mapi_store *s)
     mapi_store_discard(s);
     free(s->pnodes);
     free(s->pctrs);
-    set_fini(&s->cur);
+    mapi_set_fini(&s->cur);
     free(s);
 }
 
 const struct mapi_set *mapi_store_set(const struct mapi_store *s)
 {
     return &s->cur;
+}
+
+void mapi_store_replace(struct mapi_store *s, struct mapi_set *set)
+{
+    mapi_store_discard(s);
+    mapi_set_fini(&s->cur);
+    s->cur = *set;
+    memset(set, 0, sizeof(*set));
 }
 
 /* ---- reading a batch ------------------------------------------------------ */
@@ -367,13 +375,13 @@ void mapi_store_commit(struct mapi_store *s)
     qsort(s->pctrs, s->npctrs, sizeof(*s->pctrs), cmp_pend);
     if (build_pods(s, &next) < 0)
         goto fail;
-    set_fini(&s->cur);
+    mapi_set_fini(&s->cur);
     s->cur = next;
     mapi_store_discard(s);
     return;
 fail:
     /* out of memory: keep serving the previous cycle */
-    set_fini(&next);
+    mapi_set_fini(&next);
     mapi_store_discard(s);
 }
 

@@ -40,6 +40,16 @@ void mapi_store_discard(struct mapi_store *s);
 size_t mapi_store_node_count(const struct mapi_store *s);
 size_t mapi_store_pod_count(const struct mapi_store *s);
 
+/* The samples served now, as JSON for a follower (mapi_store_import): malloc'd, *len set;
+ * NULL when out of memory. Every sample travels, so a follower that takes over computes
+ * the next interval from the previous leader's last samples. */
+char *mapi_store_export(const struct mapi_store *s, size_t *len);
+/* Replace the served samples by an export (a follower's copy of the leader's); the cycle in
+ * progress, if any, is dropped. Bounded: MAPI_IMPORT_MAX bytes, names and labels as the
+ * API allows. 0, or -1 with err filled (nothing changes). */
+#define MAPI_IMPORT_MAX (512u << 20)
+int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *err, size_t errlen);
+
 /* One usage value as metrics-server computes it. */
 struct mapi_usage {
     int64_t ts_ns;      /* the last sample's time (CPU's) */

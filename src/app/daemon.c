@@ -118,6 +118,7 @@ static void start_leading(struct daemon *d)
     d->leading = true;
     d->leader_transitions++;
     sinks_gate_changed(d);
+    daemon_mapi_started_leading(d);
     collector_set_leading(d->collector, true, d->holder_released);
 }
 
@@ -147,6 +148,7 @@ static void on_new_leader(struct elector *e, const char *identity, void *ud)
 {
     struct daemon *d = ud;
     (void)e;
+    snprintf(d->observed_leader, sizeof(d->observed_leader), "%s", identity);
     if (strcmp(identity, d->identity) != 0) {
         d->holder_released = !*identity;
         log_info("observed leader", LF_STR("holder", *identity ? identity : "(none)"));

@@ -18,6 +18,9 @@ struct collector;
 struct sink;
 struct status_server;
 struct daemon_mapi;
+struct mapi_peer;
+struct mapi_store;
+struct mapi_response;
 struct kp_batch;
 
 struct daemon {
@@ -25,6 +28,7 @@ struct daemon {
     const struct kp_options *o; /* borrowed */
     char identity[256];
     char lease_namespace[254];
+    char observed_leader[256];        /* the Lease's holder as last observed; "" when none */
     struct http_client *http;         /* owned */
     struct kube_client *kube;         /* owned */
     struct elector *elector;          /* owned; NULL with --leader-elect=false */
@@ -58,7 +62,15 @@ int daemon_mapi_start(struct daemon *d, char *err, size_t errlen);
 void daemon_mapi_batch(struct daemon *d, const struct kp_batch *b);
 void daemon_mapi_cycle_done(struct daemon *d);
 void daemon_mapi_stopped_leading(struct daemon *d);
+void daemon_mapi_started_leading(struct daemon *d);
 void daemon_mapi_free(struct daemon *d);
+
+/* daemon_mapi_peer.c: followers serve a copy of the leader's samples */
+struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int port);
+/* true when target is the samples endpoint; r is then filled */
+bool mapi_peer_samples(struct mapi_peer *p, const char *target, struct mapi_response *r);
+void mapi_peer_started_leading(struct mapi_peer *p);
+void mapi_peer_free(struct mapi_peer *p);
 
 /* daemon_status.c */
 int daemon_status_start(struct daemon *d, char *err, size_t errlen);

@@ -28,6 +28,7 @@ struct daemon_mapi {
     struct mapi_store *store; /* owned */
     struct https_server *srv; /* owned */
     struct kube_auth *auth;   /* owned */
+    struct mapi_peer *peer;   /* owned */
     struct pending *pending;  /* owned list */
     uint64_t answered[6];     /* 2xx, 401, 403, 404, 5xx, other */
 };
@@ -68,7 +69,8 @@ static void on_decided(int code, const char *message, const char *user, void *ud
     struct daemon_mapi *m = p->m;
     struct mapi_response r;
     if (code == 200) {
-        mapi_handle(m->store, p->req->head.method, p->req->head.target, wall_ns(), &r);
+        if (!mapi_peer_samples(m->peer, p->req->head.target, &r))
+            mapi_handle(m->store, p->req->head.method, p->req->head.target, wall_ns(), &r);
     } else {
         char msg[1200];
         const struct mapi_attrs *at = &p->at;
@@ -172,6 +174,11 @@ int daemon_mapi_start(struct daemon *d, char *err, size_t errlen)
     }
     log_info("metrics API serving", LF_STR("listen", o->metrics_api_listen),
              LF_INT("port", https_server_port(m->srv)));
+    m->peer = mapi_peer_new(d, m->store, https_server_port(m->srv));
+    if (!m->peer) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -193,11 +200,18 @@ void daemon_mapi_stopped_leading(struct daemon *d)
         mapi_store_discard(d->mapi->store);
 }
 
+void daemon_mapi_started_leading(struct daemon *d)
+{
+    if (d->mapi)
+        mapi_peer_started_leading(d->mapi->peer);
+}
+
 void daemon_mapi_free(struct daemon *d)
 {
     struct daemon_mapi *m = d->mapi;
     if (!m)
         return;
+    mapi_peer_free(m->peer);
     /* checks first (no more callbacks), then the requests they held */
     kube_auth_free(m->auth);
     https_server_free(m->srv);

@@ -146,6 +146,18 @@ static const struct kp_opt opts[] = {
      NULL},
     {"tls-private-key-file", KP_OPT_STRING, "", OFF(tls_private_key_file),
      "private key of --tls-cert-file; re-read when it changes", 0, 0, NULL},
+    {"metrics-api-advertise-address", KP_OPT_STRING, "", OFF(metrics_api_advertise_address),
+     "host at which the other replicas reach this one's metrics API while it leads; default "
+     "$POD_IP",
+     0, 0, NULL},
+    {"metrics-api-ca-file", KP_OPT_STRING, "", OFF(metrics_api_ca_file),
+     "CA of the replicas' serving certificates: followers verify the leader with it and serve "
+     "a copy of its samples; empty: followers answer only what they collected themselves",
+     0, 0, NULL},
+    {"metrics-api-peer-server-name", KP_OPT_STRING, "", OFF(metrics_api_peer_server_name),
+     "name the leader's serving certificate is verified for (e.g. the Service's DNS name); "
+     "default the advertised host",
+     0, 0, NULL},
     {"listen", KP_OPT_STRING, ":8080", OFF(listen),
      "address of the status server (/healthz /readyz /metrics /status)", 0, 0, NULL},
     {"log-format", KP_OPT_STRING, "text", OFF(log_format), "text (klog style) or json", 0, 0,

@@ -68,6 +68,9 @@ struct kp_options {
     char *metrics_api_listen;
     char *tls_cert_file;
     char *tls_private_key_file;
+    char *metrics_api_advertise_address;
+    char *metrics_api_ca_file;
+    char *metrics_api_peer_server_name;
     /* operation */
     char *listen;
     char *log_format;

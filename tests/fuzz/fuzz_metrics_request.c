@@ -2,6 +2,7 @@
  * fuzz_metrics_request.c - the metrics.k8s.io request side: the request target (path
  * segments, percent-decoding, the query) routed by mapi_handle over a store with nodes and
  * pods, and the label and field selector parsers and matchers on their own.
+ * A follower's import of the leader's samples (mapi_store_import) is the fourth.
  * Input: the first byte picks the parser, the rest is its text. Nothing may crash, leak or
  * read out of bounds; every answer must be JSON with a code.
  */
@@ -63,7 +64,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size - 1] = '\0';
     char err[256];
     struct mapi_selector sel;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
+    case 3: {
+        /* a follower's copy of the leader's samples: into a store of its own */
+        struct mapi_store *f = mapi_store_new(60);
+        if (mapi_store_import(f, s, size - 1, err, sizeof err) == 0) {
+            size_t len;
+            free(mapi_store_export(f, &len));
+            struct mapi_response r;
+            mapi_handle(f, "GET", "/apis/metrics.k8s.io/v1beta1/pods", 0, &r);
+            free(r.body);
+        }
+        mapi_store_free(f);
+        break;
+    }
     case 0: {
         struct mapi_response r;
         mapi_handle(store(), "GET", s, 0, &r);

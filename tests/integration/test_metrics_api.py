@@ -1,6 +1,12 @@
 """test_metrics_api.py - the resource metrics API (metrics.k8s.io/v1beta1, issue #17) served
 by kubepulse from its own scrape, against the real API server and the kubelet simulator.
 
+test_followers_and_takeover: two replicas; the follower serves its copy of the leader's
+samples (fetched from the leader's /kubepulse/v1/samples with its ServiceAccount token, the
+leader's address read from the "<lease>-metrics-api" Lease); the leader SIGTERMed while a
+client polls the follower every 0.2 s: every answer is complete, and the gap between fresh
+timestamps is measured and printed.
+
 test_direct: one replica with --metrics-api-listen on loopback, its ServiceAccount holding
 exactly the chart's RBAC plus the chart's system:auth-delegator ClusterRoleBinding and
 extension-apiserver-authentication-reader RoleBinding. Requests straight to it:
@@ -56,11 +62,22 @@ def ts_of(s: str) -> int:
                .timestamp())
 
 
+SAMPLES_PATH = "/kubepulse/v1/samples"
+
+
 def grant_delegation(cluster, namespace: str, sa: str = "kubepulse") -> None:
-    """The chart's two bindings for delegated authentication and authorization."""
+    """The chart's bindings for delegated authentication and authorization, and the
+    followers' right to fetch the leader's samples."""
     subj = [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]
     cluster.kubectl("apply", "-f", "-", input={
         "apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+             "metadata": {"name": f"{namespace}-{sa}-samples"},
+             "rules": [{"nonResourceURLs": [SAMPLES_PATH], "verbs": ["get"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": f"{namespace}-{sa}-samples"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                         "name": f"{namespace}-{sa}-samples"}, "subjects": subj},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
              "metadata": {"name": f"{namespace}-{sa}-auth-delegator"},
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
@@ -73,6 +90,9 @@ def grant_delegation(cluster, namespace: str, sa: str = "kubepulse") -> None:
 
 
 def revoke_delegation(cluster, namespace: str, sa: str = "kubepulse") -> None:
+    for kind in ("clusterrolebinding", "clusterrole"):
+        cluster.kubectl("delete", kind, f"{namespace}-{sa}-samples", "--ignore-not-found",
+                        check=False)
     cluster.kubectl("delete", "clusterrolebinding", f"{namespace}-{sa}-auth-delegator",
                     "--ignore-not-found", check=False)
     cluster.kubectl("delete", "rolebinding", "-n", "kube-system", f"{namespace}-{sa}-auth-reader",
@@ -232,3 +252,64 @@ def test_direct(cluster, world, tmp_path):
     assert "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics" in body["definitions"]
     world.assert_none_died()
     world.check_sanitizers()
+
+
+def test_followers_and_takeover(cluster, world, tmp_path, capsys):
+    crt, key = cluster.issue_cert("metrics-api-ha", "kubepulse-metrics", sans=["IP:127.0.0.1"])
+    ports = [free_port(), free_port()]
+    admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
+    reps = []
+    for port in ports:
+        reps.append(world.start("mapi-ha", extra=[
+            f"--metrics-api-listen=127.0.0.1:{port}", f"--tls-cert-file={crt}",
+            f"--tls-private-key-file={key}", "--metrics-api-advertise-address=127.0.0.1",
+            f"--metrics-api-ca-file={cluster.ca_cert}"]))
+    apis = [Client(f"https://127.0.0.1:{p}", cluster.ca_cert) for p in ports]
+    leader = world.leader(timeout=30)
+    li = reps.index(leader)
+    follower, fapi = reps[1 - li], apis[1 - li]
+    nodes_path = "/apis/metrics.k8s.io/v1beta1/nodes"
+
+    def follower_has_all():
+        try:
+            code, body = fapi.get(nodes_path, cert=admin)
+        except OSError:
+            return None
+        return body if code == 200 and len(body["items"]) == 3 else None
+    wait_for(follower_has_all, timeout=40, interval=0.5, what="the follower's copy")
+    code, nodes = fapi.get(nodes_path, cert=admin)
+    code, pods = fapi.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
+    check_values(world, nodes, pods)
+    # the samples endpoint: only for those allowed, only on the leader
+    assert fapi.get(SAMPLES_PATH, cert=admin)[0] == 503
+    nobody = cluster.mint_token("nobody-samples", world.ns)
+    assert apis[li].get(SAMPLES_PATH, token=nobody)[0] == 403
+
+    # the leader goes; the follower answers throughout
+    import time as _t
+    leader.signal(15)
+    polls, fresh = [], []
+    end = _t.time() + 6 * RES + 4
+    last_ts = None
+    while _t.time() < end:
+        t = _t.time()
+        code, body = fapi.get(nodes_path, cert=admin)
+        polls.append((t, code, len(body.get("items", []))))
+        if code == 200 and body["items"]:
+            ts = max(ts_of(i["timestamp"]) for i in body["items"])
+            if ts != last_ts:
+                fresh.append((t, ts))
+                last_ts = ts
+        _t.sleep(0.2)
+    bad = [p for p in polls if p[1] != 200 or p[2] != 3]
+    assert not bad, f"the follower failed {len(bad)} of {len(polls)} polls: {bad[:5]}"
+    assert follower.leading()
+    gaps = [b[0] - a[0] for a, b in zip(fresh, fresh[1:])]
+    with capsys.disabled():
+        print(f"\ntakeover: {len(polls)} polls of the follower, all complete; fresh data every "
+              f"{', '.join(f'{g:.1f}' for g in gaps)} s (resolution {RES} s); "
+              f"largest gap between fresh timestamps {max(gaps):.1f} s")
+    assert len(fresh) >= 3 and max(gaps) <= 3 * RES + 1
+    code, nodes = fapi.get(nodes_path, cert=admin)
+    code, pods = fapi.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
+    check_values(world, nodes, pods)

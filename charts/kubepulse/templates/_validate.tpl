@@ -47,6 +47,9 @@ sink-flush-timeout: duration 0 3600
 metrics-api-listen: string
 tls-cert-file: string
 tls-private-key-file: string
+metrics-api-advertise-address: string
+metrics-api-ca-file: string
+metrics-api-peer-server-name: string
 listen: string
 log-format: string
 v: int 0 10

@@ -449,6 +449,57 @@ static void test_pods(void **state)
     mapi_store_free(st);
 }
 
+/* A follower's copy: the same answers; after a takeover the next cycle is served at once. */
+static void test_export_import(void **state)
+{
+    (void)state;
+    struct mapi_store *leader = two_cycles(), *follower = mapi_store_new(60);
+    struct mapi_usage a, b;
+    size_t len;
+    char *doc = mapi_store_export(leader, &len), err[256];
+    assert_non_null(doc);
+    assert_int_equal(mapi_store_import(follower, doc, len, err, sizeof err), 0);
+    assert_int_equal(mapi_store_node_count(follower), 2);
+    assert_int_equal(mapi_store_pod_count(follower), 2);
+    assert_int_equal(mapi_store_node_usage(leader, "n2", &a), 0);
+    assert_int_equal(mapi_store_node_usage(follower, "n2", &b), 0);
+    assert_memory_equal(&a, &b, sizeof(a));
+    assert_int_equal(mapi_store_container_usage(follower, "kube-system", "dns", "sidecar", &b), 0);
+    assert_int_equal(b.cpu_nano, 50000000);
+    json_object *o =
+        get(follower, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=zone%3Da", 200);
+    assert_int_equal(nitems(o), 1);
+    json_object_put(o);
+    /* the follower takes over: its first cycle has the previous leader's last sample */
+    struct tb t = {0};
+    tb_node(&t, "n2", "zone:b", 100 * S + 30 * S + 60 * S, 4096, T0 + 120 * S);
+    feed(follower, &t);
+    assert_int_equal(mapi_store_node_usage(follower, "n2", &b), 0);
+    assert_int_equal(b.cpu_nano, 1000000000);
+    assert_int_equal(b.window_ns, 60 * S);
+    /* a bad document changes nothing */
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"v\":2,\"nodes\":[],\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[{}],\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[{\"n\":\"a\",\"s\":[1,0,1]}],\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[{\"n\":\"a\",\"s\":[1,0,1,1]},{\"n\":\"a\",\"s\":[1,0,1,1]}],"
+        "\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[{\"n\":\"c\","
+        "\"s\":[1,0,1,1]},{\"n\":\"c\",\"s\":[1,0,1,1]}]}]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[]} trailing",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (mapi_store_import(follower, bad[i], strlen(bad[i]), err, sizeof err) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(mapi_store_node_usage(follower, "n2", &b), 0);
+    }
+    free(doc);
+    mapi_store_free(leader);
+    mapi_store_free(follower);
+}
+
 int run_store_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +513,7 @@ int run_store_tests(void)
         cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_nodes),
         cmocka_unit_test(test_pods),
+        cmocka_unit_test(test_export_import),
     };
     return cmocka_run_group_tests_name("metricsapi", tests, NULL, NULL);
 }

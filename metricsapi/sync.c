@@ -1,0 +1,251 @@
+/*
+ * sync.c - the store as JSON, for the followers' copy of the leader's samples:
+ *
+ *   {"v":1,"nodes":[{"n":NAME,"l":LABELS,"s":[LAST],"p":[PREV]}...],
+ *    "pods":[{"ns":NS,"n":NAME,"l":LABELS,"c":[{"n":NAME,"s":[..],"p":[..]}...]}...]}
+ *
+ * where a sample is [ts_ns, start_ns, cpu_ns, mem] and "p" is absent without a previous
+ * sample. Import checks every field and bound and builds the new set aside, so a bad
+ * document changes nothing.
+ */
+#include "mapi_int.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 253
+#define LABELS_MAX   16384
+#define CTRS_MAX     256
+#define DEPTH_MAX    8
+
+static json_object *sample_json(const struct mapi_sample *s)
+{
+    json_object *a = json_object_new_array_ext(4);
+    json_object_array_add(a, json_object_new_int64(s->ts_ns));
+    json_object_array_add(a, json_object_new_int64(s->start_ns));
+    json_object_array_add(a, json_object_new_uint64(s->cpu_ns));
+    json_object_array_add(a, json_object_new_uint64(s->mem));
+    return a;
+}
+
+char *mapi_store_export(const struct mapi_store *s, size_t *len)
+{
+    const struct mapi_set *set = mapi_store_set(s);
+    json_object *o = json_object_new_object(), *nodes = json_object_new_array();
+    json_object *pods = json_object_new_array();
+    json_object_object_add(o, "v", json_object_new_int(1));
+    for (size_t i = 0; i < set->nnodes; i++) {
+        const struct mapi_node *n = &set->nodes[i];
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "n", json_object_new_string(n->name));
+        if (n->labels)
+            json_object_object_add(j, "l", json_object_new_string(n->labels));
+        json_object_object_add(j, "s", sample_json(&n->last));
+        if (n->has_prev)
+            json_object_object_add(j, "p", sample_json(&n->prev));
+        json_object_array_add(nodes, j);
+    }
+    for (size_t i = 0; i < set->npods; i++) {
+        const struct mapi_pod *p = &set->pods[i];
+        json_object *j = json_object_new_object(), *cs = json_object_new_array();
+        json_object_object_add(j, "ns", json_object_new_string(p->ns));
+        json_object_object_add(j, "n", json_object_new_string(p->name));
+        if (p->labels)
+            json_object_object_add(j, "l", json_object_new_string(p->labels));
+        for (size_t k = 0; k < p->nctrs; k++) {
+            const struct mapi_ctr *c = &p->ctrs[k];
+            json_object *cj = json_object_new_object();
+            json_object_object_add(cj, "n", json_object_new_string(c->name));
+            json_object_object_add(cj, "s", sample_json(&c->last));
+            if (c->has_prev)
+                json_object_object_add(cj, "p", sample_json(&c->prev));
+            json_object_array_add(cs, cj);
+        }
+        json_object_object_add(j, "c", cs);
+        json_object_array_add(pods, j);
+    }
+    json_object_object_add(o, "nodes", nodes);
+    json_object_object_add(o, "pods", pods);
+    const char *txt =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *out = txt ? strdup(txt) : NULL;
+    *len = out ? strlen(out) : 0;
+    json_object_put(o);
+    return out;
+}
+
+/* ---- import ------------------------------------------------------------------- */
+
+static const char *jstr(json_object *o, const char *key, size_t max)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    size_t n = strlen(s);
+    return n && n <= max && (size_t)json_object_get_string_len(v) == n ? s : NULL;
+}
+
+static int jsample(json_object *o, const char *key, struct mapi_sample *out)
+{
+    json_object *a;
+    if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array) ||
+        json_object_array_length(a) != 4)
+        return -1;
+    for (size_t i = 0; i < 4; i++)
+        if (!json_object_is_type(json_object_array_get_idx(a, i), json_type_int))
+            return -1;
+    out->ts_ns = json_object_get_int64(json_object_array_get_idx(a, 0));
+    out->start_ns = json_object_get_int64(json_object_array_get_idx(a, 1));
+    out->cpu_ns = json_object_get_uint64(json_object_array_get_idx(a, 2));
+    out->mem = json_object_get_uint64(json_object_array_get_idx(a, 3));
+    return out->ts_ns > 0 && out->start_ns >= 0 ? 0 : -1;
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int import_node(json_object *j, struct mapi_node *n)
+{
+    const char *name = jstr(j, "n", NAME_MAX_LEN), *labels = jstr(j, "l", LABELS_MAX);
+    json_object *p;
+    if (!name || jsample(j, "s", &n->last) < 0)
+        return -1;
+    n->has_prev = json_object_object_get_ex(j, "p", &p);
+    if (n->has_prev && jsample(j, "p", &n->prev) < 0)
+        return -1;
+    n->name = strdup(name);
+    n->labels = dup_opt(labels);
+    return n->name ? 0 : -1;
+}
+
+static int import_pod(json_object *j, struct mapi_pod *p)
+{
+    const char *ns = jstr(j, "ns", NAME_MAX_LEN), *name = jstr(j, "n", NAME_MAX_LEN);
+    json_object *cs, *pv;
+    if (!ns || !name || !json_object_object_get_ex(j, "c", &cs) ||
+        !json_object_is_type(cs, json_type_array) || json_object_array_length(cs) > CTRS_MAX)
+        return -1;
+    p->ns = strdup(ns);
+    p->name = strdup(name);
+    p->labels = dup_opt(jstr(j, "l", LABELS_MAX));
+    size_t n = json_object_array_length(cs);
+    p->ctrs = calloc(n ? n : 1, sizeof(*p->ctrs));
+    if (!p->ns || !p->name || !p->ctrs)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(cs, i);
+        struct mapi_ctr *ct = &p->ctrs[p->nctrs];
+        const char *cn =
+            json_object_is_type(c, json_type_object) ? jstr(c, "n", NAME_MAX_LEN) : NULL;
+        if (!cn || jsample(c, "s", &ct->last) < 0)
+            return -1;
+        ct->has_prev = json_object_object_get_ex(c, "p", &pv);
+        if (ct->has_prev && jsample(c, "p", &ct->prev) < 0)
+            return -1;
+        for (size_t k = 0; k < p->nctrs; k++)
+            if (!strcmp(p->ctrs[k].name, cn))
+                return -1; /* a duplicate container */
+        if (!(ct->name = strdup(cn)))
+            return -1;
+        p->nctrs++;
+    }
+    return 0;
+}
+
+static int cmp_node_name(const void *a, const void *b)
+{
+    return strcmp(((const struct mapi_node *)a)->name, ((const struct mapi_node *)b)->name);
+}
+
+static int cmp_ctr_name(const void *a, const void *b)
+{
+    return strcmp(((const struct mapi_ctr *)a)->name, ((const struct mapi_ctr *)b)->name);
+}
+
+static int cmp_pod_key(const void *a, const void *b)
+{
+    const struct mapi_pod *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static int fail(char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "samples from the leader: %s", what);
+    return -1;
+}
+
+int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *err, size_t errlen)
+{
+    struct mapi_set set = {0};
+    json_object *o = NULL, *nodes, *pods, *v;
+    int rc = -1;
+    if (len > MAPI_IMPORT_MAX)
+        return fail(err, errlen, "too large");
+    json_tokener *tok = json_tokener_new_ex(DEPTH_MAX);
+    if (!tok)
+        return fail(err, errlen, "out of memory");
+    o = json_tokener_parse_ex(tok, json, (int)len);
+    if (!o || json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len) {
+        fail(err, errlen, "not one JSON document");
+        goto out;
+    }
+    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "v", &v) ||
+        json_object_get_int(v) != 1 || !json_object_object_get_ex(o, "nodes", &nodes) ||
+        !json_object_is_type(nodes, json_type_array) ||
+        !json_object_object_get_ex(o, "pods", &pods) ||
+        !json_object_is_type(pods, json_type_array)) {
+        fail(err, errlen, "not a version 1 export");
+        goto out;
+    }
+    size_t nn = json_object_array_length(nodes), np = json_object_array_length(pods);
+    set.nodes = calloc(nn ? nn : 1, sizeof(*set.nodes));
+    set.pods = calloc(np ? np : 1, sizeof(*set.pods));
+    if (!set.nodes || !set.pods) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        json_object *j = json_object_array_get_idx(nodes, i);
+        set.nnodes++;
+        if (!json_object_is_type(j, json_type_object) || import_node(j, &set.nodes[i]) < 0) {
+            fail(err, errlen, "a malformed node");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < np; i++) {
+        json_object *j = json_object_array_get_idx(pods, i);
+        set.npods++;
+        if (!json_object_is_type(j, json_type_object) || import_pod(j, &set.pods[i]) < 0) {
+            fail(err, errlen, "a malformed pod");
+            goto out;
+        }
+    }
+    qsort(set.nodes, set.nnodes, sizeof(*set.nodes), cmp_node_name);
+    qsort(set.pods, set.npods, sizeof(*set.pods), cmp_pod_key);
+    for (size_t i = 1; i < set.nnodes; i++)
+        if (!strcmp(set.nodes[i].name, set.nodes[i - 1].name)) {
+            fail(err, errlen, "a node twice");
+            goto out;
+        }
+    for (size_t i = 1; i < set.npods; i++)
+        if (!cmp_pod_key(&set.pods[i], &set.pods[i - 1])) {
+            fail(err, errlen, "a pod twice");
+            goto out;
+        }
+    for (size_t i = 0; i < set.npods; i++)
+        qsort(set.pods[i].ctrs, set.pods[i].nctrs, sizeof(*set.pods[i].ctrs), cmp_ctr_name);
+    mapi_store_replace(s, &set);
+    rc = 0;
+out:
+    if (rc < 0)
+        mapi_set_fini(&set);
+    json_object_put(o);
+    json_tokener_free(tok);
+    return rc;
+}
