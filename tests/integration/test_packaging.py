@@ -171,6 +171,9 @@ CRASH_CASES = [
     ("config-body-size", ["--set", "config.kubelet-max-body-size=1x"], [],
      {"kubelet-max-body-size": "1x"}),
     ("config-unknown-key", ["--set", "config.no-such-option=1"], [], {"no-such-option": 1}),
+    ("config-heapster-spelling", ["--set", "config.sink_timeout=x"], [], {"sink_timeout": "x"}),
+    ("config-ignored-flag-is-no-key", ["--set", "config.logtostderr=true"], [],
+     {"logtostderr": True}),
     ("extra-unknown-flag", ["--set", "extraArgs[0]=--no-such-flag"], ["--no-such-flag"], None),
     ("extra-bad-duration", ["--set", "extraArgs[0]=--sink-timeout=x"], ["--sink-timeout=x"],
      None),
@@ -271,6 +274,12 @@ def test_chart_flags_have_one_source(helm):
     proc = helm.run("template", "kp", CHART, "--set", "metricResolution=30s",
                     "--set", "config.metric-resolution=30s", check=False)
     assert "set metricResolution instead" in proc.stderr, proc.stderr
+    proc = helm.run("template", "kp", CHART, "--set", "config.metric_resolution=30s", check=False)
+    assert 'config: key "metric_resolution" is set by the chart as --metric-resolution' in \
+        proc.stderr, proc.stderr
+    proc = helm.run("template", "kp", CHART, "--set", "extraArgs[0]=--sink-timeout=5s",
+                    "--set", "config.sink_timeout=5s", check=False)
+    assert "extraArgs: --sink-timeout is also a key of config" in proc.stderr, proc.stderr
     # Heapster's spelling is the same flag.
     proc = helm.run("template", "kp", CHART, "--set", "extraArgs[0]=--metric_resolution=30s",
                     check=False)

@@ -276,6 +276,9 @@ hint. */}}
 {{- $cfgFile := printf "%s/kubepulse.yaml" (include "kubepulse.configDir" .) }}
 {{- $cfgLines := splitList "\n" (toYaml .Values.config) }}
 {{- $eff := include "kubepulse.optionDefaults" . | fromYaml }}
+{{- /* config: keys by name, '_' and '-' alike (as the binary matches them). */}}
+{{- $cfgNames := dict }}
+{{- range $key, $_ := .Values.config }}{{ $_ := set $cfgNames ($key | replace "_" "-") $key }}{{ end }}
 {{- $chart := dict }}
 {{- range include "kubepulse.chartFlags" . | fromJsonArray }}
 {{- $_ := set $chart (index . 0) (index . 2) }}
@@ -295,7 +298,7 @@ hint. */}}
 {{- $src := get $chart $name }}
 {{- fail (printf "extraArgs: --%s is set by the chart%s; one source per setting: %s" $name (ternary (printf " from the value %s" $src) " (from the downward API)" (ne $src "")) (ternary (printf "set %s instead" $src) "remove it from extraArgs" (ne $src ""))) }}
 {{- end }}
-{{- if hasKey $.Values.config $name }}
+{{- if hasKey $cfgNames $name }}
 {{- fail (printf "extraArgs: --%s is also a key of config; one source per setting: set it in one of the two" $name) }}
 {{- end }}
 {{- if eq $name "config" }}
@@ -306,22 +309,23 @@ hint. */}}
 {{- end }}
 {{- /* config: keys, in the order of the file the ConfigMap holds (toYaml sorts them). */}}
 {{- range $key, $val := .Values.config }}
+{{- $name := $key | replace "_" "-" }}
 {{- $line := 0 }}
 {{- range $i, $l := $cfgLines }}{{ if hasPrefix (printf "%s:" $key) $l }}{{ $line = add1 $i }}{{ end }}{{ end }}
-{{- if or (not (hasKey $table $key)) (eq $key "config") }}
+{{- if or (not (hasKey $table $name)) (eq $name "config") (eq (get $table $name) "ignored") }}
 {{- fail (printf "%s:%d: unknown key \"%s\" (see kubepulse --help) [config]" $cfgFile $line $key) }}
 {{- end }}
-{{- if hasKey $chart $key }}
-{{- $src := get $chart $key }}
-{{- fail (printf "config: key \"%s\" is set by the chart as --%s%s; one source per setting: %s" $key $key (ternary (printf " from the value %s" $src) " (from the downward API)" (ne $src "")) (ternary (printf "set %s instead" $src) "remove it from config" (ne $src ""))) }}
+{{- if hasKey $chart $name }}
+{{- $src := get $chart $name }}
+{{- fail (printf "config: key \"%s\" is set by the chart as --%s%s; one source per setting: %s" $key $name (ternary (printf " from the value %s" $src) " (from the downward API)" (ne $src "")) (ternary (printf "set %s instead" $src) "remove it from config" (ne $src ""))) }}
 {{- end }}
 {{- if kindIs "slice" $val }}
 {{- range $val }}
-{{- include "kubepulse.checkValue" (list $key (toString .) (printf "%s:%d: key \"%s\"" $cfgFile $line $key) " [config]") }}
+{{- include "kubepulse.checkValue" (list $name (toString .) (printf "%s:%d: key \"%s\"" $cfgFile $line $key) " [config]") }}
 {{- end }}
 {{- else }}
-{{- include "kubepulse.checkValue" (list $key (toString $val) (printf "%s:%d: key \"%s\"" $cfgFile $line $key) " [config]") }}
-{{- $_ := set $eff $key (toString $val) }}
+{{- include "kubepulse.checkValue" (list $name (toString $val) (printf "%s:%d: key \"%s\"" $cfgFile $line $key) " [config]") }}
+{{- $_ := set $eff $name (toString $val) }}
 {{- end }}
 {{- end }}
 {{- /* The chart's flags, then extraArgs, in argv order. */}}
