@@ -126,12 +126,18 @@ def cgroup_mounts():
 
 
 @pytest.fixture(scope="module")
-def nodes():
+def nodes(request):
     check = run([NODE_SH, "check"], check=False)
     if check.returncode != 0:
         pytest.skip(check.stdout.strip() or check.stderr.strip())
     before = host_state()
-    state_dir = Path(tempfile.mkdtemp(prefix="kp-node-"))
+    # Under ctest a fixed place in the build tree: should a run be killed before its
+    # down.sh, the next up.sh into the same directory stops what it left running.
+    if os.environ.get("KP_BUILD_DIR"):
+        state_dir = Path(os.environ["KP_BUILD_DIR"], "real-node")
+        state_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        state_dir = Path(tempfile.mkdtemp(prefix="kp-node-"))
     t0 = time.monotonic()
     up = subprocess.run([str(INFRA_DIR / "up.sh"), "--with-node", str(state_dir)],
                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
@@ -146,8 +152,11 @@ def nodes():
     yield n
     if not n.down_done:
         subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)], check=False)
-    if os.environ.get("KP_KEEP_INFRA") != "1":
-        subprocess.run(["rm", "-rf", "--", str(state_dir)], check=False)
+    # The servers' logs stay for a look when something failed (or when asked).
+    if os.environ.get("KP_KEEP_INFRA") != "1" and request.session.testsfailed == 0:
+        subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir), "--purge"], check=False)
+    else:
+        print(f"\nkept the real-node cluster's state in {state_dir}")
 
 
 def apply(cluster, obj):
