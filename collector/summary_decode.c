@@ -249,9 +249,9 @@ static void dec_container(struct dec *d, struct summary_container *c)
     dec_object(d, container_member, c);
 }
 
-/* An array of objects, each decoded into a slot that slot_fn hands out (NULL:
- * no room, the element is counted as dropped); keep_fn says whether the
- * decoded slot is kept. Non-objects are counted as type errors. */
+/* An array of objects, each decoded by elem_fn into a slot that slot_fn hands out (NULL:
+ * no room, the element is counted as dropped); elem_fn decides whether the decoded slot is
+ * kept (it advances its own count). Non-objects are counted as type errors. */
 typedef void *(*slot_fn)(void *ctx);
 typedef void (*elem_fn)(struct dec *d, void *slot, void *ctx);
 static void dec_array(struct dec *d, slot_fn slot, elem_fn elem, void *ctx)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "openapi.h"
+#include "uri.h"
 
 #define GROUP      "metrics.k8s.io"
 #define VERSION    "v1beta1"
@@ -27,41 +28,14 @@ struct req {
     char buf[MAX_TARGET * 2];
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n) into *w (NUL-terminated); plus: '+' is a space (query). A NUL
- * byte or a broken escape is refused. */
+/* Percent-decode s[0..n) into *w (NUL-terminated; uri_percent_decode, kp_common) and move
+ * *w past it; plus: '+' is a space (query). A NUL byte or a broken escape is refused. */
 static int decode(const char *s, size_t n, char **w, bool plus)
 {
-    char *o = *w;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            if (!c)
-                return -1;
-            i += 2;
-        } else if (plus && c == '+') {
-            c = ' ';
-        }
-        *o++ = c;
-    }
-    *o++ = '\0';
-    *w = o;
+    long len = uri_percent_decode(*w, s, n, plus);
+    if (len < 0 || memchr(*w, '\0', (size_t)len))
+        return -1;
+    *w += len + 1;
     return 0;
 }
 

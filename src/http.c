@@ -43,6 +43,7 @@
 
 #include "http_tls.h"
 #include "log.h"
+#include "util.h"
 
 #define ITER_BUDGET_S 0.02
 
@@ -147,12 +148,7 @@ double http_parse_retry_after(const char *value, long now)
 static void req_unlink(struct http_request *r)
 {
     struct http_client *c = r->c;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        c->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    KP_DLIST_UNLINK(c->reqs, r);
     r->prev = r->next = NULL;
     c->n_reqs--;
 }
@@ -703,10 +699,7 @@ struct http_request *http_request_start(struct http_client *c, const struct http
     r->ud = o->ud;
     r->max_body = o->max_body;
     r->retry_after_s = -1;
-    r->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = r;
-    c->reqs = r;
+    KP_DLIST_PUSH(c->reqs, r);
     c->n_reqs++;
     if (setup_easy(r, o, &r->connect_to, err, errlen) < 0)
         goto fail;

@@ -411,12 +411,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(c->req.remote, sizeof(c->req.remote), "%s:%s", host, port);
-        c->prev = s->newest;
-        if (s->newest)
-            s->newest->next = c;
-        else
-            s->oldest = c;
-        s->newest = c;
+        KP_DQUEUE_APPEND(s->oldest, s->newest, c);
         s->stats.open++;
         s->stats.accepted++;
         ev_io_init(&c->io, on_conn_io, fd, EV_READ);

@@ -441,13 +441,7 @@ void kube_auth_get_stats(const struct kube_auth *a, struct kube_auth_stats *st)
 
 static void check_free(struct kube_auth_check *c)
 {
-    struct kube_auth *a = c->a;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        a->checks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    KP_DLIST_UNLINK(c->a->checks, c);
     kube_call_cancel(c->call);
     json_object_put(c->user);
     json_object_put(c->attrs);
@@ -668,10 +662,7 @@ struct kube_auth_check *kube_auth_start(struct kube_auth *a, X509 *peer, STACK_O
     c->done = done;
     c->ud = ud;
     c->attrs = attrs_json(attrs, &c->resource);
-    c->next = a->checks;
-    if (a->checks)
-        a->checks->prev = c;
-    a->checks = c;
+    KP_DLIST_PUSH(a->checks, c);
 
     c->starting = true;
     const char *token = bearer(head);

@@ -224,13 +224,7 @@ oom:
 
 static void call_free(struct kube_call *call)
 {
-    struct kube_client *kc = call->kc;
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        kc->calls = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
+    KP_DLIST_UNLINK(call->kc->calls, call);
     free(call->method);
     free(call->path);
     free(call->body);
@@ -456,10 +450,7 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
             goto oom;
         call->body_len = strlen(call->body);
     }
-    call->next = kc->calls;
-    if (kc->calls)
-        kc->calls->prev = call;
-    kc->calls = call;
+    KP_DLIST_PUSH(kc->calls, call);
     if (call_start_attempt(call, err, sizeof(err)) < 0) {
         log_error("could not start an API request", LF_STR("method", call->method),
                   LF_STR("path", call->path), LF_STR("error", err));

@@ -15,11 +15,9 @@
  */
 #include "status.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define STATUS_HEAD_MAX        8192
 #define STATUS_HEAD_CHUNK      1024
@@ -181,14 +180,7 @@ static void conn_close(struct status_conn *c, int abort)
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->oldest = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        s->newest = c->prev;
+    KP_DQUEUE_UNLINK(s->oldest, s->newest, c);
     s->stats.open--;
     free(c->head);
     free(c->out);
@@ -416,12 +408,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         c->timer.data = c;
         ev_io_start(loop, &c->io);
         ev_timer_start(loop, &c->timer);
-        c->prev = s->newest;
-        if (s->newest)
-            s->newest->next = c;
-        else
-            s->oldest = c;
-        s->newest = c;
+        KP_DQUEUE_APPEND(s->oldest, s->newest, c);
         s->stats.open++;
         s->stats.accepted++;
     }
@@ -439,71 +426,22 @@ static int default_max_conns(void)
     return n < STATUS_MIN_CONNS ? STATUS_MIN_CONNS : (int)n;
 }
 
-/* Split "host:port", ":port" or "[v6]:port". */
-static int split_listen(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || end[1] != ':')
-            return -1;
-        snprintf(host, hostlen, "%.*s", (int)(end - addr - 1), addr + 1);
-        colon = end + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon)
-            return -1;
-        snprintf(host, hostlen, "%.*s", (int)(colon - addr), addr);
-    }
-    if (!colon[1])
-        return -1;
-    snprintf(port, portlen, "%s", colon + 1);
-    return 0;
-}
-
 struct status_server *status_server_new(struct ev_loop *loop, const char *addr,
                                         status_handler_fn handler, void *ud, char *err,
                                         size_t errlen)
 {
-    char host[256], port[16];
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
-    struct status_server *s = NULL;
-    int fd = -1, one = 1, rc;
-
-    if (split_listen(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-        snprintf(err, errlen, "--listen \"%s\": expected HOST:PORT or :PORT", addr);
+    char lerr[512];
+    int port = 0, fd = kp_listen_tcp(addr, &port, lerr, sizeof(lerr)); /* net_listen.c */
+    struct status_server *s = fd < 0 ? NULL : calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "--listen: %s", fd < 0 ? lerr : "out of memory");
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    hints.ai_family = host[0] ? AF_UNSPEC : AF_INET6;
-    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-    if (rc != 0 && !host[0]) {
-        hints.ai_family = AF_INET; /* no IPv6 on this machine */
-        rc = getaddrinfo(NULL, port, &hints, &ai);
-    }
-    if (rc != 0) {
-        snprintf(err, errlen, "--listen \"%s\": %s", addr, gai_strerror(rc));
-        return NULL;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto sys_fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6 && !host[0]) {
-        int zero = 0; /* ":PORT" means every address, v4 and v6 */
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    }
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0)
-        goto sys_fail;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        goto sys_fail;
     s->loop = loop;
     s->fd = fd;
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->port = port;
     s->handler = handler;
     s->ud = ud;
     s->limits = (struct status_limits){.max_conns = default_max_conns(),
@@ -516,15 +454,7 @@ struct status_server *status_server_new(struct ev_loop *loop, const char *addr,
     ev_io_init(&s->accept_io, on_accept, fd, EV_READ);
     s->accept_io.data = s;
     ev_io_start(loop, &s->accept_io);
-    freeaddrinfo(ai);
     return s;
-sys_fail:
-    snprintf(err, errlen, "--listen \"%s\": %s (is another process using the port?)", addr,
-             strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    return NULL;
 }
 
 int status_server_port(const struct status_server *s)

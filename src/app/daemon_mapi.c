@@ -13,6 +13,7 @@
 #include "kube_auth.h"
 #include "log.h"
 #include "metricsapi.h"
+#include "util.h"
 
 struct pending {
     struct daemon_mapi *m;     /* borrowed */
@@ -42,13 +43,7 @@ static int64_t wall_ns(void)
 
 static void pending_free(struct pending *p)
 {
-    struct daemon_mapi *m = p->m;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        m->pending = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    KP_DLIST_UNLINK(p->m->pending, p);
     free(p);
 }
 
@@ -123,10 +118,7 @@ static void on_request(struct https_request *req, void *ud)
     }
     p->m = m;
     p->req = req;
-    p->next = m->pending;
-    if (m->pending)
-        m->pending->prev = p;
-    m->pending = p;
+    KP_DLIST_PUSH(m->pending, p);
     struct kube_auth_attrs ka = {.verb = at->verb};
     if (at->resource) {
         ka.group = "metrics.k8s.io";

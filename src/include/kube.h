@@ -78,10 +78,11 @@ void kube_client_free(struct kube_client *kc);
 const struct kube_config *kube_client_config(const struct kube_client *kc);
 /* The TLS settings of the API server connection (reused for kubelets by default). */
 const struct http_tls *kube_client_tls(const struct kube_client *kc);
-/* The current bearer token, or NULL: for kubelet scrapes. Secret: never log it. */
+/* The current bearer token, or NULL: for kubelet scrapes. Secret: never log it.
+ * An exec plugin is started (a child the loop watches, at most 30 s) when its cached
+ * credential is missing, near its expiry or was rejected with a 401; until it answers this
+ * returns the token in hand, and kube_request's calls wait for it. */
 const char *kube_client_token(struct kube_client *kc);
-/* An exec plugin runs synchronously (blocking the loop, at most 30 s) when its
- * cached credential is missing, expires or was rejected with a 401. */
 
 /* The result of one API call. Valid only during the callback. */
 struct kube_response {

@@ -50,6 +50,46 @@ double kp_backoff_delay(unsigned attempt, double base_s, double cap_s, double rn
 /* Seconds on CLOCK_MONOTONIC: for durations and deadlines, never for timestamps. */
 double kp_mono_now(void);
 
+/* Intrusive doubly linked lists: a node type with prev and next pointers, a head pointer.
+ * KP_DLIST_PUSH puts node first; KP_DLIST_UNLINK takes it out (its own pointers are left as
+ * they were). */
+#define KP_DLIST_PUSH(head, node)                                                                  \
+    do {                                                                                           \
+        (node)->prev = NULL;                                                                       \
+        (node)->next = (head);                                                                     \
+        if (head)                                                                                  \
+            (head)->prev = (node);                                                                 \
+        (head) = (node);                                                                           \
+    } while (0)
+#define KP_DLIST_UNLINK(head, node)                                                                \
+    do {                                                                                           \
+        if ((node)->prev)                                                                          \
+            (node)->prev->next = (node)->next;                                                     \
+        else                                                                                       \
+            (head) = (node)->next;                                                                 \
+        if ((node)->next)                                                                          \
+            (node)->next->prev = (node)->prev;                                                     \
+    } while (0)
+
+/* The same with a tail too (first is the oldest, last the newest): KP_DQUEUE_APPEND puts node
+ * last, KP_DQUEUE_UNLINK takes a node that is in the queue out. */
+#define KP_DQUEUE_APPEND(first, last, node)                                                        \
+    do {                                                                                           \
+        (node)->next = NULL;                                                                       \
+        (node)->prev = (last);                                                                     \
+        if (last)                                                                                  \
+            (last)->next = (node);                                                                 \
+        else                                                                                       \
+            (first) = (node);                                                                      \
+        (last) = (node);                                                                           \
+    } while (0)
+#define KP_DQUEUE_UNLINK(first, last, node)                                                        \
+    do {                                                                                           \
+        KP_DLIST_UNLINK(first, node);                                                              \
+        if (!(node)->next)                                                                         \
+            (last) = (node)->prev;                                                                 \
+    } while (0)
+
 /* Make room for want elements of elsize bytes in *arr (capacity *cap): doubles from first
  * (or the current capacity). 0, or -1 on overflow or out of memory (*arr is unchanged). */
 int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);

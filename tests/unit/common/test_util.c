@@ -1,6 +1,7 @@
 /*
  * test_util.c - the shared helpers of util.h: bounded file reads and secrets read from files,
- * base64, kp_grow, RFC 3339 times (Go's grammar), sizes with unit suffixes, the backoff.
+ * base64, kp_grow, RFC 3339 times (Go's grammar), sizes with unit suffixes, the backoff, the
+ * intrusive list macros.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,6 +344,57 @@ static void test_backoff_delay(void **state)
         assert_true(kp_backoff_delay(i, 0.8, 30, 0) == want[i] / 2);
 }
 
+struct node {
+    int v;
+    struct node *prev, *next;
+};
+
+/* The values from first to last, as digits ("" when empty); checks the prev links too. */
+static void walk(struct node *first, struct node *last, char *out)
+{
+    struct node *prev = NULL;
+    for (struct node *n = first; n; prev = n, n = n->next) {
+        assert_ptr_equal(n->prev, prev);
+        *out++ = (char)('0' + n->v);
+    }
+    *out = '\0';
+    if (last)
+        assert_ptr_equal(last, prev);
+}
+
+static void test_dlist_and_dqueue(void **state)
+{
+    (void)state;
+    struct node n[4] = {{.v = 0}, {.v = 1}, {.v = 2}, {.v = 3}};
+    struct node *head = NULL, *first = NULL, *last = NULL;
+    char s[8];
+    for (int i = 0; i < 4; i++)
+        KP_DLIST_PUSH(head, &n[i]);
+    walk(head, NULL, s);
+    assert_string_equal(s, "3210");
+    KP_DLIST_UNLINK(head, &n[2]); /* middle */
+    KP_DLIST_UNLINK(head, &n[3]); /* first */
+    KP_DLIST_UNLINK(head, &n[0]); /* last */
+    walk(head, NULL, s);
+    assert_string_equal(s, "1");
+    KP_DLIST_UNLINK(head, &n[1]);
+    assert_null(head);
+    for (int i = 0; i < 4; i++)
+        KP_DQUEUE_APPEND(first, last, &n[i]);
+    walk(first, last, s);
+    assert_string_equal(s, "0123");
+    KP_DQUEUE_UNLINK(first, last, &n[3]); /* the newest: last moves back */
+    walk(first, last, s);
+    assert_string_equal(s, "012");
+    KP_DQUEUE_UNLINK(first, last, &n[0]); /* the oldest */
+    KP_DQUEUE_UNLINK(first, last, &n[1]);
+    walk(first, last, s);
+    assert_string_equal(s, "2");
+    KP_DQUEUE_UNLINK(first, last, &n[2]);
+    assert_null(first);
+    assert_null(last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_rejects),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_backoff_delay),
+        cmocka_unit_test(test_dlist_and_dqueue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
