@@ -105,7 +105,7 @@ class Replica:
                 except ValueError:
                     continue
                 if o.get("msg") == what:
-                    return float(o["ts"])
+                    return float(o["ts"]) / 1000.0  # milliseconds
             elif line.startswith("ELECTOR ") and f"event={what} " in line and \
                     (extra is None or extra in line):
                 return float(line.split("wall=")[1].split()[0])

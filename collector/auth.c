@@ -93,8 +93,7 @@ void kubelet_auth_refresh(struct kubelet_auth *a)
     }
     /* keep using the last good token */
     if (!a->warned)
-        log_warn("cannot re-read the kubelet token file; keeping the last token",
-                 LF_STR("err", err));
+        log_warn("cannot re-read the kubelet token file; keeping the last token", LF_ERR(err));
     a->warned = true;
 }
 

@@ -139,7 +139,7 @@ static void wns_event(enum kube_event_type t, json_object *o, void *ud)
 static void w_error(const struct kube_response *r, void *ud)
 {
     (void)ud;
-    log_v(1, "collector watch error", LF_INT("status", r->status), LF_STR("error", r->error));
+    log_v(1, "collector watch error", LF_INT("status", r->status), LF_ERR(r->error));
 }
 
 /* Objects per LIST page. json-c spends some 60 KiB per decoded Pod (a table per object), so

@@ -219,14 +219,13 @@ static void log_failure(struct elector *e, const char *what, const char *error)
     double t = mono_now(e);
     if (strcmp(error, e->last_error) == 0 && t - e->last_error_log_at < ERROR_LOG_EVERY_S) {
         log_v(2, "lease operation failed", LF_STR("lease", e->lease), LF_STR("op", what),
-              LF_STR("error", error));
+              LF_ERR(error));
         return;
     }
     snprintf(e->last_error, sizeof(e->last_error), "%s", error);
     e->last_error_log_at = t;
     log_error("lease operation failed", LF_STR("lease", e->lease), LF_STR("identity", e->identity),
-              LF_STR("op", what), LF_STR("error", error),
-              LF_INT("consecutive_failures", e->error_streak));
+              LF_STR("op", what), LF_ERR(error), LF_INT("consecutive_failures", e->error_streak));
 }
 
 /* ---- observation -------------------------------------------------------- */

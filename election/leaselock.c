@@ -269,7 +269,7 @@ static void w_event(enum kube_event_type type, json_object *obj, void *ud)
     }
     if (lease_record_from_json(obj, &rec, err, sizeof(err)) != 0) {
         log_warn("ignoring undecodable Lease from the watch", LF_STR("lease", ll->name),
-                 LF_STR("error", err));
+                 LF_ERR(err));
         return;
     }
     ll->watch_seen = ll->watch_list_seen = true;
@@ -287,7 +287,7 @@ static void w_error(const struct kube_response *resp, void *ud)
         log_warn(resp->status == 403 ? "cannot watch leases.coordination.k8s.io (forbidden); "
                                        "falling back to polling"
                                      : "lease watch failed; retrying",
-                 LF_STR("namespace", ll->ns), LF_STR("lease", ll->name), LF_STR("error", msg));
+                 LF_STR("namespace", ll->ns), LF_STR("lease", ll->name), LF_ERR(msg));
     }
 }
 
@@ -328,11 +328,10 @@ static void event_done(const struct kube_response *resp, void *ud)
     if (!ll->event_warned)
         log_warn("could not record the LeaderElection event (leadership is not affected; "
                  "grant create on events in the Lease's namespace to get it)",
-                 LF_STR("lease", ll->name), LF_INT("status", resp->status),
-                 LF_STR("error", resp->error));
+                 LF_STR("lease", ll->name), LF_INT("status", resp->status), LF_ERR(resp->error));
     else
         log_v(2, "could not record the LeaderElection event", LF_STR("lease", ll->name),
-              LF_INT("status", resp->status), LF_STR("error", resp->error));
+              LF_INT("status", resp->status), LF_ERR(resp->error));
     ll->event_warned = true;
 }
 

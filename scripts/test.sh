@@ -86,6 +86,7 @@ if [ "$unit_only" = 0 ]; then
                                          # kube-controller-manager, kube-scheduler v1.32.13
     tests/sim/build.sh >/dev/null        # the kubelet simulator
     tests/infra/build-goelector.sh >/dev/null  # client-go's elector, for interop tests
+    tests/infra/build-klogfmt.sh >/dev/null    # klog and component-base, for test_log_format
     tests/infra/influxdb2/build.sh >/dev/null  # InfluxDB 1.8.10: a real /api/v2/write
     scripts/build-helm.sh >/dev/null     # helm v3.17.4, for the chart tests
     step "deploy/ matches what the chart renders"

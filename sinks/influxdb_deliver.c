@@ -278,8 +278,7 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
     r->t0 = ev_now(in->s->env.loop);
     in->s->stats.bytes_sent += o.body_len;
     if (!(r->req = http_request_start(in->s->env.http, &o, err, sizeof err))) {
-        log_error("cannot start an InfluxDB write", LF_STR("sink", in->s->name),
-                  LF_STR("error", err));
+        log_error("cannot start an InfluxDB write", LF_STR("sink", in->s->name), LF_ERR(err));
         sbuf_requeue(&in->buf, chunk);
         slot_clear(r);
         return -1;
@@ -347,7 +346,7 @@ static void on_failure(struct influx *in, enum influx_verdict v, const struct ht
         in->logged_net = true;
         log_warn("InfluxDB write failed; retrying with backoff (logged once per episode)",
                  LF_STR("sink", s->name), LF_INT("status", res->status),
-                 LF_STR("error", res->error ? http_error_name(res->error) : ""),
+                 LF_ERR(res->error ? http_error_name(res->error) : ""),
                  LF_STR("detail", res->error_msg ? res->error_msg : ""));
     }
     block_for(in, influx_retry_delay(v, in->attempt++, res->retry_after_s, rnd01()));
@@ -409,7 +408,7 @@ static void create_done(const struct http_result *res, void *ud)
             in->logged_net = true;
             log_warn("cannot reach InfluxDB to create the database; retrying with backoff",
                      LF_STR("sink", in->s->name),
-                     LF_STR("error", res->error ? http_error_name(res->error) : ""),
+                     LF_ERR(res->error ? http_error_name(res->error) : ""),
                      LF_INT("status", res->status));
         }
         block_for(in, influx_retry_delay(IV_RETRY, in->attempt++, res->retry_after_s, rnd01()));
@@ -454,8 +453,7 @@ void influx_create_db(struct influx *in)
     };
     char err[256] = "";
     if (!(in->create_req = http_request_start(in->s->env.http, &o, err, sizeof err))) {
-        log_error("cannot start the database creation", LF_STR("sink", in->s->name),
-                  LF_STR("error", err));
+        log_error("cannot start the database creation", LF_STR("sink", in->s->name), LF_ERR(err));
         in->creating = false;
     }
 }

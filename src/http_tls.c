@@ -340,8 +340,7 @@ static void cache_recheck(struct http_tls_cache *tc, int i, const struct http_tl
     if (!entry_files_changed(old))
         return;
     if (!(x = entry_build(tc, t, old->digest, now, err, sizeof(err)))) {
-        log_warn("TLS files changed but do not load; keeping the previous material",
-                 LF_STR("error", err));
+        log_warn("TLS files changed but do not load; keeping the previous material", LF_ERR(err));
         return;
     }
     log_info("TLS files changed on disk: loaded again", LF_STR("entry", x->name));

@@ -124,7 +124,7 @@ static void on_reload_check(struct ev_loop *loop, ev_timer *w, int revents)
         /* a half-written pair is common mid-update: the next change retries */
         s->stats.cert_reload_failed++;
         log_warn("serving certificate changed but does not load; keeping the previous one",
-                 LF_STR("err", err));
+                 LF_ERR(err));
         for (int i = 0; i < 2; i++) {
             http_tls_stamp_fini(&s->fail_stamps[i]);
             s->fail_stamps[i] = st[i];

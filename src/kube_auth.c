@@ -366,7 +366,7 @@ static void on_cm(const struct kube_response *r, void *ud)
     if (r->status != 200 || !r->body) {
         log_warn("cannot read kube-system/extension-apiserver-authentication; the metrics API "
                  "answers 503 until it can",
-                 LF_INT("status", r->status), LF_STR("err", r->error ? r->error : ""));
+                 LF_INT("status", r->status), LF_ERR(r->error ? r->error : ""));
         return;
     }
     json_object *data = NULL;
@@ -374,7 +374,7 @@ static void on_cm(const struct kube_response *r, void *ud)
     struct kube_auth_config *c = kube_auth_config_parse(data, err, sizeof(err));
     if (!c) {
         log_warn("extension-apiserver-authentication does not parse; keeping the previous one",
-                 LF_STR("err", err));
+                 LF_ERR(err));
         return;
     }
     if (!a->cfg)
@@ -501,7 +501,7 @@ static void on_sar(const struct kube_response *r, void *ud)
     c->call = NULL;
     if (r->status != 201 && r->status != 200) {
         log_warn("SubjectAccessReview failed", LF_INT("status", r->status),
-                 LF_STR("err", r->error ? r->error : ""));
+                 LF_ERR(r->error ? r->error : ""));
         finish(c, 503,
                "authorization failed: the API server's SubjectAccessReview did not "
                "answer");
@@ -561,7 +561,7 @@ static void on_token_review(const struct kube_response *r, void *ud)
     c->call = NULL;
     if (r->status != 201 && r->status != 200) {
         log_warn("TokenReview failed", LF_INT("status", r->status),
-                 LF_STR("err", r->error ? r->error : ""));
+                 LF_ERR(r->error ? r->error : ""));
         finish(c, 503, "authentication failed: the API server's TokenReview did not answer");
         return;
     }

@@ -66,8 +66,7 @@ static void reload_token_file(struct kube_client *kc)
     char err[512], *buf;
     kc->token_read_at = kp_mono_now();
     if (kp_read_secret_file(kc->cfg->token_file, KUBE_TOKEN_MAX, &buf, err, sizeof(err)) < 0) {
-        log_warn("could not read the bearer token file; keeping the previous token",
-                 LF_STR("error", err));
+        log_warn("could not read the bearer token file; keeping the previous token", LF_ERR(err));
         return;
     }
     if (kc->token && strcmp(kc->token, buf) != 0)
@@ -85,7 +84,7 @@ static void exec_done(int rc, struct kube_exec_cred *cred, const char *err, void
     double t0 = kc->exec_started;
     kc->exec_run = NULL;
     if (rc < 0) {
-        log_warn("exec credential plugin failed", LF_STR("error", err));
+        log_warn("exec credential plugin failed", LF_ERR(err));
         kc->exec_retry_at = kp_mono_now() + KUBE_EXEC_RETRY_S; /* not on every request */
         start_waiting_calls(kc); /* with what is in hand: the server will say */
         return;
@@ -139,7 +138,7 @@ static bool exec_pending(struct kube_client *kc)
     kc->exec_run = kube_exec_start(kc->loop, kc->cfg->exec, KUBE_EXEC_TIMEOUT_MS, exec_done, kc,
                                    err, sizeof(err));
     if (!kc->exec_run) {
-        log_warn("exec credential plugin failed", LF_STR("error", err));
+        log_warn("exec credential plugin failed", LF_ERR(err));
         kc->exec_retry_at = now + KUBE_EXEC_RETRY_S;
     }
     return kc->exec_run != NULL;
@@ -453,7 +452,7 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
     KP_DLIST_PUSH(kc->calls, call);
     if (call_start_attempt(call, err, sizeof(err)) < 0) {
         log_error("could not start an API request", LF_STR("method", call->method),
-                  LF_STR("path", call->path), LF_STR("error", err));
+                  LF_STR("path", call->path), LF_ERR(err));
         call_free(call);
         return NULL;
     }

@@ -162,7 +162,7 @@ static void on_list_done(const struct kube_response *resp, void *ud)
         if (!r.error)
             r.error = "list response has no items";
         log_warn("list failed", LF_STR("path", w->path), LF_INT("status", resp->status),
-                 LF_STR("error", r.error));
+                 LF_ERR(r.error));
         report_error(w, &r);
         set_str(&w->cont, NULL);
         if (!w->stopped)
@@ -333,7 +333,7 @@ static void on_stream_done(const struct http_result *res, void *ud)
                                       .error = msg,
                                       .reason = reason,
                                       .body = body};
-            log_warn("watch broken; reconnecting", LF_STR("path", w->path), LF_STR("error", msg),
+            log_warn("watch broken; reconnecting", LF_STR("path", w->path), LF_ERR(msg),
                      LF_STR("rv", w->rv));
             report_error(w, &r);
         }
@@ -373,7 +373,7 @@ static void start_watch(struct kube_watch *w)
                                   on_stream_done, w, err, sizeof(err));
     free(url);
     if (!w->stream) {
-        log_warn("could not start watch", LF_STR("path", w->path), LF_STR("error", err));
+        log_warn("could not start watch", LF_STR("path", w->path), LF_ERR(err));
         schedule(w, NEXT_WATCH, true);
     }
 }

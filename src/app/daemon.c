@@ -99,8 +99,7 @@ static void on_batch(const struct kp_batch *b, void *ud)
     daemon_mapi_batch(d, b);
     for (size_t i = 0; i < d->nsinks; i++)
         if (sink_write(d->sinks[i], b, err, sizeof(err)) < 0)
-            log_error("sink write failed", LF_STR("sink", sink_name(d->sinks[i])),
-                      LF_STR("err", err));
+            log_error("sink write failed", LF_STR("sink", sink_name(d->sinks[i])), LF_ERR(err));
 }
 
 /*
@@ -337,7 +336,7 @@ static void on_http_probe(const struct kube_response *r, void *ud)
              "auth=KUBECONFIG, or inClusterConfig=true in the cluster (plain HTTP works only "
              "through a proxy such as kubectl proxy)",
              cfg->server, r->error ? r->error : "no answer");
-    log_error("cannot start", LF_STR("err", msg));
+    log_error("cannot start", LF_ERR(msg));
     fprintf(stderr, "kubepulse: %s\n", msg);
     d->exit_code = 1;
     ev_break(d->loop, EVBREAK_ALL);
@@ -544,7 +543,7 @@ int daemon_run(const struct kp_options *opts)
     daemon_fini(&d);
     return d.exit_code;
 fail:
-    log_error("cannot start", LF_STR("err", err));
+    log_error("cannot start", LF_ERR(err));
     fprintf(stderr, "kubepulse: %s\n", err);
     daemon_fini(&d);
     return 1;

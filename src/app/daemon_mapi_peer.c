@@ -84,7 +84,7 @@ static void on_written(const struct kube_response *r, void *ud)
         log_warn("cannot publish the metrics API address; followers answer from what they "
                  "have",
                  LF_STR("lease", p->lease_name), LF_INT("status", r->status),
-                 LF_STR("err", r->error ? r->error : ""));
+                 LF_ERR(r->error ? r->error : ""));
     }
 }
 
@@ -163,14 +163,14 @@ static void on_samples(const struct http_result *res, void *ud)
     if (res->error || res->status != 200) {
         p->pulls_failed++;
         log_warn("cannot fetch the leader's samples; serving the last copy",
-                 LF_INT("status", res->status), LF_STR("err", res->error ? res->error_msg : ""));
+                 LF_INT("status", res->status), LF_ERR(res->error ? res->error_msg : ""));
         return;
     }
     if (daemon_may_write(p->d))
         return; /* became leader meanwhile: own samples win */
     if (mapi_store_import(p->store, res->body, res->body_len, err, sizeof(err)) < 0) {
         p->pulls_failed++;
-        log_warn("leader's samples refused", LF_STR("err", err));
+        log_warn("leader's samples refused", LF_ERR(err));
         return;
     }
     p->pulls_ok++;
@@ -217,7 +217,7 @@ static void on_lease_for_pull(const struct kube_response *r, void *ud)
     char err[256];
     p->pull = http_request_start(p->d->http, &ro, err, sizeof(err));
     if (!p->pull)
-        log_warn("cannot fetch the leader's samples", LF_STR("err", err));
+        log_warn("cannot fetch the leader's samples", LF_ERR(err));
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)

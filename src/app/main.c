@@ -23,8 +23,10 @@ int main(int argc, char **argv)
         return 2;
     case KP_OPTIONS_RUN: break;
     }
+    /* both checked at flag time */
     (void)log_format_parse(o.log_format, &fmt);
     log_configure(fmt, (int)o.verbosity, stderr);
+    (void)log_vmodule_set(o.vmodule, err, sizeof(err));
     if (o.ignored)
         log_warn("flags accepted for Heapster's command lines mean nothing here and are ignored",
                  LF_STR("flags", o.ignored));

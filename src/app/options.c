@@ -18,6 +18,7 @@
 #include "collector.h"
 #include "elector.h"
 #include "kube.h"
+#include "log.h"
 #include "sink.h"
 #include "source.h"
 #include "util.h"
@@ -51,6 +52,32 @@ static int check_log_format(const char *v, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+static int check_vmodule(const char *v, char *err, size_t errlen)
+{
+    return log_vmodule_check(v, err, errlen);
+}
+
+/* Other names of a setting, as flags and config keys: one setting, one field. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    {"log-format", "logging-format"}, /* kubepulse's first name; Kubernetes' is the second */
+};
+
+static const struct kp_opt opts[];
+
+/* The option named name[0..n), by its name or an alias ('_' and '-' alike). */
+static const struct kp_opt *find_opt(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        const struct kp_opt one[] = {{aliases[i].alias, KP_OPT_STRING, NULL, 0, "", 0, 0, NULL},
+                                     {0}};
+        if (kp_opts_find(one, name, n, true))
+            return kp_opts_find(opts, aliases[i].name, strlen(aliases[i].name), false);
+    }
+    return kp_opts_find(opts, name, n, true);
 }
 
 static const struct kp_opt opts[] = {
@@ -160,9 +187,15 @@ static const struct kp_opt opts[] = {
      0, 0, NULL},
     {"listen", KP_OPT_STRING, ":8080", OFF(listen),
      "address of the status server (/healthz /readyz /metrics /status)", 0, 0, NULL},
-    {"log-format", KP_OPT_STRING, "text", OFF(log_format), "text (klog style) or json", 0, 0,
-     check_log_format},
+    {"logging-format", KP_OPT_STRING, "text", OFF(log_format),
+     "text (klog's format) or json (component-base's JSON lines), as Kubernetes components take "
+     "it",
+     0, 0, check_log_format},
     {"v", KP_OPT_INT, "0", OFF(verbosity), "log verbosity", 0, 10, NULL},
+    {"vmodule", KP_OPT_STRING, "", OFF(vmodule),
+     "comma-separated list of pattern=N settings for file-filtered logging (pattern: a source "
+     "file's name without .c, or a glob of it), as klog takes it",
+     0, 0, check_vmodule},
     {0},
 };
 
@@ -182,7 +215,6 @@ static const struct {
     {"stderrthreshold", false},
     {"log-dir", false},
     {"log-backtrace-at", false},
-    {"vmodule", false},
     {"log-flush-frequency", false},
     /* Heapster's own */
     {"api-server", true}, /* the Metrics API: see the metrics-API issue */
@@ -261,6 +293,14 @@ void kp_options_print_help(FILE *out)
                  "Usage: kubepulse [flags]\n\nFlags (each is also a key of the --config file; "
                  "'_' and '-' are the same in names):\n");
     kp_opts_print(opts, out, "--", 42);
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        char flag[64], help[96];
+        const struct kp_opt *d = find_opt(aliases[i].name, strlen(aliases[i].name));
+        snprintf(flag, sizeof(flag), "--%s %s", aliases[i].alias,
+                 d->type == KP_OPT_STRING ? "string" : "");
+        snprintf(help, sizeof(help), "alias of --%s", aliases[i].name);
+        fprintf(out, "  %-42s %s\n", flag, help);
+    }
     fprintf(out, "  %-42s %s\n  %-42s %s\n", "--help", "print this help and exit", "--version",
             "print the version and git commit and exit");
     fprintf(out, "\nAccepted for Heapster's command lines, with a warning, but meaning nothing "
@@ -374,7 +414,7 @@ int kp_options_load_yaml(struct kp_options *o, const char *text, size_t len, con
                        line);
                 goto fail_ev;
             }
-            const struct kp_opt *d = kp_opts_find(opts, key, strlen(key), true);
+            const struct kp_opt *d = find_opt(key, strlen(key));
             if (!d || strcmp(d->name, "config") == 0) {
                 seterr(err, errlen, "%s:%zu: unknown key \"%s\" (see kubepulse --help)", name, line,
                        key);
@@ -467,7 +507,7 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         val = eq ? eq + 1 : NULL;
-        const struct kp_opt *d = kp_opts_find(opts, name, nlen, true);
+        const struct kp_opt *d = find_opt(name, nlen);
         int ig = d ? -1 : ignored_flag(name, nlen);
         if (!d && ig < 0) {
             seterr(err, errlen, "unknown flag %.*s (see kubepulse --help)", (int)strcspn(arg, "="),
@@ -495,7 +535,10 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
         }
         if (only_config != (strcmp(d->name, "config") == 0))
             continue;
-        snprintf(where, sizeof(where), "flag --%s", d->name);
+        /* named as typed (an alias stays an alias), with Heapster's '_' made '-' */
+        snprintf(where, sizeof(where), "flag --%.*s", (int)nlen, name);
+        for (char *p = where + 7; *p; p++)
+            *p = *p == '_' ? '-' : *p;
         if (d->type == KP_OPT_LIST && !list_from_flags) {
             /* flags replace the file's list rather than extend it */
             kp_strlist_clear((struct kp_strlist *)((char *)o + d->offset));

@@ -73,8 +73,9 @@ struct kp_options {
     char *metrics_api_peer_server_name;
     /* operation */
     char *listen;
-    char *log_format;
+    char *log_format; /* --logging-format, alias --log-format */
     long verbosity;
+    char *vmodule;
     char *config;
     char *ignored; /* owned: "--a, --b": flags accepted for Heapster but meaning nothing here */
     char *notes;   /* owned: what --source changed or left out, for one log line at start */

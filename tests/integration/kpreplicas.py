@@ -7,7 +7,8 @@ simulator with its nodes registered, an InfluxDB database of its own and the rep
 also reads leadership intervals from the replicas' logs and /status, every write InfluxDB
 logged, and sanitizer reports.
 
-Clocks: kubepulse's JSON log lines carry the wall clock ("ts"); everything here compares
+Clocks: kubepulse's JSON log lines carry the wall clock ("ts", in milliseconds as
+component-base writes it; ``Replica.events`` turns it into seconds); everything here compares
 wall times taken on this one host. The election tests (test_election.py) use
 CLOCK_MONOTONIC lines of kp-elector-example and the Go elector; ``wall_to_mono`` converts
 when a test mixes both.
@@ -188,9 +189,11 @@ class Replica:
         for line in self.proc.text().splitlines():
             if line.startswith("{"):
                 try:
-                    out.append(json.loads(line))
+                    ev = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                ev["ts"] = ev["ts"] / 1000.0  # milliseconds in the log
+                out.append(ev)
         return out
 
     def lead_intervals(self) -> list[tuple[float, float]]:

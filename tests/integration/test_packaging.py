@@ -160,7 +160,8 @@ CRASH_CASES = [
     ("kubelet-port-0", ["--set", "kubelet.port=0"], ["--kubelet-port=0"], None),
     ("config-not-a-bool", ["--set-string", "config.watch-pods=maybe"], [],
      {"watch-pods": "maybe"}),
-    ("log-format", ["--set", "log.format=xml"], ["--log-format=xml"], None),
+    ("log-format", ["--set", "log.format=xml"], ["--logging-format=xml"], None),
+    ("vmodule", ["--set-json", 'extraArgs=["--vmodule=daemon"]'], ["--vmodule=daemon"], None),
     ("verbosity", ["--set", "log.verbosity=11"], ["--v=11"], None),
     ("config-sink-timeout-0", ["--set", "config.sink-timeout=0s"], [],
      {"sink-timeout": "0s"}),
@@ -274,6 +275,11 @@ def test_chart_flags_have_one_source(helm):
     proc = helm.run("template", "kp", CHART, "--set", "metricResolution=30s",
                     "--set", "config.metric-resolution=30s", check=False)
     assert "set metricResolution instead" in proc.stderr, proc.stderr
+    # --log-format is the binary's alias of --logging-format, which the chart sets.
+    for where in ("config.log-format=json", "extraArgs[0]=--log-format=json"):
+        proc = helm.run("template", "kp", CHART, "--set-string", where, check=False)
+        assert proc.returncode != 0 and re.search(r'log-format"? is set by the chart', proc.stderr), \
+            proc.stderr
     proc = helm.run("template", "kp", CHART, "--set", "config.metric_resolution=30s", check=False)
     assert 'config: key "metric_resolution" is set by the chart as --metric-resolution' in \
         proc.stderr, proc.stderr

@@ -476,7 +476,7 @@ def check_breakage(rig, name: str, breaks: str):
     if kind == "not_ready":
         # no list: the cache never syncs, /readyz stays 503, the log names the refusal
         wait_for(lambda: re.search(rf'"list failed" path="{re.escape(what)}" status=403 '
-                                   rf'error=".*forbidden', r.log()), timeout=10,
+                                   rf'err=".*forbidden', r.log()), timeout=10,
                  what=f"{name}: list failed ... forbidden")
         assert r.readyz() == 503
         assert not r.status()["ready"]

@@ -120,7 +120,7 @@ substitutes for $(VAR).
 {{- $f = append $f (list "sink" (toString .) "sinks") }}
 {{- end }}
 {{- $f = append $f (list "listen" (printf "%s:%v" (ternary "$(POD_IP)" "" .Values.hostNetwork) .Values.containerPort) "containerPort") }}
-{{- $f = append $f (list "log-format" (toString .Values.log.format) "log.format") }}
+{{- $f = append $f (list "logging-format" (toString .Values.log.format) "log.format") }}
 {{- $f = append $f (list "v" (toString .Values.log.verbosity) "log.verbosity") }}
 {{- toJson $f }}
 {{- end }}

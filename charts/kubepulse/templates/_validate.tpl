@@ -51,14 +51,15 @@ metrics-api-advertise-address: string
 metrics-api-ca-file: string
 metrics-api-peer-server-name: string
 listen: string
-log-format: string
+logging-format: string
 v: int 0 10
+vmodule: string
+log-format: string
 logtostderr: ignored
 alsologtostderr: ignored
 stderrthreshold: ignored
 log-dir: ignored
 log-backtrace-at: ignored
-vmodule: ignored
 log-flush-frequency: ignored
 api-server: ignored
 heapster-port: ignored
@@ -205,9 +206,13 @@ the binary's kp_opt_set does. Argument: list name value where hint. */}}
 {{- if not (regexMatch "^[1-9][0-9]*(|points|k|K|M|G|Ki|Mi|Gi|Ti)$" $v) }}
 {{- fail (printf "%s: invalid size \"%s\" (e.g. 256Mi or 2000000points)%s" $where $v $hint) }}
 {{- end }}
-{{- else if eq $name "log-format" }}
+{{- else if or (eq $name "logging-format") (eq $name "log-format") }}
 {{- if not (has $v (list "text" "json")) }}
 {{- fail (printf "%s: invalid value \"%s\" (text or json)%s" $where $v $hint) }}
+{{- end }}
+{{- else if eq $name "vmodule" }}
+{{- if not (regexMatch "^(,|[^,=]+=[0-9]+)*$" $v) }}
+{{- fail (printf "%s: syntax error: expect comma-separated list of filename=N%s" $where $hint) }}
 {{- end }}
 {{- else if or (eq $name "metric-allow") (eq $name "metric-deny") }}
 {{- include "kubepulse.checkScopeList" (list "metrics" $v $where $hint) }}
@@ -283,6 +288,8 @@ hint. */}}
 {{- range include "kubepulse.chartFlags" . | fromJsonArray }}
 {{- $_ := set $chart (index . 0) (index . 2) }}
 {{- end }}
+{{- /* --log-format is the binary's alias of --logging-format: the same setting. */}}
+{{- $_ := set $chart "log-format" (get $chart "logging-format") }}
 {{- /* The flags of extraArgs: name (Heapster's "_" spelling too) -> value. */}}
 {{- $extra := dict }}
 {{- $extraOrder := list }}

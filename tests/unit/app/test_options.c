@@ -145,7 +145,7 @@ static void test_heapster_flag_spellings(void **state)
     assert_int_equal(o.verbosity, 2);
     assert_non_null(o.ignored);
     assert_string_equal(o.ignored, "--logtostderr, --stderrthreshold, --alsologtostderr, "
-                                   "--log-dir, --vmodule, --api-server, --heapster-port, "
+                                   "--log-dir, --api-server, --heapster-port, "
                                    "--tls-cert, --max-procs");
     kp_options_fini(&o);
     /* A real flag stays real in both spellings; an unknown one is still an error. */
