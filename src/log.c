@@ -424,7 +424,7 @@ static void put_text_string(struct line *l, const char *s)
     }
 }
 
-static bool finite(double d)
+static bool is_finite(double d)
 {
     return d == d && d <= 1.7976931348623157e308 && d >= -1.7976931348623157e308;
 }
@@ -438,7 +438,7 @@ static void put_text_field(struct line *l, const struct log_field *f)
     case LOG_FIELD_ERR: put_text_string(l, f->u.s); break;
     case LOG_FIELD_INT: putf(l, "=%lld", (long long)f->u.i); break;
     case LOG_FIELD_DBL:
-        if (finite(f->u.d)) {
+        if (is_finite(f->u.d)) {
             put(l, "=", 1);
             put_json_encoded_float(l, f->u.d);
         } else { /* what klog writes when encoding/json refuses the value */
@@ -463,7 +463,7 @@ static void put_json_field(struct line *l, const struct log_field *f)
     case LOG_FIELD_ERR: put_json_string(l, f->u.s); break;
     case LOG_FIELD_INT: putf(l, "%lld", (long long)f->u.i); break;
     case LOG_FIELD_DBL:
-        if (finite(f->u.d))
+        if (is_finite(f->u.d))
             put_shortest(l, f->u.d, 'f');
         else
             puts_(l, f->u.d != f->u.d ? "\"NaN\"" : f->u.d > 0 ? "\"+Inf\"" : "\"-Inf\"");
