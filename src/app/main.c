@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "daemon.h"
 #include "log.h"
 #include "options.h"
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
                  LF_STR("flags", o.ignored));
     if (o.notes)
         log_info("--source mapped onto kubepulse's options", LF_STR("notes", o.notes));
-    int rc = daemon_run(&o);
+    int rc = o.check_release ? check_release_run(&o) : daemon_run(&o);
     kp_options_fini(&o);
     return rc;
 }

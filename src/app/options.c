@@ -185,6 +185,13 @@ static const struct kp_opt opts[] = {
      "name the leader's serving certificate is verified for (e.g. the Service's DNS name); "
      "default the advertised host",
      0, 0, NULL},
+    {"check-release", KP_OPT_BOOL, "false", OFF(check_release),
+     "check a running release and exit (the chart's helm test): the Lease --lease-name in "
+     "--lease-namespace names a holder whose /status (at its pod IP, the port of --listen) says "
+     "it leads, completed a scrape cycle and every sink wrote; exit 0, else 1 with the reason",
+     0, 0, NULL},
+    {"check-timeout", KP_OPT_DURATION, "120s", OFF(check_timeout_s),
+     "how long --check-release waits for all of that", 1, 3600, NULL},
     {"listen", KP_OPT_STRING, ":8080", OFF(listen),
      "address of the status server (/healthz /readyz /metrics /status)", 0, 0, NULL},
     {"logging-format", KP_OPT_STRING, "text", OFF(log_format),

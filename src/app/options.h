@@ -49,6 +49,9 @@ struct kp_options {
     char *node_selector;
     char *metric_allow, *metric_deny;
     char *namespace_include, *namespace_exclude;
+    /* --check-release: check a running release and exit (check.c) */
+    bool check_release;
+    double check_timeout_s;
     char *source; /* Heapster --source URI, mapped onto the options (kp_options_parse) */
     /* Kubelets and API access from Heapster's --source (NULL/false: not given) */
     bool kubelet_http;       /* kubeletHttps=false: plain HTTP (the read-only port) */

@@ -314,17 +314,15 @@ HELM_TEST_PORT = 18091  # containerPort for this test; every replica on its own 
 HELM_TEST_ADDR = "127.1.24.{}"
 
 
-def run_helm_test_script(rig, pod: dict, sa_dir: Path, timeout_s: int):
-    """The test pod's container as the chart renders it (sh -c SCRIPT, its env), run here: the
-    API server is the test cluster's, the ServiceAccount files are sa_dir's."""
+def run_helm_test(pod: dict, kubeconfig: Path, timeout_s: int):
+    """The test pod's container as the chart renders it (the release's image: kubepulse with
+    its args), run here: outside the cluster, so with a kubeconfig for the test pod's
+    ServiceAccount instead of the mounted token."""
     c = pod["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in c["env"]}
-    port = rig.cluster.apiserver.rsplit(":", 1)[1]
-    env.update(KP_TIMEOUT_S=str(timeout_s), KP_SA_DIR=str(sa_dir), PATH=os.environ["PATH"],
-               KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=port)
-    assert c["command"][:2] == ["sh", "-c"]
-    return subprocess.run(c["command"], env=env, capture_output=True, text=True,
-                          timeout=timeout_s + 30)
+    assert c["args"][0] == "--check-release", c["args"]
+    return subprocess.run([str(KUBEPULSE), *c["args"], f"--kubeconfig={kubeconfig}",
+                           f"--check-timeout={timeout_s}s"],
+                          capture_output=True, text=True, timeout=timeout_s + 30)
 
 
 def test_helm_test_pod_checks_leader_cycle_and_sink(rig, tmp_path):
@@ -340,16 +338,21 @@ def test_helm_test_pod_checks_leader_cycle_and_sink(rig, tmp_path):
     for d in docs[:3]:
         rig.cluster.kubectl("apply", "-f", "-", input=d)
     pod = docs[3]
-    sa_dir = tmp_path / "sa"
-    sa_dir.mkdir()
-    (sa_dir / "token").write_text(rig.cluster.kubectl(
-        "create", "token", pod["spec"]["serviceAccountName"], "-n", rig.ns,
-        "--duration", "15m").stdout.strip())
-    (sa_dir / "ca.crt").write_text(Path(rig.cluster.ca_cert).read_text())
+    assert pod["spec"]["containers"][0]["image"] == "localhost/kubepulse:0.1.0"
+    token = rig.cluster.kubectl("create", "token", pod["spec"]["serviceAccountName"], "-n",
+                                rig.ns, "--duration", "15m").stdout.strip()
+    kubeconfig = tmp_path / "test-sa.kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "test", "cluster": {
+            "server": rig.cluster.apiserver, "certificate-authority": rig.cluster.ca_cert}}],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "test", "user": "sa"}}]}))
+    kubeconfig.chmod(0o600)
     rig.delete_lease()
 
     # Nobody leads: the check fails, saying so.
-    proc = run_helm_test_script(rig, pod, sa_dir, 2)
+    proc = run_helm_test(pod, kubeconfig, 2)
     assert proc.returncode == 1 and "FAIL: cannot read the Lease" in proc.stderr, proc
 
     def start(i: int, sinks) -> Replica:
@@ -366,7 +369,7 @@ def test_helm_test_pod_checks_leader_cycle_and_sink(rig, tmp_path):
     db = f"kphelmtest_{int(time.time())}"
     influx = f"influxdb:{rig.cluster.influx_url}?db={db}"
     reps = [start(i, ("log", influx)) for i in (1, 2)]
-    proc = run_helm_test_script(rig, pod, sa_dir, 60)
+    proc = run_helm_test(pod, kubeconfig, 60)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     holder = rig.holder()
     assert proc.stdout.strip().splitlines()[-1] == (
@@ -378,7 +381,7 @@ def test_helm_test_pod_checks_leader_cycle_and_sink(rig, tmp_path):
     rig.delete_lease()
     dead = start(3, ("log", "influxdb:http://127.0.0.1:9?db=x"))
     wait_for(lambda: rig.holder() == dead.identity, timeout=15, what="the new leader")
-    proc = run_helm_test_script(rig, pod, sa_dir, 3 * RES + 2)
+    proc = run_helm_test(pod, kubeconfig, 3 * RES + 2)
     assert proc.returncode == 1, proc.stdout
     assert f"FAIL: {dead.identity}: a sink has not written any point yet" in proc.stderr, proc
     dead.proc.stop()

@@ -50,6 +50,8 @@ tls-private-key-file: string
 metrics-api-advertise-address: string
 metrics-api-ca-file: string
 metrics-api-peer-server-name: string
+check-release: bool
+check-timeout: duration 1 3600
 listen: string
 logging-format: string
 v: int 0 10
