@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "util.h"
@@ -32,7 +33,10 @@
      "do not verify the server's certificate (logs a warning)", 0, 0, NULL},                       \
     {"secure", KP_OPT_BOOL, "false", OFF(secure), "use https even for an http:// URL", 0, 0,       \
      NULL},                                                                                        \
-    {"gzip", KP_OPT_BOOL, "true", OFF(gzip), "gzip request bodies", 0, 0, NULL}
+    {"gzip", KP_OPT_BOOL, "true", OFF(gzip), "gzip request bodies", 0, 0, NULL},                   \
+    {"withids", KP_OPT_BOOL, "false", OFF(withids),                                                \
+     "also write the pod_id, namespace_id, hostname and host_id tags (Heapster's sink did not)",  \
+     0, 0, NULL}
 /* clang-format on */
 
 static int check_retention(const char *v, char *err, size_t errlen);
@@ -191,11 +195,13 @@ static int influx2_check(const void *conf, const struct uri *u, char *err, size_
     return influx_check(conf, u, true, err, errlen);
 }
 
-/* "q=CREATE DATABASE "db" [WITH DURATION d REPLICATION 1 NAME "default"]", form-encoded. */
+/* Heapster's own query (createDatabase in metrics/sinks/influxdb/influxdb.go):
+ * "CREATE DATABASE db WITH NAME "default"", a default retention policy named "default" kept
+ * forever; retention=D gives that policy a duration. Form-encoded as "q=...". */
 static char *create_db_body(const struct influx_conf *c)
 {
     size_t n = strlen(c->db);
-    char *q = malloc(2 * n + 128 + strlen(c->retention));
+    char *q = malloc(2 * n + 96 + strlen(c->retention));
     if (!q)
         return NULL;
     char *p = q + sprintf(q, "CREATE DATABASE \"");
@@ -206,8 +212,10 @@ static char *create_db_body(const struct influx_conf *c)
     }
     *p++ = '"';
     *p = '\0';
-    if (strcmp(c->retention, "0") != 0)
-        sprintf(p, " WITH DURATION %s REPLICATION 1 NAME \"default\"", c->retention);
+    if (strcmp(c->retention, "0") != 0 && strcasecmp(c->retention, "inf") != 0)
+        sprintf(p, " WITH DURATION %s NAME \"default\"", c->retention);
+    else
+        sprintf(p, " WITH NAME \"default\"");
     char *body = malloc(3 * strlen(q) + 3);
     if (body) {
         strcpy(body, "q=");
@@ -298,7 +306,8 @@ static int influx_open_common(struct sink *s, struct uri *u, bool v2, char *err,
     }
     struct lp_options lo = {.withfields = c->withfields,
                             .skip_cumulative = c->disable_counter_metrics,
-                            .cluster_name = c->cluster_name};
+                            .cluster_name = c->cluster_name,
+                            .drop_ids = !c->withids};
     if (!(in->enc = lp_encoder_new(&lo, err, errlen)))
         return -1;
     long batch = s->env.batch_lines > 0 ? s->env.batch_lines : 5000;

@@ -17,6 +17,7 @@ struct influx_conf {
     /* Heapster's options (docs/sink-configuration.md) */
     char *user, *pw, *db, *retention, *cluster_name;
     bool secure, insecuressl, withfields, disable_counter_metrics;
+    bool withids;     /* kubepulse's: also write the four id tags Heapster's sink dropped */
     long concurrency; /* 0: --sink-concurrency */
     /* kubepulse's */
     char *pw_file, *pw_env, *rp;

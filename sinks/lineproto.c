@@ -169,6 +169,14 @@ static int is_time_key(const char *k)
     return k[0] == 't' && strcmp(k, "time") == 0;
 }
 
+/* The four tags Heapster's InfluxDB sink never wrote (influxdbBlacklistLabels in
+ * metrics/sinks/influxdb/influxdb.go), though its schema document lists them. */
+static int is_id_key(const char *k)
+{
+    return strcmp(k, "pod_id") == 0 || strcmp(k, "namespace_id") == 0 ||
+           strcmp(k, "hostname") == 0 || strcmp(k, "host_id") == 0;
+}
+
 /* Render every series' ",k=v..." once, cluster_name in its sorted place. */
 static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
 {
@@ -189,7 +197,8 @@ static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
         int cluster_done = e->cluster_tag == NULL;
         for (unsigned j = 0; j < s->nlabels && j < KP_MAX_LABELS; j++) {
             const struct kp_label *l = &s->labels[j];
-            if (!l->key || !l->value || !l->key[0] || !l->value[0] || is_time_key(l->key))
+            if (!l->key || !l->value || !l->key[0] || !l->value[0] || is_time_key(l->key) ||
+                (e->opts.drop_ids && is_id_key(l->key)))
                 continue;
             int c = cluster_done ? -1 : strcmp(l->key, "cluster_name");
             if (c >= 0 && !cluster_done) {

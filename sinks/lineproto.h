@@ -44,6 +44,7 @@ struct lp_options {
     bool withfields;          /* Heapster's withfields layout */
     bool skip_cumulative;     /* Heapster's disable_counter_metrics */
     const char *cluster_name; /* borrowed; the cluster_name tag on every line; NULL/"": none */
+    bool drop_ids; /* leave out pod_id, namespace_id, hostname, host_id (Heapster's sink did) */
 };
 
 /* Where encoded lines go. The encoder asks for room for one line, writes it, commits it. */

@@ -13,6 +13,7 @@ struct log_conf {
     bool withfields;
     char *cluster_name;
     bool disable_counter_metrics;
+    bool withids;
 };
 
 struct log_sink {
@@ -29,6 +30,10 @@ static const struct kp_opt LOG_OPTS[] = {
      0, 0, NULL},
     {"disable_counter_metrics", KP_OPT_BOOL, "false", OFF(disable_counter_metrics),
      "skip cumulative metrics", 0, 0, NULL},
+    {"withids", KP_OPT_BOOL, "true", OFF(withids),
+     "write the pod_id, namespace_id, hostname and host_id tags (the InfluxDB sinks do not, as "
+     "Heapster's)",
+     0, 0, NULL},
     {0},
 };
 
@@ -46,7 +51,8 @@ static int log_open(struct sink *s, struct uri *u, char *err, size_t errlen)
     }
     struct lp_options lo = {.withfields = c->withfields,
                             .skip_cumulative = c->disable_counter_metrics,
-                            .cluster_name = c->cluster_name};
+                            .cluster_name = c->cluster_name,
+                            .drop_ids = !c->withids};
     if (!(l->enc = lp_encoder_new(&lo, err, errlen))) {
         free(l);
         return -1;

@@ -47,15 +47,17 @@ class Sims:
     """Two simulators: HTTPS kubelets on 10250 and read-only-port kubelets (HTTP) on 10255,
     registered as Nodes."""
 
-    def __init__(self, cluster, procs: ProcessGroup):
+    def __init__(self, cluster, procs: ProcessGroup, tls=(TLS_PREFIX, TLS_BASE),
+                 http=(HTTP_PREFIX, HTTP_BASE)):
         self.cluster, self.procs = cluster, procs
         out = subprocess.run([str(REPO_ROOT / "tests" / "sim" / "build.sh")], check=True,
                              capture_output=True, text=True, timeout=600)
         sim_bin = out.stdout.strip().splitlines()[-1]
         self.controls = []
-        for name, prefix, base, extra in (
-                ("sim-tls", TLS_PREFIX, TLS_BASE, ["-port", "10250"]),
-                ("sim-http", HTTP_PREFIX, HTTP_BASE, ["-port", "10255", "-plain-http"])):
+        kinds = [("sim-tls", *tls, ["-port", "10250"])]
+        if http:
+            kinds.append(("sim-http", *http, ["-port", "10255", "-plain-http"]))
+        for name, prefix, base, extra in kinds:
             sim = procs.start(name, [sim_bin, "-nodes", 2, "-pods", 2, "-node-prefix", prefix,
                                      "-addr-base", base, "-ca-cert", cluster.ca_cert,
                                      "-ca-key", cluster.ca_key, "-control", "127.0.0.1:0",

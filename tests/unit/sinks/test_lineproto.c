@@ -162,6 +162,31 @@ static void test_empty_and_time_tags_omitted(void **state)
     free(text);
 }
 
+/* Heapster's InfluxDB sink never wrote pod_id, namespace_id, hostname and host_id. */
+static void test_drop_ids(void **state)
+{
+    (void)state;
+    struct kp_series s = {.nlabels = 6};
+    s.labels[0] = (struct kp_label){"host_id", "aws:///i-1"};
+    s.labels[1] = (struct kp_label){"hostname", "h"};
+    s.labels[2] = (struct kp_label){"namespace_id", "u1"};
+    s.labels[3] = (struct kp_label){"nodename", "n"};
+    s.labels[4] = (struct kp_label){"pod_id", "u2"};
+    s.labels[5] = (struct kp_label){"pod_name", "p"};
+    struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
+    struct kp_batch b = {&s, 1, &p, 1};
+    struct lp_options o = {.drop_ids = true, .cluster_name = "c"};
+    struct lp_result r;
+    char *text = encode(&o, &b, &r);
+    assert_string_equal(text, "memory/usage,cluster_name=c,nodename=n,pod_name=p value=1i 1\n");
+    free(text);
+    o.drop_ids = false;
+    text = encode(&o, &b, &r);
+    assert_string_equal(text, "memory/usage,cluster_name=c,host_id=aws:///i-1,hostname=h,"
+                              "namespace_id=u1,nodename=n,pod_id=u2,pod_name=p value=1i 1\n");
+    free(text);
+}
+
 static void test_int_formatting(void **state)
 {
     (void)state;
@@ -338,6 +363,7 @@ int run_lineproto_tests(void)
         cmocka_unit_test(test_escape_elements),
         cmocka_unit_test(test_hostile_tags_round_trip),
         cmocka_unit_test(test_empty_and_time_tags_omitted),
+        cmocka_unit_test(test_drop_ids),
         cmocka_unit_test(test_int_formatting),
         cmocka_unit_test(test_double_round_trip),
         cmocka_unit_test(test_nonfinite_and_invalid_skipped),

@@ -61,8 +61,9 @@ static void test_sink_options(void **state)
     assert_string_equal(sink_name(s), "influxdb:http://influx:8086/k8s");
     assert_int_equal(fake_nreqs, 1); /* CREATE DATABASE */
     assert_string_equal(fake_reqs[0].url, "http://influx:8086/query");
+    /* Heapster's retention policy "default", here 7 days long */
     assert_non_null(strstr(fake_reqs[0].body, "CREATE%20DATABASE%20%22k8s%22%20WITH%20DURATION"
-                                              "%207d"));
+                                              "%207d%20NAME%20%22default%22"));
     int has_auth = 0, has_ua = 0;
     for (int i = 0; i < 8; i++) {
         has_auth |= strcmp(fake_reqs[0].headers[i], "Authorization: Basic dTpw") == 0;
