@@ -48,10 +48,51 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-size_t cache_labels_render(json_object *labels, char out[CACHE_MAX_LABELS_STR])
+static bool label_ignored(const struct cache_label_policy *lp, const char *key)
 {
-    size_t off = 0;
-    out[0] = '\0';
+    for (size_t i = 0; lp && i < lp->nignore; i++)
+        if (strcmp(lp->ignore[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* The tag name under which label key is stored, or NULL ("name" or "newName=name"). */
+static const char *label_stored_as(const struct cache_label_policy *lp, const char *key,
+                                   size_t *namelen)
+{
+    for (size_t i = 0; lp && i < lp->nstore; i++) {
+        const char *spec = lp->store[i], *eq = strchr(spec, '=');
+        const char *src = eq ? eq + 1 : spec;
+        if (strcmp(src, key) == 0) {
+            *namelen = eq ? (size_t)(eq - spec) : strlen(spec);
+            return spec;
+        }
+    }
+    return NULL;
+}
+
+/* Append "k<KV>v" to stored (pairs separated by SEP); bounded like out. */
+static void stored_add(char *stored, size_t *off, const char *name, size_t nlen, const char *val)
+{
+    size_t vlen = strlen(val), need = (*off ? 1 : 0) + nlen + 1 + vlen;
+    if (!vlen || *off + need >= CACHE_MAX_LABELS_STR)
+        return;
+    if (*off)
+        stored[(*off)++] = CACHE_STORED_SEP;
+    memcpy(stored + *off, name, nlen);
+    *off += nlen;
+    stored[(*off)++] = CACHE_STORED_KV;
+    memcpy(stored + *off, val, vlen + 1);
+    *off += vlen;
+}
+
+size_t cache_labels_render(const struct cache_label_policy *lp, json_object *labels,
+                           char out[CACHE_MAX_LABELS_STR], char stored[CACHE_MAX_LABELS_STR])
+{
+    const char *sep = lp && lp->separator ? lp->separator : ",";
+    size_t off = 0, soff = 0;
+    bool first = true;
+    out[0] = stored[0] = '\0';
     if (!labels || !json_object_is_type(labels, json_type_object))
         return 0;
     size_t n = (size_t)json_object_object_length(labels), i = 0;
@@ -72,22 +113,32 @@ size_t cache_labels_render(json_object *labels, char out[CACHE_MAX_LABELS_STR])
         json_object *jv = jo(labels, keys[j]);
         const char *val =
             jv && json_object_is_type(jv, json_type_string) ? json_object_get_string(jv) : NULL;
-        int w = snprintf(out + off, CACHE_MAX_LABELS_STR - off, "%s%s:%s", j ? "," : "", keys[j],
-                         val ? val : "");
+        size_t nlen;
+        const char *name = label_stored_as(lp, keys[j], &nlen);
+        if (name)
+            stored_add(stored, &soff, name, nlen, val ? val : "");
+        if (label_ignored(lp, keys[j]) || off == SIZE_MAX)
+            continue;
+        int w = snprintf(out + off, CACHE_MAX_LABELS_STR - off, "%s%s:%s", first ? "" : sep,
+                         keys[j], val ? val : "");
+        first = false;
         if (w < 0 || (size_t)w >= CACHE_MAX_LABELS_STR - off) {
             out[off] = '\0'; /* bounded: the tail is dropped */
-            break;
+            off = SIZE_MAX;
+            continue;
         }
         off += (size_t)w;
     }
     free(keys);
-    return off;
+    return off == SIZE_MAX ? strlen(out) : off;
 }
 
-char *cache_labels_string(json_object *labels)
+char *cache_labels_string(const struct cache_label_policy *lp, json_object *labels, char **stored)
 {
-    char buf[CACHE_MAX_LABELS_STR];
-    return cache_labels_render(labels, buf) ? strdup(buf) : NULL;
+    char buf[CACHE_MAX_LABELS_STR], sbuf[CACHE_MAX_LABELS_STR];
+    size_t n = cache_labels_render(lp, labels, buf, sbuf);
+    *stored = sbuf[0] ? strdup(sbuf) : NULL;
+    return n ? strdup(buf) : NULL;
 }
 
 /* ---- nodes ---------------------------------------------------------------- */
@@ -123,6 +174,7 @@ static void node_free(struct cache_node *n)
     free(n->hostname);
     free(n->host_id);
     free(n->labels);
+    free(n->stored);
     free(n);
 }
 
@@ -181,7 +233,7 @@ void node_cache_apply(struct node_cache *nc, enum kube_event_type type, json_obj
         n->address = dup_or_null(node_address(nc, addrs, nc->addr_types[i]));
     n->hostname = dup_or_null(node_address(nc, addrs, "Hostname"));
     n->host_id = dup_or_null(js(obj, "spec.providerID"));
-    n->labels = cache_labels_string(jo(jo(obj, "metadata"), "labels"));
+    n->labels = cache_labels_string(nc->lp, jo(jo(obj, "metadata"), "labels"), &n->stored);
     json_object *port = jo(jo(jo(status, "daemonEndpoints"), "kubeletEndpoint"), "Port");
     n->port = port && json_object_is_type(port, json_type_int) ? json_object_get_int(port) : 0;
     if (n->port < 0 || n->port > 65535)

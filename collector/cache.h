@@ -18,15 +18,32 @@
 
 struct cache_node {
     char *name, *address, *hostname, *host_id, *labels; /* owned */
+    char *stored;                                       /* owned: stored labels, or NULL */
     long port;                                          /* kubelet port, 0: the default */
     int64_t cpu_capacity_m, cpu_allocatable_m, mem_capacity, mem_allocatable; /* -1 unknown */
     bool seen;      /* since the last list_begin */
     int last_error; /* the scraper's last reason, for logging changes only */
 };
 
+/* Heapster's --label_separator, --ignore_label and --store_label (its util.LabelCopier): the
+ * "labels" tag joins every label but the ignored ones; a stored label is also a tag of its own,
+ * named newName for "newName=name". */
+struct cache_label_policy {
+    const char *separator;     /* borrowed; NULL: "," */
+    const char *const *ignore; /* borrowed */
+    size_t nignore;
+    const char *const *store; /* borrowed: "name" or "newName=name" */
+    size_t nstore;
+};
+/* Stored labels as one string: KEY CACHE_STORED_KV VALUE, pairs separated by CACHE_STORED_SEP
+ * (bytes no label key or value contains). */
+#define CACHE_STORED_KV  '\x1f'
+#define CACHE_STORED_SEP '\x1e'
+
 struct node_cache {
-    struct strmap nodes; /* name -> struct cache_node (owned) */
-    char *addr_types[8]; /* owned: preferred address types, in order */
+    const struct cache_label_policy *lp; /* borrowed; NULL: Heapster's defaults */
+    struct strmap nodes;                 /* name -> struct cache_node (owned) */
+    char *addr_types[8];                 /* owned: preferred address types, in order */
     int naddr_types;
 };
 
@@ -56,10 +73,11 @@ struct cache_ns {
 };
 
 struct pod_cache {
-    struct strmap pods;       /* uid -> struct cache_pod (owned) */
-    struct strmap by_name;    /* "ns/name" -> struct cache_pod (borrowed from pods) */
-    struct strmap namespaces; /* name -> struct cache_ns (owned) */
-    struct strmap strings;    /* interned strings -> reference count */
+    const struct cache_label_policy *lp; /* borrowed; NULL: Heapster's defaults */
+    struct strmap pods;                  /* uid -> struct cache_pod (owned) */
+    struct strmap by_name;               /* "ns/name" -> struct cache_pod (borrowed from pods) */
+    struct strmap namespaces;            /* name -> struct cache_ns (owned) */
+    struct strmap strings;               /* interned strings -> reference count */
 };
 
 void pod_cache_init(struct pod_cache *pc);
@@ -76,11 +94,12 @@ void pod_cache_ns_list_done(struct pod_cache *pc);
 const struct model_pod_info *pod_cache_lookup(const char *uid, const char *ns, const char *name,
                                               void *ud);
 
-/* Render metadata.labels as Heapster's "k:v,k:v" (sorted) into out (at most
- * CACHE_MAX_LABELS_STR bytes; the tail of longer sets is dropped). Returns the
- * length; 0 (out = "") when there are none. */
-size_t cache_labels_render(json_object *labels, char out[CACHE_MAX_LABELS_STR]);
-/* The same, as a malloc'd string of its own size; NULL if none. */
-char *cache_labels_string(json_object *labels);
+/* Render metadata.labels as Heapster's "k:v,k:v" (sorted, lp's separator, ignored labels left
+ * out) into out, and the stored labels into stored (both at most CACHE_MAX_LABELS_STR - 1
+ * bytes: the tail is dropped). Returns strlen(out). */
+size_t cache_labels_render(const struct cache_label_policy *lp, json_object *labels,
+                           char out[CACHE_MAX_LABELS_STR], char stored[CACHE_MAX_LABELS_STR]);
+/* The same, strdup'ed; NULL when empty. */
+char *cache_labels_string(const struct cache_label_policy *lp, json_object *labels, char **stored);
 
 #endif

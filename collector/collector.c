@@ -207,6 +207,28 @@ static void opts_defaults(struct collector_opts *o)
         o->max_body_bytes = 64LL << 20;
 }
 
+/* The label policy's own copy of opts' strings (opts are not used after collector_new). */
+static int label_policy_copy(struct collector *c, const struct collector_opts *o)
+{
+    size_t n = 1 + o->nignore_labels + o->nstore_labels;
+    if (!(c->label_strs = calloc(n, sizeof(*c->label_strs))))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *src = i == 0                   ? (o->label_separator ? o->label_separator : ",")
+                          : i <= o->nignore_labels ? o->ignore_labels[i - 1]
+                                                   : o->store_labels[i - 1 - o->nignore_labels];
+        if (!(c->label_strs[i] = strdup(src)))
+            return -1;
+        c->nlabel_strs++;
+    }
+    c->labels.separator = c->label_strs[0];
+    c->labels.ignore = (const char *const *)c->label_strs + 1;
+    c->labels.nignore = o->nignore_labels;
+    c->labels.store = (const char *const *)c->label_strs + 1 + o->nignore_labels;
+    c->labels.nstore = o->nstore_labels;
+    return 0;
+}
+
 struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
                                 struct kube_client *kube, const struct collector_opts *opts,
                                 const struct collector_sink *sink, char *err, size_t errlen)
@@ -231,10 +253,16 @@ struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
     if (sink)
         c->sink = *sink;
     pod_cache_init(&c->pods);
+    if (label_policy_copy(c, opts) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    c->pods.lp = &c->labels;
     if (node_cache_init(&c->nodes, opts->preferred_address_types, err, errlen) < 0 ||
         kubelet_auth_init(&c->auth, kube, opts->kubelet_token_file, opts->kubelet_ca_file,
                           opts->kubelet_insecure_tls, err, errlen) < 0)
         goto fail;
+    c->nodes.lp = &c->labels;
     c->scheme = strdup(opts->kubelet_scheme ? opts->kubelet_scheme : "https");
     c->rates = rates_new();
     c->model = c->rates ? model_new(c->rates, pod_cache_lookup, &c->pods) : NULL;
@@ -283,6 +311,9 @@ void collector_free(struct collector *c)
     scope_fini(&c->scope);
     rates_free(c->rates);
     node_cache_fini(&c->nodes);
+    for (size_t i = 0; i < c->nlabel_strs; i++)
+        free(c->label_strs[i]);
+    free(c->label_strs);
     pod_cache_fini(&c->pods);
     kubelet_auth_fini(&c->auth);
     free(c->scheme);

@@ -41,6 +41,9 @@ struct collector {
     char *scheme;               /* owned */
     struct kubelet_auth auth;
     struct collector_sink sink;
+    struct cache_label_policy labels; /* its strings owned (label_strs) */
+    char **label_strs;                /* owned: every string of labels, in one array */
+    size_t nlabel_strs;
     struct node_cache nodes;
     struct pod_cache pods;
     struct kube_watch *wn, *wp, *wns; /* owned */

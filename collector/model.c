@@ -125,6 +125,44 @@ const char *mn_strdup(struct model_node *mn, const char *s)
     return p;
 }
 
+/* A label key (at most 317 bytes) or value (63) of a stored label. */
+#define STORED_PART_MAX 512
+
+/* A copy of n bytes of s in the node's arena. */
+static const char *mn_strndup(struct model_node *mn, const char *s, size_t n)
+{
+    char buf[STORED_PART_MAX + 1];
+    if (n > STORED_PART_MAX)
+        return NULL;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return mn_strdup(mn, buf);
+}
+
+/* --store_label tags after Heapster's own, as far as the series has room; stored is
+ * "k\x1fv\x1ek\x1fv" (CACHE_STORED_KV, CACHE_STORED_SEP in cache.h). */
+static void add_stored(struct model_node *mn, struct kp_series *s, const char *stored)
+{
+    while (*stored && s->nlabels < KP_MAX_LABELS) {
+        size_t len = strcspn(stored, "\x1e"), klen = strcspn(stored, "\x1f");
+        if (klen < len) {
+            const char *k = mn_strndup(mn, stored, klen);
+            const char *v = mn_strndup(mn, stored + klen + 1, len - klen - 1);
+            if (k && v) {
+                /* in key order, as Heapster's own: InfluxDB reads sorted tags fastest */
+                unsigned at = s->nlabels++;
+                while (at > 0 && strcmp(s->labels[at - 1].key, k) > 0) {
+                    s->labels[at] = s->labels[at - 1];
+                    at--;
+                }
+                s->labels[at].key = k;
+                s->labels[at].value = v;
+            }
+        }
+        stored += len + (stored[len] ? 1 : 0);
+    }
+}
+
 /* Append one series (labels in key order, NULL/empty omitted) and its points. */
 void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v)
 {
@@ -160,6 +198,8 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
             s->nlabels++;
         }
     }
+    if (l->stored)
+        add_stored(mn, s, l->stored);
     for (int id = 0; id < KP_M__COUNT; id++) {
         if (!(has & (1ULL << id)))
             continue;
@@ -231,6 +271,7 @@ void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
     mn->info.hostname = mn_strdup(mn, ni->hostname ? ni->hostname : ni->name);
     mn->info.host_id = mn_strdup(mn, ni->host_id);
     mn->info.labels = mn_strdup(mn, ni->labels);
+    mn->info.stored = mn_strdup(mn, ni->stored);
     memset(mn->req, 0, sizeof(mn->req));
     mn->base = (struct model_labels){
         .nodename = mn->info.name, .hostname = mn->info.hostname, .host_id = mn->info.host_id};
@@ -393,6 +434,7 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
     if (pi) {
         l.namespace_id = mn_strdup(mn, pi->namespace_uid);
         l.labels = mn_strdup(mn, pi->labels);
+        l.stored = mn_strdup(mn, pi->stored);
     }
     vals_reset(&sum, 0);
     for (size_t i = 0; i < p->ncontainers; i++)
@@ -466,6 +508,7 @@ static void node_emit(struct model_node *mn)
     }
     l.type = "node";
     l.labels = ni->labels;
+    l.stored = ni->stored;
     mn_flush(mn, &l, &v);
     mn_flush_fs(mn, l, "/", &mn->node_fs, v.ts_ns);
 }

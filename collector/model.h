@@ -24,6 +24,7 @@ struct model_node_info {
     const char *name, *hostname, *host_id, *labels; /* borrowed; copied at begin */
     int64_t cpu_capacity_m, cpu_allocatable_m;      /* millicores, -1: unknown */
     int64_t mem_capacity, mem_allocatable;          /* bytes, -1: unknown */
+    const char *stored; /* borrowed, copied: --store_label tags (cache.h's encoding) or NULL */
 };
 
 /* What the pod cache knows of one pod's container. */
@@ -36,6 +37,7 @@ struct model_pod_info {
     int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit; /* sums over containers */
     const struct model_pod_container *containers;               /* borrowed */
     size_t ncontainers;
+    const char *stored; /* borrowed; --store_label tags (cache.h's encoding) or NULL */
 };
 /* Look a pod up by the Summary's uid, else by namespace and name (a static
  * pod's Summary uid is not its mirror pod's); NULL when the cache does not

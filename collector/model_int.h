@@ -24,6 +24,7 @@ struct model_vals {
 struct model_labels {
     const char *container_base_image, *container_name, *host_id, *hostname, *labels, *namespace_id,
         *namespace_name, *nodename, *pod_id, *pod_name, *resource_id, *type;
+    const char *stored; /* --store_label tags: "k\x1fv\x1ek\x1fv" (cache.h), or NULL */
 };
 
 /* The six metrics namespaces and the cluster sum. */

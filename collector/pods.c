@@ -34,6 +34,7 @@ static const char *pjs(json_object *o, const char *key)
 
 void pod_cache_init(struct pod_cache *pc)
 {
+    pc->lp = NULL;
     strmap_init(&pc->pods);
     strmap_init(&pc->by_name);
     strmap_init(&pc->namespaces);
@@ -53,6 +54,8 @@ static void pod_free(struct pod_cache *pc, struct cache_pod *p)
         strmap_release(&pc->strings, p->containers[i].image);
     }
     strmap_release(&pc->strings, p->info.labels);
+    if (p->info.stored)
+        strmap_release(&pc->strings, p->info.stored);
     strmap_release(&pc->strings, p->ns);
     free(p);
 }
@@ -128,10 +131,11 @@ static struct cache_pod *pod_build(struct pod_cache *pc, json_object *obj)
     struct cache_pod *p = calloc(1, sizeof(*p) + n * sizeof(p->containers[0]));
     if (!p)
         return NULL;
-    char labels[CACHE_MAX_LABELS_STR];
-    cache_labels_render(pjo(meta, "labels"), labels);
+    char labels[CACHE_MAX_LABELS_STR], stored[CACHE_MAX_LABELS_STR];
+    cache_labels_render(pc->lp, pjo(meta, "labels"), labels, stored);
     p->ns = strmap_intern(&pc->strings, pjs(meta, "namespace"));
     p->info.labels = strmap_intern(&pc->strings, labels);
+    p->info.stored = stored[0] ? strmap_intern(&pc->strings, stored) : NULL;
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(cs, i);
         struct model_pod_container *mc = &p->containers[p->info.ncontainers];

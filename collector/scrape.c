@@ -173,6 +173,7 @@ static int scrape_start(struct collector *c, struct scrape *s, const char *name)
                                                       .hostname = n->hostname,
                                                       .host_id = n->host_id,
                                                       .labels = n->labels,
+                                                      .stored = n->stored,
                                                       .cpu_capacity_m = n->cpu_capacity_m,
                                                       .cpu_allocatable_m = n->cpu_allocatable_m,
                                                       .mem_capacity = n->mem_capacity,

@@ -39,6 +39,12 @@ struct collector_opts {
     const char *kubelet_scheme;          /* "https" (default) or "http" (tests) */
     const char *kubelet_token_file;      /* borrowed, copied; NULL: the API token */
     bool skip_pod_watch;                 /* --watch-pods=false: no labels/requests */
+    /* Heapster's --label_separator, --ignore_label, --store_label ("name", "newName=name") */
+    const char *label_separator;      /* borrowed, copied; NULL: "," */
+    const char *const *ignore_labels; /* borrowed, copied */
+    size_t nignore_labels;
+    const char *const *store_labels; /* borrowed, copied; at most 4 tags fit a series */
+    size_t nstore_labels;
     struct collector_clock clock;
     /* Scope (borrowed; NULL or "": everything). Comma-separated names or fnmatch patterns. */
     const char *metric_allow, *metric_deny;            /* metric names or patterns */

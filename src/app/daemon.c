@@ -422,9 +422,32 @@ static void on_cycle_done(int64_t cycle_ts_ns, void *ud)
     }
 }
 
+/* Heapster's --ignore_label/--store_label values, each "a,b" split (pflag's StringSlice). out
+ * points into *buf (owned by the caller, freed after collector_new copied them). */
+static size_t split_labels(const struct kp_strlist *l, char **buf, const char **out, size_t max)
+{
+    size_t total = 1, n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += strlen(l->v[i]) + 1;
+    char *p = *buf = malloc(total);
+    if (!p)
+        return 0;
+    for (size_t i = 0; i < l->n; i++) {
+        strcpy(p, l->v[i]);
+        for (char *tok = strtok(p, ","); tok && n < max; tok = strtok(NULL, ","))
+            out[n++] = tok;
+        p += strlen(l->v[i]) + 1;
+    }
+    return n;
+}
+
 static int open_collector(struct daemon *d, char *err, size_t errlen)
 {
     const struct kp_options *o = d->o;
+    const char *ignore[KP_STRLIST_MAX * 8], *store[KP_STRLIST_MAX];
+    char *ibuf = NULL, *sbuf = NULL;
+    size_t nignore = split_labels(&o->ignore_labels, &ibuf, ignore, KP_STRLIST_MAX * 8);
+    size_t nstore = split_labels(&o->store_labels, &sbuf, store, KP_MAX_STORED_LABELS);
     struct collector_opts co = {
         .resolution_s = o->metric_resolution_s,
         .preferred_address_types = o->kubelet_preferred_address_types,
@@ -446,9 +469,16 @@ static int open_collector(struct daemon *d, char *err, size_t errlen)
         .kubelet_token_file =
             o->kubelet_token_file && *o->kubelet_token_file ? o->kubelet_token_file : NULL,
         .skip_pod_watch = !o->watch_pods,
+        .label_separator = o->label_separator,
+        .ignore_labels = ignore,
+        .nignore_labels = nignore,
+        .store_labels = store,
+        .nstore_labels = nstore,
     };
     struct collector_sink cs = {.write = on_batch, .cycle_done = on_cycle_done, .ud = d};
     d->collector = collector_new(d->loop, d->http, d->kube, &co, &cs, err, errlen);
+    free(ibuf);
+    free(sbuf);
     return d->collector ? 0 : -1;
 }
 

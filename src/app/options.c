@@ -45,6 +45,36 @@ static int check_buffer_size(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* Heapster's label keys, which a stored label may not replace. */
+static const char *const HEAPSTER_TAGS[] = {
+    "cluster_name", "container_base_image", "container_name", "host_id", "hostname", "labels",
+    "namespace_id", "namespace_name",       "nodename",       "pod_id",  "pod_name", "resource_id",
+    "type"};
+
+/* "name" or "newName=name", comma-separated as pflag's StringSlice took them. */
+static int check_store_label(const char *v, char *err, size_t errlen)
+{
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ","), eq = strcspn(p, "=");
+        size_t klen = eq < n ? eq : n;
+        if (!n || !klen || (eq < n && eq + 1 == n) || strspn(p, "=") > 0) {
+            snprintf(err, errlen, "\"%.64s\" is not name or newName=name", v);
+            return -1;
+        }
+        for (size_t i = 0; i < sizeof HEAPSTER_TAGS / sizeof HEAPSTER_TAGS[0]; i++) {
+            if (strlen(HEAPSTER_TAGS[i]) == klen && strncmp(p, HEAPSTER_TAGS[i], klen) == 0) {
+                snprintf(err, errlen,
+                         "\"%.*s\" is one of Heapster's own tags: store it as "
+                         "newName=%.*s",
+                         (int)klen, p, (int)klen, p);
+                return -1;
+            }
+        }
+        p += n + (p[n] ? 1 : 0);
+    }
+    return 0;
+}
+
 static int check_log_format(const char *v, char *err, size_t errlen)
 {
     if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
@@ -144,6 +174,14 @@ static const struct kp_opt opts[] = {
     {"namespace-exclude", KP_OPT_STRING, "", OFF(namespace_exclude),
      "namespaces whose pods are not written, comma-separated names or patterns (kube-*)", 0, 0,
      collector_check_namespaces},
+    {"label-separator", KP_OPT_STRING, ",", OFF(label_separator),
+     "separator of the key:value pairs in the labels tag (Heapster's)", 0, 0, NULL},
+    {"ignore-label", KP_OPT_LIST, "", OFF(ignore_labels),
+     "label left out of the labels tag; repeatable, or comma-separated (Heapster's)", 0, 0, NULL},
+    {"store-label", KP_OPT_LIST, "", OFF(store_labels),
+     "label also written as a tag of its own, name or newName=name; repeatable, or "
+     "comma-separated; at most 4 (Heapster's)",
+     0, 0, check_store_label},
     {"source", KP_OPT_STRING, "", OFF(source),
      "Heapster source URI, e.g. kubernetes:https://kubernetes.default?inClusterConfig=true "
      "(docs/migrating-from-heapster.md)",
@@ -592,6 +630,17 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
     if (elector_check_timing(o->lease_duration_s, o->renew_deadline_s, o->retry_period_s, e,
                              sizeof e) < 0) {
         seterr(err, errlen, "flags --lease-duration, --renew-deadline, --retry-period: %s", e);
+        return -1;
+    }
+    size_t nstore = 0;
+    for (size_t i = 0; i < o->store_labels.n; i++)
+        for (const char *p = o->store_labels.v[i]; p; p = strchr(p + 1, ','))
+            nstore++;
+    if (nstore > KP_MAX_STORED_LABELS) {
+        seterr(err, errlen,
+               "flag --store-label: at most %d labels (a series has room for %d "
+               "tags beyond Heapster's)",
+               KP_MAX_STORED_LABELS, KP_MAX_STORED_LABELS);
         return -1;
     }
     if (o->kubelet_timeout_s >= o->metric_resolution_s) {

@@ -20,7 +20,8 @@
 
 #include "optmap.h"
 
-#define KP_MAX_SINKS 8
+#define KP_MAX_SINKS         8
+#define KP_MAX_STORED_LABELS 4 /* KP_MAX_LABELS (16) less Heapster's 12 */
 
 struct kp_options {
     /* API access */
@@ -52,6 +53,9 @@ struct kp_options {
     /* --check-release: check a running release and exit (check.c) */
     bool check_release;
     double check_timeout_s;
+    char *label_separator;           /* Heapster's --label_separator */
+    struct kp_strlist ignore_labels; /* Heapster's --ignore_label (each may be "a,b") */
+    struct kp_strlist store_labels;  /* Heapster's --store_label: "name" or "newName=name" */
     char *source; /* Heapster --source URI, mapped onto the options (kp_options_parse) */
     /* Kubelets and API access from Heapster's --source (NULL/false: not given) */
     bool kubelet_http;       /* kubeletHttps=false: plain HTTP (the read-only port) */

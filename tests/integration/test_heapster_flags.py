@@ -260,3 +260,23 @@ def test_kubelet_https_port(sims, cluster, procs, tmp_path):
     assert wait_points(kp, TLS_PREFIX)
     assert "kubelets: HTTPS on port 10250" in kp.log()
     assert not points_of(kp, HTTP_PREFIX)
+
+
+def test_label_flags_as_heapster(sims, cluster, procs, tmp_path):
+    """--ignore_label, --store_label and --label_separator as Heapster's LabelCopier: the
+    simulated pods' labels are app, kubepulse.io/sim, pod-template-hash and tier."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc")
+    kp = start(procs, "kp-labels", "--kubeconfig", kc, "--ignore_label=pod-template-hash",
+               "--ignore_label", "kubepulse.io/sim", "--store_label=tier,application=app",
+               "--label_separator=;")
+    wait_points(kp, TLS_PREFIX)
+
+    def pod_line():
+        m = re.search(r"^cpu/usage_rate,([^ ]*,type=pod(?:,[^ ]*)?) ", kp.log(), re.M)
+        return m and m.group(1)
+    tags = dict(t.split("=", 1) for t in re.split(r"(?<!\\),", wait_for(
+        pod_line, timeout=20, what="a pod's line")))
+    assert re.fullmatch(r"app:[^;]+;tier:[a-z]+", tags["labels"]), tags
+    assert tags["application"] == tags["labels"].split(";")[0][4:], tags
+    assert tags["tier"] in ("frontend", "backend", "data"), tags
+    assert list(tags) == sorted(tags), tags  # stored tags in key order, as Heapster's

@@ -125,6 +125,12 @@ static void test_refused_at_flag_time(void **state)
                  "--kubelet-timeout=20s", NULL);
     expect_error("--source: unknown option \"bogus\"", "--source=kubernetes:?bogus=1", NULL);
     expect_error("flag --log-format: invalid value \"xml\"", "--log-format=xml", NULL);
+    expect_error("flag --store-label: \"type\" is one of Heapster's own tags", "--store_label=type",
+                 NULL);
+    expect_error("flag --store-label: \"=app\" is not name or newName=name", "--store_label==app",
+                 NULL);
+    expect_error("flag --store-label: at most 4 labels", "--store_label=a,b,c", "--store-label=d,e",
+                 NULL);
 }
 
 /* Heapster's flags: '_' and '-' alike; glog's and Heapster's meaningless flags accepted and

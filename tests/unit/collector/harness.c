@@ -162,14 +162,14 @@ static const struct model_pod_container pa_c[] = {
     {"sidecar", "envoy:1.0", 100, 0, 67108864, 0},         /* 64Mi */
 };
 static const struct model_pod_info pa = {
-    "ns-default-uid", "app:web,tier:front", 350, 500, 201326592, 268435456, pa_c, 2};
+    "ns-default-uid", "app:web,tier:front", 350, 500, 201326592, 268435456, pa_c, 2, NULL};
 static const struct model_pod_container pb_c[] = {
     {"db", "postgres:16", 1000, 2000, 1073741824, 2147483648},
 };
-static const struct model_pod_info pb = {"ns-prod-uid", "app:db",   1000, 2000,
-                                         1073741824,    2147483648, pb_c, 1};
+static const struct model_pod_info pb = {"ns-prod-uid", "app:db", 1000, 2000, 1073741824,
+                                         2147483648,    pb_c,     1,    NULL};
 static const struct model_pod_container pc_c[] = {{"job", "busybox", 200, 0, 0, 0}};
-static const struct model_pod_info pc = {"ns-default-uid", "", 200, 0, 0, 0, pc_c, 1};
+static const struct model_pod_info pc = {"ns-default-uid", "", 200, 0, 0, 0, pc_c, 1, NULL};
 
 const struct model_pod_info *h_lookup(const char *uid, const char *ns, const char *name, void *ud)
 {

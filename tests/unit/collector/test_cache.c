@@ -201,6 +201,33 @@ static void test_namespace_relist(void **state)
 /* Bytes of heap per cached pod for a realistic shape: 2 containers with
  * requests and limits, a ReplicaSet's labels shared by 10 pods, 50
  * namespaces, 20 images. */
+/* Heapster's LabelCopier (metrics/util/label_copier.go): the labels tag joins every label but
+ * the ignored ones with the separator, sorted; stored labels are copied under their name. */
+static void test_label_policy(void **state)
+{
+    (void)state;
+    json_object *l = json_tokener_parse(
+        "{\"tier\":\"front\",\"app\":\"web\",\"pod-template-hash\":\"x1\",\"e\":\"\"}");
+    char out[CACHE_MAX_LABELS_STR], stored[CACHE_MAX_LABELS_STR];
+    size_t n = cache_labels_render(NULL, l, out, stored);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "app:web,e:,pod-template-hash:x1,tier:front");
+    assert_string_equal(stored, "");
+    const char *ignore[] = {"pod-template-hash"}, *store[] = {"tier", "application=app", "e"};
+    struct cache_label_policy lp = {" | ", ignore, 1, store, 3};
+    cache_labels_render(&lp, l, out, stored);
+    assert_string_equal(out, "app:web | e: | tier:front");
+    /* sorted by label key; an empty value is not a tag (InfluxDB has none) */
+    assert_string_equal(stored, "application\x1fweb\x1etier\x1f"
+                                "front");
+    char *st = NULL, *s = cache_labels_string(&lp, l, &st);
+    assert_string_equal(s, out);
+    assert_string_equal(st, stored);
+    free(s);
+    free(st);
+    json_object_put(l);
+}
+
 static void test_memory_per_pod(void **state)
 {
     (void)state;
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_pod_recreated),         cmocka_unit_test(test_interning_shares),
         cmocka_unit_test(test_namespace_relist),      cmocka_unit_test(test_memory_per_pod),
         cmocka_unit_test(test_strmap_remove_if),
+        cmocka_unit_test(test_label_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
