@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -51,7 +53,10 @@ def sims(cluster):
         yield s
     finally:
         for control in (s.controls if s else []):
-            s.register(control, delete=True)
+            try:
+                s.register(control, delete=True)
+            except subprocess.SubprocessError as err:
+                print(f"register.py --delete failed: {err}", file=sys.stderr)
         procs.stop_all()
 
 
