@@ -29,7 +29,7 @@ from kpharness import InfluxError, ProcessGroup, wait_for
 from test_heapster_flags import KUBEPULSE, Sims, admin_kubeconfig
 
 DATA = Path(__file__).parent / "data" / "heapster_metric_types.tsv"
-PREFIX, BASE = "kphd-", "127.1.14.1"  # apart from other tests' simulators
+PREFIX, BASE = "kphd-", "127.1.43.1"  # apart from other tests' simulators
 IDS = {"pod_id", "namespace_id", "hostname", "host_id"}
 
 

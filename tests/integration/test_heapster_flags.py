@@ -38,7 +38,7 @@ from kpreplicas import free_port
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
 KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
 TLS_PREFIX, HTTP_PREFIX = "kphs-", "kphh-"
-TLS_BASE, HTTP_BASE = "127.1.12.1", "127.1.13.1"  # apart from other tests' simulators
+TLS_BASE, HTTP_BASE = "127.1.41.1", "127.1.42.1"  # apart from other tests' simulators
 COMMON = ["--leader-elect=false", "--listen=127.0.0.1:0", "--metric_resolution=2s",
           "--kubelet_timeout=1s", "--sink=log", "--v=1"]
 

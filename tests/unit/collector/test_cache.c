@@ -324,8 +324,7 @@ int main(void)
         cmocka_unit_test(test_node_address_and_port), cmocka_unit_test(test_pod_lookup),
         cmocka_unit_test(test_pod_recreated),         cmocka_unit_test(test_interning_shares),
         cmocka_unit_test(test_namespace_relist),      cmocka_unit_test(test_memory_per_pod),
-        cmocka_unit_test(test_strmap_remove_if),
-        cmocka_unit_test(test_label_policy),
+        cmocka_unit_test(test_strmap_remove_if),      cmocka_unit_test(test_label_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
