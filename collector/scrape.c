@@ -25,8 +25,25 @@
 static void cycle_maybe_end(struct collector *c);
 static void scrape_next(struct collector *c);
 
+/* What an operator can do about a failure, for the log; NULL when nothing specific. A real
+ * kubelet authorizes /stats/summary with a SubjectAccessReview (get nodes/stats), and
+ * kubeadm's kubelets serve a self-signed certificate the cluster CA does not verify. */
+static const char *fail_hint(const struct collector *c, int reason, long status)
+{
+    if (reason == COLLECTOR_FAIL_HTTP && status == 403)
+        return "this identity may not get nodes/stats: grant the ClusterRole rule "
+               "apiGroups: [\"\"], resources: [\"nodes/stats\"], verbs: [\"get\"]";
+    if (reason == COLLECTOR_FAIL_TLS && !c->opts.kubelet_insecure_tls)
+        return "the kubelet's serving certificate did not verify against the CA kubepulse trusts "
+               "(kubeadm's kubelets sign their own): pass the kubelets' CA with "
+               "--kubelet-certificate-authority, or skip verification with "
+               "--kubelet-insecure-tls (insecure, logged as a warning)";
+    return NULL;
+}
+
 /* Count the outcome; log only when a node's state changes. */
-static void node_state(struct collector *c, const char *node, int reason, const char *detail)
+static void node_state(struct collector *c, const char *node, int reason, const char *detail,
+                       const char *hint)
 {
     struct cache_node *n = strmap_get(&c->nodes.nodes, node);
     int code = reason < 0 ? 0 : reason + 1;
@@ -36,7 +53,11 @@ static void node_state(struct collector *c, const char *node, int reason, const 
         c->st.nodes_scraped++;
     if (!n || n->last_error == code)
         return;
-    if (code)
+    if (code && hint)
+        log_warn("kubelet scrape failing", LF_STR("node", node),
+                 LF_STR("reason", collector_fail_name((enum collector_fail)reason)),
+                 LF_STR("detail", detail), LF_STR("hint", hint));
+    else if (code)
         log_warn("kubelet scrape failing", LF_STR("node", node),
                  LF_STR("reason", collector_fail_name((enum collector_fail)reason)),
                  LF_STR("detail", detail));
@@ -123,7 +144,8 @@ static void on_done(const struct http_result *res, void *ud)
     if (reason < 0)
         model_node_finish(s->mn, emit, c);
     const char *detail = s->detail[0] ? s->detail : res->error_msg ? res->error_msg : "";
-    node_state(c, s->node, reason, detail);
+    long status = s->bad_status ? s->bad_status : res->status;
+    node_state(c, s->node, reason, detail, reason < 0 ? NULL : fail_hint(c, reason, status));
     s->node[0] = '\0';
     c->inflight--;
     scrape_next(c);
@@ -156,11 +178,11 @@ static int scrape_start(struct collector *c, struct scrape *s, const char *name)
     if (!n)
         return -1; /* deleted since the cycle began */
     if (!n->address) {
-        node_state(c, name, COLLECTOR_FAIL_NO_ADDRESS, "no address of a preferred type");
+        node_state(c, name, COLLECTOR_FAIL_NO_ADDRESS, "no address of a preferred type", NULL);
         return -1;
     }
     if (slot_ready(s) < 0) {
-        node_state(c, name, COLLECTOR_FAIL_IO, "out of memory");
+        node_state(c, name, COLLECTOR_FAIL_IO, "out of memory", NULL);
         return -1;
     }
     node_url(c, n, url, sizeof(url));
@@ -195,7 +217,7 @@ static int scrape_start(struct collector *c, struct scrape *s, const char *name)
     s->req = http_request_start(c->http, &ro, err, sizeof(err));
     explicit_bzero(auth, sizeof(auth));
     if (!s->req) {
-        node_state(c, name, COLLECTOR_FAIL_IO, err);
+        node_state(c, name, COLLECTOR_FAIL_IO, err, NULL);
         s->node[0] = '\0';
         return -1;
     }

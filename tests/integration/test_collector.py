@@ -408,7 +408,7 @@ def test_values_and_tags(env):
 
 # (faults on nodes 0, 1, 2; reason expected in /metrics, or None: the scrape succeeds)
 ROUNDS = [
-    [("slow", "timeout"), ("status500", "http_status"), ("truncated", "io")],
+    [("slow", "timeout"), ("status500&code=403", "http_status"), ("truncated", "io")],
     [("hang", "timeout"), ("malformed&cut=1", "malformed"), ("wrongca", "tls")],
     [("refused", "connect"), ("huge&size=12MB", "too_large"), ("deep", "malformed")],
     [("endless", "too_large"), ("expired", "tls"), ("badutf8", "malformed")],
@@ -485,8 +485,19 @@ def test_faults(env, rnd):
             key = f'kubepulse_nodes_failed_total{{reason="{reason}"}}'
             want = sum(2 for _, r in faults if r == reason)
             assert after[key] - before[key] >= want, (kind, key, after[key], before[key])
-            assert re.search(rf'"kubelet scrape failing" node="{e.node_names[idx]}" '
-                             rf'reason="{reason}"', e.kp.log()), (kind, reason)
+            line = re.search(rf'"kubelet scrape failing" node="{e.node_names[idx]}" '
+                             rf'reason="{reason}".*', e.kp.log())
+            assert line, (kind, reason)
+            # What the operator can do: named for a refused nodes/stats and a certificate
+            # the CA does not verify; nothing invented for other failures.
+            hint = re.search(r' hint="([^"\\]|\\.)*"', line.group(0))
+            if "code=403" in kind:
+                assert hint and 'resources: [\\"nodes/stats\\"]' in hint.group(0), line
+            elif kind in ("wrongca", "expired"):
+                assert hint and "--kubelet-certificate-authority" in hint.group(0) and \
+                    "--kubelet-insecure-tls" in hint.group(0), line
+            else:
+                assert not hint, line
     if values_round:
         assert after["kubepulse_scrape_type_errors_total"] > \
             before["kubepulse_scrape_type_errors_total"]
