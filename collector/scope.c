@@ -56,7 +56,7 @@ static int metric_entry(const char *entry, void *ud, char *err, size_t errlen)
             hit |= 1ULL << id;
     if (!hit) {
         snprintf(err, errlen,
-                 "\"%s\" matches no metric (names as in docs/metrics.md, e.g. cpu/usage_rate, "
+                 "\"%.160s\" matches no metric (names as in docs/metrics.md, e.g. cpu/usage_rate, "
                  "memory/*)",
                  entry);
         return -1;
