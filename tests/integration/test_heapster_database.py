@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from kpharness import InfluxError, ProcessGroup, wait_for
-from test_heapster_flags import KUBEPULSE, Sims, admin_kubeconfig
+from kpharness import InfluxError, wait_for
+from test_heapster_flags import KUBEPULSE, admin_kubeconfig, running_sims
 
 DATA = Path(__file__).parent / "data" / "heapster_metric_types.tsv"
 PREFIX, BASE = "kphd-", "127.1.43.1"  # apart from other tests' simulators
@@ -44,20 +42,7 @@ def heapster_types() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sims(cluster):
-    if not KUBEPULSE.exists():
-        pytest.skip(f"{KUBEPULSE} not built")
-    procs = ProcessGroup(cluster.state_dir / "procs" / f"test_heapster_db-{int(time.time())}")
-    s = None
-    try:
-        s = Sims(cluster, procs, tls=(PREFIX, BASE), http=None)
-        yield s
-    finally:
-        for control in (s.controls if s else []):
-            try:
-                s.register(control, delete=True)
-            except subprocess.SubprocessError as err:
-                print(f"register.py --delete failed: {err}", file=sys.stderr)
-        procs.stop_all()
+    yield from running_sims(cluster, "test_heapster_db", tls=(PREFIX, BASE), http=None)
 
 
 def run_kubepulse(cluster, procs, tmp_path, name: str, sink_opts: str):

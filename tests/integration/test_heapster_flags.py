@@ -75,14 +75,14 @@ class Sims:
                        env=env, check=True, capture_output=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def sims(cluster):
+def running_sims(cluster, name: str, **kinds):
+    """Sims for a module's fixture: started, registered, and cleaned up by pid and Node."""
     if not KUBEPULSE.exists():
         pytest.skip(f"{KUBEPULSE} not built")
-    procs = ProcessGroup(cluster.state_dir / "procs" / f"test_heapster_flags-{int(time.time())}")
+    procs = ProcessGroup(cluster.state_dir / "procs" / f"{name}-{int(time.time())}")
     s = None
     try:
-        s = Sims(cluster, procs)
+        s = Sims(cluster, procs, **kinds)
         yield s
     finally:
         for control in (s.controls if s else []):
@@ -91,6 +91,11 @@ def sims(cluster):
             except subprocess.SubprocessError as err:
                 print(f"register.py --delete failed: {err}", file=sys.stderr)
         procs.stop_all()
+
+
+@pytest.fixture(scope="module")
+def sims(cluster):
+    yield from running_sims(cluster, "test_heapster_flags")
 
 
 def admin_kubeconfig(cluster, path: Path, *, server: str | None = None,
