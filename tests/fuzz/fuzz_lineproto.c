@@ -44,23 +44,6 @@ static char *str(struct in *in)
     return s;
 }
 
-static void expected(const char *s, char *out)
-{
-    size_t j = 0, n = strlen(s);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n' || s[i] == '\r') {
-            out[j++] = '\\';
-            out[j++] = s[i] == '\n' ? 'n' : 'r';
-        } else if (i == n - 1 && s[i] == '\\') {
-            memcpy(out + j, "\xef\xbc\xbc", 3);
-            j += 3;
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    out[j] = '\0';
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct in in = {data, size};
@@ -139,8 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        !strcmp(l.tags[t].key, "cluster_name"))
                     t++;
                 char k[128], v[128];
-                expected(lb->key, k);
-                expected(lb->value, v);
+                lps_expected(lb->key, k);
+                lps_expected(lb->value, v);
                 if (t >= l.ntags || strcmp(l.tags[t].key, k) || strcmp(l.tags[t].value, v))
                     abort();
                 t++;

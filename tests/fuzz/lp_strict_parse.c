@@ -218,3 +218,20 @@ void lps_line_fini(struct lps_line *l)
     }
     memset(l, 0, sizeof *l);
 }
+
+void lps_expected(const char *s, char *out)
+{
+    size_t j = 0, n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n' || s[i] == '\r') {
+            out[j++] = '\\';
+            out[j++] = s[i] == '\n' ? 'n' : 'r';
+        } else if (i == n - 1 && s[i] == '\\') {
+            memcpy(out + j, "\xef\xbc\xbc", 3);
+            j += 3;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+}

@@ -36,5 +36,9 @@ struct lps_line {
 /* Parse one line (n bytes, without its '\n'). 0, or -1 with err filled. */
 int lps_parse_line(const char *s, size_t n, struct lps_line *out, char *err, size_t errlen);
 void lps_line_fini(struct lps_line *l);
+/* What the parser reads back for a tag key or value s that the encoder wrote: its documented
+ * rewrites applied (CR and LF as \r and \n, a trailing backslash as U+FF3C). out needs room
+ * for 3 * strlen(s) + 1 bytes. */
+void lps_expected(const char *s, char *out);
 
 #endif

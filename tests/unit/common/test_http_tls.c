@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "http_tls.h"
+#include "testcert.h"
 
 /* ---- material made at run time -------------------------------------------------- */
 
@@ -48,18 +49,9 @@ static char *bio_string(BIO *b)
 static struct pem_pair make_pair(const char *cn)
 {
     struct pem_pair p = {0};
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    assert_non_null(k);
+    EVP_PKEY *k = NULL;
+    X509 *x = testcert_self_signed(cn, &k);
     assert_non_null(x);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ (long)(uintptr_t)x);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, k);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
     BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
     PEM_write_bio_X509(cb, x);
     PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL);

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "https_server.h"
+#include "testcert.h"
 
 static char dir[64];
 static const char *self_path; /* argv[0]: the client runs as a fresh exec of this binary */
@@ -34,16 +35,9 @@ static const char *self_path; /* argv[0]: the client runs as a fresh exec of thi
 /* Write a self-signed P-256 certificate for cn and its key as dir/<base>.crt/.key. */
 static void make_pair(const char *cn, const char *base)
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ (long)(uintptr_t)x);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, k);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    EVP_PKEY *k = NULL;
+    X509 *x = testcert_self_signed(cn, &k);
+    assert_non_null(x);
     char path[160], tmp[170];
     snprintf(path, sizeof(path), "%s/%s.crt", dir, base);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
