@@ -66,7 +66,7 @@ static int get_str(struct parse_ctx *p, const struct kyaml_node *map, const char
     return 0;
 }
 
-#define KEYPATH_MAX 160
+#define KEYPATH_MAX 192 /* a prefix (at most 160) plus the longest key */
 
 /* get_str of prefix.key, with that path (for messages) in keypath[KEYPATH_MAX]. */
 static int get_field(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
@@ -75,6 +75,20 @@ static int get_field(struct parse_ctx *p, const struct kyaml_node *map, const ch
 {
     snprintf(keypath, KEYPATH_MAX, "%s.%s", prefix, key);
     return get_str(p, map, key, keypath, node, out);
+}
+
+/* get_field of a key that must be there and not empty. */
+static int get_required(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
+                        const char *prefix, char *keypath, const struct kyaml_node **node,
+                        const char **out)
+{
+    if (get_field(p, map, key, prefix, keypath, node, out) < 0)
+        return -1;
+    if (!*out || !(*out)[0]) {
+        kc_error(p, *node ? *node : map, keypath, "missing");
+        return -1;
+    }
+    return 0;
 }
 
 static int dup_str(struct parse_ctx *p, const struct kyaml_node *map, const char *key,
@@ -204,16 +218,11 @@ static int find_named(struct parse_ctx *p, const struct kyaml_node *root, const 
 static int parse_cluster(struct parse_ctx *p, const struct kyaml_node *m, const char *pre,
                          struct kube_config *cfg)
 {
-    char keypath[160];
+    char keypath[KEYPATH_MAX];
     const struct kyaml_node *n;
     const char *server;
-    snprintf(keypath, sizeof(keypath), "%s.server", pre);
-    if (get_str(p, m, "server", keypath, &n, &server) < 0)
+    if (get_required(p, m, "server", pre, keypath, &n, &server) < 0)
         return -1;
-    if (!server || !server[0]) {
-        kc_error(p, n ? n : m, keypath, "missing");
-        return -1;
-    }
     if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0) {
         kc_error(p, n, keypath, "must start with https:// or http://");
         return -1;
@@ -298,7 +307,7 @@ static int parse_exec_env(struct parse_ctx *p, const struct kyaml_node *n, const
 static int parse_exec(struct parse_ctx *p, const struct kyaml_node *m, const char *pre,
                       struct kube_config *cfg)
 {
-    char keypath[192]; /* pre (at most 160) plus the longest suffix */
+    char keypath[KEYPATH_MAX];
     const char *cmd, *api;
     const struct kyaml_node *n;
     struct kube_exec *x = calloc(1, sizeof(*x));
@@ -311,13 +320,8 @@ static int parse_exec(struct parse_ctx *p, const struct kyaml_node *m, const cha
         kc_error(p, m, pre, "expected a mapping");
         return -1;
     }
-    snprintf(keypath, sizeof(keypath), "%s.command", pre);
-    if (get_str(p, m, "command", keypath, &n, &cmd) < 0)
+    if (get_required(p, m, "command", pre, keypath, &n, &cmd) < 0)
         return -1;
-    if (!cmd || !cmd[0]) {
-        kc_error(p, n ? n : m, keypath, "missing");
-        return -1;
-    }
     /* Like client-go: a relative command with a slash is relative to the kubeconfig. */
     x->command = strchr(cmd, '/') ? config_relative(p, cmd) : strdup(cmd);
     snprintf(keypath, sizeof(keypath), "%s.apiVersion", pre);

@@ -165,6 +165,14 @@ static struct http_client *client(void)
     return c;
 }
 
+/* start, then run the loop until nothing is left to do */
+static void fetch(struct http_client *c, const char *path, struct outcome *o, size_t max_body,
+                  bool stream, long timeout_ms)
+{
+    start(c, path, o, max_body, stream, timeout_ms);
+    ev_run(loop, 0);
+}
+
 static void test_body_and_reuse(void **state)
 {
     (void)state;
@@ -180,8 +188,7 @@ static void test_body_and_reuse(void **state)
     assert_string_equal(o.body, "hello world");
     assert_true(o.retry_after < 0);
     memset(&o, 0, sizeof(o));
-    start(c, "/hello", &o, 0, false, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/hello", &o, 0, false, 5000);
     assert_int_equal(o.status, 200);
     assert_int_equal(fake_server_accepts() - before, 1); /* the connection was reused */
     assert_int_equal(http_client_in_flight(c), 0);
@@ -256,14 +263,12 @@ static void test_retry_after(void **state)
     (void)state;
     struct http_client *c = client();
     struct outcome o = {0};
-    start(c, "/retry", &o, 0, false, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/retry", &o, 0, false, 5000);
     assert_int_equal(o.error, HTTP_OK);
     assert_int_equal(o.status, 503);
     assert_true(o.retry_after == 7.0);
     memset(&o, 0, sizeof(o));
-    start(c, "/date", &o, 0, false, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/date", &o, 0, false, 5000);
     assert_int_equal(o.status, 429);
     assert_true(o.retry_after >= 28 && o.retry_after <= 31);
     http_client_free(c);
@@ -274,21 +279,18 @@ static void test_too_large_and_streaming(void **state)
     (void)state;
     struct http_client *c = client();
     struct outcome o = {0};
-    start(c, "/big", &o, 1000, false, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/big", &o, 1000, false, 5000);
     assert_int_equal(o.error, HTTP_ERR_TOO_LARGE);
     assert_string_equal(http_error_name(o.error), "too_large");
     memset(&o, 0, sizeof(o));
-    start(c, "/big", &o, 0, true, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/big", &o, 0, true, 5000);
     assert_int_equal(o.error, HTTP_OK);
     assert_int_equal(o.received, 300000);
     assert_true(o.data_calls >= 1);
     assert_string_equal(o.body, ""); /* streamed, not collected */
     memset(&o, 0, sizeof(o));
     o.abort_at = 1;
-    start(c, "/big", &o, 0, true, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/big", &o, 0, true, 5000);
     assert_int_equal(o.error, HTTP_ERR_ABORTED);
     http_client_free(c);
 }
@@ -298,14 +300,12 @@ static void test_cancel_inside_on_data(void **state)
     (void)state;
     struct http_client *c = client();
     struct outcome o = {.cancel_at = 1};
-    start(c, "/big", &o, 0, true, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/big", &o, 0, true, 5000);
     assert_int_equal(o.done, 0);
     assert_int_equal(http_client_in_flight(c), 0);
     /* the client still works afterwards */
     struct outcome p = {0};
-    start(c, "/hello", &p, 0, false, 5000);
-    ev_run(loop, 0);
+    fetch(c, "/hello", &p, 0, false, 5000);
     assert_int_equal(p.status, 200);
     /* cancel outside callbacks, and free with a request in flight: no on_done */
     struct outcome q = {0};
@@ -337,8 +337,7 @@ static void test_error_classes(void **state)
     (void)state;
     struct http_client *c = client();
     struct outcome o = {0};
-    start(c, "/silent", &o, 0, false, 300);
-    ev_run(loop, 0);
+    fetch(c, "/silent", &o, 0, false, 300);
     assert_int_equal(o.error, HTTP_ERR_TIMEOUT);
     assert_int_equal(o.status, 0);
 
