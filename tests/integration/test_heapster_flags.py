@@ -14,8 +14,8 @@ once, at flag time").
   kubeletHttps=true&kubeletPort=N scrapes every node on N, and Heapster's
   http://HOST:8080 command line fails with the reason.
 
-useServiceAccount=true reads /var/run/secrets/kubernetes.io/serviceaccount/token, a path a
-test outside a pod does not have: its mapping is in tests/unit/app/test_source.c.
+useServiceAccount=true reads Heapster's fixed /var/run/secrets/kubernetes.io/serviceaccount/
+token: that test puts a minted token there in a private mount namespace (root only).
 
 Runtime: about a minute.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -285,3 +286,39 @@ def test_label_flags_as_heapster(sims, cluster, procs, tmp_path):
     assert tags["application"] == tags["labels"].split(";")[0][4:], tags
     assert tags["tier"] in ("frontend", "backend", "data"), tags
     assert list(tags) == sorted(tags), tags  # stored tags in key order, as Heapster's
+
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # Heapster's, fixed
+
+
+def test_use_service_account(sims, cluster, procs, namespace, tmp_path):
+    """inClusterConfig=false&useServiceAccount=true: the URL, with the pod's ServiceAccount
+    token from Heapster's fixed path. The token is put there in a private mount namespace
+    (a tmpfs over /run for that process only: the machine's /run is untouched)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    token = cluster.mint_token("kubepulse", namespace, cluster_rules=[
+        "list,watch:nodes", "get:nodes/stats", "list,watch:pods,namespaces"])
+    existed = os.path.exists(SA_DIR)
+    tfile = tmp_path / "token"
+    tfile.write_text(token)
+    src = f"kubernetes:{cluster.apiserver}?inClusterConfig=false&insecure=true"
+    script = ('mount -t tmpfs tmpfs /run && mkdir -p "$SA" && cp "$TOKEN" "$SA/token" && '
+              'exec "$@"')
+
+    def in_namespace(name, source):
+        path = procs.log_dir / f"{name}.log"
+        run = Run.__new__(Run)
+        run.offset = path.stat().st_size if path.exists() else 0
+        run.proc = procs.start(name, ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      script, "sh", KUBEPULSE, *COMMON, f"--source={source}"],
+                               extra_env={"SA": SA_DIR, "TOKEN": str(tfile)})
+        return run
+
+    with_sa = in_namespace("kp-sa", src + "&useServiceAccount=true")
+    without = in_namespace("kp-no-sa", src)
+    assert wait_points(with_sa, TLS_PREFIX)
+    wait_for(lambda: "system:anonymous" in without.log(), timeout=20,
+             what="the anonymous replica's refusal")
+    assert not points_of(without, TLS_PREFIX)
+    assert os.path.exists(SA_DIR) == existed  # the machine's /run is untouched
