@@ -39,11 +39,8 @@ static const struct kp_opt LOG_OPTS[] = {
 
 static int log_open(struct sink *s, struct uri *u, char *err, size_t errlen)
 {
+    (void)u; /* sink_check_no_target refused a target */
     struct log_conf *c = s->conf;
-    if (u->target[0]) {
-        snprintf(err, errlen, "--sink=log takes no target (got \"%.64s\")", u->target);
-        return -1;
-    }
     struct log_sink *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errlen, "out of memory");
@@ -110,6 +107,7 @@ const struct sink_ops sink_log_ops = {
     .prefix = "log",
     .opts = LOG_OPTS,
     .conf_size = sizeof(struct log_conf),
+    .check = sink_check_no_target,
     .open = log_open,
     .write = log_write_batch,
     .flush = log_flush,

@@ -34,11 +34,8 @@ static const struct kp_opt NULL_OPTS[] = {
 
 static int null_open(struct sink *s, struct uri *u, char *err, size_t errlen)
 {
+    (void)u; /* sink_check_no_target refused a target */
     struct null_conf *c = s->conf;
-    if (u->target[0]) {
-        snprintf(err, errlen, "--sink=null takes no target (got \"%.64s\")", u->target);
-        return -1;
-    }
     struct null_sink *n = calloc(1, sizeof *n);
     if (!n) {
         snprintf(err, errlen, "out of memory");
@@ -101,6 +98,7 @@ const struct sink_ops sink_null_ops = {
     .prefix = "null",
     .opts = NULL_OPTS,
     .conf_size = sizeof(struct null_conf),
+    .check = sink_check_no_target,
     .open = null_open,
     .write = null_write_batch,
     .flush = null_flush,

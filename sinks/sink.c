@@ -62,6 +62,16 @@ static void free_conf(const struct sink_ops *ops, void *conf)
     free(conf);
 }
 
+int sink_check_no_target(const void *conf, const struct uri *u, char *err, size_t errlen)
+{
+    (void)conf;
+    if (u->target[0]) {
+        snprintf(err, errlen, "--sink=%s takes no target (got \"%.64s\")", u->prefix, u->target);
+        return -1;
+    }
+    return 0;
+}
+
 int sink_check(const char *uri, char *err, size_t errlen)
 {
     struct uri u;

@@ -36,6 +36,9 @@ struct sink {
     double flush_deadline;
 };
 
+/* A check for sinks that take no target ("log", not "log:x"). */
+int sink_check_no_target(const void *conf, const struct uri *u, char *err, size_t errlen);
+
 /* Invoke and clear the pending flush callback, if any. */
 void sink_flush_done(struct sink *s, int status);
 

@@ -117,6 +117,7 @@ static void test_refused_at_flag_time(void **state)
                  NULL);
     expect_error("needs org= and bucket=", "--sink=influxdb2:http://h:8086", NULL);
     expect_error("unknown sink \"graphite\"", "--sink=graphite:tcp://h", NULL);
+    expect_error("--sink=log takes no target", "--sink=log:stdout", NULL);
     expect_error("is not http(s)://HOST[:PORT]", "--sink=influxdb:h:8086", NULL);
     expect_error("flag --sink-buffer-size: invalid size \"12Q\"", "--sink-buffer-size=12Q", NULL);
     expect_error("flag --metric-resolution: 0.5s is out of range", "--metric-resolution=0.5s",
