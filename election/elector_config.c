@@ -69,20 +69,52 @@ int elector_check_timing(double lease_duration_s, double renew_deadline_s, doubl
     return 0;
 }
 
+static int check_msg(const char *msg, char *err, size_t errlen)
+{
+    if (!msg)
+        return 0;
+    snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+int elector_check_identity(const char *v, char *err, size_t errlen)
+{
+    if (!v || !v[0])
+        return check_msg("identity is empty: each replica needs a unique identity (e.g. the "
+                         "pod name)",
+                         err, errlen);
+    if (strnlen(v, LEASE_HOLDER_MAX) >= LEASE_HOLDER_MAX)
+        return check_msg("identity is too long (limit 1023 bytes)", err, errlen);
+    return 0;
+}
+
+int elector_check_lease_name(const char *v, char *err, size_t errlen)
+{
+    return check_msg(dns_name_ok(v, LEASE_NAME_MAX - 1, true)
+                         ? NULL
+                         : "lease name must be a DNS subdomain (lowercase alphanumerics, '-', "
+                           "'.')",
+                     err, errlen);
+}
+
+int elector_check_lease_namespace(const char *v, char *err, size_t errlen)
+{
+    return check_msg(dns_name_ok(v, LEASE_NS_MAX - 1, false)
+                         ? NULL
+                         : "lease namespace must be a DNS label (lowercase alphanumerics, '-')",
+                     err, errlen);
+}
+
 int elector_config_validate(const struct elector_config *c, char *err, size_t errlen)
 {
     const char *msg = NULL;
     char timing[160];
-    if (!c->identity || !c->identity[0])
-        msg = "identity is empty: each replica needs a unique identity (e.g. the pod name)";
-    else if (strnlen(c->identity, LEASE_HOLDER_MAX) >= LEASE_HOLDER_MAX)
-        msg = "identity is too long (limit 1023 bytes)";
-    else if (!dns_name_ok(c->lease_name, LEASE_NAME_MAX - 1, true))
-        msg = "lease name must be a DNS subdomain (lowercase alphanumerics, '-', '.')";
-    else if (!dns_name_ok(c->lease_namespace, LEASE_NS_MAX - 1, false))
-        msg = "lease namespace must be a DNS label (lowercase alphanumerics, '-')";
-    else if (elector_check_timing(c->lease_duration_s, c->renew_deadline_s, c->retry_period_s,
-                                  timing, sizeof timing) < 0)
+    if (elector_check_identity(c->identity, err, errlen) < 0 ||
+        elector_check_lease_name(c->lease_name, err, errlen) < 0 ||
+        elector_check_lease_namespace(c->lease_namespace, err, errlen) < 0)
+        return -1;
+    if (elector_check_timing(c->lease_duration_s, c->renew_deadline_s, c->retry_period_s, timing,
+                             sizeof timing) < 0)
         msg = timing;
     else if (!c->cb.on_started_leading || !c->cb.on_stopped_leading)
         msg = "on_started_leading and on_stopped_leading callbacks are required";

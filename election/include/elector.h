@@ -66,6 +66,11 @@ int elector_config_validate(const struct elector_config *cfg, char *err, size_t 
  * Lease): one owner, asked by elector_config_validate and by kubepulse's flags. */
 int elector_check_timing(double lease_duration_s, double renew_deadline_s, double retry_period_s,
                          char *err, size_t errlen);
+/* The other settings' rules, one function each (also kubepulse's flag checks): an identity is
+ * 1 to 1023 bytes, the Lease's name a DNS subdomain, its namespace a DNS label. */
+int elector_check_identity(const char *identity, char *err, size_t errlen);
+int elector_check_lease_name(const char *name, char *err, size_t errlen);
+int elector_check_lease_namespace(const char *ns, char *err, size_t errlen);
 
 /* A new, idle elector on the Lease NS/NAME through kc (borrowed: must outlive
  * the elector). NULL with err filled on a bad config. */

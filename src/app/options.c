@@ -75,6 +75,17 @@ static int check_store_label(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* The elector's rules; "" means "derive it" (the default identity and namespace). */
+static int check_identity(const char *v, char *err, size_t errlen)
+{
+    return *v ? elector_check_identity(v, err, errlen) : 0;
+}
+
+static int check_lease_namespace(const char *v, char *err, size_t errlen)
+{
+    return *v ? elector_check_lease_namespace(v, err, errlen) : 0;
+}
+
 static int check_log_format(const char *v, char *err, size_t errlen)
 {
     if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
@@ -122,11 +133,12 @@ static const struct kp_opt opts[] = {
     {"identity", KP_OPT_STRING, "", OFF(identity),
      "this replica's identity in the Lease; default $POD_NAME, else hostname plus a random "
      "suffix",
-     0, 0, NULL},
+     0, 0, check_identity},
     {"lease-name", KP_OPT_STRING, "kubepulse", OFF(lease_name),
-     "name of the coordination.k8s.io/v1 Lease", 0, 0, NULL},
+     "name of the coordination.k8s.io/v1 Lease", 0, 0, elector_check_lease_name},
     {"lease-namespace", KP_OPT_STRING, "", OFF(lease_namespace),
-     "namespace of the Lease; default the in-cluster namespace, else \"default\"", 0, 0, NULL},
+     "namespace of the Lease; default the in-cluster namespace, else \"default\"", 0, 0,
+     check_lease_namespace},
     /* The three election durations' rules are the elector's (elector_check_timing). */
     {"lease-duration", KP_OPT_DURATION, "15s", OFF(lease_duration_s),
      "how long followers wait after the last observed change before taking over", 0, 0, NULL},

@@ -118,6 +118,15 @@ static void test_refused_at_flag_time(void **state)
     expect_error("needs org= and bucket=", "--sink=influxdb2:http://h:8086", NULL);
     expect_error("unknown sink \"graphite\"", "--sink=graphite:tcp://h", NULL);
     expect_error("--sink=log takes no target", "--sink=log:stdout", NULL);
+    /* the elector's rules for its names, asked at flag time */
+    expect_error("flag --lease-name: lease name must be a DNS subdomain", "--lease-name=Pulse_1",
+                 NULL);
+    expect_error("flag --lease-namespace: lease namespace must be a DNS label",
+                 "--lease-namespace=a.b", NULL);
+    static char longid[1100 + 12];
+    memset(longid, 'x', sizeof longid - 1);
+    memcpy(longid, "--identity=", 11);
+    expect_error("flag --identity: identity is too long", longid, NULL);
     expect_error("is not http(s)://HOST[:PORT]", "--sink=influxdb:h:8086", NULL);
     expect_error("flag --sink-buffer-size: invalid size \"12Q\"", "--sink-buffer-size=12Q", NULL);
     expect_error("flag --metric-resolution: 0.5s is out of range", "--metric-resolution=0.5s",
