@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "quantity.h"
+#include "util.h"
 
 static const char *js(json_object *o, const char *path)
 {
@@ -107,7 +108,7 @@ size_t cache_labels_render(const struct cache_label_policy *lp, json_object *lab
         if (i < n)
             keys[i++] = k;
     }
-    qsort(keys, i, sizeof(*keys), cmp_str);
+    kp_sort(keys, i, sizeof(*keys), cmp_str);
     for (size_t j = 0; j < i; j++) {
         /* not js(): label keys contain dots ("app.kubernetes.io/name") */
         json_object *jv = jo(labels, keys[j]);

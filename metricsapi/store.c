@@ -20,6 +20,7 @@
  * millisecond: start times compare with a millisecond's tolerance).
  */
 #include "mapi_int.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -360,7 +361,7 @@ void mapi_store_commit(struct mapi_store *s)
     struct mapi_set next = {0};
     if (s->pend_failed)
         goto fail;
-    qsort(s->pnodes, s->npnodes, sizeof(*s->pnodes), cmp_node);
+    kp_sort(s->pnodes, s->npnodes, sizeof(*s->pnodes), cmp_node);
     next.nodes = calloc(s->npnodes ? s->npnodes : 1, sizeof(*next.nodes));
     if (!next.nodes)
         goto fail;
@@ -372,7 +373,7 @@ void mapi_store_commit(struct mapi_store *s)
         s->pnodes[i].name = s->pnodes[i].labels = NULL;
         node_keep_prev(nd, mapi_set_node(&s->cur, nd->name));
     }
-    qsort(s->pctrs, s->npctrs, sizeof(*s->pctrs), cmp_pend);
+    kp_sort(s->pctrs, s->npctrs, sizeof(*s->pctrs), cmp_pend);
     if (build_pods(s, &next) < 0)
         goto fail;
     mapi_set_fini(&s->cur);

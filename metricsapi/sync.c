@@ -9,6 +9,7 @@
  * document changes nothing.
  */
 #include "mapi_int.h"
+#include "util.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -226,8 +227,8 @@ int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *
             goto out;
         }
     }
-    qsort(set.nodes, set.nnodes, sizeof(*set.nodes), cmp_node_name);
-    qsort(set.pods, set.npods, sizeof(*set.pods), cmp_pod_key);
+    kp_sort(set.nodes, set.nnodes, sizeof(*set.nodes), cmp_node_name);
+    kp_sort(set.pods, set.npods, sizeof(*set.pods), cmp_pod_key);
     for (size_t i = 1; i < set.nnodes; i++)
         if (!strcmp(set.nodes[i].name, set.nodes[i - 1].name)) {
             fail(err, errlen, "a node twice");
@@ -239,7 +240,7 @@ int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *
             goto out;
         }
     for (size_t i = 0; i < set.npods; i++)
-        qsort(set.pods[i].ctrs, set.pods[i].nctrs, sizeof(*set.pods[i].ctrs), cmp_ctr_name);
+        kp_sort(set.pods[i].ctrs, set.pods[i].nctrs, sizeof(*set.pods[i].ctrs), cmp_ctr_name);
     mapi_store_replace(s, &set);
     rc = 0;
 out:

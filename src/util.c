@@ -233,3 +233,9 @@ double kp_backoff_delay(unsigned attempt, double base_s, double cap_s, double rn
         rnd01 = 0.999999;
     return d * (0.5 + 0.5 * rnd01);
 }
+
+void kp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}

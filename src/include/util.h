@@ -94,6 +94,10 @@ double kp_mono_now(void);
  * (or the current capacity). 0, or -1 on overflow or out of memory (*arr is unchanged). */
 int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);
 
+/* qsort that takes an empty array as it comes (NULL included): qsort itself wants a valid
+ * pointer even for 0 elements (C17 7.22.5), and UBSan holds it to that. */
+void kp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* A non-blocking listening TCP socket on "HOST:PORT", ":PORT" (every address, v4 and v6)
  * or "[v6]:PORT"; *port gets the port bound (for ":0"). The fd, or -1 with err naming addr. */
 int kp_listen_tcp(const char *addr, int *port, char *err, size_t errlen);

@@ -291,10 +291,12 @@ static void test_rfc3339_rejects(void **state)
 static void check_size(const char *s, int rc, uint64_t want)
 {
     uint64_t v = 12345;
+    const char *shown = s ? s : "(NULL)"; /* gcc -O3 proves s may be NULL for %s */
     if (kp_parse_size(s, &v) != rc)
-        fail_msg("'%s': not %s", s, rc ? "refused" : "accepted");
+        fail_msg("'%s': not %s", shown, rc ? "refused" : "accepted");
     if (rc == 0 && v != want)
-        fail_msg("'%s' read as %llu, not %llu", s, (unsigned long long)v, (unsigned long long)want);
+        fail_msg("'%s' read as %llu, not %llu", shown, (unsigned long long)v,
+                 (unsigned long long)want);
 }
 
 static void test_parse_size(void **state)
