@@ -5,6 +5,7 @@
   and pre-filled with one point per measurement in Heapster's exact field types
   (data/heapster_metric_types.tsv, from Heapster's metrics/core/metrics.go) takes every point
   of kubepulse's cycles: nothing rejected, each measurement keeps one field type, Heapster's;
+  the same with Heapster's withfields=true layout (measurement "cpu", field "usage_rate");
 - kubepulse's own database is created as Heapster's: a default retention policy "default",
   forever (or retention=D long);
 - the four tags Heapster's sink never wrote (pod_id, namespace_id, hostname, host_id) are
@@ -89,6 +90,16 @@ def wait_node_points(cluster, db: str, since_ns: int):
     return wait_for(ready, timeout=30, interval=0.5, what="kubepulse's node points")
 
 
+def assert_nothing_rejected(kp):
+    m = status_metrics(kp)
+    rejected = [v for k, v in m.items()
+                if k.startswith("kubepulse_sink_points_dropped_total") and 'reason="rejected"' in k]
+    written = [v for k, v in m.items() if k.startswith("kubepulse_sink_points_written_total")]
+    assert rejected == [0] and written and written[0] > 0, {
+        k: v for k, v in m.items() if k.startswith("kubepulse_sink_points")}
+    assert "field type conflict" not in kp.log()
+
+
 def test_writes_into_heapsters_database(sims, cluster, procs, tmp_path):
     db = f"hs_{secrets.token_hex(3)}"
     cluster.influx_query(f'CREATE DATABASE "{db}" WITH NAME "default"')  # Heapster's query
@@ -105,13 +116,7 @@ def test_writes_into_heapsters_database(sims, cluster, procs, tmp_path):
     rows = wait_node_points(cluster, db, since)
     assert all(isinstance(r["value"], int) for r in rows), rows
     time.sleep(2.5)  # a few more cycles: every measurement written, filesystem ones too
-    m = status_metrics(kp)
-    rejected = [v for k, v in m.items()
-                if k.startswith("kubepulse_sink_points_dropped_total") and 'reason="rejected"' in k]
-    written = [v for k, v in m.items() if k.startswith("kubepulse_sink_points_written_total")]
-    assert rejected == [0] and written and written[0] > 0, {
-        k: v for k, v in m.items() if k.startswith("kubepulse_sink_points")}
-    assert "field type conflict" not in kp.log()
+    assert_nothing_rejected(kp)
     got = field_types(cluster, db)
     written = [n for n in got if cluster.influx_rows(
         f'SELECT count("value") FROM "{n}" WHERE time > {since}', db)]
@@ -146,3 +151,40 @@ def test_creates_heapsters_retention_policy_and_drops_its_four_tags(sims, cluste
     keys = tag_keys(cluster, db_ids, "cpu/usage_rate")
     # host_id is a Node's spec.providerID, which the simulated Nodes do not have
     assert IDS - {"host_id"} <= keys, keys
+
+
+def test_writes_into_heapsters_withfields_database(sims, cluster, procs, tmp_path):
+    """Heapster's withfields=true layout: measurement "cpu", field "usage_rate" (its sink split
+    the metric name at the first '/'; "uptime" kept the field "value")."""
+    db = f"hsf_{secrets.token_hex(3)}"
+    cluster.influx_query(f'CREATE DATABASE "{db}" WITH NAME "default"')
+    groups: dict[str, dict[str, str]] = {}
+    for name, t in heapster_types().items():
+        meas, _, field = name.partition("/")
+        groups.setdefault(meas, {})[field or "value"] = t
+    then = time.time_ns() - 3600 * 10**9
+    lines = []
+    for meas, fields in sorted(groups.items()):
+        vals = ",".join(f"{f}={'7i' if t == 'int' else '7.5'}" for f, t in sorted(fields.items()))
+        lines.append(f"{meas},cluster_name=default,nodename=heapster-node,type=node {vals} {then}")
+    cluster.influx_write(lines, db)
+    since = time.time_ns()
+    kp = run_kubepulse(cluster, procs, tmp_path, "kp-heapster-wf", f"db={db}&withfields=true")
+
+    def ready():
+        try:
+            rows = cluster.influx_rows(
+                f'SELECT "usage_rate", "nodename" FROM "cpu" WHERE "type" = \'node\' AND '
+                f'"nodename" =~ /^{PREFIX}/ AND time > {since}', db)
+        except InfluxError:
+            return None
+        return rows if len({r["nodename"] for r in rows}) == 2 else None
+    rows = wait_for(ready, timeout=30, interval=0.5, what="kubepulse's grouped node points")
+    assert all(isinstance(r["usage_rate"], int) for r in rows), rows
+    time.sleep(2.5)
+    assert_nothing_rejected(kp)
+    got = field_types(cluster, db)
+    for meas, fields in got.items():
+        want = {f"{f}:{'integer' if t == 'int' else 'float'}"
+                for f, t in groups.get(meas, {}).items()}
+        assert fields <= want, (meas, fields - want)
