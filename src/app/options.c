@@ -143,7 +143,9 @@ static const struct kp_opt opts[] = {
     {"lease-duration", KP_OPT_DURATION, "15s", OFF(lease_duration_s),
      "how long followers wait after the last observed change before taking over", 0, 0, NULL},
     {"renew-deadline", KP_OPT_DURATION, "10s", OFF(renew_deadline_s),
-     "the leader steps down when it could not renew for this long", 0, 0, NULL},
+     "the leader steps down when it could not renew for this long (client-go's rules: "
+     "lease-duration > renew-deadline > 1.2 x retry-period, each at least 1s)",
+     0, 0, NULL},
     {"retry-period", KP_OPT_DURATION, "2s", OFF(retry_period_s),
      "interval between renew and acquire attempts", 0, 0, NULL},
     {"metric-resolution", KP_OPT_DURATION, "15s", OFF(metric_resolution_s),

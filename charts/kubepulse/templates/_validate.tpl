@@ -37,6 +37,9 @@ metric-allow: string
 metric-deny: string
 namespace-include: string
 namespace-exclude: string
+label-separator: string
+ignore-label: list
+store-label: list
 source: string
 sink: list
 sink-batch-lines: int 1 10000000
