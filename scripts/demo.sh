@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# demo.sh — kubepulse's main job, end to end, on one machine (README.md, "The two commands").
+# demo.sh — kubepulse's main job, end to end, on one machine (README.md, "The two commands"):
+# the Helm chart's pods on three real Kubernetes nodes, scraping real kubelets.
 #
-# Installs the Debian packages and builds the test servers (once per machine), builds
-# kubepulse (Release, build-demo/), then starts a real local control plane (etcd +
-# kube-apiserver) and InfluxDB (tests/infra/up.sh), a kubelet simulator playing 10 nodes of
-# 30 pods each (tests/sim), and three kubepulse replicas racing for the Lease. The replicas
-# run as a ServiceAccount with exactly the chart's RBAC and a bound token, as in a cluster.
-# It shows the Lease holder and what reached InfluxDB, fails the leader over with SIGTERM
-# (and prints how long the takeover took), restarts that replica, and keeps running until
-# Ctrl-C, which stops everything it started, by pid.
+# Installs the Debian packages and builds the servers (once per machine: kube-apiserver,
+# kubelet, controller-manager, scheduler, helm), builds the container image from the Dockerfile
+# (scripts/build-image.sh, cached), then starts a local cluster with three real nodes on
+# 127.0.0.2-4, each a kubelet with its own containerd (tests/infra/up.sh --with-node), and
+# InfluxDB. It imports the image into the nodes, runs a CPU- and memory-burning Deployment,
+# and `helm install`s charts/kubepulse: three replicas, one per node, racing for the Lease.
+# It shows the pods, the Lease holder (a pod), what reached InfluxDB next to what a kubelet
+# serves itself, deletes the leader pod with kubectl (and prints how long the takeover took),
+# shows the replacement pod following, and keeps running until Ctrl-C, which stops
+# everything it started, by pid.
 #
-# Usage: scripts/demo.sh [--once]
-#   --once   stop after the failover and the restart instead of waiting for Ctrl-C (CI)
+# Usage: scripts/demo.sh [--once] [--simulated]
+#   --once        stop after the failover instead of waiting for Ctrl-C (CI)
+#   --simulated   the simulated demo instead (scripts/demo-simulated.sh: 10 simulated kubelets
+#                 x 30 pods, kubepulse as host processes); also what runs, after one line
+#                 saying why, on a machine that cannot run containers
 #
-# Environment: KP_DEMO_DIR (state, logs; default /tmp/kubepulse-demo), KP_DEMO_NODES (10),
-# KP_DEMO_PODS (30), KP_DEMO_RESOLUTION (--metric-resolution, default 15s), KP_DEMO_ADDR_BASE
-# (the first simulated kubelet's loopback address, default 127.42.0.1; node i listens on the
-# i-th address from it, port 10250).
+# Environment: KP_DEMO_DIR (state, logs; default /tmp/kubepulse-demo-node),
+# KP_DEMO_RESOLUTION (the chart's metricResolution, default 15s).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,24 +29,25 @@ cd "$root"
 source tests/infra/lib.sh
 
 once=false
+simulated=false
+pass=()
 for arg in "$@"; do
     case "$arg" in
-    --once) once=true ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    --once) once=true; pass+=(--once) ;;
+    --simulated) simulated=true ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
+[[ "$simulated" == false ]] || exec scripts/demo-simulated.sh "${pass[@]}"
 
-DIR="${KP_DEMO_DIR:-/tmp/kubepulse-demo}"
-NODES="${KP_DEMO_NODES:-10}"
-PODS="${KP_DEMO_PODS:-30}"
+DIR="${KP_DEMO_DIR:-/tmp/kubepulse-demo-node}"
 RESOLUTION="${KP_DEMO_RESOLUTION:-15s}"
-ADDR_BASE="${KP_DEMO_ADDR_BASE:-127.42.0.1}"
-NS=kubepulse           # the ServiceAccount's and the Lease's namespace
-SA=kubepulse
+NS=kubepulse           # the release's namespace: its ServiceAccount and Lease live there
+RELEASE=kubepulse
 LEASE=kubepulse
-REPLICAS=3
-BUILD=build-demo
+WORK_NS=demo           # the burning workload
+IMAGE_TAR="$KP_CACHE/images/kubepulse.tar"
 
 step() { printf '\n\033[1m==> [%s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
 info() { printf '    %s\n' "$*"; }
@@ -51,16 +56,22 @@ die() {
     exit 1
 }
 
+# ---- 1. can this machine run containers at all? ----------------------------------------------
+
+tests/infra/install-deps.sh >/dev/null 2>&1 || tests/infra/install-deps.sh
+if ! why="$(tests/infra/node.sh check 2>&1)"; then
+    echo "demo.sh: this machine cannot run containers (${why:-node.sh check failed}); running the simulated demo (scripts/demo.sh --simulated)"
+    exec scripts/demo-simulated.sh "${pass[@]}"
+fi
+
 started_infra=false
 cleanup() {
-    local rc=$? i
+    local rc=$?
     trap - EXIT INT TERM
     if [[ "$started_infra" == true ]]; then
-        step "stopping everything demo.sh started (by pid)"
-        for ((i = 0; i < REPLICAS; i++)); do kp_stop "$DIR" "kubepulse-$i" TERM 10; done
-        kp_stop "$DIR" kubeletsim TERM 10
+        step "stopping everything demo.sh started (nodes, pods, control plane, InfluxDB; by pid)"
         tests/infra/down.sh "$DIR" >/dev/null 2>&1 || true
-        info "logs and data kept in $DIR (kubepulse-N.log, kubeletsim.log, influx.log, ...)"
+        info "logs and data kept in $DIR (node-N-kubelet.log, apiserver.log, influx.log, ...)"
     fi
     exit "$rc"
 }
@@ -71,25 +82,29 @@ trap 'exit 143' TERM
 # ---- helpers -------------------------------------------------------------------------------
 
 kubectl_() { "$KP_KUBECTL" --kubeconfig "$KP_KUBECONFIG" "$@"; }
-
-port_of() { echo "${PORTS[$1]}"; }
-status_of() { curl -sf --max-time 2 "http://127.0.0.1:$(port_of "$1")/status"; }
-# Index of the replica that leads (per its own /status), or nothing.
-leader_index() {
-    local i
-    for ((i = 0; i < REPLICAS; i++)); do
-        [[ "$(status_of "$i" 2>/dev/null | jq -r .leading 2>/dev/null)" == true ]] &&
-            { echo "$i"; return 0; }
-    done
-    return 0
+helm_() {
+    HELM_CACHE_HOME="$DIR/helm/cache" HELM_CONFIG_HOME="$DIR/helm/config" \
+        HELM_DATA_HOME="$DIR/helm/data" "$HELM" --kubeconfig "$KP_KUBECONFIG" "$@"
 }
-holder() { kubectl_ get lease "$LEASE" -n "$NS" -o jsonpath='{.spec.holderIdentity}'; }
+# The Lease's holder, straight from the API server (curl: a poll every few ms is cheap).
+holder() {
+    curl -sf --max-time 2 --cacert "$KP_CA_CERT" --cert "$KP_ADMIN_CERT" --key "$KP_ADMIN_KEY" \
+        "$KP_APISERVER/apis/coordination.k8s.io/v1/namespaces/$NS/leases/$LEASE" |
+        jq -r '.spec.holderIdentity // ""'
+}
+pods_json() { kubectl_ get pods -n "$NS" -l "app.kubernetes.io/instance=$RELEASE" -o json; }
+ready_pods() { # names of the Ready, not terminating pods
+    pods_json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) |
+        select(any(.status.conditions[]?; .type == "Ready" and .status == "True")) |
+        .metadata.name'
+}
+pod_ip() { kubectl_ get pod "$1" -n "$NS" -o jsonpath='{.status.podIP}'; }
+status_of() { curl -sf --max-time 2 "http://$(pod_ip "$1"):$PORT/status"; }
 
 influx() { # QUERY -> InfluxDB's JSON
     curl -sfG --max-time 10 "$KP_INFLUX_URL/query" --data-urlencode db=k8s \
         --data-urlencode "q=$1"
 }
-# Print an InfluxQL result as a small table: one line per row, tags first.
 influx_table() { # TITLE QUERY [first column: 1 to show the time]
     local title="$1" q="$2" first="${3:-1}" out
     out="$(influx "$q")" || die "InfluxDB query failed: $q"
@@ -104,27 +119,6 @@ influx_table() { # TITLE QUERY [first column: 1 to show the time]
         <<<"$out" | sed 's/^/        /'
 }
 
-start_replica() { # INDEX
-    local i="$1"
-    kp_save_args "$DIR" "kubepulse-$i" "$root/$BUILD/src/kubepulse" \
-        --kubeconfig="$DIR/demo/kubepulse.kubeconfig" --identity="kubepulse-$i" \
-        --lease-namespace="$NS" --lease-name="$LEASE" --listen="127.0.0.1:${PORTS[$i]}" \
-        --metric-resolution="$RESOLUTION" --sink="influxdb:$KP_INFLUX_URL?db=k8s"
-    kp_spawn "$DIR" "kubepulse-$i"
-    info "kubepulse-$i: status http://127.0.0.1:${PORTS[$i]}/status, log $DIR/kubepulse-$i.log"
-}
-
-check_alive() {
-    local i
-    for ((i = 0; i < REPLICAS; i++)); do
-        kp_server_pid "$DIR" "kubepulse-$i" >/dev/null ||
-            die "kubepulse-$i exited; last lines of $DIR/kubepulse-$i.log:
-$(tail -n 15 "$DIR/kubepulse-$i.log")"
-    done
-    kp_server_pid "$DIR" kubeletsim >/dev/null ||
-        die "the kubelet simulator exited; see $DIR/kubeletsim.log"
-}
-
 wait_until() { # TIMEOUT_S WHAT COMMAND...
     local timeout="$1" what="$2" t0
     shift 2
@@ -134,191 +128,190 @@ wait_until() { # TIMEOUT_S WHAT COMMAND...
         sleep 0.2
     done
 }
+three_ready() { [[ "$(ready_pods | wc -l)" -eq 3 ]]; }
 
-# ---- 1. dependencies and builds -------------------------------------------------------------
+# ---- 2. builds -------------------------------------------------------------------------------
 
-step "installing Debian packages (only what is missing)"
-tests/infra/install-deps.sh
-step "building the test servers: kube-apiserver and kubectl (cached in ~/.cache/kubepulse)"
-tests/infra/build-servers.sh
-step "building the kubelet simulator"
-SIM="$(tests/sim/build.sh)"
-info "$SIM"
-step "building kubepulse (Release, $BUILD/)"
-mkdir -p "$BUILD"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF >"$BUILD/demo-build.log" 2>&1 ||
-    { tail -n 30 "$BUILD/demo-build.log"; die "cmake configure failed (log: $BUILD/demo-build.log)"; }
-cmake --build "$BUILD" --target kubepulse >>"$BUILD/demo-build.log" 2>&1 ||
-    { tail -n 30 "$BUILD/demo-build.log"; die "build failed (log: $BUILD/demo-build.log)"; }
-"$BUILD/src/kubepulse" --version | sed 's/^/    /'
+step "building the servers: kube-apiserver, kubectl, kubelet, controller-manager, scheduler (cached in ~/.cache/kubepulse)"
+tests/infra/build-servers.sh --with-node >/dev/null
+step "building helm (cached)"
+HELM="$(scripts/build-helm.sh)"
+info "$HELM"
+step "building the kubepulse image from the Dockerfile (scripts/build-image.sh; cached after the first time)"
+t0=$(kp_now_ms)
+scripts/build-image.sh --output "$IMAGE_TAR" 2>"$KP_CACHE/images/build-image.log" >/dev/null ||
+    { tail -n 30 "$KP_CACHE/images/build-image.log"; die "the image build failed"; }
+grep -E 'image localhost|checking' "$KP_CACHE/images/build-image.log" | sed 's/^/    /'
+info "image ready in $(kp_secs_since "$t0")s: $IMAGE_TAR"
 
-# ---- 2. the control plane, InfluxDB, the kubelets -------------------------------------------
+# ---- 3. the cluster ------------------------------------------------------------------------
 
-step "starting etcd, kube-apiserver and InfluxDB in $DIR (tests/infra/up.sh)"
+step "starting etcd, kube-apiserver, InfluxDB, controller-manager, scheduler and 3 real nodes in $DIR"
 started_infra=true
-tests/infra/up.sh "$DIR" >/dev/null || die "tests/infra/up.sh failed (logs in $DIR)"
+mkdir -p "$DIR"
+tests/infra/up.sh --with-node "$DIR" >/dev/null 2>"$DIR/up.log" ||
+    { tail -n 20 "$DIR/up.log"; die "tests/infra/up.sh --with-node failed (log: $DIR/up.log)"; }
 # shellcheck disable=SC1091
 source "$DIR/env"
 DIR="$KP_STATE_DIR"
-mkdir -p "$DIR/demo"
+grep -E 'Ready and schedulable|all servers up' "$DIR/up.log" | sed 's/^\[[0-9:]*\] /    /'
+kubectl_ get nodes -o wide | sed 's/^/    /'
 info "API server $KP_APISERVER, InfluxDB $KP_INFLUX_URL"
 
-step "creating ServiceAccount $NS/$SA with the chart's RBAC, and a bound token for it"
-# The chart's ClusterRole (read-only: nodes, the kubelets' Summary API as nodes/stats, pods
-# and namespaces) and Role (the Lease, events). The chart also pins the Lease's get/update/
-# list/watch to its name; mint-token.sh grants per resource, which is enough to show least
-# privilege: no nodes/proxy, no secrets, no writes outside the namespace.
-tests/infra/mint-token.sh "$DIR" "$NS" "$SA" --duration 24h \
-    --cluster-rule list,watch:nodes \
-    --cluster-rule get:nodes/stats \
-    --cluster-rule list,watch:pods,namespaces \
-    --rule get,list,watch,create,update:leases.coordination.k8s.io \
-    --rule create:events >"$DIR/demo/token.tmp"
-install -m 600 "$DIR/demo/token.tmp" "$DIR/demo/token" && rm -f "$DIR/demo/token.tmp"
-cat >"$DIR/demo/kubepulse.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: demo
-  cluster: {server: "$KP_APISERVER", certificate-authority: "$KP_CA_CERT"}
-users:
-- name: $SA
-  user: {tokenFile: "$DIR/demo/token"}
-contexts:
-- name: demo
-  context: {cluster: demo, user: $SA, namespace: $NS}
-current-context: demo
+step "importing the image into every node's containerd (no registry here)"
+tests/infra/node.sh import "$DIR" "$IMAGE_TAR" >/dev/null 2>&1 || die "node.sh import failed"
+info "localhost/kubepulse:0.1.0 on ${KP_NODE_NAMES//,/, }"
+
+step "a workload that burns CPU and memory: Deployment $WORK_NS/burner, 3 pods in their own network namespaces"
+kubectl_ create namespace "$WORK_NS" >/dev/null
+kubectl_ apply -n "$WORK_NS" -f - >/dev/null <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: burner}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: burner}}
+  template:
+    metadata: {labels: {app: burner}}
+    spec:
+      enableServiceLinks: false
+      automountServiceAccountToken: false
+      dnsPolicy: None
+      dnsConfig: {nameservers: [127.0.0.1]}
+      containers:
+        - name: burn
+          image: $KP_NODE_WORKLOAD_IMAGE
+          imagePullPolicy: Never
+          command: [burn, --cpu, "150", --mem, "40"]
 EOF
-chmod 600 "$DIR/demo/kubepulse.kubeconfig"
-info "kubeconfig $DIR/demo/kubepulse.kubeconfig (tokenFile: the token never appears on a command line)"
-[[ "$(kubectl_ auth can-i get nodes --subresource=proxy --as="system:serviceaccount:$NS:$SA" \
-    2>/dev/null || true)" == no ]] ||
-    die "the ServiceAccount may use nodes/proxy: RBAC is wider than intended"
 
-step "starting the kubelet simulator: $NODES nodes x $PODS pods, TLS from the cluster CA"
-# The kubelets accept the ServiceAccount's token, as a kubelet does after its TokenReview
-# and a nodes/stats SubjectAccessReview.
-kp_save_args "$DIR" kubeletsim "$SIM" -nodes "$NODES" -pods "$PODS" \
-    -ca-cert "$KP_CA_CERT" -ca-key "$KP_CA_KEY" -token-file "$DIR/demo/token" \
-    -addr-base "$ADDR_BASE" -control 127.0.0.1:0 -manifest "$DIR/demo/manifest.json"
-kp_spawn "$DIR" kubeletsim
-wait_until 60 "the kubelet simulator" grep -q "kubeletsim ready" "$DIR/kubeletsim.log"
-CONTROL="$(grep -o 'kubeletsim ready.*control=[0-9.:]*' "$DIR/kubeletsim.log" | tail -n 1 |
-    sed 's/.*control=//')"
-info "kubelets ready; control endpoint $CONTROL"
-step "registering the nodes and pods in the API server (tests/sim/register.py)"
-KP_KUBECTL="$KP_KUBECTL" KP_KUBECONFIG="$KP_KUBECONFIG" \
-    python3 tests/sim/register.py --control "$CONTROL" >"$DIR/demo/register.log" 2>&1 ||
-    { cat "$DIR/demo/register.log"; die "register.py failed"; }
-sed 's/^/    /' "$DIR/demo/register.log"
-info "$(kubectl_ get nodes --no-headers | wc -l) nodes, $(kubectl_ get pods -A --no-headers | wc -l) pods"
+# ---- 4. helm install -----------------------------------------------------------------------
 
-# ---- 3. three replicas --------------------------------------------------------------------
+api_host="${KP_APISERVER#https://}"
+api_port="${api_host##*:}"
+api_host="${api_host%:*}"
+read -r PORT <<<"$(kp_free_ports "$DIR" 1)"
+step "helm install $RELEASE charts/kubepulse -n $NS"
+cat >"$DIR/demo-values.yaml" <<EOF
+# What this machine needs (docs/deploy.md, "hostNetwork clusters without kube-proxy"):
+# only loopback exists, so the pods use their node's network and reach the API server, the
+# kubelets and InfluxDB on 127.x; DNS stays on 127.0.0.1.
+hostNetwork: true
+apiServer: {host: "$api_host", port: $api_port}
+dnsPolicy: None
+dnsConfig: {nameservers: [127.0.0.1]}
+containerPort: $PORT
+metricResolution: $RESOLUTION
+sinks: ["influxdb:$KP_INFLUX_URL?db=k8s"]
+EOF
+sed 's/^/    /' "$DIR/demo-values.yaml"
+kubectl_ create namespace "$NS" >/dev/null
+t0=$(kp_now_ms)
+helm_ install "$RELEASE" charts/kubepulse -n "$NS" -f "$DIR/demo-values.yaml" \
+    --set image.repository=localhost/kubepulse >"$DIR/helm-install.log" 2>&1 ||
+    { cat "$DIR/helm-install.log"; die "helm install failed"; }
+wait_until 120 "3 Ready kubepulse pods" three_ready
+info "3 pods Ready $(kp_secs_since "$t0")s after helm install"
+kubectl_ get pods -n "$NS" -o wide | sed 's/^/    /'
+kubectl_ get pods -n "$WORK_NS" -o wide | sed 's/^/    /'
 
-step "starting $REPLICAS kubepulse replicas (--metric-resolution=$RESOLUTION)"
-read -r -a PORTS <<<"$(kp_free_ports "$DIR" "$REPLICAS")"
-for ((i = 0; i < REPLICAS; i++)); do start_replica "$i"; done
-wait_until 30 "a leader" test -n "$(leader_index)"
-check_alive
+# ---- 5. the leader and its data ------------------------------------------------------------
 
-step "the Lease"
+step "the Lease: its holder is a pod"
+wait_until 30 "a holder" test -n "$(holder)"
 kubectl_ get lease "$LEASE" -n "$NS" | sed 's/^/    /'
-L="$(leader_index)"
-info "holder: $(holder) (its /status says leading=true; the others follow)"
+L="$(holder)"
+for p in $(ready_pods); do
+    info "$p on $(kubectl_ get pod "$p" -n "$NS" -o jsonpath='{.spec.nodeName}'): $(status_of "$p" |
+        jq -r '"leading=\(.leading), holder \(.holder), \(.collector.cycles) cycles"')"
+done
 
-step "waiting for two scrape cycles to reach InfluxDB"
+step "waiting for two scrape cycles of the leader to reach InfluxDB"
 two_cycles_written() {
-    local s
-    s="$(status_of "$L")" || return 1
-    jq -e '.collector.cycles >= 2 and .sinks[0].pointsWritten > 0 and
-           .sinks[0].pointsBuffered == 0' <<<"$s" >/dev/null
+    status_of "$L" | jq -e '.collector.cycles >= 2 and .sinks[0].pointsWritten > 0' >/dev/null
 }
 res_s="$(awk -v r="$RESOLUTION" 'BEGIN { sub(/s$/, "", r); print int(r + 0.5) }')"
-wait_until $((3 * res_s + 20)) "two cycles written by the leader" two_cycles_written
-check_alive
-export L
-status_of "$L" | jq -r '"    leader kubepulse-\(env.L): \(.collector.cycles) cycles, last took \(.collector.durationSeconds * 1000 | floor) ms, \(.collector.nodesCached) nodes, \(.collector.podsCached) pods cached, \(.sinks[0].pointsWritten) points written"'
+wait_until $((3 * res_s + 30)) "two cycles written by the leader" two_cycles_written
 
-step "what InfluxDB holds (database k8s, Heapster's schema)"
+step "what InfluxDB holds (database k8s, Heapster's schema), from the real kubelets"
 window="time > now() - $((2 * res_s + 5))s"
-influx_table "cluster CPU usage (millicores):" \
+influx_table "cluster CPU usage (millicores) and memory (MiB):" \
     "SELECT last(value) AS millicores FROM \"cpu/usage_rate\" WHERE type = 'cluster'"
-influx_table "cluster memory usage (MiB):" \
-    "SELECT last(value) / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'cluster'"
-influx_table "memory usage by namespace (MiB):" \
-    "SELECT last(value) / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'ns' GROUP BY namespace_name"
+influx_table "" "SELECT last(value) / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'cluster'"
+influx_table "nodes: memory working set (MiB):" \
+    "SELECT last(value) / 1048576 AS MiB FROM \"memory/working_set\" WHERE type = 'node' GROUP BY nodename"
 influx_table "top 5 pods by cpu/usage_rate (millicores):" \
     "SELECT top(value, pod_name, namespace_name, 5) FROM \"cpu/usage_rate\" WHERE type = 'pod' AND $window"
-influx_table "nodes with points:" \
-    "SELECT count(value) AS points FROM \"memory/working_set\" WHERE type = 'node' AND $window GROUP BY nodename"
 
-# ---- 4. failover ---------------------------------------------------------------------------
-
-step "SIGTERM to the leader, kubepulse-$L (pid $(cat "$DIR/kubepulse-$L.pid"))"
-old="$L"
-old_pid="$(cat "$DIR/kubepulse-$old.pid")"
-t0=$(date +%s%N)
-kill -TERM "$old_pid"
-new=""
-while [[ -z "$new" ]]; do
-    for ((i = 0; i < REPLICAS; i++)); do
-        [[ "$i" != "$old" ]] || continue
-        if [[ "$(status_of "$i" 2>/dev/null | jq -r .leading 2>/dev/null)" == true ]]; then
-            new="$i"
-            break
-        fi
+step "the same numbers from a kubelet itself (GET /stats/summary with a token that has nodes/stats)"
+token="$(tests/infra/mint-token.sh "$DIR" "$WORK_NS" stats-reader --duration 1h \
+    --cluster-rule get:nodes/stats)"
+node="${KP_NODE_NAMES%%,*}"
+# Read the kubelet until kubepulse has written a point for a sample the demo also read.
+declare -A served=()
+match=""
+t0=$(kp_now_ms)
+while [[ -z "$match" ]]; do
+    (($(kp_now_ms) - t0 < (2 * res_s + 20) * 1000)) || die "no common sample with kubelet $node"
+    summary="$(curl -sf --max-time 5 --cacert "$KP_NODE_1_KUBELET_CA" \
+        -H "Authorization: Bearer $token" "$KP_NODE_1_KUBELET_URL/stats/summary")" ||
+        die "could not read $KP_NODE_1_KUBELET_URL/stats/summary"
+    served["$(jq -r .node.cpu.time <<<"$summary")"]="$(jq -r \
+        '"cpu.usageCoreNanoSeconds \(.node.cpu.usageCoreNanoSeconds), memory.workingSetBytes \(.node.memory.workingSetBytes)"' \
+        <<<"$summary")"
+    for t in $(influx "SELECT value FROM \"memory/working_set\" WHERE type = 'node' AND nodename = '$node' AND time > now() - 2m" |
+        jq -r '.results[0].series[0].values[]?[0]'); do
+        [[ -z "${served[$t]:-}" ]] || match="$t"
     done
-    (($(date +%s%N) - t0 < 10000000000)) || die "no replica took over within 10 s"
+    [[ -n "$match" ]] || sleep 1
+done
+info "kubelet $node served at sample time $match: ${served[$match]}"
+influx_table "kubepulse's points in InfluxDB for that sample:" \
+    "SELECT value FROM \"cpu/usage\", \"memory/working_set\" WHERE type = 'node' AND nodename = '$node' AND time = '$match'" 0
+
+# ---- 6. failover ---------------------------------------------------------------------------
+
+step "kubectl delete pod $L (the leader; the kubelet stops it gracefully)"
+before="$(ready_pods | sort)"
+t0=$(date +%s%N)
+kubectl_ delete pod "$L" -n "$NS" --wait=false | sed 's/^/    /'
+new=""
+until [[ -n "$new" && "$new" != "$L" ]]; do
+    new="$(holder)"
+    (($(date +%s%N) - t0 < 20000000000)) || die "no new holder within 20 s"
+    sleep 0.01
 done
 t1=$(date +%s%N)
-for ((k = 0; k < 100; k++)); do kp_pid_is_ours "$old_pid" "$DIR" || break; sleep 0.1; done
-kp_pid_is_ours "$old_pid" "$DIR" && die "kubepulse-$old did not exit within 10 s of SIGTERM"
-wait "$old_pid" 2>/dev/null || true
-t2=$(date +%s%N)
-info "new holder: $(holder) (kubepulse-$new)"
-info "failover: kubepulse-$new led $(((t1 - t0) / 1000000)) ms after the SIGTERM (measured by polling /status)"
-info "kubepulse-$old flushed its sink, released the Lease and exited within $(((t2 - t0) / 1000000)) ms"
-grep -E 'shutting down|released|stopped' "$DIR/kubepulse-$old.log" | tail -n 3 | sed 's/^/      /'
-
-step "restarting kubepulse-$old: it joins as a follower"
-rm -f "$DIR/kubepulse-$old.pid"
-kp_spawn "$DIR" "kubepulse-$old"
+info "new holder: $new, $(((t1 - t0) / 1000000)) ms after kubectl delete (the old leader released the Lease on SIGTERM)"
+wait_until 120 "the replacement pod" three_ready
+fresh="$(comm -13 <(echo "$before") <(ready_pods | sort) | head -n 1)"
+info "replacement pod $fresh on $(kubectl_ get pod "$fresh" -n "$NS" -o jsonpath='{.spec.nodeName}'): $(status_of "$fresh" |
+    jq -r '"leading=\(.leading), following \(.holder)"')"
+kubectl_ get lease "$LEASE" -n "$NS" | sed 's/^/    /'
 L="$new"
-ready() { curl -sf --max-time 2 "http://127.0.0.1:${PORTS[$old]}/readyz" >/dev/null; }
-wait_until 30 "kubepulse-$old to be ready" ready
-check_alive
-[[ "$(status_of "$old" | jq -r .leading)" == false ]] || die "the restarted replica leads"
-info "kubepulse-$old: ready, following $(status_of "$old" | jq -r .holder)"
-
-step "the new leader keeps writing"
-before="$(status_of "$new" | jq .collector.cycles)"
-more_cycles() {
-    status_of "$new" | jq -e --argjson b "$before" \
-        '.collector.cycles >= $b + 1 and .sinks[0].pointsBuffered == 0' >/dev/null
-}
+before_cycles="$(status_of "$L" | jq .collector.cycles)"
+more_cycles() { status_of "$L" | jq -e --argjson b "$before_cycles" '.collector.cycles >= $b + 1' >/dev/null; }
 wait_until $((2 * res_s + 20)) "a cycle of the new leader" more_cycles
-influx_table "cluster memory usage, last 3 points (one per interval, across the failover):" \
-    "SELECT value / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'cluster' ORDER BY time DESC LIMIT 3" 0
+influx_table "cluster memory usage, last 4 points (one per interval, across the failover):" \
+    "SELECT value / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'cluster' ORDER BY time DESC LIMIT 4" 0
 
 if [[ "$once" == true ]]; then
     step "--once: done"
     exit 0
 fi
 
-step "running; Ctrl-C stops everything. Status pages:"
-for ((i = 0; i < REPLICAS; i++)); do
-    info "kubepulse-$i  http://127.0.0.1:${PORTS[$i]}/status  /metrics  /healthz  /readyz"
-done
-info "InfluxDB      $KP_INFLUX_URL   (database k8s)"
-info "kubectl       $KP_KUBECTL --kubeconfig $KP_KUBECONFIG get lease $LEASE -n $NS"
+step "running; Ctrl-C stops everything. Try:"
+info "$KP_KUBECTL --kubeconfig $KP_KUBECONFIG -n $NS get lease,pods -o wide"
+info "$KP_KUBECTL --kubeconfig $KP_KUBECONFIG -n $NS delete pod \$(... get lease $LEASE -o jsonpath='{.spec.holderIdentity}')"
+info "curl http://<pod IP>:$PORT/status   (pod IP = its node's address, 127.0.0.2-4)"
+info "InfluxDB $KP_INFLUX_URL (database k8s)"
 while true; do
     sleep 30 &
     wait $! || true
-    check_alive
-    L="$(leader_index)"
-    if [[ -n "$L" ]]; then
-        status_of "$L" | jq -r '"    [\(now | strftime("%H:%M:%S"))] holder \(.holder): \(.collector.cycles) cycles, \(.sinks[0].pointsWritten) points written, \(.sinks[0].pointsDropped) dropped"'
+    h="$(holder)"
+    if [[ -n "$h" ]] && s="$(status_of "$h" 2>/dev/null)"; then
+        jq -r '"    [\(now | strftime("%H:%M:%S"))] holder \(.holder): \(.collector.cycles) cycles, \(.sinks[0].pointsWritten) points written"' <<<"$s"
     else
-        info "[$(date +%H:%M:%S)] no leader right now (holder in the Lease: $(holder))"
+        info "[$(date +%H:%M:%S)] holder: ${h:-none}"
     fi
 done
