@@ -216,10 +216,19 @@ def crash_message(helm, tmp_path, values, flags, config) -> tuple[str, str]:
     # the case's flags in place of the same-named ones, and the case's config file.
     base = chart_args(helm)
     names = {flag_name(f) for f in flags}
-    args = [a for a in base if flag_name(a) not in names] + flags
+    args = [pod_env(a) for a in base if flag_name(a) not in names] + flags
     if config is not None:
         args.append(f"--config={CONFIG_PATH}")
     return proc.stderr, binary_error(args, config, tmp_path)
+
+
+def pod_env(arg: str) -> str:
+    """An arg as the kubelet hands it over: $(POD_NAMESPACE) and the other downward-API
+    variables expanded (the binary checks the Lease's namespace and the identity)."""
+    for var, value in (("POD_NAMESPACE", "monitoring"), ("POD_NAME", "kp-kubepulse-0"),
+                       ("POD_IP", "10.0.0.7")):
+        arg = arg.replace(f"$({var})", value)
+    return arg
 
 
 @pytest.mark.parametrize("case", CRASH_CASES, ids=[c[0] for c in CRASH_CASES])

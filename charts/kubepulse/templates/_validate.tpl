@@ -109,9 +109,9 @@ metric-deny: ""
 
 {{/* Sink types and their URI options, in the order of the binary's "known:" lists. */}}
 {{- define "kubepulse.sinkOptions" -}}
-influxdb: [user, pw, pwFile, pwEnv, db, retention, rp, createdb, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip]
-influxdb2: [org, bucket, tokenFile, tokenEnv, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip]
-log: [withfields, cluster_name, disable_counter_metrics]
+influxdb: [user, pw, pwFile, pwEnv, db, retention, rp, createdb, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip, withids]
+influxdb2: [org, bucket, tokenFile, tokenEnv, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip, withids]
+log: [withfields, cluster_name, disable_counter_metrics, withids]
 "null": [encode, cluster_name]
 {{- end }}
 
