@@ -20,6 +20,9 @@ exists; DNS on 127.0.0.1; the test InfluxDB; a 5 s resolution to keep the test s
 - test_delete_leader_pod: `kubectl delete pod <leader>` (the kubelet's graceful stop): a new
   holder within 1 s, the replacement pod joins as follower, one cluster point per interval
   with at most one missing.
+- test_scale_and_rolling_upgrade: kubectl scale to 5 (2 Pending: the host port) and 1, helm
+  upgrade to 3 with a new pod template (one pod at a time): never two leaders at once, no
+  interval missing beyond one per change of leader.
 - test_missing_nodes_stats_rule: a release whose ServiceAccount lacks nodes/stats: the real
   kubelet answers 403 and kubepulse's log names the missing rule.
 - test_self_signed_kubelet_certificate: a kubelet restarted with its own self-signed
@@ -41,6 +44,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -536,6 +540,80 @@ def test_delete_leader_pod(release):
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert times and max(gaps, default=0) <= 2 * RES * 10**9, gaps
     assert rel.holder() == new
+
+
+class LeaderWatch(threading.Thread):
+    """Asks every running replica's /status, every 0.2 s, whether it leads; keeps the largest
+    number that said so at once and every holder of the Lease seen."""
+
+    def __init__(self, rel: Release):
+        super().__init__(daemon=True)
+        self.rel, self.stop, self.most, self.holders, self.polls = rel, False, 0, [], 0
+
+    def run(self):
+        while not self.stop:
+            status, pods = self.rel.cluster.api(
+                "GET", f"/api/v1/namespaces/{self.rel.ns}/pods?labelSelector="
+                f"app.kubernetes.io%2Finstance%3D{RELEASE}")
+            leading = 0
+            for p in pods.get("items", []) if status == 200 else []:
+                ip = p["status"].get("podIP")
+                if not ip or p["status"].get("phase") != "Running":
+                    continue
+                try:
+                    code, body = http_get(f"http://{ip}:{self.rel.port}/status", timeout=1)
+                except OSError:
+                    continue
+                if code == 200 and json.loads(body).get("leading"):
+                    leading += 1
+            self.most = max(self.most, leading)
+            h = self.rel.holder()
+            if h and (not self.holders or self.holders[-1] != h):
+                self.holders.append(h)
+            self.polls += 1
+            time.sleep(0.2)
+
+
+def test_scale_and_rolling_upgrade(release, helm):
+    """kubectl scale to 5 (2 stay Pending: the host port is taken on every node) and to 1,
+    then helm upgrade back to 3 with a changed pod template (a rolling update of every pod):
+    never two leaders, every interval written but at most one per change of leader."""
+    rel, c = release, release.cluster
+    t_start = time.time()
+    watch = LeaderWatch(rel)
+    watch.start()
+    try:
+        c.kubectl("scale", "deployment", RELEASE, "-n", rel.ns, "--replicas=5")
+        wait_for(lambda: len(rel.pods()) == 5, timeout=30, what="5 pods")
+        time.sleep(2 * RES)
+        pending = [p["metadata"]["name"] for p in rel.pods() if p["status"]["phase"] == "Pending"]
+        assert len(pending) == 2 and len(rel.ready_pods()) == 3, pending
+        c.kubectl("scale", "deployment", RELEASE, "-n", rel.ns, "--replicas=1")
+        wait_for(lambda: len(rel.pods()) == 1 and len(rel.ready_pods()) == 1, timeout=90,
+                 what="1 pod")
+        time.sleep(2 * RES)
+        before = {p["metadata"]["name"] for p in rel.pods()}
+        t0 = time.monotonic()
+        helm.run("upgrade", RELEASE, CHART, "--namespace", rel.ns, "--reuse-values",
+                 "--set", "replicaCount=3", "--set", f"podAnnotations.rollout=r{int(t_start)}")
+        wait_for(lambda: (lambda ps: len(ps) == 3 and not before & {
+            p["metadata"]["name"] for p in ps} and len(rel.pods()) == 3)(rel.ready_pods()),
+            timeout=180, interval=0.5, what="3 new Ready pods after helm upgrade")
+        print(f"helm upgrade: 3 new pods Ready after {time.monotonic() - t0:.1f}s")
+        time.sleep(2 * RES + 2)
+    finally:
+        watch.stop = True
+        watch.join()
+    print(f"{watch.polls} polls, at most {watch.most} leader(s) at once; holders: {watch.holders}")
+    assert watch.polls > 20 and watch.most == 1, (watch.polls, watch.most)
+    times = cluster_points(c, int(t_start * 1e9))
+    assert all(t % (RES * 10**9) == 0 for t in times), times
+    missing = sum((b - a) // (RES * 10**9) - 1 for a, b in zip(times, times[1:]))
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    print(f"cluster points: {len(times)}, intervals missing: {missing}, "
+          f"leader changes: {len(watch.holders) - 1}")
+    assert max(gaps) <= 2 * RES * 10**9, gaps
+    assert missing <= len(watch.holders) - 1, (missing, watch.holders)
 
 
 def test_missing_nodes_stats_rule(release, helm):

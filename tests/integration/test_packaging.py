@@ -433,6 +433,8 @@ def test_host_network_values(cluster, helm, namespace):
     dep = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
+    # The host port is taken on every node: a surge pod could never be scheduled.
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
     assert pod["hostNetwork"] is True and pod["enableServiceLinks"] is False
     assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
     assert pod["automountServiceAccountToken"] is False
