@@ -14,7 +14,10 @@
  *    four requests/limits (namespace_aggregator, cluster_aggregator);
  *  - node utilization = usage_rate / allocatable cpu, memory/usage /
  *    allocatable memory; reservation = requests / allocatable
- *    (node_autoscaling_enricher).
+ *    (node_autoscaling_enricher);
+ *  - every point of a cycle carries the cycle's grid time, as Heapster stamped
+ *    every point of a batch with its timestamp (so a dashboard bucket holds one
+ *    point per series); rates and uptime come from the kubelets' sample times.
  */
 #include "model_int.h"
 
@@ -79,8 +82,10 @@ void vals_from_stats(struct model_vals *v, const struct summary_stats *st, const
         {SV_NET_TX, KP_M_NET_TX, KP_M_NET_TX_RATE},
         {SV_NET_TX_ERRORS, KP_M_NET_TX_ERRORS, KP_M_NET_TX_ERRORS_RATE},
     };
-    if (st->start_ns && v->ts_ns >= st->start_ns)
-        vals_set_i(v, KP_M_UPTIME, (v->ts_ns - st->start_ns) / 1000000);
+    /* uptime from the kubelet's sample time, not from the cycle's stamp */
+    int64_t sampled = stats_ts(st, v->ts_ns);
+    if (st->start_ns && sampled >= st->start_ns)
+        vals_set_i(v, KP_M_UPTIME, (sampled - st->start_ns) / 1000000);
     for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
         if (!(st->has & (1u << map[k].sv)))
             continue;
@@ -307,7 +312,7 @@ int model_node_on_node(const struct summary_node *n, void *ud)
         snprintf(key, sizeof(key), "s/%s/%s", mn->info.name ? mn->info.name : "", c->name);
         if (rates_update(m->rates, key, &c->st, m->cycle, &r) < 0)
             memset(&r, 0, sizeof(r));
-        vals_reset(&v, stats_ts(&c->st, m->cycle_ts));
+        vals_reset(&v, m->cycle_ts);
         vals_from_stats(&v, &c->st, &r);
         l.type = "sys_container";
         l.container_name = mn_strdup(mn, sys_name(c->name));
@@ -355,7 +360,7 @@ static void pod_container_emit(struct model_node *mn, const struct summary_pod *
     snprintf(key, sizeof(key), "c/%s/%s", p->uid, c->name);
     if (rates_update(m->rates, key, &c->st, m->cycle, &r) < 0)
         memset(&r, 0, sizeof(r));
-    vals_reset(&v, stats_ts(&c->st, m->cycle_ts));
+    vals_reset(&v, m->cycle_ts);
     vals_from_stats(&v, &c->st, &r);
     const struct model_pod_container *pc = pod_container(pi, c->name);
     if (pc) {
@@ -443,7 +448,7 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
     snprintf(key, sizeof(key), "p/%s", p->uid);
     if (rates_update(m->rates, key, &p->st, m->cycle, &r) < 0)
         memset(&r, 0, sizeof(r));
-    vals_reset(&pv, stats_ts(&p->st, m->cycle_ts));
+    vals_reset(&pv, m->cycle_ts);
     vals_from_stats(&pv, &p->st, &r);
     /* pod-level Summary values win; the rest is the sum of the containers */
     for (int id = 0; id < KP_M__COUNT; id++) {
@@ -480,7 +485,7 @@ static void node_emit(struct model_node *mn)
     struct model_vals v;
     struct model_labels l = mn->base;
 
-    vals_reset(&v, stats_ts(&mn->node_stats, mn->m->cycle_ts));
+    vals_reset(&v, mn->m->cycle_ts);
     vals_from_stats(&v, &mn->node_stats, &mn->node_rate);
     vals_set_i(&v, KP_M_CPU_REQUEST, mn->req[0]);
     vals_set_i(&v, KP_M_CPU_LIMIT, mn->req[1]);

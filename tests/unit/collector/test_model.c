@@ -218,6 +218,34 @@ static void test_containers_and_pods(void **state)
     assert_int_equal(h_order_violations, 0);
 }
 
+/* Every point of a cycle carries the cycle's grid time, whatever the kubelets'
+ * sample times; rates and uptime still come from the sample times. */
+static void test_points_carry_cycle_time(void **state)
+{
+    struct env *e = *state;
+    const int64_t g0 = T0_NS + 3000000000LL, g1 = g0 + 15000000000LL; /* not the samples' */
+    model_cycle_begin(e->model, 1, g0);
+    scrape(e, "n1_t0.json", &n1_info, 0);
+    scrape(e, "n2_t0.json", &n2_info, 0);
+    model_cycle_end(e->model, NULL, NULL);
+    h_reset();
+    model_cycle_begin(e->model, 2, g1);
+    scrape(e, "n1_t1.json", &n1_info, 0);
+    scrape(e, "n2_t1.json", &n2_info, 0);
+    model_cycle_end(e->model, h_collect, NULL);
+    assert_true(h_nrecs > 50);
+    for (size_t i = 0; i < h_nrecs; i++)
+        if (h_recs[i].ts != g1)
+            fail_msg("%s metric %u at %lld, not the cycle's %lld", h_recs[i].series,
+                     h_recs[i].metric, (long long)h_recs[i].ts, (long long)g1);
+    const char *n = "type=node,nodename=n1,hostname=n1.example,host_id=aws:///eu-west-1a/i-0abc,"
+                    "labels=zone:a";
+    /* samples 10 s apart (stamps 15 s apart): 2e10 ns * 1000 / 1e10 ns = 2000 millicores */
+    assert_int_equal(h_int(n, KP_M_CPU_USAGE_RATE), 2000);
+    assert_int_equal(h_int(n, KP_M_UPTIME), 86410000); /* sample t1 - startTime */
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_USAGE_RATE), 1950);
+}
+
 static void test_ns_and_cluster(void **state)
 {
     struct env *e = *state;
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sys_containers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_containers_and_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ns_and_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_points_carry_cycle_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_node_not_summed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunking_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
