@@ -85,6 +85,11 @@ void collector_set_leading(struct collector *c, bool leading, bool handoff)
     collector_run_timers(c);
 }
 
+double collector_grid(double resolution_s, double wall)
+{
+    return sched_grid(resolution_s, wall);
+}
+
 bool collector_cycle_due(const struct collector *c)
 {
     return sched_due(&c->sched, collector_wall(c));

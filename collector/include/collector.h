@@ -109,6 +109,10 @@ void collector_set_leading(struct collector *c, bool leading, bool handoff);
 /* At shutdown: the current interval's cycle runs, or its tick is due; releasing
  * the Lease now would lose that interval. */
 bool collector_cycle_due(const struct collector *c);
+/* The resolution grid, the one formula for it: the grid time of the interval wall (seconds
+ * since the epoch) falls in, the largest multiple of resolution_s at or before it. Every
+ * point of a cycle carries the grid time of the tick it started on. */
+double collector_grid(double resolution_s, double wall);
 /* Start what is due on the clock now (the loop's timer calls this; tests with
  * an injected clock and no loop call it themselves). Returns the wall time of
  * the next tick while leading, else -1. */

@@ -22,11 +22,11 @@
  */
 #include <ev.h>
 #include <json-c/json.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector.h"
 #include "daemon_int.h"
 #include "http.h"
 #include "kube.h"
@@ -226,7 +226,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     double res = p->d->o->metric_resolution_s, now = ev_now(loop);
     (void)revents;
     /* half a resolution after the grid */
-    double next = (floor(now / res) + 1.5) * res - now;
+    double next = collector_grid(res, now) + 1.5 * res - now;
     if (next > res)
         next -= res;
     ev_timer_set(w, next, 0.);
