@@ -25,6 +25,8 @@ exists; DNS on 127.0.0.1; the test InfluxDB; a 5 s resolution to keep the test s
   interval missing beyond one per change of leader.
 - test_missing_nodes_stats_rule: a release whose ServiceAccount lacks nodes/stats: the real
   kubelet answers 403 and kubepulse's log names the missing rule.
+- test_helm_test_passes: `helm test` (the release's image as `kubepulse --check-release`)
+  succeeds: a leader, a completed cycle, points in InfluxDB.
 - test_self_signed_kubelet_certificate: a kubelet restarted with its own self-signed
   certificate (kubeadm's default): kubepulse's default verification fails and the log names
   --kubelet-certificate-authority and --kubelet-insecure-tls; back on the cluster CA it is
@@ -660,3 +662,20 @@ def test_self_signed_kubelet_certificate(release):
     wait_for(lambda: re.search(rf'"kubelet scrape ok again" node="{re.escape(node)}"',
                                rel.logs(rel.holder())), timeout=60, interval=1,
              what="the node scraped again")
+
+
+def test_helm_test_passes(release):
+    """`helm test`: the chart's test pod (the release's image, `kubepulse --check-release`, on
+    the replicas' network) finds the Lease's holder, and that pod leads, has completed a cycle
+    and has written to InfluxDB."""
+    rel = release
+    wait_for(lambda: rel.holder(), timeout=30, what="a holder")
+    proc = rel.helm.run("test", RELEASE, "--namespace", rel.ns, "--timeout", "3m",
+                        check=False, timeout=240)
+    print(proc.stdout)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    # The ServiceAccount, Role, RoleBinding and the pod, each a hook named kubepulse-test; helm
+    # fails (non-zero) when the pod's kubepulse exits 1.
+    phases = re.findall(r"TEST SUITE:\s+kubepulse-test\n(?:.*\n){0,3}?Phase:\s+(\w+)",
+                        proc.stdout)
+    assert phases == ["Succeeded"] * 4, proc.stdout
