@@ -517,9 +517,33 @@ static void on_sar(const struct kube_response *r, void *ud)
     finish(c, code, code == 200 ? NULL : why);
 }
 
+/* As the API server's authenticators do (AuthenticatedGroupAdder): every authenticated user
+ * is in system:authenticated, which the default discovery and OpenAPI rules are bound to. */
+static void add_authenticated_group(json_object *user)
+{
+    json_object *groups;
+    if (!json_object_object_get_ex(user, "groups", &groups) ||
+        !json_object_is_type(groups, json_type_array)) {
+        groups = json_object_new_array();
+        json_object_object_add(user, "groups", groups);
+    }
+    for (size_t i = 0; i < json_object_array_length(groups); i++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(groups, i)),
+                    "system:authenticated"))
+            return;
+    json_object_array_add(groups, json_object_new_string("system:authenticated"));
+}
+
 static void authorize(struct kube_auth_check *c)
 {
     struct kube_auth *a = c->a;
+    /* a copy: a TokenReview's user may be shared with the cache */
+    json_object *u = NULL;
+    if (json_object_deep_copy(c->user, &u, NULL) == 0) {
+        json_object_put(c->user);
+        c->user = u;
+    }
+    add_authenticated_group(c->user);
     json_object *spec = json_object_new_object(), *v;
     static const char *const keys[] = {"username", "uid", "groups", "extra"};
     static const char *const spec_keys[] = {"user", "uid", "groups", "extra"};

@@ -70,6 +70,8 @@ struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int 
 /* true when target is the samples endpoint; r is then filled */
 bool mapi_peer_samples(struct mapi_peer *p, const char *target, struct mapi_response *r);
 void mapi_peer_started_leading(struct mapi_peer *p);
+/* This replica leads, or holds a copy of the leader's samples. */
+bool mapi_peer_has_data(const struct mapi_peer *p);
 void mapi_peer_free(struct mapi_peer *p);
 
 /* daemon_status.c */

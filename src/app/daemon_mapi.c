@@ -63,7 +63,12 @@ static void on_decided(int code, const char *message, const char *user, void *ud
     struct pending *p = ud;
     struct daemon_mapi *m = p->m;
     struct mapi_response r;
-    if (code == 200) {
+    if (code == 200 && p->at.resource && !mapi_peer_has_data(m->peer) &&
+        mapi_store_node_count(m->store) == 0 && mapi_store_pod_count(m->store) == 0) {
+        /* a follower that has not yet copied the leader's samples: not an empty list, which
+         * would read as "no pods" */
+        mapi_status(&r, 503, "no metrics on this replica yet: it has not reached the leader");
+    } else if (code == 200) {
         if (!mapi_peer_samples(m->peer, p->req->head.target, &r))
             mapi_handle(m->store, p->req->head.method, p->req->head.target, wall_ns(), &r);
     } else {

@@ -289,6 +289,11 @@ bool mapi_peer_samples(struct mapi_peer *p, const char *target, struct mapi_resp
     return true;
 }
 
+bool mapi_peer_has_data(const struct mapi_peer *p)
+{
+    return p->pulls_ok > 0 || daemon_may_write(p->d);
+}
+
 void mapi_peer_started_leading(struct mapi_peer *p)
 {
     if (p) {

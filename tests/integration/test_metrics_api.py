@@ -7,6 +7,17 @@ leader's address read from the "<lease>-metrics-api" Lease); the leader SIGTERMe
 client polls the follower every 0.2 s: every answer is complete, and the gap between fresh
 timestamps is measured and printed.
 
+test_aggregated: through the real aggregation layer. Two replicas in a network namespace the
+test makes, on two addresses of its veth (the API server refuses loopback Endpoints); a
+selector-less Service and its Endpoints, the APIService v1beta1.metrics.k8s.io with the
+cluster CA as caBundle (the serving certificate names the Service), the front proxy's
+certificates from tests/infra/pki.sh. `kubectl top node`, `top pod -A`, `-n`, `-l`,
+`--containers` equal the API's values (themselves checked against the kubelet's samples),
+`--sort-by` orders; a user without rights gets 403, a request carrying front-proxy headers
+without the front proxy's certificate 401; the leader taken out of the Endpoints (as for a
+terminating pod) and SIGTERMed while `kubectl top node` runs back to back: the count of failed
+runs and the longest time between two answers are printed.
+
 test_direct: one replica with --metrics-api-listen on loopback, its ServiceAccount holding
 exactly the chart's RBAC plus the chart's system:auth-delegator ClusterRoleBinding and
 extension-apiserver-authentication-reader RoleBinding. Requests straight to it:
@@ -20,7 +31,7 @@ extension-apiserver-authentication-reader RoleBinding. Requests straight to it:
   (the simulator's /expected at the two sample times), for every node and container;
   labelSelector and fieldSelector filter as the API server's grammar says.
 
-Runtime: about 40 s.
+Runtime: about 90 s (test_aggregated needs root for its network namespace; skipped otherwise).
 """
 
 from __future__ import annotations
@@ -313,3 +324,266 @@ def test_followers_and_takeover(cluster, world, tmp_path, capsys):
     code, nodes = fapi.get(nodes_path, cert=admin)
     code, pods = fapi.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
     check_values(world, nodes, pods)
+    world.check_sanitizers()
+
+
+# ---- through the API server's aggregation layer ------------------------------------------
+
+SVC = "kp-metrics"
+
+
+@pytest.fixture
+def netns_two_addrs(procs):
+    """A network namespace (tests/chaos/netns.py) with two addresses on its veth, one per
+    replica: the API server refuses loopback Endpoints, so the replicas' metrics API must have
+    addresses the test made. Both replicas run in this one namespace so that a follower
+    reaches the leader (the host does not forward between veths): its loopback is up without
+    127/8 (which stays routed to the host's servers), so its own addresses are reachable from
+    inside. The second address is routed to the veth on the host; the route goes with it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+    import netns as kpnetns
+    reason = kpnetns.unavailable()
+    if reason:
+        pytest.skip(f"aggregated metrics API: {reason}")
+    n = kpnetns.Netns()
+    try:
+        n.create()
+        n.ip("link", "set", "lo", "up")
+        n.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
+        second = str(list(kpnetns._free_subnet().hosts())[1])
+        n.ip("addr", "add", f"{second}/32", "dev", n.ns_if)
+        subprocess.run(["ip", "route", "add", f"{second}/32", "dev", n.host_if, "src",
+                        n.host_addr], check=True, capture_output=True, timeout=10)
+    except (kpnetns.NetnsError, subprocess.CalledProcessError) as err:
+        n.delete()
+        pytest.skip(f"aggregated metrics API: cannot set up a namespace here: {err}")
+    try:
+        yield n, [n.ns_addr, second]
+    finally:
+        for p in procs.procs:
+            if p.argv[:4] == n.exec_argv([]):
+                p.stop()
+        n.delete()
+
+
+def kubectl_top(cluster, *args, token: str | None = None):
+    return cluster.kubectl("top", *args, token=token, check=False, timeout=30)
+
+
+def milli(q: str) -> int:
+    """resource.Quantity.MilliValue(): rounded up."""
+    import math
+    return math.ceil(round(parse_quantity(q) * 1000, 6))
+
+
+def mebi(q: str) -> int:
+    return int(parse_quantity(q)) // (1 << 20)
+
+
+def top_nodes_expected(nodes: dict) -> dict:
+    return {i["metadata"]["name"]: (f"{milli(i['usage']['cpu'])}m", f"{mebi(i['usage']['memory'])}Mi")
+            for i in nodes["items"]}
+
+
+def pod_sums(item: dict) -> tuple[str, str]:
+    import math
+    cpu = sum(parse_quantity(c["usage"]["cpu"]) for c in item["containers"])
+    mem = sum(int(parse_quantity(c["usage"]["memory"])) for c in item["containers"])
+    return f"{math.ceil(round(cpu * 1000, 6))}m", f"{mem // (1 << 20)}Mi"
+
+
+def table(out: str) -> list[list[str]]:
+    return [line.split() for line in out.strip().splitlines()[1:]]
+
+
+MINE: set[str] = set()  # the world's node names: other tests' nodes may share the cluster
+
+
+def mine(rows: list[list[str]]) -> list[list[str]]:
+    return [r for r in rows if r[0] in MINE]
+
+
+def agree(cluster, path: str, run, want_of, got_of):
+    """kubectl's table (got_of(run())) equals what the API's JSON at path says it should
+    (want_of(json)). The aggregator picks a replica per request and a follower's copy may be
+    one cycle behind the leader's for half a resolution, so this retries until the reads
+    agree (and fails with the last difference)."""
+    last = None
+    for _ in range(20):
+        before = json.loads(cluster.kubectl("get", "--raw", path).stdout)
+        out = run()
+        after = json.loads(cluster.kubectl("get", "--raw", path).stdout)
+        assert out.returncode == 0, out.stderr
+        want, got = want_of(before), got_of(out)
+        if want and got == want and want_of(after) == want:
+            return before
+        last = (got, want)
+        import time as _t
+        _t.sleep(0.3)
+    raise AssertionError(f"kubectl top never agreed with {path}: {last}")
+
+
+def strip_times(doc: dict) -> dict:
+    for i in doc["items"]:
+        i["metadata"].pop("creationTimestamp", None)
+    return doc
+
+
+def test_aggregated(cluster, world, netns_two_addrs, capsys):
+    import time as _t
+    from kpreplicas import log
+    ns = world.ns
+    MINE.clear()
+    MINE.update(n["name"] for n in world.manifest["nodes"])
+    dns = f"{SVC}.{ns}.svc"
+    crt, key = cluster.issue_cert(f"metrics-api-{ns}", dns,
+                                  sans=[f"DNS:{dns}", f"DNS:{SVC}.{ns}"])
+    port = 4443
+    import netns as kpnetns
+    n, addrs = netns_two_addrs
+    reps, addr_of = [], {}
+    for addr in addrs:
+        world.n += 1
+        argv = world.argv(extra=[f"--metrics-api-listen={addr}:{port}",
+                                 f"--tls-cert-file={crt}", f"--tls-private-key-file={key}",
+                                 f"--metrics-api-advertise-address={addr}",
+                                 f"--metrics-api-ca-file={cluster.ca_cert}",
+                                 f"--metrics-api-peer-server-name={dns}", "--v=2"])
+        r = kpnetns.NetnsReplica(world, f"agg-{world.n}", argv, n)
+        reps.append(r)
+        addr_of[r.identity] = addr
+    world.replicas.extend(reps)
+    import base64
+    ca = base64.b64encode(open(cluster.ca_cert, "rb").read()).decode()
+    objs = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SVC, "namespace": ns},
+         "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": SVC, "namespace": ns},
+         "subsets": [{"addresses": [{"ip": a} for a in addrs],
+                      "ports": [{"name": "https", "port": port}]}]},
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+         "metadata": {"name": "v1beta1.metrics.k8s.io"},
+         "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
+                  "groupPriorityMinimum": 100, "versionPriority": 100, "caBundle": ca,
+                  "service": {"name": SVC, "namespace": ns, "port": 443}}}]}
+    cluster.kubectl("apply", "-f", "-", input=objs)
+    try:
+        def available():
+            svc = json.loads(cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
+                                             "-o", "json").stdout)
+            conds = {c["type"]: c["status"] for c in svc["status"].get("conditions", [])}
+            if conds.get("Available") != "True":
+                return None
+            # both replicas (the aggregator picks one per request) have every node
+            for _ in range(6):
+                raw = cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes",
+                                      check=False)
+                if raw.returncode != 0 or {i["metadata"]["name"] for i in json.loads(
+                        raw.stdout)["items"]} & MINE != MINE:
+                    return None
+            out = kubectl_top(cluster, "node")
+            return out if out.returncode == 0 and len(mine(table(out.stdout))) == 3 else None
+        try:
+            wait_for(available, timeout=90, interval=1,
+                     what="kubectl top node via the aggregator")
+        except AssertionError:
+            svc = cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o",
+                                  "jsonpath={.status}", check=False).stdout
+            top = kubectl_top(cluster, "node")
+            raw = cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1", check=False)
+            vers = cluster.kubectl("api-versions", check=False)
+            logs = "\n".join(f"{r.identity}: {r.proc.text()[-3000:]}" for r in reps)
+            raise AssertionError(f"APIService status {svc}; kubectl top: {top.stderr}\n"
+                                 f"raw: {raw.stdout[:300]} {raw.stderr[:300]}\n"
+                                 f"api-versions: {vers.stdout} {vers.stderr[:300]}\n{logs}")
+        base = "/apis/metrics.k8s.io/v1beta1"
+
+        # values through the aggregator: metrics-server's computation over the kubelet's
+        code_nodes = json.loads(cluster.kubectl("get", "--raw", f"{base}/nodes").stdout)
+        code_pods = json.loads(cluster.kubectl("get", "--raw", f"{base}/pods").stdout)
+        check_values(world, code_nodes, code_pods)
+
+        # kubectl top node / pod -A / -n / -l / --containers / --sort-by
+        agree(cluster, f"{base}/nodes", lambda: kubectl_top(cluster, "node"),
+              lambda j: {k: v for k, v in top_nodes_expected(j).items() if k in MINE},
+              lambda out: {r[0]: (r[1], r[3]) for r in mine(table(out.stdout))})
+        agree(cluster, f"{base}/pods", lambda: kubectl_top(cluster, "pod", "-A"),
+              lambda j: {(i["metadata"]["namespace"], i["metadata"]["name"]): pod_sums(i)
+                         for i in j["items"]},
+              lambda out: {(r[0], r[1]): (r[2], r[3]) for r in table(out.stdout)})
+        agree(cluster, f"{base}/namespaces/ns-1/pods",
+              lambda: kubectl_top(cluster, "pod", "-n", "ns-1"),
+              lambda j: {i["metadata"]["name"]: pod_sums(i) for i in j["items"]},
+              lambda out: {r[0]: (r[1], r[2]) for r in table(out.stdout)})
+        agree(cluster, f"{base}/pods?labelSelector=app%3Dweb",
+              lambda: kubectl_top(cluster, "pod", "-A", "-l", "app=web"),
+              lambda j: {(i["metadata"]["namespace"], i["metadata"]["name"]): pod_sums(i)
+                         for i in j["items"]},
+              lambda out: {(r[0], r[1]): (r[2], r[3]) for r in table(out.stdout)})
+        agree(cluster, f"{base}/pods", lambda: kubectl_top(cluster, "pod", "-A", "--containers"),
+              lambda j: {(i["metadata"]["namespace"], i["metadata"]["name"], c["name"]):
+                         (f"{milli(c['usage']['cpu'])}m", f"{mebi(c['usage']['memory'])}Mi")
+                         for i in j["items"] for c in i["containers"]},
+              lambda out: {(r[0], r[1], r[2]): (r[3], r[4]) for r in table(out.stdout)})
+        for key, col in (("cpu", 2), ("memory", 3)):
+            out = kubectl_top(cluster, "pod", "-A", f"--sort-by={key}")
+            vals = [parse_quantity(r[col]) for r in table(out.stdout)]
+            assert out.returncode == 0 and vals == sorted(vals, reverse=True), out.stdout
+
+        # a user without metrics.k8s.io rights: 403 from us, through the aggregator
+        nobody = cluster.mint_token("nobody-top", ns)
+        out = kubectl_top(cluster, "pod", "-n", "ns-0", token=nobody)
+        assert out.returncode != 0 and "forbidden" in out.stderr.lower(), out.stderr
+        # straight to a replica, not from the aggregator: the front-proxy headers count for
+        # nothing without the front proxy's certificate
+        a = addrs[0]
+        p = __import__("subprocess").run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+             cluster.ca_cert, "--resolve", f"{dns}:{port}:{a}", "-H", "X-Remote-User: admin",
+             "-H", "X-Remote-Group: system:masters", f"https://{dns}:{port}{base}/nodes"],
+            capture_output=True, text=True, timeout=20)
+        code = int(p.stdout or 0)
+        assert code == 401, code
+
+        # the leader SIGTERMed: kubectl top keeps answering
+        leader = world.leader(timeout=30)
+        results = []
+        t_sig = None
+        end = _t.time() + 40
+        while _t.time() < end:
+            t0 = _t.time()
+            out = kubectl_top(cluster, "node")
+            results.append((t0, _t.time(),
+                            out.returncode == 0 and len(mine(table(out.stdout))) == 3,
+                            out.stderr.strip()[:120]))
+            if t_sig is None and _t.time() > end - 30:
+                # as the endpoints controller does for a terminating pod: out of the
+                # Service's endpoints, then SIGTERM
+                rest = [{"ip": a} for a in addrs if a != addr_of[leader.identity]]
+                cluster.kubectl("patch", "endpoints", SVC, "-n", ns, "--type=merge", "-p",
+                                json.dumps({"subsets": [{"addresses": rest, "ports": [
+                                    {"name": "https", "port": port}]}]}))
+                t_sig = leader.signal(15)
+        fails = [r for r in results if not r[2]]
+        ok_times = [r[1] for r in results if r[2]]
+        gaps = [b - a for a, b in zip(ok_times, ok_times[1:])]
+        after = [r for r in results if r[0] > t_sig]
+        with capsys.disabled():
+            print(f"\naggregated takeover: {len(results)} `kubectl top node` runs, "
+                  f"{len(fails)} failed; longest time between two answers {max(gaps):.2f} s "
+                  f"(resolution {RES} s); {len(after)} runs after the SIGTERM")
+        assert not fails, fails[:3]
+        assert after and all(r[2] for r in after)
+        new = world.leader(timeout=30, exclude=leader)
+        assert new is not leader
+        nodes = json.loads(cluster.kubectl("get", "--raw", f"{base}/nodes").stdout)
+        pods = json.loads(cluster.kubectl("get", "--raw", f"{base}/pods").stdout)
+        check_values(world, nodes, pods)
+        log(f"aggregated: new leader {new.identity}")
+        world.check_sanitizers()
+    finally:
+        cluster.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found",
+                        check=False)

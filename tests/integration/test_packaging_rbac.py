@@ -128,8 +128,11 @@ class Rig:
         self.ns = self.cluster.create_namespace("kp-rbac")
         self.release = f"kp-{self.ns[-6:]}"
         self.full = f"{self.release}-kubepulse"
+        # metricsApi off: its APIService is cluster-wide and would point at pods that never
+        # run here (test_metrics_api.py covers the metrics API's RBAC)
         self.helm.run("install", self.release, CHART, "--namespace", self.ns,
-                      "--set", f"leaderElection.leaseName={LEASE}")
+                      "--set", f"leaderElection.leaseName={LEASE}",
+                      "--set", "metricsApi.enabled=false")
         # The ServiceAccount's own token, as `kubectl create token` mints it, in a
         # kubeconfig with nothing else: the identity is the chart's account and nothing more.
         token = self.cluster.kubectl("create", "token", self.full, "-n", self.ns,

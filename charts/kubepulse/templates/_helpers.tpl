@@ -120,6 +120,15 @@ substitutes for $(VAR).
 {{- $f = append $f (list "sink" (toString .) "sinks") }}
 {{- end }}
 {{- $f = append $f (list "listen" (printf "%s:%v" (ternary "$(POD_IP)" "" .Values.hostNetwork) .Values.containerPort) "containerPort") }}
+{{- if .Values.metricsApi.enabled }}
+{{- $m := .Values.metricsApi }}
+{{- $dir := "/etc/kubepulse/metrics-api" }}
+{{- $f = append $f (list "metrics-api-listen" (printf "%s:%v" (ternary "$(POD_IP)" "" .Values.hostNetwork) $m.port) "metricsApi.port") }}
+{{- $f = append $f (list "tls-cert-file" (printf "%s/tls.crt" $dir) "metricsApi.tls") }}
+{{- $f = append $f (list "tls-private-key-file" (printf "%s/tls.key" $dir) "metricsApi.tls") }}
+{{- $f = append $f (list "metrics-api-ca-file" (printf "%s/ca.crt" $dir) "metricsApi.tls") }}
+{{- $f = append $f (list "metrics-api-peer-server-name" (printf "%s-metrics-api.%s.svc" (include "kubepulse.fullname" .) (include "kubepulse.namespace" .)) "") }}
+{{- end }}
 {{- $f = append $f (list "logging-format" (toString .Values.log.format) "log.format") }}
 {{- $f = append $f (list "v" (toString .Values.log.verbosity) "log.verbosity") }}
 {{- toJson $f }}
@@ -176,5 +185,14 @@ pointing at apiServer.host:port instead of the Service's ClusterIP. Container en
   value: {{ $port | quote }}
 - name: KUBERNETES_PORT_443_TCP_ADDR
   value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the metrics API's serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "kubepulse.metricsApiSecret" -}}
+{{- if eq .Values.metricsApi.tls.source "secret" }}
+{{- .Values.metricsApi.tls.existingSecret }}
+{{- else }}
+{{- printf "%s-metrics-api-tls" (include "kubepulse.fullname" .) }}
 {{- end }}
 {{- end }}
