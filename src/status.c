@@ -274,7 +274,13 @@ static void conn_dispatch(struct status_conn *c)
         conn_respond(c, 405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
         return;
     }
-    path[strcspn(path, "?#")] = '\0';
+    char *q = strchr(path, '?');
+    if (q) {
+        *q++ = '\0';
+        q[strcspn(q, "#")] = '\0';
+        resp.query = q;
+    }
+    path[strcspn(path, "#")] = '\0';
     c->srv->handler(path, &resp, c->srv->ud);
     c->srv->stats.requests++;
     if (resp.body.failed) {

@@ -90,4 +90,19 @@ void mapi_status(struct mapi_response *resp, int code, const char *message);
 void mapi_handle(const struct mapi_store *s, const char *method, const char *target, int64_t now_ns,
                  struct mapi_response *resp);
 
+/* ---- Heapster's model API (window.c) ------------------------------------ */
+
+/* Bound of the window: points of every ring together (16 bytes each). */
+#define MAPI_WINDOW_MAX_POINTS (8u << 20)
+
+struct mapi_window;
+struct mapi_window *mapi_window_new(double resolution_s);
+void mapi_window_free(struct mapi_window *w);
+/* A batch of the leader's cycle. */
+void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b);
+/* Answer GET /api/v1/model/... path with its query ("start=...&end=..."; may be NULL). */
+void mapi_window_handle(const struct mapi_window *w, const char *path, const char *query,
+                        int64_t now_ns, struct mapi_response *r);
+size_t mapi_window_points(const struct mapi_window *w);
+
 #endif

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "kube.h"
 #include "log.h"
+#include "metricsapi.h"
 #include "sink.h"
 #include "status.h"
 
@@ -516,6 +517,7 @@ static void daemon_fini(struct daemon *d)
     ev_timer_stop(d->loop, &d->drain_deadline);
     status_server_free(d->status);
     daemon_mapi_free(d);
+    mapi_window_free(d->model);
     elector_free(d->elector);
     collector_free(d->collector);
     for (size_t i = 0; i < d->nsinks; i++)
@@ -555,7 +557,8 @@ int daemon_run(const struct kp_options *opts)
         open_api(&d, err, sizeof(err)) < 0)
         goto fail;
     if (open_collector(&d, err, sizeof(err)) < 0 || daemon_status_start(&d, err, sizeof(err)) < 0 ||
-        daemon_mapi_start(&d, err, sizeof(err)) < 0 || open_election(&d, err, sizeof(err)) < 0)
+        daemon_mapi_start(&d, err, sizeof(err)) < 0 ||
+        daemon_model_start(&d, err, sizeof(err)) < 0 || open_election(&d, err, sizeof(err)) < 0)
         goto fail;
 
     ev_signal_init(&d.sig_term, on_signal, SIGTERM);

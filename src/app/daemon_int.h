@@ -20,6 +20,8 @@ struct status_server;
 struct daemon_mapi;
 struct mapi_peer;
 struct mapi_store;
+struct mapi_window;
+struct status_response;
 struct mapi_response;
 struct kp_batch;
 
@@ -37,6 +39,7 @@ struct daemon {
     size_t nsinks;
     struct status_server *status; /* owned */
     struct daemon_mapi *mapi;     /* owned; NULL without --metrics-api-listen */
+    struct mapi_window *model;    /* owned: Heapster's model API on the status port */
     ev_signal sig_term, sig_int;
     ev_timer heartbeat; /* proves the loop turns, for /healthz */
     ev_timer flush_deadline;
@@ -64,6 +67,10 @@ void daemon_mapi_cycle_done(struct daemon *d);
 void daemon_mapi_stopped_leading(struct daemon *d);
 void daemon_mapi_started_leading(struct daemon *d);
 void daemon_mapi_free(struct daemon *d);
+/* Heapster's model API (/api/v1/model/...), served on the status port from the leader's
+ * last 15 minutes. */
+int daemon_model_start(struct daemon *d, char *err, size_t errlen);
+void daemon_model_page(struct daemon *d, const char *path, struct status_response *r);
 
 /* daemon_mapi_peer.c: followers serve a copy of the leader's samples */
 struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int port);

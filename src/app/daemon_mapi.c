@@ -13,6 +13,7 @@
 #include "kube_auth.h"
 #include "log.h"
 #include "metricsapi.h"
+#include "status.h"
 #include "util.h"
 
 struct pending {
@@ -179,8 +180,31 @@ int daemon_mapi_start(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+int daemon_model_start(struct daemon *d, char *err, size_t errlen)
+{
+    d->model = mapi_window_new(d->o->metric_resolution_s);
+    if (!d->model) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void daemon_model_page(struct daemon *d, const char *path, struct status_response *r)
+{
+    struct mapi_response mr;
+    mapi_window_handle(d->model, path, r->query, wall_ns(), &mr);
+    r->code = mr.body ? mr.code : 500;
+    r->content_type = mr.content_type ? mr.content_type : "text/plain; charset=utf-8";
+    if (mr.body)
+        status_buf_append(&r->body, mr.body, mr.len);
+    free(mr.body);
+}
+
 void daemon_mapi_batch(struct daemon *d, const struct kp_batch *b)
 {
+    if (d->model)
+        mapi_window_add_batch(d->model, b);
     if (d->mapi && mapi_store_add_batch(d->mapi->store, b) < 0)
         log_warn("metrics API: out of memory; this cycle is not served");
 }

@@ -207,6 +207,17 @@ static void on_lease_for_pull(const struct kube_response *r, void *ud)
                                o->metrics_api_peer_server_name && *o->metrics_api_peer_server_name
                                    ? o->metrics_api_peer_server_name
                                    : host};
+    /* the API credential's client certificate, when it has one (a kubeconfig's); a token
+     * goes in the header above */
+    const struct http_tls *api = kube_client_tls(p->d->kube);
+    if (api) {
+        tls.cert_file = api->cert_file;
+        tls.cert_pem = api->cert_pem;
+        tls.cert_pem_len = api->cert_pem_len;
+        tls.key_file = api->key_file;
+        tls.key_pem = api->key_pem;
+        tls.key_pem_len = api->key_pem_len;
+    }
     struct http_request_opts ro = {.url = url,
                                    .headers = token ? headers : headers + 1,
                                    .tls = &tls,

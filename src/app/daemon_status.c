@@ -201,6 +201,8 @@ static void handle(const char *path, struct status_response *r, void *ud)
         page_metrics(d, r);
     else if (strcmp(path, "/status") == 0 || strcmp(path, "/") == 0)
         page_status(d, r);
+    else if (strncmp(path, "/api/v1/model/", 14) == 0 || strcmp(path, "/api/v1/model") == 0)
+        daemon_model_page(d, path, r);
     else
         status_buf_printf(&r->body, "not found; try /healthz /readyz /metrics /status\n");
 }

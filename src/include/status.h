@@ -37,6 +37,7 @@ void status_prom_sample(struct status_buf *b, const char *name, const char *cons
                         double value);
 
 struct status_response {
+    const char *query;        /* in: the request's query string after '?', or NULL */
     int code;                 /* 200, 404, 503 ... */
     const char *content_type; /* borrowed static string */
     struct status_buf body;

@@ -2,7 +2,8 @@
  * fuzz_metrics_request.c - the metrics.k8s.io request side: the request target (path
  * segments, percent-decoding, the query) routed by mapi_handle over a store with nodes and
  * pods, and the label and field selector parsers and matchers on their own.
- * A follower's import of the leader's samples (mapi_store_import) is the fourth.
+ * A follower's import of the leader's samples (mapi_store_import) is the fourth; the first
+ * also goes to Heapster's model API (mapi_window_handle).
  * Input: the first byte picks the parser, the rest is its text. Nothing may crash, leak or
  * read out of bounds; every answer must be JSON with a code.
  */
@@ -87,6 +88,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!o)
             abort();
         json_object_put(o);
+        free(r.body);
+        /* the same text as a Heapster model API request on the status port */
+        static struct mapi_window *win;
+        if (!win) {
+            win = mapi_window_new(60);
+            for (int i = 0; i < 3; i++) {
+                struct kp_series se = {.labels = {{"namespace_name", "ns"}, {"type", "ns"}},
+                                       .nlabels = 2};
+                struct kp_point pt = {0, KP_M_MEM_USAGE, {.i = 5}, (1700000000LL + i * 60) * S};
+                struct kp_batch b = {&se, 1, &pt, 1};
+                mapi_window_add_batch(win, &b);
+            }
+        }
+        char *q = strchr(s, '?');
+        if (q)
+            *q++ = '\0';
+        mapi_window_handle(win, s, q, 1700000300LL * S, &r);
+        if (!r.body || r.code < 200 || r.code > 599)
+            abort();
         free(r.body);
         break;
     }

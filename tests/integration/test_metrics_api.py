@@ -195,7 +195,7 @@ def test_direct(cluster, world, tmp_path):
     crt, key = cluster.issue_cert("metrics-api-direct", "kubepulse-metrics",
                                   sans=["IP:127.0.0.1"])
     port = free_port()
-    world.start("mapi", extra=[f"--metrics-api-listen=127.0.0.1:{port}",
+    r = world.start("mapi", extra=[f"--metrics-api-listen=127.0.0.1:{port}",
                                f"--tls-cert-file={crt}", f"--tls-private-key-file={key}"])
     api = Client(f"https://127.0.0.1:{port}", cluster.ca_cert)
     admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
@@ -261,8 +261,41 @@ def test_direct(cluster, world, tmp_path):
     code, body = api.get("/openapi/v2", cert=admin)
     assert code == 200
     assert "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics" in body["definitions"]
+    check_model_api(world, r)
     world.assert_none_died()
     world.check_sanitizers()
+
+
+def check_model_api(world, replica):
+    """Heapster's model API on the status port (the seed notes' query): a namespace's
+    memory/usage between start and end is the sum of its pods' memory usage in the kubelet's
+    Summary at each point's time; the list endpoints name what is there."""
+    import urllib.parse
+    from kpreplicas import http_get
+
+    def get(path):
+        code, body = http_get(replica.port, path)
+        assert code == 200, (path, code, body)
+        return json.loads(body)
+    assert "ns-0" in get("/api/v1/model/namespaces/")
+    assert {n["name"] for n in world.manifest["nodes"]} <= set(get("/api/v1/model/nodes/"))
+    assert "memory/usage" in get("/api/v1/model/namespaces/ns-0/metrics/")
+    pods = get("/api/v1/model/namespaces/ns-0/pods/")
+    assert pods and all(p.startswith("p") for p in pods)
+    latest = get("/api/v1/model/namespaces/ns-0/metrics/memory/usage")["latestTimestamp"]
+    end = ts_of(latest)
+    q = urllib.parse.urlencode({"start": datetime.fromtimestamp(end - 2 * RES, timezone.utc)
+                                .strftime("%Y-%m-%dT%H:%M:%SZ"), "end": latest})
+    res = get(f"/api/v1/model/namespaces/ns-0/metrics/memory/usage?{q}")
+    assert 2 <= len(res["metrics"]) <= 3, res
+    for point in res["metrics"]:
+        t = ts_of(point["timestamp"])
+        want = 0
+        for n in world.manifest["nodes"]:
+            for p in expected(world, n["name"], t)["pods"]:
+                if p["podRef"]["namespace"] == "ns-0":
+                    want += p["memory"]["usageBytes"]
+        assert point["value"] == want, (point, want)
 
 
 def test_followers_and_takeover(cluster, world, tmp_path, capsys):

@@ -6,5 +6,6 @@ int main(void)
     int failed = 0;
     failed += run_store_tests();
     failed += run_selector_tests();
+    failed += run_window_tests();
     return failed ? 1 : 0;
 }

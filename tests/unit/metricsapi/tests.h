@@ -11,5 +11,6 @@
 
 int run_store_tests(void);
 int run_selector_tests(void);
+int run_window_tests(void);
 
 #endif

@@ -1,0 +1,467 @@
+/*
+ * window.c - Heapster's model API (/api/v1/model/...) from a bounded window
+ * of the leader's batches, as Heapster's metric sink kept it
+ * (metrics/sinks/metric): cpu/usage_rate and memory/usage for 15 minutes,
+ * every other metric for 140 seconds. Entities are the cluster, nodes,
+ * namespaces, pods and their containers; an entity not seen for 15 minutes is
+ * dropped, and the total number of points is bounded (MAPI_WINDOW_MAX_POINTS):
+ * beyond it new entities are not kept.
+ *
+ * Answers as Heapster's model_handlers.go: metric lists and entity lists are
+ * JSON arrays of names, a metric is {"metrics":[{"timestamp","value"}...],
+ * "latestTimestamp"}, values as integers; start and end are RFC 3339 (end
+ * defaults to now).
+ */
+#include "mapi_int.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define LONG_NS  (900LL * 1000000000LL)
+#define SHORT_NS (140LL * 1000000000LL)
+
+struct wpoint {
+    int64_t ts_ns, v;
+};
+
+struct wseries {
+    uint16_t metric;
+    struct wpoint *p; /* owned ring */
+    uint32_t cap, n, head;
+};
+
+struct wentity {
+    char *key; /* owned: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR", "cluster" */
+    int64_t seen_ns;
+    struct wseries *s; /* owned */
+    size_t ns;
+};
+
+struct mapi_window {
+    double resolution_s;
+    struct wentity *e; /* owned, open addressing by key */
+    size_t cap, count;
+    size_t points; /* capacity of every ring: the bound */
+    int64_t last_sweep;
+    bool warned;
+};
+
+static bool long_metric(int m)
+{
+    return m == KP_M_CPU_USAGE_RATE || m == KP_M_MEM_USAGE;
+}
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+struct mapi_window *mapi_window_new(double resolution_s)
+{
+    struct mapi_window *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->resolution_s = resolution_s > 0 ? resolution_s : 60;
+    w->cap = 1024;
+    w->e = calloc(w->cap, sizeof(*w->e));
+    if (!w->e) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void entity_fini(struct mapi_window *w, struct wentity *e)
+{
+    for (size_t i = 0; i < e->ns; i++) {
+        w->points -= e->s[i].cap;
+        free(e->s[i].p);
+    }
+    free(e->s);
+    free(e->key);
+    memset(e, 0, sizeof(*e));
+}
+
+void mapi_window_free(struct mapi_window *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->e[i].key)
+            entity_fini(w, &w->e[i]);
+    free(w->e);
+    free(w);
+}
+
+static struct wentity *slot(struct wentity *tab, size_t cap, const char *key)
+{
+    for (size_t i = hash(key) & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!tab[i].key || !strcmp(tab[i].key, key))
+            return &tab[i];
+}
+
+static const struct wentity *find(const struct mapi_window *w, const char *key)
+{
+    const struct wentity *e = slot(w->e, w->cap, key);
+    return e->key ? e : NULL;
+}
+
+/* Rebuild the table (growing, or dropping entities not seen since cutoff). */
+static int rehash(struct mapi_window *w, size_t cap, int64_t cutoff)
+{
+    struct wentity *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -1;
+    size_t count = 0;
+    for (size_t i = 0; i < w->cap; i++) {
+        struct wentity *e = &w->e[i];
+        if (!e->key)
+            continue;
+        if (e->seen_ns < cutoff) {
+            entity_fini(w, e);
+            continue;
+        }
+        *slot(t, cap, e->key) = *e;
+        count++;
+    }
+    free(w->e);
+    w->e = t;
+    w->cap = cap;
+    w->count = count;
+    return 0;
+}
+
+static struct wentity *entity(struct mapi_window *w, const char *key, int64_t ts)
+{
+    if ((w->count + 1) * 2 > w->cap && rehash(w, w->cap * 2, INT64_MIN) < 0)
+        return NULL;
+    struct wentity *e = slot(w->e, w->cap, key);
+    if (!e->key) {
+        if (w->points > MAPI_WINDOW_MAX_POINTS) {
+            w->warned = true;
+            return NULL;
+        }
+        if (!(e->key = strdup(key)))
+            return NULL;
+        w->count++;
+    }
+    if (ts > e->seen_ns)
+        e->seen_ns = ts;
+    return e;
+}
+
+static void add_point(struct mapi_window *w, struct wentity *e, int metric, int64_t ts, int64_t v)
+{
+    struct wseries *s = NULL;
+    for (size_t i = 0; i < e->ns && !s; i++)
+        if (e->s[i].metric == metric)
+            s = &e->s[i];
+    if (!s) {
+        struct wseries *n = realloc(e->s, (e->ns + 1) * sizeof(*n));
+        if (!n)
+            return;
+        e->s = n;
+        s = &e->s[e->ns];
+        memset(s, 0, sizeof(*s));
+        int64_t span = long_metric(metric) ? LONG_NS : SHORT_NS;
+        s->cap = (uint32_t)((double)span / 1e9 / w->resolution_s) + 2;
+        if (!(s->p = calloc(s->cap, sizeof(*s->p))))
+            return;
+        s->metric = (uint16_t)metric;
+        e->ns++;
+        w->points += s->cap;
+    }
+    if (s->n && s->p[(s->head + s->n - 1) % s->cap].ts_ns >= ts)
+        return; /* time only moves forward */
+    if (s->n == s->cap) {
+        s->head = (s->head + 1) % s->cap;
+        s->n--;
+    }
+    s->p[(s->head + s->n) % s->cap] = (struct wpoint){ts, v};
+    s->n++;
+}
+
+static const char *lbl(const struct kp_series *se, const char *key)
+{
+    for (uint8_t i = 0; i < se->nlabels; i++)
+        if (!strcmp(se->labels[i].key, key))
+            return se->labels[i].value && *se->labels[i].value ? se->labels[i].value : NULL;
+    return NULL;
+}
+
+/* The entity key of a series, or 0 when the model has no such entity. */
+static int key_of(const struct kp_series *se, char *out, size_t outlen)
+{
+    const char *type = lbl(se, "type"), *ns = lbl(se, "namespace_name");
+    const char *pod = lbl(se, "pod_name"), *c = lbl(se, "container_name");
+    const char *node = lbl(se, "nodename");
+    if (!type || lbl(se, "resource_id"))
+        return 0; /* filesystems: not in Heapster's model API */
+    int n = -1;
+    if (!strcmp(type, "cluster"))
+        n = snprintf(out, outlen, "cluster");
+    else if (!strcmp(type, "node") && node)
+        n = snprintf(out, outlen, "n/%s", node);
+    else if (!strcmp(type, "ns") && ns)
+        n = snprintf(out, outlen, "ns/%s", ns);
+    else if (!strcmp(type, "pod") && ns && pod)
+        n = snprintf(out, outlen, "p/%s/%s", ns, pod);
+    else if (!strcmp(type, "pod_container") && ns && pod && c)
+        n = snprintf(out, outlen, "c/%s/%s/%s", ns, pod, c);
+    return n > 0 && (size_t)n < outlen;
+}
+
+void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
+{
+    char key[1024];
+    int64_t newest = 0;
+    struct wentity *cur = NULL;
+    uint32_t cur_series = UINT32_MAX;
+    for (size_t i = 0; i < b->npoints; i++) {
+        const struct kp_point *p = &b->points[i];
+        if (p->series >= b->nseries)
+            continue;
+        if (p->series != cur_series) {
+            cur_series = p->series;
+            cur = key_of(&b->series[p->series], key, sizeof(key)) ? entity(w, key, p->ts_ns) : NULL;
+        }
+        if (!cur)
+            continue;
+        int64_t v = kp_metrics[p->metric].type == KP_VALUE_INT ? p->v.i : (int64_t)p->v.f;
+        add_point(w, cur, p->metric, p->ts_ns, v);
+        if (p->ts_ns > newest)
+            newest = p->ts_ns;
+    }
+    /* entities gone for the long window are dropped, at most once a minute */
+    if (newest - w->last_sweep > 60LL * 1000000000LL) {
+        w->last_sweep = newest;
+        rehash(w, w->cap, newest - LONG_NS);
+    }
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static json_object *names_under(const struct mapi_window *w, const char *prefix)
+{
+    json_object *a = json_object_new_array();
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < w->cap; i++) {
+        const char *k = w->e[i].key;
+        if (!k || strncmp(k, prefix, pl) != 0 || strchr(k + pl, '/'))
+            continue;
+        json_object_array_add(a, json_object_new_string(k + pl));
+    }
+    return a;
+}
+
+static int cmp_json_str(const void *a, const void *b)
+{
+    return strcmp(json_object_get_string(*(json_object *const *)a),
+                  json_object_get_string(*(json_object *const *)b));
+}
+
+static void respond(struct mapi_response *r, int code, json_object *o)
+{
+    if (json_object_is_type(o, json_type_array))
+        json_object_array_sort(o, cmp_json_str);
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    r->code = code;
+    r->content_type = "application/json";
+    r->body = s ? strdup(s) : NULL;
+    r->len = r->body ? strlen(r->body) : 0;
+    if (!r->body)
+        r->code = 500;
+    json_object_put(o);
+}
+
+static void text(struct mapi_response *r, int code, const char *msg)
+{
+    r->code = code;
+    r->content_type = "text/plain; charset=utf-8";
+    r->body = strdup(msg);
+    r->len = r->body ? strlen(r->body) : 0;
+}
+
+static int metric_id(const char *name)
+{
+    for (int i = 0; i < KP_M__COUNT; i++)
+        if (!strcmp(kp_metrics[i].name, name))
+            return i;
+    return -1;
+}
+
+static void metric_names(const struct wentity *e, struct mapi_response *r)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; e && i < e->ns; i++)
+        if (e->s[i].n)
+            json_object_array_add(a, json_object_new_string(kp_metrics[e->s[i].metric].name));
+    respond(r, 200, a);
+}
+
+static void metric_points(const struct wentity *e, const char *name, int64_t start, int64_t end,
+                          struct mapi_response *r)
+{
+    int m = metric_id(name);
+    const struct wseries *s = NULL;
+    for (size_t i = 0; e && m >= 0 && i < e->ns && !s; i++)
+        if (e->s[i].metric == m)
+            s = &e->s[i];
+    json_object *o = json_object_new_object(), *pts = json_object_new_array();
+    int64_t latest = 0;
+    char t[32];
+    for (uint32_t i = 0; s && i < s->n; i++) {
+        const struct wpoint *p = &s->p[(s->head + i) % s->cap];
+        if (p->ts_ns > latest)
+            latest = p->ts_ns;
+        if (p->ts_ns < start || p->ts_ns > end)
+            continue;
+        json_object *pt = json_object_new_object();
+        mapi_fmt_time(t, p->ts_ns);
+        json_object_object_add(pt, "timestamp", json_object_new_string(t));
+        json_object_object_add(pt, "value", json_object_new_int64(p->v < 0 ? 0 : p->v));
+        json_object_array_add(pts, pt);
+    }
+    json_object_object_add(o, "metrics", pts);
+    mapi_fmt_time(t, latest);
+    json_object_object_add(o, "latestTimestamp", json_object_new_string(t));
+    respond(r, 200, o);
+}
+
+/* "start=...&end=..." (percent-encoded '+' and ':' allowed) into Unix ns. */
+static int parse_range(const char *query, int64_t now, int64_t *start, int64_t *end)
+{
+    *start = INT64_MIN;
+    *end = now;
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&'), *stop = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq && (eq - p == 5 || eq - p == 3) &&
+            (!strncmp(p, "start", 5) || !strncmp(p, "end", 3))) {
+            char v[64];
+            size_t o = 0;
+            for (const char *q = eq + 1; q < stop && o + 1 < sizeof(v); q++) {
+                if (*q == '%' && stop - q >= 3) {
+                    char hex[3] = {q[1], q[2], 0};
+                    v[o++] = (char)strtol(hex, NULL, 16);
+                    q += 2;
+                } else {
+                    v[o++] = *q;
+                }
+            }
+            v[o] = '\0';
+            int64_t sec;
+            int32_t nsec;
+            if (o && kp_rfc3339_parse(v, o, -1, &sec, &nsec) < 0)
+                return -1;
+            if (o) {
+                int64_t ns = sec * 1000000000LL + nsec;
+                if (eq - p == 5)
+                    *start = ns;
+                else
+                    *end = ns;
+            }
+        }
+        p = amp ? amp + 1 : stop;
+    }
+    return 0;
+}
+
+#define MAX_PARTS 12
+
+void mapi_window_handle(const struct mapi_window *w, const char *path, const char *query,
+                        int64_t now_ns, struct mapi_response *r)
+{
+    char buf[2048], key[1200], mname[128];
+    char *parts[MAX_PARTS];
+    size_t n = 0;
+    int64_t start, end;
+    memset(r, 0, sizeof(*r));
+    if (strlen(path) >= sizeof(buf) || parse_range(query, now_ns, &start, &end) < 0) {
+        text(r, 400, "bad request: start and end are RFC 3339 times\n");
+        return;
+    }
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (n == MAX_PARTS) {
+            text(r, 404, "not found\n");
+            return;
+        }
+        parts[n++] = t;
+    }
+    if (n < 3 || strcmp(parts[0], "api") || strcmp(parts[1], "v1") || strcmp(parts[2], "model")) {
+        text(r, 404, "not found\n");
+        return;
+    }
+    char **q = parts + 3;
+    size_t m = n - 3, k = 0;
+    const char *metric = NULL;
+    /* "metrics" or "metrics/NAME" (a name holds a slash: "memory/usage"); the entity part is
+     * kind/name pairs, so "metrics" sits at an even index */
+    while (k < m && strcmp(q[k], "metrics") != 0)
+        k += 2;
+    if (k >= m) {
+        /* entity lists */
+        if (m == 1 && !strcmp(q[0], "nodes"))
+            respond(r, 200, names_under(w, "n/"));
+        else if (m == 1 && !strcmp(q[0], "namespaces"))
+            respond(r, 200, names_under(w, "ns/"));
+        else if (m == 3 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods")) {
+            snprintf(key, sizeof(key), "p/%s/", q[1]);
+            respond(r, 200, names_under(w, key));
+        } else if (m == 5 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods") &&
+                   !strcmp(q[4], "containers")) {
+            snprintf(key, sizeof(key), "c/%s/%s/", q[1], q[3]);
+            respond(r, 200, names_under(w, key));
+        } else {
+            text(r, 404, "not found\n");
+        }
+        return;
+    }
+    if (k + 1 < m) {
+        size_t o = 0;
+        for (size_t i = k + 1; i < m; i++) {
+            int wr = snprintf(mname + o, sizeof(mname) - o, "%s%s", i > k + 1 ? "/" : "", q[i]);
+            if (wr < 0 || (size_t)wr >= sizeof(mname) - o) {
+                text(r, 404, "not found\n");
+                return;
+            }
+            o += (size_t)wr;
+        }
+        metric = mname;
+    }
+    m = k;
+    if (m == 0)
+        snprintf(key, sizeof(key), "cluster");
+    else if (m == 2 && !strcmp(q[0], "nodes"))
+        snprintf(key, sizeof(key), "n/%s", q[1]);
+    else if (m == 2 && !strcmp(q[0], "namespaces"))
+        snprintf(key, sizeof(key), "ns/%s", q[1]);
+    else if (m == 4 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods"))
+        snprintf(key, sizeof(key), "p/%s/%s", q[1], q[3]);
+    else if (m == 6 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods") &&
+             !strcmp(q[4], "containers"))
+        snprintf(key, sizeof(key), "c/%s/%s/%s", q[1], q[3], q[5]);
+    else {
+        text(r, 404, "not found\n");
+        return;
+    }
+    const struct wentity *e = find(w, key);
+    if (metric)
+        metric_points(e, metric, start, end, r);
+    else
+        metric_names(e, r);
+}
+
+size_t mapi_window_points(const struct mapi_window *w)
+{
+    return w->points;
+}

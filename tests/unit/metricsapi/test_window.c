@@ -1,0 +1,117 @@
+/*
+ * test_window.c - Heapster's model API (window.c): the entity and metric lists, a metric's
+ * points between start and end, the 15-minute window of cpu/usage_rate and memory/usage and
+ * the 140-second one of the other metrics, bad times refused.
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapi_int.h"
+#include "tests.h"
+
+#define S  1000000000LL
+#define T0 (1700000000LL * S) /* 2023-11-14T22:13:20Z */
+
+static void feed_cycle(struct mapi_window *w, int64_t ts, int64_t mem)
+{
+    struct kp_series se[3] = {
+        {.labels = {{"namespace_name", "spark-cluster"}, {"type", "ns"}}, .nlabels = 2},
+        {.labels = {{"namespace_name", "spark-cluster"},
+                    {"nodename", "n1"},
+                    {"pod_name", "driver"},
+                    {"type", "pod"}},
+         .nlabels = 4},
+        {.labels = {{"nodename", "n1"}, {"type", "node"}}, .nlabels = 2},
+    };
+    struct kp_point pt[5] = {
+        {0, KP_M_CPU_USAGE_RATE, {.i = 250}, ts}, {0, KP_M_MEM_USAGE, {.i = mem}, ts},
+        {1, KP_M_MEM_USAGE, {.i = mem / 2}, ts},  {1, KP_M_MEM_RSS, {.i = 7}, ts},
+        {2, KP_M_NET_RX_RATE, {.f = 12.9}, ts},
+    };
+    struct kp_batch b = {se, 3, pt, 5};
+    mapi_window_add_batch(w, &b);
+}
+
+static json_object *get(struct mapi_window *w, const char *path, const char *query, int code)
+{
+    struct mapi_response r;
+    mapi_window_handle(w, path, query, T0 + 3600 * S, &r);
+    if (r.code != code)
+        fail_msg("%s?%s: %d, want %d: %s", path, query ? query : "", r.code, code,
+                 r.body ? r.body : "");
+    json_object *o = code == 200 ? json_tokener_parse(r.body) : NULL;
+    if (code == 200)
+        assert_non_null(o);
+    free(r.body);
+    return o;
+}
+
+static void test_model_api(void **state)
+{
+    (void)state;
+    struct mapi_window *w = mapi_window_new(60);
+    for (int i = 0; i < 30; i++) /* 30 minutes at one point a minute */
+        feed_cycle(w, T0 + i * 60 * S, 1000 + i);
+    json_object *o = get(w, "/api/v1/model/namespaces/", NULL, 200);
+    assert_string_equal(json_object_to_json_string(o), "[ \"spark-cluster\" ]");
+    json_object_put(o);
+    o = get(w, "/api/v1/model/nodes", NULL, 200);
+    assert_string_equal(json_object_to_json_string(o), "[ \"n1\" ]");
+    json_object_put(o);
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/pods/", NULL, 200);
+    assert_string_equal(json_object_to_json_string(o), "[ \"driver\" ]");
+    json_object_put(o);
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/metrics/", NULL, 200);
+    assert_string_equal(json_object_to_json_string(o),
+                        "[ \"cpu\\/usage_rate\", \"memory\\/usage\" ]");
+    json_object_put(o);
+    /* the seed notes' query: two minutes of memory/usage */
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage",
+            "start=2023-11-14T22:40:20Z&end=2023-11-14T22:42:20Z", 200);
+    json_object *m = json_object_object_get(o, "metrics");
+    assert_int_equal(json_object_array_length(m), 3);
+    assert_string_equal(json_object_get_string(
+                            json_object_object_get(json_object_array_get_idx(m, 0), "timestamp")),
+                        "2023-11-14T22:40:20Z");
+    assert_int_equal(
+        json_object_get_int64(json_object_object_get(json_object_array_get_idx(m, 0), "value")),
+        1027);
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "latestTimestamp")),
+                        "2023-11-14T22:42:20Z");
+    json_object_put(o);
+    /* 15 minutes kept: of 30 points, the last 16 or 17 */
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage", NULL, 200);
+    size_t n = json_object_array_length(json_object_object_get(o, "metrics"));
+    assert_true(n >= 15 && n <= 17);
+    json_object_put(o);
+    /* other metrics: 140 s */
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/pods/driver/metrics/memory/rss", NULL, 200);
+    n = json_object_array_length(json_object_object_get(o, "metrics"));
+    assert_true(n >= 2 && n <= 4);
+    json_object_put(o);
+    o = get(w, "/api/v1/model/nodes/n1/metrics/network/rx_rate", "end=2023-11-14T22:42:20Z", 200);
+    assert_int_equal(
+        json_object_get_int64(json_object_object_get(
+            json_object_array_get_idx(json_object_object_get(o, "metrics"), 0), "value")),
+        12);
+    json_object_put(o);
+    /* unknown entity or metric: no points, as Heapster answered */
+    o = get(w, "/api/v1/model/namespaces/nope/metrics/memory/usage", NULL, 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 0);
+    json_object_put(o);
+    get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage", "start=yesterday", 400);
+    get(w, "/api/v1/model/bogus", NULL, 404);
+    get(w, "/api/v2/model/namespaces/", NULL, 404);
+    assert_true(mapi_window_points(w) > 0);
+    mapi_window_free(w);
+}
+
+int run_window_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_api),
+    };
+    return cmocka_run_group_tests_name("window", tests, NULL, NULL);
+}
