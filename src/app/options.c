@@ -555,6 +555,7 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
                        size_t errlen)
 {
     bool list_from_flags = false;
+    int sources = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val;
         char where[160];
@@ -566,6 +567,9 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         val = eq ? eq + 1 : NULL;
+        /* Heapster's --version is a boolean: --version=false is no request */
+        if (nlen == 7 && strncmp(name, "version", 7) == 0 && val && strcmp(val, "false") == 0)
+            continue;
         const struct kp_opt *d = find_opt(name, nlen);
         int ig = d ? -1 : ignored_flag(name, nlen);
         if (!d && ig < 0) {
@@ -598,6 +602,12 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
         snprintf(where, sizeof(where), "flag --%.*s", (int)nlen, name);
         for (char *p = where + 7; *p; p++)
             *p = *p == '_' ? '-' : *p;
+        if (d->offset == offsetof(struct kp_options, source) && ++sources > 1) {
+            seterr(err, errlen,
+                   "flag --source: given twice; kubepulse has one source, kubernetes: (Heapster's "
+                   "other sources are not supported)");
+            return -1;
+        }
         if (d->type == KP_OPT_LIST && !list_from_flags) {
             /* flags replace the file's list rather than extend it */
             kp_strlist_clear((struct kp_strlist *)((char *)o + d->offset));

@@ -167,6 +167,12 @@ static void test_heapster_flag_spellings(void **state)
     /* A real flag stays real in both spellings; an unknown one is still an error. */
     expect_error("unknown flag --metric_resolutions", "--metric_resolutions=60s", NULL);
     expect_error("flag --lease-name needs a value", "--lease_name", NULL);
+    expect_error("flag --source: given twice",
+                 "--source=kubernetes:", "--source=kubernetes:", NULL);
+    /* Heapster's --version is a boolean flag: false asks for nothing */
+    assert_int_equal(parse(&o, err, sizeof(err), "--version=false", "--v=1", NULL), KP_OPTIONS_RUN);
+    assert_int_equal(o.verbosity, 1);
+    kp_options_fini(&o);
 }
 
 static void test_help_lists_every_flag_with_default(void **state)
