@@ -49,7 +49,9 @@ SAMPLE, JITTER = 10, 9  # the simulated kubelets' housekeeping interval and samp
 NODES, PODS = 4, 3
 PREFIX = "kpdash-"
 ADDR_BASE = "127.1.12.1"
-CYCLES = 3  # grid cycles compared
+# grid cycles compared: at least three, and a minute's worth so that a resolution shorter than
+# Grafana's bucket puts two cycles in some bucket whatever the start
+CYCLES = max(3, 60 // RES + 1)
 DASHBOARDS = REPO_ROOT / "tests" / "integration" / "dashboards"
 OURS = REPO_ROOT / "charts" / "kubepulse" / "files" / "dashboard.json"
 RANGES_MS = {"30m": 30 * 60_000, "6h": 6 * 3_600_000, "7d": 7 * 86_400_000}
