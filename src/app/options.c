@@ -148,7 +148,7 @@ static const struct kp_opt opts[] = {
      0, 0, NULL},
     {"retry-period", KP_OPT_DURATION, "2s", OFF(retry_period_s),
      "interval between renew and acquire attempts", 0, 0, NULL},
-    {"metric-resolution", KP_OPT_DURATION, "15s", OFF(metric_resolution_s),
+    {"metric-resolution", KP_OPT_DURATION, "60s", OFF(metric_resolution_s),
      "scrape interval; cycles start on wall-clock multiples of it", 1, 3600, NULL},
     {"kubelet-preferred-address-types", KP_OPT_STRING,
      "InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP", OFF(kubelet_preferred_address_types),

@@ -19,7 +19,7 @@ What is checked:
 - Scaling: a 4th and 5th replica join as followers, stopping followers never disturbs the
   leader, and one replica alone keeps the metrics flowing.
 
-Timing: --metric-resolution=5s instead of the default 15s so that ~30 intervals fit in about
+Timing: --metric-resolution=5s instead of the default 60s so that ~30 intervals fit in about
 three minutes; election durations 8s/5s/1s (client-go's 15s/10s/2s would only lengthen the
 SIGKILL window). The simulator samples every 5s too, so each interval has exactly one sample.
 10 nodes x 10 pods keeps InfluxDB's load moderate on a busy 2-core machine.

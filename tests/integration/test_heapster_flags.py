@@ -166,7 +166,7 @@ def test_refused_at_flag_time(cluster, tmp_path, args, needle):
 
 def test_help_lists_flags_and_options():
     out = run_once("--help").stdout
-    for want in ("--metric-resolution duration", "(default 15s)", "--logtostderr",
+    for want in ("--metric-resolution duration", "(default 60s)", "--logtostderr",
                  "--sink=influxdb:URL options", "kubeletPort int", "(default 10255)"):
         assert want in out, want
 

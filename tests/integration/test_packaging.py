@@ -155,8 +155,8 @@ CRASH_CASES = [
     ("lease-below-1s", ["--set", "leaderElection.leaseDuration=800ms,"
                         "leaderElection.renewDeadline=500ms,leaderElection.retryPeriod=50ms"],
      ["--lease-duration=800ms", "--renew-deadline=500ms", "--retry-period=50ms"], None),
-    ("kubelet-timeout-above-resolution", ["--set", "kubelet.timeout=20s"],
-     ["--kubelet-timeout=20s"], None),
+    ("kubelet-timeout-above-resolution", ["--set", "kubelet.timeout=60s"],
+     ["--kubelet-timeout=60s"], None),
     ("kubelet-port-0", ["--set", "kubelet.port=0"], ["--kubelet-port=0"], None),
     ("config-not-a-bool", ["--set-string", "config.watch-pods=maybe"], [],
      {"watch-pods": "maybe"}),

@@ -35,7 +35,7 @@ static void test_defaults(void **state)
     char err[256] = "";
     assert_int_equal(parse(&o, err, sizeof(err), NULL), KP_OPTIONS_RUN);
     assert_true(o.lease_duration_s == 15 && o.renew_deadline_s == 10 && o.retry_period_s == 2);
-    assert_true(o.metric_resolution_s == 15);
+    assert_true(o.metric_resolution_s == 60);
     assert_string_equal(o.lease_name, "kubepulse");
     assert_int_equal(o.kubelet_port, 10250);
     assert_int_equal(o.kubelet_max_body_bytes, 64LL << 20);
@@ -132,7 +132,7 @@ static void test_refused_at_flag_time(void **state)
     expect_error("flag --metric-resolution: 0.5s is out of range", "--metric-resolution=0.5s",
                  NULL);
     expect_error("--kubelet-timeout must be shorter than --metric-resolution",
-                 "--kubelet-timeout=20s", NULL);
+                 "--kubelet-timeout=60s", NULL);
     expect_error("--source: unknown option \"bogus\"", "--source=kubernetes:?bogus=1", NULL);
     expect_error("flag --log-format: invalid value \"xml\"", "--log-format=xml", NULL);
     expect_error("flag --store-label: \"type\" is one of Heapster's own tags", "--store_label=type",
