@@ -18,6 +18,11 @@ without the front proxy's certificate 401; the leader taken out of the Endpoints
 terminating pod) and SIGTERMed while `kubectl top node` runs back to back: the count of failed
 runs and the longest time between two answers are printed.
 
+test_least_privilege: each binding the metrics API adds (system:auth-delegator, the
+extension-apiserver-authentication reader, the followers' samples role) removed in turn, and
+what breaks: no TokenReview or SubjectAccessReview (503, never 200), no front-proxy settings
+(503), no copy of the leader's samples on a follower (503, the leader logs the refused pull).
+
 test_direct: one replica with --metrics-api-listen on loopback, its ServiceAccount holding
 exactly the chart's RBAC plus the chart's system:auth-delegator ClusterRoleBinding and
 extension-apiserver-authentication-reader RoleBinding. Requests straight to it:
@@ -620,3 +625,80 @@ def test_aggregated(cluster, world, netns_two_addrs, capsys):
     finally:
         cluster.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found",
                         check=False)
+
+
+# ---- least privilege: each of the metrics API's bindings removed in turn -------------------
+
+# (id, object deleted, can-i that must turn to "no", what breaks)
+LEAST = [
+    ("auth-delegator", ("clusterrolebinding", "{ns}-kubepulse-auth-delegator", None),
+     ("create", "tokenreviews.authentication.k8s.io"), "token_review"),
+    ("auth-reader", ("rolebinding", "{ns}-kubepulse-auth-reader", "kube-system"),
+     ("get", "configmaps/extension-apiserver-authentication", "-n", "kube-system"),
+     "not_configured"),
+    ("samples", ("clusterrolebinding", "{ns}-kubepulse-samples", None),
+     ("get", "/kubepulse/v1/samples"), "follower_empty"),
+]
+
+
+@pytest.mark.parametrize("variant", LEAST, ids=[v[0] for v in LEAST])
+def test_least_privilege(cluster, world, variant):
+    name, (kind, obj, obj_ns), can_i, breaks = variant
+    ns = world.ns
+    who = f"system:serviceaccount:{ns}:kubepulse"
+
+    def allowed():
+        out = cluster.kubectl("auth", "can-i", *can_i, f"--as={who}", check=False)
+        return out.stdout.strip() == "yes"
+    assert allowed(), f"{name}: the bindings do not allow {can_i}"
+    where = ["-n", obj_ns] if obj_ns else []
+    cluster.kubectl("delete", kind, obj.format(ns=ns), *where)
+    wait_for(lambda: not allowed(), timeout=10, what=f"{name}: rule gone")
+    crt, key = cluster.issue_cert(f"metrics-api-lp-{name}", "kubepulse-metrics",
+                                  sans=["IP:127.0.0.1"])
+    ports = [free_port(), free_port()] if breaks == "follower_empty" else [free_port()]
+    reps = [world.start(f"lp-{name}", extra=[
+        f"--metrics-api-listen=127.0.0.1:{p}", f"--tls-cert-file={crt}",
+        f"--tls-private-key-file={key}", "--metrics-api-advertise-address=127.0.0.1",
+        f"--metrics-api-ca-file={cluster.ca_cert}"]) for p in ports]
+    apis = [Client(f"https://127.0.0.1:{p}", cluster.ca_cert) for p in ports]
+    admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
+    path = "/apis/metrics.k8s.io/v1beta1/nodes"
+    if breaks == "follower_empty":
+        leader = world.leader(timeout=30)
+        li = reps.index(leader)
+
+        def leader_serves():
+            try:
+                code, body = apis[li].get(path, cert=admin)
+            except OSError:
+                return None
+            return code == 200 and len(body["items"]) == 3
+        wait_for(leader_serves, timeout=30, interval=0.5, what="the leader's NodeMetrics")
+        import time as _t
+        _t.sleep(3 * RES)
+        code, body = apis[1 - li].get(path, cert=admin)
+        assert code == 503 and "not reached the leader" in body["message"], (code, body)
+        assert re.search(r"cannot fetch the leader's samples.*\"status\":403",
+                         reps[1 - li].proc.text()), "the follower's refused pull is not logged"
+        return
+    reader = cluster.mint_token(f"reader-{name}", ns,
+                                cluster_rules=["get,list:nodes.metrics.k8s.io"])
+
+    def answered():
+        try:
+            return apis[0].get(path, token=reader)
+        except OSError:
+            return None
+    code, body = wait_for(answered, timeout=20, interval=0.5, what="an answer")
+    if breaks == "token_review":
+        # the TokenReview is refused: no decision, 503 (never a 200)
+        assert code == 503 and "TokenReview" in body["message"], (code, body)
+        wait_for(lambda: "TokenReview failed" in reps[0].proc.text(), timeout=10,
+                 what="the refused TokenReview logged")
+        code, body = apis[0].get(path, cert=admin)
+        assert code == 503 and "SubjectAccessReview" in body["message"], (code, body)
+    else:
+        assert code == 503 and "not configured" in body["message"], (code, body)
+        wait_for(lambda: "extension-apiserver-authentication" in reps[0].proc.text(),
+                 timeout=10, what="the refused ConfigMap logged")
