@@ -4,18 +4,7 @@
 #
 #   build-goelector.sh            -> ${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}/bin/goelector-HASH
 #
-# HASH covers the sources, go.mod and go.sum, so an edit rebuilds and an unchanged tree is a
-# no-op. Needs Go and the Go module proxy (or a warm module cache).
+# kp_go_build (lib.sh) keys HASH on the sources, go.mod and go.sum.
 set -euo pipefail
-SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/goelector" && pwd)"
-CACHE="${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}"
-hash="$(cd "$SRC" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-16)"
-out="$CACHE/bin/goelector-$hash"
-if [[ ! -x "$out" ]]; then
-    command -v go >/dev/null || { echo "build-goelector.sh: go is not installed" >&2; exit 1; }
-    mkdir -p "$CACHE/bin"
-    tmp="$out.tmp.$$"
-    (cd "$SRC" && CGO_ENABLED=0 go build -trimpath -o "$tmp" .) >&2
-    mv -f "$tmp" "$out"
-fi
-echo "$out"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+kp_go_build goelector "$KP_INFRA_SCRIPTS/goelector"
