@@ -35,6 +35,13 @@ type record struct {
 	KV  [][3]json.RawMessage `json:"kv"`
 }
 
+// decode reads one value of type T.
+func decode[T any](raw json.RawMessage) (interface{}, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
+}
+
 func values(r record) ([]interface{}, error) {
 	var kv []interface{}
 	for _, f := range r.KV {
@@ -49,21 +56,13 @@ func values(r record) ([]interface{}, error) {
 		var err error
 		switch typ {
 		case "s":
-			var s string
-			err = json.Unmarshal(f[2], &s)
-			v = s
+			v, err = decode[string](f[2])
 		case "i":
-			var i int64
-			err = json.Unmarshal(f[2], &i)
-			v = i
+			v, err = decode[int64](f[2])
 		case "f":
-			var x float64
-			err = json.Unmarshal(f[2], &x)
-			v = x
+			v, err = decode[float64](f[2])
 		case "b":
-			var b bool
-			err = json.Unmarshal(f[2], &b)
-			v = b
+			v, err = decode[bool](f[2])
 		default:
 			err = fmt.Errorf("unknown type %q", typ)
 		}
@@ -73,6 +72,12 @@ func values(r record) ([]interface{}, error) {
 		kv = append(kv, key, v)
 	}
 	return kv, nil
+}
+
+// fail ends the program on a malformed records file.
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(2)
 }
 
 func main() {
@@ -87,8 +92,7 @@ func main() {
 	}
 	f, err := os.Open(*records)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fail(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -96,13 +100,11 @@ func main() {
 	for sc.Scan() {
 		var r record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			fail(err)
 		}
 		kv, err := values(r)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			fail(err)
 		}
 		var e error
 		if r.Err != nil {
