@@ -116,6 +116,12 @@ class Election:
         self.replicas[rid] = rep
         return rep
 
+    def start_three(self):
+        """Replicas a, b and c; the one of them that leads."""
+        for rid in ("a", "b", "c"):
+            self.start(rid)
+        return self.wait_leader(10)
+
     def all(self):
         return self.retired + list(self.replicas.values())
 
@@ -164,9 +170,7 @@ def first_start(r, after):
 
 
 def test_one_leader_holder_and_event(election, cluster):
-    for rid in ("a", "b", "c"):
-        election.start(rid)
-    leader = election.wait_leader(10)
+    leader = election.start_three()
     assert election.holder() == leader.name.split("-")[0]
     time.sleep(3 * RP)
     assert election.leaders() == [leader]
@@ -181,9 +185,7 @@ def test_one_leader_holder_and_event(election, cluster):
 
 def test_sigterm_failover(election):
     rounds = 20 if LONG else 6
-    for rid in ("a", "b", "c"):
-        election.start(rid)
-    leader = election.wait_leader(10)
+    leader = election.start_three()
     gaps = []
     for i in range(rounds):
         rid = leader.name.split("-")[0]
@@ -206,9 +208,7 @@ def test_sigterm_failover(election):
 
 
 def test_sigkill_failover(election):
-    for rid in ("a", "b", "c"):
-        election.start(rid)
-    leader = election.wait_leader(10)
+    leader = election.start_three()
     time.sleep(RP)
     t = leader.signal(signal.SIGKILL)
     nxt = election.wait_leader(LD + RP + 2, exclude=leader)
@@ -222,9 +222,7 @@ def test_sigkill_failover(election):
 
 
 def test_sigstop_never_acts_after_takeover(election):
-    for rid in ("a", "b", "c"):
-        election.start(rid)
-    leader = election.wait_leader(10)
+    leader = election.start_three()
     time.sleep(RP)
     leader.signal(signal.SIGSTOP)
     nxt = election.wait_leader(LD + RP + 3, exclude=leader)
@@ -244,9 +242,7 @@ def test_sigstop_never_acts_after_takeover(election):
 
 
 def test_lease_deleted_is_recreated(election):
-    for rid in ("a", "b", "c"):
-        election.start(rid)
-    election.wait_leader(10)
+    election.start_three()
     election.cluster.kubectl("delete", "lease", election.lease, "-n", election.ns)
     wait_for(lambda: election.holder(), timeout=LD + RP + 3, what="lease recreated")
     time.sleep(RP)

@@ -144,6 +144,17 @@ def wait_token_dead(cluster, token, path):
         time.sleep(0.5)
 
 
+def token_file_kubeconfig(cluster, namespace, tmp_path, sa):
+    """A ServiceAccount SA with LEASE_RULES and a kubeconfig that reads its token from a file:
+    (token, the token file, the kubeconfig, the namespace's leases path)."""
+    token = cluster.mint_token(sa, namespace, rules=LEASE_RULES)
+    tfile = tmp_path / "token"
+    tfile.write_text(token)
+    kc = write_kubeconfig(tmp_path / "kc.yaml", cluster.apiserver,
+                          {"certificate-authority": cluster.ca_cert}, {"tokenFile": str(tfile)})
+    return token, tfile, kc, f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
 # ---- client certificates ------------------------------------------------------------------
 
 def test_admin_kubeconfig_client_cert_files(cluster):
@@ -215,12 +226,7 @@ def test_forbidden_status_is_parsed(cluster, namespace, tmp_path):
 
 
 def test_token_file_rotation_picked_up_after_401(cluster, namespace, tmp_path):
-    token = cluster.mint_token("rot", namespace, rules=LEASE_RULES)
-    tfile = tmp_path / "token"
-    tfile.write_text(token)
-    kc = write_kubeconfig(tmp_path / "kc.yaml", cluster.apiserver,
-                          {"certificate-authority": cluster.ca_cert}, {"tokenFile": str(tfile)})
-    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    token, tfile, kc, path = token_file_kubeconfig(cluster, namespace, tmp_path, "rot")
     # Reload period of an hour: only the 401 can make the client re-read the file.
     w = Watcher("--kubeconfig", kc, "--token-reload", 3600, "--watch-timeout", 2,
                 "--timeout", 120, "watch", path)
@@ -245,12 +251,7 @@ def test_token_file_rotation_picked_up_after_401(cluster, namespace, tmp_path):
 
 
 def test_token_file_periodic_reload(cluster, namespace, tmp_path):
-    token = cluster.mint_token("periodic", namespace, rules=LEASE_RULES)
-    tfile = tmp_path / "token"
-    tfile.write_text(token)
-    kc = write_kubeconfig(tmp_path / "kc.yaml", cluster.apiserver,
-                          {"certificate-authority": cluster.ca_cert}, {"tokenFile": str(tfile)})
-    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    token, tfile, kc, path = token_file_kubeconfig(cluster, namespace, tmp_path, "periodic")
     proc = subprocess.Popen([str(KPKUBE), "--kubeconfig", str(kc), "--token-reload", "1",
                              "poll", path, "12", "0.5"], stdout=subprocess.PIPE, text=True)
     try:
