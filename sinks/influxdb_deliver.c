@@ -240,6 +240,26 @@ int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t err
 
 static void write_done(const struct http_result *res, void *ud);
 
+/* A POST to InfluxDB: the sink's TLS, a bounded answer, and --sink-timeout (else 10 s) as
+ * its deadline. */
+static struct http_request_opts influx_post(const struct influx *in, const char *url,
+                                            const char *const *headers, const char *body,
+                                            size_t body_len, http_done_fn on_done, void *ud)
+{
+    return (struct http_request_opts){
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = body_len,
+        .tls = &in->tls,
+        .timeout_ms = (long)(in->s->env.timeout_s > 0 ? in->s->env.timeout_s * 1000 : 10000),
+        .max_body = MAX_RESPONSE_BODY,
+        .on_done = on_done,
+        .ud = ud,
+    };
+}
+
 static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chunk *chunk)
 {
     r->in = in;
@@ -258,20 +278,9 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
     if (in->auth_header)
         headers[h++] = in->auth_header;
     headers[h] = NULL;
-    long tmo = (long)(in->s->env.timeout_s > 0 ? in->s->env.timeout_s * 1000 : 10000);
-    struct http_request_opts o = {
-        .method = "POST",
-        .url = in->write_url,
-        .headers = headers,
-        .body = chunk->data,
-        .body_len = chunk->len,
-        .tls = &in->tls,
-        .timeout_ms = tmo,
-        .connect_timeout_ms = tmo < 5000 ? tmo : 5000,
-        .max_body = MAX_RESPONSE_BODY,
-        .on_done = write_done,
-        .ud = r,
-    };
+    struct http_request_opts o =
+        influx_post(in, in->write_url, headers, chunk->data, chunk->len, write_done, r);
+    o.connect_timeout_ms = o.timeout_ms < 5000 ? o.timeout_ms : 5000;
     char err[256] = "";
     if (chunk->attempts++)
         in->s->stats.retries++;
@@ -438,19 +447,8 @@ void influx_create_db(struct influx *in)
 {
     const char *headers[] = {in->ua_header, "Content-Type: application/x-www-form-urlencoded",
                              in->auth_header, NULL};
-    long tmo = (long)(in->s->env.timeout_s > 0 ? in->s->env.timeout_s * 1000 : 10000);
-    struct http_request_opts o = {
-        .method = "POST",
-        .url = in->query_url,
-        .headers = headers,
-        .body = in->create_body,
-        .body_len = strlen(in->create_body),
-        .tls = &in->tls,
-        .timeout_ms = tmo,
-        .max_body = MAX_RESPONSE_BODY,
-        .on_done = create_done,
-        .ud = in,
-    };
+    struct http_request_opts o = influx_post(in, in->query_url, headers, in->create_body,
+                                             strlen(in->create_body), create_done, in);
     char err[256] = "";
     if (!(in->create_req = http_request_start(in->s->env.http, &o, err, sizeof err))) {
         log_error("cannot start the database creation", LF_STR("sink", in->s->name), LF_ERR(err));
