@@ -221,13 +221,21 @@ oom:
     return NULL;
 }
 
-static void call_free(struct kube_call *call)
+/* The call's own memory; call_free also takes it off kc->calls, which it joins when started. */
+static void call_destroy(struct kube_call *call)
 {
-    KP_DLIST_UNLINK(call->kc->calls, call);
+    if (!call)
+        return;
     free(call->method);
     free(call->path);
     free(call->body);
     free(call);
+}
+
+static void call_free(struct kube_call *call)
+{
+    KP_DLIST_UNLINK(call->kc->calls, call);
+    call_destroy(call);
 }
 
 void kube_client_free(struct kube_client *kc)
@@ -459,12 +467,7 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
     return call;
 oom:
     log_error("out of memory starting an API request", LF_STR("path", path));
-    if (call) {
-        free(call->method);
-        free(call->path);
-        free(call->body);
-        free(call);
-    }
+    call_destroy(call);
     return NULL;
 }
 

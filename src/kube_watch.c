@@ -418,18 +418,17 @@ struct kube_watch *kube_watch_start(struct kube_client *kc, const struct kube_wa
         return NULL;
     }
     struct kube_watch *w = calloc(1, sizeof(*w));
-    if (!w || !(w->path = strdup(opts->path)) || build_selectors(w, opts) < 0 ||
-        !(w->dec = kube_stream_new(0))) {
+    if (!w) {
         snprintf(err, errlen, "out of memory");
-        if (w) {
-            kube_stream_free(w->dec);
-            free(w->selectors);
-            free(w->path);
-            free(w);
-        }
         return NULL;
     }
     w->kc = kc;
+    if (!(w->path = strdup(opts->path)) || build_selectors(w, opts) < 0 ||
+        !(w->dec = kube_stream_new(0))) {
+        snprintf(err, errlen, "out of memory");
+        watch_destroy(w); /* nothing started yet: it frees what was allocated */
+        return NULL;
+    }
     w->h = *h;
     w->ud = ud;
     w->page_size = opts->list_page_size > 0 ? opts->list_page_size : 500;
