@@ -19,10 +19,7 @@
 
 #include "http.h"
 #include "kube.h"
-
-#ifndef KP_VERSION
-#define KP_VERSION "0.0.0"
-#endif
+#include "version.h"
 
 #define CHECK_RETRY_S    2.0
 #define CHECK_REQUEST_MS 10000L

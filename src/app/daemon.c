@@ -21,10 +21,7 @@
 #include "metricsapi.h"
 #include "sink.h"
 #include "status.h"
-
-#ifndef KP_VERSION
-#define KP_VERSION "0.0.0"
-#endif
+#include "version.h"
 
 #define HEARTBEAT_S 1.0
 /* On SIGTERM, how long a scrape cycle in flight may run on before the Lease is released

@@ -17,13 +17,7 @@
 #include "stats.h"
 #include "status.h"
 #include "util.h"
-
-#ifndef KP_VERSION
-#define KP_VERSION "0.0.0"
-#endif
-#ifndef KP_GIT_COMMIT
-#define KP_GIT_COMMIT "unknown"
-#endif
+#include "version.h"
 
 /* /healthz fails when the loop has not turned for this long. */
 #define STUCK_AFTER_S 10.0

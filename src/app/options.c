@@ -22,13 +22,7 @@
 #include "sink.h"
 #include "source.h"
 #include "util.h"
-
-#ifndef KP_VERSION
-#define KP_VERSION "0.0.0"
-#endif
-#ifndef KP_GIT_COMMIT
-#define KP_GIT_COMMIT "unknown"
-#endif
+#include "version.h"
 
 #define KP_CONFIG_MAX_BYTES (1 << 20)
 
