@@ -130,6 +130,23 @@ def sinkwrite(sink, *args, timeout=300, **kw):
     return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr, p.returncode
 
 
+def sinkwrite_through_outage(inf, sink, *args, up_for, down_for, timeout):
+    """kpsinkwrite SINK ARGS while InfluxDB inf is stopped after up_for seconds and started
+    again down_for seconds later: its final stats and its stderr."""
+    argv = [str(KPSINKWRITE), "--sink", sink, *map(str, args)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(up_for)
+        inf.stop()
+        time.sleep(down_for)
+        inf.start()
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    return json.loads(out.strip().splitlines()[-1]), err
+
+
 def q(s):
     return urllib.parse.quote(s, safe="")
 
@@ -177,21 +194,10 @@ def test_withfields_layout(servers):
 
 def test_outage_60s_every_buffered_point_arrives(servers):
     inf = servers["v1"]
-    p = subprocess.Popen([str(a) for a in [
-                          KPSINKWRITE, "--sink", f"influxdb:{inf.url}?db=outage",
-                          "--gen", 1000, "--cycles", 80, "--interval", 1, "--timeout", 2,
-                          "--flush-timeout", 120, "--batch-lines", 500]],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(8)
-        inf.stop()
-        time.sleep(60)
-        inf.start()
-        out, err = p.communicate(timeout=240)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    st = json.loads(out.strip().splitlines()[-1])
+    st, err = sinkwrite_through_outage(
+        inf, f"influxdb:{inf.url}?db=outage", "--gen", 1000, "--cycles", 80, "--interval", 1,
+        "--timeout", 2, "--flush-timeout", 120, "--batch-lines", 500,
+        up_for=8, down_for=60, timeout=240)
     assert st["flush"] == "ok", err
     assert st["points_written"] == 80_000 and sum(st["dropped"].values()) == 0, st
     assert inf.count("outage") == 80_000
@@ -201,21 +207,10 @@ def test_outage_60s_every_buffered_point_arrives(servers):
 def test_tiny_buffer_drop_counter_equals_missing(servers):
     inf = servers["v1"]
     inf.query('CREATE DATABASE "tiny"')
-    p = subprocess.Popen([str(a) for a in [
-                          KPSINKWRITE, "--sink", f"influxdb:{inf.url}?db=tiny",
-                          "--gen", 1000, "--cycles", 12, "--interval", 0.5, "--timeout", 2,
-                          "--buffer-size", "3000points", "--flush-timeout", 60]],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.2)
-        inf.stop()
-        time.sleep(6)
-        inf.start()
-        out, err = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    st = json.loads(out.strip().splitlines()[-1])
+    st, err = sinkwrite_through_outage(
+        inf, f"influxdb:{inf.url}?db=tiny", "--gen", 1000, "--cycles", 12, "--interval", 0.5,
+        "--timeout", 2, "--buffer-size", "3000points", "--flush-timeout", 60,
+        up_for=1.2, down_for=6, timeout=120)
     dropped = st["dropped"]["buffer_full"]
     assert dropped > 0, st
     stored = inf.count("tiny")

@@ -160,6 +160,14 @@ static void run_for(double secs)
     run_until(fake_mono + secs);
 }
 
+/* A replica started on a free Lease, run until it holds it (at once). */
+static struct rep *add_leader(const char *id)
+{
+    struct rep *r = add_rep(id);
+    run_for(0);
+    return r;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -279,8 +287,7 @@ static void test_acquire_when_missing(void **state)
 static void test_renew_cadence_keeps_acquire(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     int64_t acquired = store.rec.acquire_us;
     int updates0 = a->lock->updates;
     run_for(10.0);
@@ -338,8 +345,7 @@ static void test_takeover_waits_polling_only(void **state)
 static void test_skewed_wall_clock_no_steal(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     wall_skew_us = INT64_C(3600000000); /* b runs an hour ahead */
     struct rep *b = add_rep("b");
     run_for(120);
@@ -368,8 +374,7 @@ static void test_renewing_holder_never_taken(void **state)
 static void test_step_down_after_renew_deadline(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     run_for(4); /* renewed at +2, +4 */
     double last_sent = fake_mono;
     a->lock->fail_left = 1000;
@@ -395,8 +400,7 @@ static void test_step_down_after_renew_deadline(void **state)
 static void test_hung_renew_steps_down_and_late_answer_ignored(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     double sent = fake_mono;
     a->lock->hold = true; /* the next renew is sent at +2 and hangs */
     run_until(sent + 10);
@@ -465,8 +469,7 @@ static void test_conflict_same_holder_renews(void **state)
 static void test_watch_sees_takeover_immediately(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     put_remote("intruder", WALL0, 15);
     assert_false(elector_is_leader(a->e)); /* stepped down within the watch callback */
     assert_int_equal(a->stopped, 1);
@@ -477,8 +480,7 @@ static void test_watch_sees_takeover_immediately(void **state)
 static void test_release_writes_empty_holder(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     run_for(3);
     elector_release(a->e, cb_released, a);
     assert_int_equal(a->stopped, 1);
@@ -501,8 +503,7 @@ static void test_release_writes_empty_holder(void **state)
 static void test_release_within_a_second_when_api_hangs(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     a->lock->hold = true;
     double t0 = fake_mono;
     elector_release(a->e, cb_released, a);
@@ -528,8 +529,7 @@ static void test_release_as_follower_and_without_release_on_cancel(void **state)
 static void test_released_lease_taken_immediately(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     struct rep *b = add_rep("b");
     struct rep *c = add_rep("c");
     run_for(5);
@@ -550,8 +550,7 @@ static void test_released_lease_taken_immediately(void **state)
 static void test_transitions_count(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     struct rep *b = add_rep("b");
     run_for(3);
     elector_release(a->e, cb_released, a);
@@ -577,8 +576,7 @@ static void test_transitions_count(void **state)
 static void test_deleted_lease(void **state)
 {
     (void)state;
-    struct rep *a = add_rep("a");
-    run_for(0);
+    struct rep *a = add_leader("a");
     struct rep *b = add_rep("b");
     run_for(1);
     memstore_delete(&store);
