@@ -18,6 +18,11 @@ without the front proxy's certificate 401; the leader taken out of the Endpoints
 terminating pod) and SIGTERMed while `kubectl top node` runs back to back: the count of failed
 runs and the longest time between two answers are printed.
 
+test_chart_metrics_api_objects: the chart rendered: the APIService's caBundle is the generated
+CA, which verifies the serving certificate for the Service's DNS name (openssl verify); no
+insecureSkipTLSVerify; flags, port, volume, the Role's second Lease, the aggregated reader role;
+the API server accepts every object (server-side dry run); cert-manager and "off" variants.
+
 test_least_privilege: each binding the metrics API adds (system:auth-delegator, the
 extension-apiserver-authentication reader, the followers' samples role) removed in turn, and
 what breaks: no TokenReview or SubjectAccessReview (503, never 200), no front-proxy settings
@@ -47,6 +52,7 @@ import ssl
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -702,3 +708,75 @@ def test_least_privilege(cluster, world, variant):
         assert code == 503 and "not configured" in body["message"], (code, body)
         wait_for(lambda: "extension-apiserver-authentication" in reps[0].proc.text(),
                  timeout=10, what="the refused ConfigMap logged")
+
+
+# ---- the chart's metrics API objects ------------------------------------------------------
+
+
+def test_chart_metrics_api_objects(cluster, namespace, tmp_path):
+    """The chart as rendered (helm template) and dry-run by the API server: the APIService's
+    caBundle is the generated Secret's CA, which verifies the serving certificate for the
+    Service's DNS name (what the aggregator checks); never insecureSkipTLSVerify; the pods
+    mount it and get the flags; the Role names the second Lease; view/edit/admin aggregate the
+    reader role. cert-manager: Issuers and Certificates, the caBundle injected instead."""
+    import subprocess
+    import yaml
+    from test_packaging import CHART, Helm
+    out = subprocess.run([str(Path(__file__).resolve().parents[2] / "scripts" / "build-helm.sh")],
+                         capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr
+    helm = Helm(out.stdout.strip().splitlines()[-1], tmp_path / "helm", cluster.kubeconfig)
+    ns = namespace
+    text = helm.run("template", "kp", CHART, "--namespace", ns, "--skip-tests").stdout
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    api = by[("APIService", "v1beta1.metrics.k8s.io")]["spec"]
+    assert "insecureSkipTLSVerify" not in api
+    assert api["service"] == {"name": "kp-kubepulse-metrics-api", "namespace": ns, "port": 443}
+    secret = by[("Secret", "kp-kubepulse-metrics-api-tls")]["data"]
+    assert api["caBundle"] == secret["ca.crt"]
+    import base64
+    for k in ("ca.crt", "tls.crt", "tls.key"):
+        (tmp_path / k).write_bytes(base64.b64decode(secret[k]))
+    v = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), "-purpose",
+                        "sslserver", "-verify_hostname", f"kp-kubepulse-metrics-api.{ns}.svc",
+                        str(tmp_path / "tls.crt")], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    svc = by[("Service", "kp-kubepulse-metrics-api")]["spec"]
+    assert svc["ports"][0]["targetPort"] == "metrics-api"
+    dep = by[("Deployment", "kp-kubepulse")]["spec"]["template"]["spec"]
+    c = dep["containers"][0]
+    assert "--metrics-api-listen=:4443" in c["args"]
+    assert f"--metrics-api-peer-server-name=kp-kubepulse-metrics-api.{ns}.svc" in c["args"]
+    assert any(p["name"] == "metrics-api" and p["containerPort"] == 4443 for p in c["ports"])
+    assert any(e["name"] == "POD_IP" for e in c["env"])
+    assert any(vol.get("secret", {}).get("secretName") == "kp-kubepulse-metrics-api-tls"
+               for vol in dep["volumes"])
+    role = by[("Role", "kp-kubepulse")]
+    assert "kubepulse-metrics-api" in role["rules"][0]["resourceNames"]
+    reader = by[("ClusterRole", "kp-kubepulse-metrics-reader")]
+    for r in ("view", "edit", "admin"):
+        assert reader["metadata"]["labels"][f"rbac.authorization.k8s.io/aggregate-to-{r}"] == "true"
+    assert by[("RoleBinding", "kp-kubepulse-auth-reader")]["metadata"]["namespace"] == "kube-system"
+    assert by[("ClusterRoleBinding", "kp-kubepulse-auth-delegator")]["roleRef"]["name"] == \
+        "system:auth-delegator"
+    # the API server accepts every object (server-side dry run)
+    dry = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=text, check=False)
+    assert dry.returncode == 0, dry.stderr
+    # cert-manager
+    text = helm.run("template", "kp", CHART, "--namespace", ns,
+                    "--set", "metricsApi.tls.source=certManager").stdout
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    kinds = [d["kind"] for d in docs]
+    assert kinds.count("Issuer") == 2 and kinds.count("Certificate") == 2
+    api = next(d for d in docs if d["kind"] == "APIService")
+    assert "caBundle" not in api["spec"]
+    assert api["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == \
+        f"{ns}/kp-kubepulse-metrics-api-tls"
+    # off: nothing of it
+    docs = [d for d in yaml.safe_load_all(helm.run(
+        "template", "kp", CHART, "--set", "metricsApi.enabled=false").stdout) if d]
+    assert not [d for d in docs if "metrics" in d["metadata"]["name"] or
+                d["kind"] == "APIService"]
+    dep = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert not [a for a in dep["containers"][0]["args"] if "metrics-api" in a or "tls-" in a]
