@@ -221,21 +221,13 @@ oom:
     return NULL;
 }
 
-/* The call's own memory; call_free also takes it off kc->calls, which it joins when started. */
-static void call_destroy(struct kube_call *call)
+static void call_free(struct kube_call *call)
 {
-    if (!call)
-        return;
+    KP_DLIST_UNLINK(call->kc->calls, call);
     free(call->method);
     free(call->path);
     free(call->body);
     free(call);
-}
-
-static void call_free(struct kube_call *call)
-{
-    KP_DLIST_UNLINK(call->kc->calls, call);
-    call_destroy(call);
 }
 
 void kube_client_free(struct kube_client *kc)
@@ -444,6 +436,7 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
     if (!call)
         goto oom;
     call->kc = kc;
+    KP_DLIST_PUSH(kc->calls, call); /* from here on call_free undoes everything */
     call->done = done;
     call->ud = ud;
     call->timeout_ms = timeout_ms > 0 ? timeout_ms : kc->timeout_ms;
@@ -457,7 +450,6 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
             goto oom;
         call->body_len = strlen(call->body);
     }
-    KP_DLIST_PUSH(kc->calls, call);
     if (call_start_attempt(call, err, sizeof(err)) < 0) {
         log_error("could not start an API request", LF_STR("method", call->method),
                   LF_STR("path", call->path), LF_ERR(err));
@@ -467,7 +459,8 @@ struct kube_call *kube_request(struct kube_client *kc, const char *method, const
     return call;
 oom:
     log_error("out of memory starting an API request", LF_STR("path", path));
-    call_destroy(call);
+    if (call)
+        call_free(call);
     return NULL;
 }
 

@@ -50,6 +50,8 @@ struct kube_watch {
 
 static void watch_destroy(struct kube_watch *w)
 {
+    if (!w)
+        return;
     ev_timer_stop(kube_client_loop(w->kc), &w->timer);
     kube_call_cancel(w->list_call);
     http_request_cancel(w->stream);
@@ -418,12 +420,9 @@ struct kube_watch *kube_watch_start(struct kube_client *kc, const struct kube_wa
         return NULL;
     }
     struct kube_watch *w = calloc(1, sizeof(*w));
-    if (!w) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    w->kc = kc;
-    if (!(w->path = strdup(opts->path)) || build_selectors(w, opts) < 0 ||
+    if (w)
+        w->kc = kc;
+    if (!w || !(w->path = strdup(opts->path)) || build_selectors(w, opts) < 0 ||
         !(w->dec = kube_stream_new(0))) {
         snprintf(err, errlen, "out of memory");
         watch_destroy(w); /* nothing started yet: it frees what was allocated */
