@@ -229,9 +229,7 @@ int influx_write(struct sink *s, const struct kp_batch *b, char *err, size_t err
             in->buf.ts_max = t;
     }
     int rc = lp_encode_batch(in->enc, b, &w, &r, err, errlen);
-    s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
-    s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
-    s->stats.points_filtered += r.filtered;
+    sink_count_skipped(s, &r);
     if (r.no_room) /* lines no room could be made for: counted as the buffer's drops are */
         influx_on_drop(in, r.no_room, 0, in->buf.ts_min, in->buf.ts_max);
     influx_pump(in);

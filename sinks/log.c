@@ -62,15 +62,8 @@ static int log_open(struct sink *s, struct uri *u, char *err, size_t errlen)
 static int log_write_batch(struct sink *s, const struct kp_batch *b, char *err, size_t errlen)
 {
     struct log_sink *l = s->impl;
-    struct lp_writer w;
     struct lp_result r = {0};
-    l->buf.len = 0;
-    lp_buf_writer(&l->buf, &w);
-    int rc = lp_encode_batch(l->enc, b, &w, &r, err, errlen);
-    s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
-    s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
-    s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
-    s->stats.points_filtered += r.filtered;
+    int rc = sink_encode_scratch(s, l->enc, &l->buf, b, &r, err, errlen);
     if (rc < 0)
         return rc;
     if (l->buf.len && fwrite(l->buf.data, 1, l->buf.len, l->out) != l->buf.len) {

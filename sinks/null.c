@@ -55,16 +55,9 @@ static int null_write_batch(struct sink *s, const struct kp_batch *b, char *err,
     struct null_sink *n = s->impl;
     size_t points = b->npoints, lines = b->npoints;
     if (n->enc) {
-        struct lp_writer w;
         struct lp_result r = {0};
-        n->buf.len = 0;
-        lp_buf_writer(&n->buf, &w);
-        if (lp_encode_batch(n->enc, b, &w, &r, err, errlen) < 0)
+        if (sink_encode_scratch(s, n->enc, &n->buf, b, &r, err, errlen) < 0)
             return -1;
-        s->stats.points_dropped[SINK_DROP_NONFINITE] += r.nonfinite;
-        s->stats.points_dropped[SINK_DROP_INVALID] += r.invalid;
-        s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r.no_room;
-        s->stats.points_filtered += r.filtered;
         s->stats.bytes_written += n->buf.len;
         points = r.points;
         lines = r.lines;

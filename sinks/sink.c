@@ -1,8 +1,8 @@
 /*
  * sink.c - owns the sink registry and the parts every sink shares: opening from a URI through
- * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping and the
- * buffer-size option (bytes or points). Sink types live in their own files behind struct
- * sink_ops.
+ * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping, the
+ * buffer-size option (bytes or points) and the counting of what the encoder leaves out. Sink
+ * types live in their own files behind struct sink_ops.
  */
 #include "sink_int.h"
 
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lineproto.h"
 #include "util.h"
 
 static const struct sink_ops *const SINK_TYPES[] = {&sink_influxdb_ops, &sink_influxdb2_ops,
@@ -198,4 +199,23 @@ int sink_parse_buffer_size(const char *s, uint64_t *bound, bool *points)
     if (kp_parse_size(s, bound) < 0 || *bound == 0)
         return -1;
     return 0;
+}
+
+void sink_count_skipped(struct sink *s, const struct lp_result *r)
+{
+    s->stats.points_dropped[SINK_DROP_NONFINITE] += r->nonfinite;
+    s->stats.points_dropped[SINK_DROP_INVALID] += r->invalid;
+    s->stats.points_filtered += r->filtered;
+}
+
+int sink_encode_scratch(struct sink *s, struct lp_encoder *enc, struct lp_buf *buf,
+                        const struct kp_batch *b, struct lp_result *r, char *err, size_t errlen)
+{
+    struct lp_writer w;
+    buf->len = 0;
+    lp_buf_writer(buf, &w);
+    int rc = lp_encode_batch(enc, b, &w, r, err, errlen);
+    sink_count_skipped(s, r);
+    s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r->no_room;
+    return rc;
 }

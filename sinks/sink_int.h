@@ -42,6 +42,16 @@ int sink_check_no_target(const void *conf, const struct uri *u, char *err, size_
 /* Invoke and clear the pending flush callback, if any. */
 void sink_flush_done(struct sink *s, int status);
 
+struct lp_buf;
+struct lp_encoder;
+struct lp_result;
+/* Count what the encoder left out of a batch (non-finite, invalid, filtered) in s's stats. */
+void sink_count_skipped(struct sink *s, const struct lp_result *r);
+/* Encode b whole into buf, emptied first: for the sinks that write out or discard each batch
+ * at once (log, null). What was left out is counted in s's stats; r says what was encoded. */
+int sink_encode_scratch(struct sink *s, struct lp_encoder *enc, struct lp_buf *buf,
+                        const struct kp_batch *b, struct lp_result *r, char *err, size_t errlen);
+
 extern const struct sink_ops sink_influxdb_ops;
 extern const struct sink_ops sink_influxdb2_ops;
 extern const struct sink_ops sink_log_ops;
