@@ -123,50 +123,45 @@ static void test_escape_elements(void **state)
     assert_memory_equal(out, "l1\\nl2", n);
 }
 
+/* One memory/usage point of 1 at 1 ns on a series with these labels encodes as want. */
+static void expect_usage_line(const struct lp_options *o, const struct kp_label *labels,
+                              size_t nlabels, const char *want)
+{
+    struct kp_series s = {.nlabels = (uint8_t)nlabels};
+    memcpy(s.labels, labels, nlabels * sizeof labels[0]);
+    struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
+    struct kp_batch b = {&s, 1, &p, 1};
+    struct lp_result r;
+    char *text = encode(o, &b, &r);
+    assert_string_equal(text, want);
+    free(text);
+}
+
 static void test_empty_and_time_tags_omitted(void **state)
 {
     (void)state;
-    struct kp_series s = {.nlabels = 4};
-    s.labels[0] = (struct kp_label){"", "x"};
-    s.labels[1] = (struct kp_label){"empty", ""};
-    s.labels[2] = (struct kp_label){"pod_name", "p"};
-    s.labels[3] = (struct kp_label){"time", "t"};
-    struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
-    struct kp_batch b = {&s, 1, &p, 1};
+    static const struct kp_label labels[] = {
+        {"", "x"}, {"empty", ""}, {"pod_name", "p"}, {"time", "t"}};
     struct lp_options o = {0};
-    struct lp_result r;
-    char *text = encode(&o, &b, &r);
-    assert_string_equal(text, "memory/usage,pod_name=p value=1i 1\n");
-    free(text);
+    expect_usage_line(&o, labels, 4, "memory/usage,pod_name=p value=1i 1\n");
     o.cluster_name = "c1";
-    text = encode(&o, &b, &r);
-    assert_string_equal(text, "memory/usage,cluster_name=c1,pod_name=p value=1i 1\n");
-    free(text);
+    expect_usage_line(&o, labels, 4, "memory/usage,cluster_name=c1,pod_name=p value=1i 1\n");
 }
 
 /* Heapster's InfluxDB sink never wrote pod_id, namespace_id, hostname and host_id. */
 static void test_drop_ids(void **state)
 {
     (void)state;
-    struct kp_series s = {.nlabels = 6};
-    s.labels[0] = (struct kp_label){"host_id", "aws:///i-1"};
-    s.labels[1] = (struct kp_label){"hostname", "h"};
-    s.labels[2] = (struct kp_label){"namespace_id", "u1"};
-    s.labels[3] = (struct kp_label){"nodename", "n"};
-    s.labels[4] = (struct kp_label){"pod_id", "u2"};
-    s.labels[5] = (struct kp_label){"pod_name", "p"};
-    struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
-    struct kp_batch b = {&s, 1, &p, 1};
+    static const struct kp_label labels[] = {{"host_id", "aws:///i-1"}, {"hostname", "h"},
+                                             {"namespace_id", "u1"},    {"nodename", "n"},
+                                             {"pod_id", "u2"},          {"pod_name", "p"}};
     struct lp_options o = {.drop_ids = true, .cluster_name = "c"};
-    struct lp_result r;
-    char *text = encode(&o, &b, &r);
-    assert_string_equal(text, "memory/usage,cluster_name=c,nodename=n,pod_name=p value=1i 1\n");
-    free(text);
+    expect_usage_line(&o, labels, 6,
+                      "memory/usage,cluster_name=c,nodename=n,pod_name=p value=1i 1\n");
     o.drop_ids = false;
-    text = encode(&o, &b, &r);
-    assert_string_equal(text, "memory/usage,cluster_name=c,host_id=aws:///i-1,hostname=h,"
-                              "namespace_id=u1,nodename=n,pod_id=u2,pod_name=p value=1i 1\n");
-    free(text);
+    expect_usage_line(&o, labels, 6,
+                      "memory/usage,cluster_name=c,host_id=aws:///i-1,hostname=h,"
+                      "namespace_id=u1,nodename=n,pod_id=u2,pod_name=p value=1i 1\n");
 }
 
 static void test_int_formatting(void **state)

@@ -46,6 +46,7 @@ static void write_twice(const char *uri, struct sink_stats *st)
     assert_int_equal(flushed, 0); /* nothing pending: done at once */
     sink_get_stats(s, st);
     sink_free(s);
+    assert_int_equal(st->points_written, 6); /* counted as written, encoded or not */
 }
 
 static void test_null_encodes_and_counts(void **state)
@@ -53,7 +54,6 @@ static void test_null_encodes_and_counts(void **state)
     (void)state;
     struct sink_stats st;
     write_twice("null", &st);
-    assert_int_equal(st.points_written, 6);
     assert_int_equal(st.lines_written, 6);
     assert_true(st.bytes_written > 6 * strlen("cpu/usage_rate,nodename=node-1"));
     assert_int_equal(st.points_buffered, 0);
@@ -66,7 +66,6 @@ static void test_null_without_encoding(void **state)
     (void)state;
     struct sink_stats st;
     write_twice("null?encode=false", &st);
-    assert_int_equal(st.points_written, 6);
     assert_int_equal(st.bytes_written, 0);
 }
 
