@@ -537,6 +537,10 @@ control_plane_configure() { # DIR
     write_kubeconfig "$dir/scheduler.kubeconfig" "$server" "$pki/ca.crt" \
         "$pki/scheduler.crt" "$pki/scheduler.key" system:kube-scheduler
     mkdir -p "$dir/flexvolume"
+    # Extra flags for a test, e.g. a short --horizontal-pod-autoscaler-sync-period
+    # (test_metrics_api_real_node.py); saved with the rest, so a --reuse restart keeps them.
+    local cm_extra=()
+    read -r -a cm_extra <<<"${KP_CONTROLLER_MANAGER_EXTRA_ARGS:-}"
     kp_save_args "$dir" controller-manager "$(kp_bin_path kube-controller-manager)" \
         --kubeconfig="$dir/controller-manager.kubeconfig" \
         --authentication-kubeconfig="$dir/controller-manager.kubeconfig" \
@@ -544,7 +548,7 @@ control_plane_configure() { # DIR
         --secure-port=0 --leader-elect=false --use-service-account-credentials=true \
         --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
         --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
-        --flex-volume-plugin-dir="$dir/flexvolume" --profiling=false --v=1
+        --flex-volume-plugin-dir="$dir/flexvolume" --profiling=false --v=1 "${cm_extra[@]}"
     kp_save_args "$dir" scheduler "$(kp_bin_path kube-scheduler)" \
         --kubeconfig="$dir/scheduler.kubeconfig" \
         --authentication-kubeconfig="$dir/scheduler.kubeconfig" \
