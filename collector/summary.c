@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 enum scan_state {
     S_TOP,        /* expect '{' */
     S_KEY,        /* expect a key string or '}' */
@@ -190,17 +192,7 @@ static int str_byte(struct vscan *v, unsigned char c)
 /* Room for want bytes of element; the bound is checked by the caller. */
 static int elem_reserve(struct summary_parser *p, size_t want)
 {
-    if (want <= p->ecap)
-        return 0;
-    size_t n = p->ecap ? p->ecap : 4096;
-    while (n < want)
-        n *= 2;
-    char *b = realloc(p->elem, n);
-    if (!b)
-        return -1;
-    p->elem = b;
-    p->ecap = n;
-    return 0;
+    return kp_grow((void **)&p->elem, &p->ecap, want, 1, 4096);
 }
 
 /* A bracket outside strings: nesting and kind checked. 1 when it closed the

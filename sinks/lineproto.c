@@ -371,16 +371,8 @@ static char *buf_reserve(void *ud, size_t max)
     struct lp_buf *b = ud;
     if (b->limit && b->len + max > b->limit)
         return NULL;
-    if (b->len + max > b->cap) {
-        size_t n = b->cap ? b->cap * 2 : 4096;
-        while (n < b->len + max)
-            n *= 2;
-        char *d = realloc(b->data, n);
-        if (!d)
-            return NULL;
-        b->data = d;
-        b->cap = n;
-    }
+    if (kp_grow((void **)&b->data, &b->cap, b->len + max, 1, 4096) < 0)
+        return NULL;
     return b->data + b->len;
 }
 

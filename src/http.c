@@ -378,16 +378,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
         }
         return r->state == REQ_RUNNING ? n : 0; /* cancelled from inside on_data */
     }
-    if (r->body_len + n + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
-        char *nb = realloc(r->body, cap);
-        if (!nb)
-            return 0;
-        r->body = nb;
-        r->body_cap = cap;
-    }
+    if (kp_grow((void **)&r->body, &r->body_cap, r->body_len + n + 1, 1, 4096) < 0)
+        return 0;
     memcpy(r->body + r->body_len, ptr, n);
     r->body_len += n;
     r->body[r->body_len] = '\0';

@@ -89,17 +89,9 @@ void status_buf_append(struct status_buf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
+    if (kp_grow((void **)&b->data, &b->cap, b->len + n + 1, 1, 1024) < 0) {
+        b->failed = 1;
+        return;
     }
     memcpy(b->data + b->len, s, n);
     b->len += n;
