@@ -383,15 +383,9 @@ static void pod_ns_add(struct model_node *mn, const struct model_labels *l,
 {
     if (!l->namespace_name)
         return;
-    if (mn->nnsadd == mn->nscap) {
-        size_t n = mn->nscap ? mn->nscap * 2 : 32;
-        struct ns_add *a = realloc(mn->nsadd, n * sizeof(*a));
-        if (!a) {
-            mn->oom = 1;
-            return;
-        }
-        mn->nsadd = a;
-        mn->nscap = n;
+    if (kp_grow((void **)&mn->nsadd, &mn->nscap, mn->nnsadd + 1, sizeof(*mn->nsadd), 32) < 0) {
+        mn->oom = 1;
+        return;
     }
     struct ns_add *a = &mn->nsadd[mn->nnsadd++];
     a->ns = l->namespace_name;
