@@ -173,6 +173,15 @@ static void fetch(struct http_client *c, const char *path, struct outcome *o, si
     ev_run(loop, 0);
 }
 
+/* GET path on c and wait for its outcome (no callback tricks). */
+static struct outcome get(struct http_client *c, const char *path, size_t max_body, bool stream,
+                          long timeout_ms)
+{
+    struct outcome o = {0};
+    fetch(c, path, &o, max_body, stream, timeout_ms);
+    return o;
+}
+
 static void test_body_and_reuse(void **state)
 {
     (void)state;
@@ -187,8 +196,7 @@ static void test_body_and_reuse(void **state)
     assert_int_equal(o.status, 200);
     assert_string_equal(o.body, "hello world");
     assert_true(o.retry_after < 0);
-    memset(&o, 0, sizeof(o));
-    fetch(c, "/hello", &o, 0, false, 5000);
+    o = get(c, "/hello", 0, false, 5000);
     assert_int_equal(o.status, 200);
     assert_int_equal(fake_server_accepts() - before, 1); /* the connection was reused */
     assert_int_equal(http_client_in_flight(c), 0);
@@ -262,13 +270,11 @@ static void test_retry_after(void **state)
 {
     (void)state;
     struct http_client *c = client();
-    struct outcome o = {0};
-    fetch(c, "/retry", &o, 0, false, 5000);
+    struct outcome o = get(c, "/retry", 0, false, 5000);
     assert_int_equal(o.error, HTTP_OK);
     assert_int_equal(o.status, 503);
     assert_true(o.retry_after == 7.0);
-    memset(&o, 0, sizeof(o));
-    fetch(c, "/date", &o, 0, false, 5000);
+    o = get(c, "/date", 0, false, 5000);
     assert_int_equal(o.status, 429);
     assert_true(o.retry_after >= 28 && o.retry_after <= 31);
     http_client_free(c);
@@ -278,12 +284,10 @@ static void test_too_large_and_streaming(void **state)
 {
     (void)state;
     struct http_client *c = client();
-    struct outcome o = {0};
-    fetch(c, "/big", &o, 1000, false, 5000);
+    struct outcome o = get(c, "/big", 1000, false, 5000);
     assert_int_equal(o.error, HTTP_ERR_TOO_LARGE);
     assert_string_equal(http_error_name(o.error), "too_large");
-    memset(&o, 0, sizeof(o));
-    fetch(c, "/big", &o, 0, true, 5000);
+    o = get(c, "/big", 0, true, 5000);
     assert_int_equal(o.error, HTTP_OK);
     assert_int_equal(o.received, 300000);
     assert_true(o.data_calls >= 1);
@@ -304,8 +308,7 @@ static void test_cancel_inside_on_data(void **state)
     assert_int_equal(o.done, 0);
     assert_int_equal(http_client_in_flight(c), 0);
     /* the client still works afterwards */
-    struct outcome p = {0};
-    fetch(c, "/hello", &p, 0, false, 5000);
+    struct outcome p = get(c, "/hello", 0, false, 5000);
     assert_int_equal(p.status, 200);
     /* cancel outside callbacks, and free with a request in flight: no on_done */
     struct outcome q = {0};
@@ -336,8 +339,7 @@ static void test_error_classes(void **state)
 {
     (void)state;
     struct http_client *c = client();
-    struct outcome o = {0};
-    fetch(c, "/silent", &o, 0, false, 300);
+    struct outcome o = get(c, "/silent", 0, false, 300);
     assert_int_equal(o.error, HTTP_ERR_TIMEOUT);
     assert_int_equal(o.status, 0);
 

@@ -213,6 +213,15 @@ static void test_sheds_oldest_when_out_of_fds(void **state)
     close(probe);
 }
 
+/* The server closed n connections at a deadline and has none open. */
+static void assert_all_timed_out(struct fixture *f, uint64_t n)
+{
+    struct status_server_stats st;
+    status_server_get_stats(f->srv, &st);
+    assert_int_equal(st.timed_out, n);
+    assert_int_equal(st.open, 0);
+}
+
 /* Idle and slowloris connections are closed at the head deadline, however they trickle. */
 static void test_head_deadline(void **state)
 {
@@ -228,10 +237,7 @@ static void test_head_deadline(void **state)
     assert_true(ev_time() - start < 0.8);
     spin(f, 0.1);
     assert_true(closed_by_server(idle));
-    struct status_server_stats st;
-    status_server_get_stats(f->srv, &st);
-    assert_int_equal(st.timed_out, 2);
-    assert_int_equal(st.open, 0);
+    assert_all_timed_out(f, 2);
     close(idle);
     close(slow);
 }
@@ -245,10 +251,7 @@ static void test_write_deadline(void **state)
     int fd = connect_to(f, 4096);
     send_str(fd, "GET /big HTTP/1.1\r\n\r\n");
     spin(f, 0.6);
-    struct status_server_stats st;
-    status_server_get_stats(f->srv, &st);
-    assert_int_equal(st.timed_out, 1);
-    assert_int_equal(st.open, 0);
+    assert_all_timed_out(f, 1);
     close(fd);
 }
 
