@@ -35,6 +35,9 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF \
 FROM build AS rootfs
 COPY scripts/image-rootfs.sh /usr/local/bin/image-rootfs.sh
 RUN /usr/local/bin/image-rootfs.sh /staging/usr/bin/kubepulse /rootfs
+# Heapster's manifests run `command: [/heapster, ...]`: the same binary under that name, so that
+# they run with only the image changed (docs/migrating-from-heapster.md).
+RUN ln -s usr/bin/kubepulse /rootfs/heapster
 
 FROM scratch
 COPY --from=rootfs /rootfs/ /
