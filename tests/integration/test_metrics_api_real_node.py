@@ -11,15 +11,17 @@ APIService v1beta1.metrics.k8s.io (caBundle = the cluster CA). They scrape the R
 CA, a token with nodes/stats). Every packet stays on loopback or that namespace.
 
 - test_kubectl_top_prints_the_api: `kubectl top node`, `top pod -A` and `top pod -A
-  --containers` through the aggregator print the API's values: the three real nodes, and a
-  pod burning 60 millicores with its one container.
+  --containers` through the aggregator print the API's values: the real nodes it serves
+  (the known defect below leaves nodes out of some cycles), and a pod burning 60 millicores
+  with its one container.
 - test_top_equals_the_kubelets (strict xfail: a known defect, see its reason): while the test
   reads every kubelet's /stats/summary itself (a token with only nodes/stats; the API server
   does not proxy to loopback nodes) and the NodeMetrics/PodMetrics through the aggregator,
   every served value whose two kubelet samples (at `timestamp - window` and `timestamp`) the
   test also saw must be metrics-server's computation over them (CPU = counter delta / window,
-  memory = working set), every node and the burning container among them. Today kubepulse
-  serves cycle times and one-resolution windows, which are no pair of the kubelet's samples.
+  memory = working set), every node and the burning container among them, every node in
+  every answer. Today kubepulse serves cycle times and one-resolution windows, which are no
+  pair of the kubelet's samples, 0 CPU and nodes left out.
 - test_hpa_scales_on_kubepulse: an autoscaling/v2 HPA (cpu 50% of a 40m request, 1..3,
   scale-down stabilization 15 s) on a Deployment whose pods run `burn --cpu 80` until a file
   appears in a hostPath directory the test owns: it scales to 3, the HPA's currentMetrics
@@ -39,6 +41,7 @@ import base64
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +70,7 @@ DOWN_STAB = 15
 
 
 @pytest.fixture(scope="module")
-def node_cluster():
+def node_cluster(request):
     check = subprocess.run([str(NODE_SH), "check"], capture_output=True, text=True)
     if check.returncode != 0:
         pytest.skip(f"this machine cannot run containers: {check.stdout.strip()}")
@@ -92,7 +95,11 @@ def node_cluster():
         log(f"cluster with 3 nodes up in {time.monotonic() - t0:.1f}s")
         yield Cluster(up.stdout.strip().splitlines()[-1])
     finally:
-        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started
+        # the logs (servers', replicas' under procs/) stay when a test failed
+        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started or \
+            request.session.testsfailed > 0
+        if keep:
+            print(f"\nkept the cluster's state and logs in {state_dir}")
         subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)] +
                        ([] if keep else ["--purge"]), stdin=subprocess.DEVNULL, check=False)
 
@@ -243,12 +250,21 @@ def test_kubectl_top_prints_the_api(served, top_burner):
     wait_for(lambda: any(i["metadata"]["namespace"] == ns for i in json.loads(
         c.kubectl("get", "--raw", f"{base}/pods").stdout)["items"]), timeout=60, interval=1,
         what="the burner's PodMetrics")
-    nodes = agree(c, f"{base}/nodes", lambda: kubectl_top(c, "node"),
+    try:
+        nodes = agree(c, f"{base}/nodes", lambda: kubectl_top(c, "node"),
                   lambda j: {i["metadata"]["name"]: (f"{milli(i['usage']['cpu'])}m",
                                                      f"{mebi(i['usage']['memory'])}Mi")
                              for i in j["items"]},
-                  lambda out: {r[0]: (r[1], r[3]) for r in table(out.stdout)})
-    assert {i["metadata"]["name"] for i in nodes["items"]} == names
+                  # a node the API leaves out of a cycle is <unknown> (the known defect
+                  # of test_top_equals_the_kubelets): compared are the nodes it serves
+                  lambda out: {r[0]: (r[1], r[3]) for r in table(out.stdout)
+                               if r[1] != "<unknown>"})
+    except AssertionError as err:
+        warned = [line[:300] for r in served.world.replicas
+                  for line in r.proc.text().splitlines()
+                  if re.search(r'"err"|error|fail|timeout|warn', line, re.I)]
+        raise AssertionError(f"{err}\nreplicas' warnings:\n" + "\n".join(warned[-30:]))
+    assert nodes["items"] and {i["metadata"]["name"] for i in nodes["items"]} <= names
     assert all(parse_quantity(i["usage"]["memory"]) > 0 for i in nodes["items"]), nodes
     pods = agree(c, f"{base}/pods", lambda: kubectl_top(c, "pod", "-A", "--containers"),
                  lambda j: {(i["metadata"]["namespace"], i["metadata"]["name"], ct["name"]):
@@ -269,7 +285,10 @@ def test_kubectl_top_prints_the_api(served, top_burner):
     "convention, collector/model.c vals_reset(m->cycle_ts)), so the metrics API's store "
     "(src/app/metricsapi/store.c) takes cycle times for sample times: every window is one "
     "resolution and CPU is 0 when the kubelet served the same cAdvisor sample in two cycles "
-    "(its housekeeping is 10-15 s); metrics-server uses the Summary's cpu.time"))
+    "(its housekeeping is 10-15 s), and when the next new sample comes the start time "
+    "recovered as cycle time - uptime goes back, so the node or container is left out of "
+    "that cycle (kubectl top: 0m, then <unknown>); metrics-server uses the Summary's "
+    "cpu.time"))
 def test_top_equals_the_kubelets(served, top_burner, capsys):
     c, ns = served.cluster, served.ns
     env = c.reload_env()
@@ -280,6 +299,7 @@ def test_top_equals_the_kubelets(served, top_burner, capsys):
     time.sleep(2 * RES)
     seen: dict = {}
     served_items: dict = {}  # key -> {(timestamp, window, cpu, memory)}
+    missing: set = set()  # nodes left out of some answer
     t0 = time.time()
     while time.time() - t0 < 8 * RES:
         for i in range(1, count + 1):
@@ -291,6 +311,8 @@ def test_top_equals_the_kubelets(served, top_burner, capsys):
                     record(seen, ("ctr", ref["namespace"], ref["name"], ctr["name"]), ctr)
         nodes = json.loads(c.kubectl("get", "--raw", f"{base}/nodes").stdout)
         pods = json.loads(c.kubectl("get", "--raw", f"{base}/pods").stdout)
+        missing |= set(env["KP_NODE_NAMES"].split(",")) - \
+            {it["metadata"]["name"] for it in nodes["items"]}
         for it in nodes["items"]:
             served_items.setdefault(("node", it["metadata"]["name"]), set()).add(
                 (ts_of(it["timestamp"]), parse_duration(it["window"]), it["usage"]["cpu"],
@@ -318,6 +340,7 @@ def test_top_equals_the_kubelets(served, top_burner, capsys):
             else:
                 wrong.append((key, t1, w, cpu, mem, sorted(last), sorted(prev)))
     assert not wrong, wrong[:3]
+    assert not missing, f"nodes left out of some answer: {sorted(missing)}"
     names = env["KP_NODE_NAMES"].split(",")
     burn_keys = [k for k in served_items if k[0] == "ctr" and k[1] == ns]
     with capsys.disabled():
@@ -411,14 +434,21 @@ def _hpa(c, ns, env, ctl: Path, capsys):
     wait_for(scaled_to(1), timeout=180, interval=1, what="the HPA scaling down to 1")
     down_secs = time.monotonic() - t_stop
 
-    # without metrics.k8s.io the HPA has no metric: its numbers came from there
+    # without metrics.k8s.io the HPA has no metric: its numbers came from there. (Before:
+    # a valid metric; the known defect can leave pods out of a cycle, which the HPA reports
+    # as FailedGetResourceMetric "did not receive metrics", hence the wait.)
+    def scaling(status, reason, text=""):
+        def check():
+            conds = {x["type"]: x for x in hpa_of(c, ns, app)["status"].get("conditions", [])}
+            s = conds.get("ScalingActive", {})
+            return s if s.get("status") == status and s.get("reason") == reason and \
+                text in s.get("message", "") else None
+        return check
+    wait_for(scaling("True", "ValidMetricFound"), timeout=60, interval=0.5,
+             what="ScalingActive ValidMetricFound")
     c.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io")
-
-    def failed():
-        conds = {x["type"]: x for x in hpa_of(c, ns, app)["status"].get("conditions", [])}
-        s = conds.get("ScalingActive", {})
-        return s if s.get("status") == "False" and \
-            s.get("reason") == "FailedGetResourceMetric" else None
+    failed = scaling("False", "FailedGetResourceMetric",
+                     "the server could not find the requested resource (get pods.metrics.k8s.io)")
     t_del = time.monotonic()
     gone = wait_for(failed, timeout=60, interval=1, what="FailedGetResourceMetric")
     with capsys.disabled():
@@ -428,4 +458,4 @@ def _hpa(c, ns, env, ctl: Path, capsys):
               f"{sorted(hpa_milli)} m, of which kubepulse's: {sorted(common)} m; "
               f"APIService deleted -> "
               f"FailedGetResourceMetric after {time.monotonic() - t_del:.1f} s "
-              f"({gone['message'][:100]})")
+              f"({gone['message'][:200]})")
