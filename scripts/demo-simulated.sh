@@ -45,12 +45,8 @@ LEASE=kubepulse
 REPLICAS=3
 BUILD=build-demo
 
-step() { printf '\n\033[1m==> [%s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
-info() { printf '    %s\n' "$*"; }
-die() {
-    printf '\n\033[1;31mdemo-simulated.sh: error: %s\033[0m\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=demo-lib.sh
+source scripts/demo-lib.sh
 
 started_infra=false
 cleanup() {
@@ -71,7 +67,6 @@ trap 'exit 143' TERM
 
 # ---- helpers -------------------------------------------------------------------------------
 
-kubectl_() { "$KP_KUBECTL" --kubeconfig "$KP_KUBECONFIG" "$@"; }
 
 port_of() { echo "${PORTS[$1]}"; }
 status_of() { curl -sf --max-time 2 "http://127.0.0.1:$(port_of "$1")/status"; }
@@ -85,25 +80,6 @@ leader_index() {
     return 0
 }
 holder() { kubectl_ get lease "$LEASE" -n "$NS" -o jsonpath='{.spec.holderIdentity}'; }
-
-influx() { # QUERY -> InfluxDB's JSON
-    curl -sfG --max-time 10 "$KP_INFLUX_URL/query" --data-urlencode db=k8s \
-        --data-urlencode "q=$1"
-}
-# Print an InfluxQL result as a small table: one line per row, tags first.
-influx_table() { # TITLE QUERY [first column: 1 to show the time]
-    local title="$1" q="$2" first="${3:-1}" out
-    out="$(influx "$q")" || die "InfluxDB query failed: $q"
-    if jq -e '.results[0].error' <<<"$out" >/dev/null; then
-        die "InfluxDB: $(jq -r '.results[0].error' <<<"$out") ($q)"
-    fi
-    info "$title"
-    info "  > $q"
-    jq -r --argjson first "$first" '.results[0].series[]? | . as $s | .values[] |
-           [($s.tags // {} | to_entries[] | "\(.key)=\(.value)"),
-            (. as $v | range($first; $v | length) | "\($s.columns[.])=\($v[.])")] | join("  ")' \
-        <<<"$out" | sed 's/^/        /'
-}
 
 start_replica() { # INDEX
     local i="$1"
@@ -124,16 +100,6 @@ $(tail -n 15 "$DIR/kubepulse-$i.log")"
     done
     kp_server_pid "$DIR" kubeletsim >/dev/null ||
         die "the kubelet simulator exited; see $DIR/kubeletsim.log"
-}
-
-wait_until() { # TIMEOUT_S WHAT COMMAND...
-    local timeout="$1" what="$2" t0
-    shift 2
-    t0=$(kp_now_ms)
-    until "$@"; do
-        (($(kp_now_ms) - t0 < timeout * 1000)) || die "timed out after ${timeout}s waiting for $what"
-        sleep 0.2
-    done
 }
 
 # ---- 1. dependencies and builds -------------------------------------------------------------
@@ -234,7 +200,7 @@ two_cycles_written() {
     jq -e '.collector.cycles >= 2 and .sinks[0].pointsWritten > 0 and
            .sinks[0].pointsBuffered == 0' <<<"$s" >/dev/null
 }
-res_s="$(awk -v r="$RESOLUTION" 'BEGIN { sub(/s$/, "", r); print int(r + 0.5) }')"
+res_s="$(resolution_s)"
 wait_until $((3 * res_s + 20)) "two cycles written by the leader" two_cycles_written
 check_alive
 export L

@@ -49,12 +49,8 @@ LEASE=kubepulse
 WORK_NS=demo           # the burning workload
 IMAGE_TAR="$KP_CACHE/images/kubepulse.tar"
 
-step() { printf '\n\033[1m==> [%s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
-info() { printf '    %s\n' "$*"; }
-die() {
-    printf '\n\033[1;31mdemo.sh: error: %s\033[0m\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=demo-lib.sh
+source scripts/demo-lib.sh
 
 # ---- 1. can this machine run containers at all? ----------------------------------------------
 
@@ -81,7 +77,6 @@ trap 'exit 143' TERM
 
 # ---- helpers -------------------------------------------------------------------------------
 
-kubectl_() { "$KP_KUBECTL" --kubeconfig "$KP_KUBECONFIG" "$@"; }
 helm_() {
     HELM_CACHE_HOME="$DIR/helm/cache" HELM_CONFIG_HOME="$DIR/helm/config" \
         HELM_DATA_HOME="$DIR/helm/data" "$HELM" --kubeconfig "$KP_KUBECONFIG" "$@"
@@ -101,33 +96,6 @@ ready_pods() { # names of the Ready, not terminating pods
 pod_ip() { kubectl_ get pod "$1" -n "$NS" -o jsonpath='{.status.podIP}'; }
 status_of() { curl -sf --max-time 2 "http://$(pod_ip "$1"):$PORT/status"; }
 
-influx() { # QUERY -> InfluxDB's JSON
-    curl -sfG --max-time 10 "$KP_INFLUX_URL/query" --data-urlencode db=k8s \
-        --data-urlencode "q=$1"
-}
-influx_table() { # TITLE QUERY [first column: 1 to show the time]
-    local title="$1" q="$2" first="${3:-1}" out
-    out="$(influx "$q")" || die "InfluxDB query failed: $q"
-    if jq -e '.results[0].error' <<<"$out" >/dev/null; then
-        die "InfluxDB: $(jq -r '.results[0].error' <<<"$out") ($q)"
-    fi
-    info "$title"
-    info "  > $q"
-    jq -r --argjson first "$first" '.results[0].series[]? | . as $s | .values[] |
-           [($s.tags // {} | to_entries[] | "\(.key)=\(.value)"),
-            (. as $v | range($first; $v | length) | "\($s.columns[.])=\($v[.])")] | join("  ")' \
-        <<<"$out" | sed 's/^/        /'
-}
-
-wait_until() { # TIMEOUT_S WHAT COMMAND...
-    local timeout="$1" what="$2" t0
-    shift 2
-    t0=$(kp_now_ms)
-    until "$@"; do
-        (($(kp_now_ms) - t0 < timeout * 1000)) || die "timed out after ${timeout}s waiting for $what"
-        sleep 0.2
-    done
-}
 three_ready() { [[ "$(ready_pods | wc -l)" -eq 3 ]]; }
 
 # ---- 2. builds -------------------------------------------------------------------------------
@@ -230,7 +198,7 @@ step "waiting for two scrape cycles of the leader to reach InfluxDB"
 two_cycles_written() {
     status_of "$L" | jq -e '.collector.cycles >= 2 and .sinks[0].pointsWritten > 0' >/dev/null
 }
-res_s="$(awk -v r="$RESOLUTION" 'BEGIN { sub(/s$/, "", r); print int(r + 0.5) }')"
+res_s="$(resolution_s)"
 wait_until $((3 * res_s + 30)) "two cycles written by the leader" two_cycles_written
 
 step "what InfluxDB holds (database k8s, Heapster's schema), from the real kubelets"
