@@ -249,23 +249,20 @@ def test_heapster_insecure_port_command_line_says_why(cluster, tmp_path):
     assert "--insecure-port, 8080, was removed" in r.stderr
 
 
-def test_kubelet_read_only_port(sims, cluster, procs, tmp_path):
-    """kubeletHttps=false: Heapster's plain HTTP on kubeletPort (default 10255), every node."""
+@pytest.mark.parametrize("name, query, prefix, logged, other", [
+    # kubeletHttps=false: Heapster's plain HTTP on kubeletPort (default 10255), every node.
+    ("kp-ro", "kubeletHttps=false", HTTP_PREFIX, "kubelets are scraped over plain HTTP",
+     TLS_PREFIX),
+    ("kp-https", "kubeletHttps=true&kubeletPort=10250", TLS_PREFIX,
+     "kubelets: HTTPS on port 10250", HTTP_PREFIX),
+], ids=["read_only_port", "https_port"])
+def test_kubelet_port(sims, cluster, procs, tmp_path, name, query, prefix, logged, other):
+    """Heapster's kubeletHttps and kubeletPort pick the scheme and the port of every node."""
     kc = admin_kubeconfig(cluster, tmp_path / "kc")
-    kp = start(procs, "kp-ro", "--kubeconfig", kc,
-               f"--source=kubernetes:{cluster.apiserver}?kubeletHttps=false")
-    assert wait_points(kp, HTTP_PREFIX)
-    assert "kubelets are scraped over plain HTTP" in kp.log()
-    assert not points_of(kp, TLS_PREFIX)
-
-
-def test_kubelet_https_port(sims, cluster, procs, tmp_path):
-    kc = admin_kubeconfig(cluster, tmp_path / "kc")
-    kp = start(procs, "kp-https", "--kubeconfig", kc,
-               f"--source=kubernetes:{cluster.apiserver}?kubeletHttps=true&kubeletPort=10250")
-    assert wait_points(kp, TLS_PREFIX)
-    assert "kubelets: HTTPS on port 10250" in kp.log()
-    assert not points_of(kp, HTTP_PREFIX)
+    kp = start(procs, name, "--kubeconfig", kc, f"--source=kubernetes:{cluster.apiserver}?{query}")
+    assert wait_points(kp, prefix)
+    assert logged in kp.log()
+    assert not points_of(kp, other)
 
 
 def test_label_flags_as_heapster(sims, cluster, procs, tmp_path):
