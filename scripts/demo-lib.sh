@@ -45,5 +45,12 @@ wait_until() { # TIMEOUT_S WHAT COMMAND...
     done
 }
 
+# With --once (CI: the script has set once=true), the demo ends here.
+stop_if_once() {
+    [[ "$once" == true ]] || return 0
+    step "--once: done"
+    exit 0
+}
+
 # --metric-resolution ($RESOLUTION, e.g. 15s) in whole seconds.
 resolution_s() { awk -v r="$RESOLUTION" 'BEGIN { sub(/s$/, "", r); print int(r + 0.5) }'; }

@@ -267,10 +267,7 @@ wait_until $((2 * res_s + 20)) "a cycle of the new leader" more_cycles
 influx_table "cluster memory usage, last 3 points (one per interval, across the failover):" \
     "SELECT value / 1048576 AS MiB FROM \"memory/usage\" WHERE type = 'cluster' ORDER BY time DESC LIMIT 3" 0
 
-if [[ "$once" == true ]]; then
-    step "--once: done"
-    exit 0
-fi
+stop_if_once
 
 step "running; Ctrl-C stops everything. Status pages:"
 for ((i = 0; i < REPLICAS; i++)); do
