@@ -164,7 +164,7 @@ kp_pid_is_ours() {
     state="${stat##*) }"
     state="${state%% *}"
     [[ "$state" != Z && "$state" != X ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir"
 }
 
 kp_server_pid() { # DIR NAME -> pid of the running server, or fail
