@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "options.h"
+#include "parse_quiet.h"
 
 static enum kp_options_result parse(struct kp_options *o, char *err, size_t errlen, ...)
 {
@@ -21,11 +22,7 @@ static enum kp_options_result parse(struct kp_options *o, char *err, size_t errl
     for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
         argv[argc++] = a;
     va_end(ap);
-    kp_options_init(o);
-    FILE *devnull = fopen("/dev/null", "w");
-    enum kp_options_result r = kp_options_parse(o, argc, argv, devnull, err, errlen);
-    fclose(devnull);
-    return r;
+    return parse_quiet(o, argc, argv, err, errlen);
 }
 
 static void test_defaults(void **state)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "options.h"
+#include "parse_quiet.h"
 #include "source.h"
 
 static void test_heapster_source(void **state)
@@ -60,11 +61,7 @@ static int parse_source(struct kp_options *o, char *err, size_t errlen, const ch
     char flag[512];
     snprintf(flag, sizeof flag, "--source=%s", src);
     char *argv[] = {"kubepulse", flag, (char *)extra, NULL};
-    kp_options_init(o);
-    FILE *devnull = fopen("/dev/null", "w");
-    int r = kp_options_parse(o, extra ? 3 : 2, argv, devnull, err, errlen);
-    fclose(devnull);
-    return r;
+    return (int)parse_quiet(o, extra ? 3 : 2, argv, err, errlen);
 }
 
 /* The command lines of ../shared/reference/seed-notes.md, each mapped as Heapster did. */
