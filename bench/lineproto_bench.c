@@ -56,7 +56,7 @@ int main(int argc, char **argv)
                 p->v.f = (i + 1) * 0.0123 + m;
         }
     }
-    struct kp_batch b = {series, NSERIES, pts, np};
+    struct kp_batch b = {series, NSERIES, pts, np, NULL};
     for (int wf = 0; wf < 2; wf++) {
         char err[128];
         struct lp_options o = {.withfields = wf, .cluster_name = "default"};

@@ -35,7 +35,7 @@
 void vals_reset(struct model_vals *v, int64_t ts)
 {
     v->has = 0;
-    v->ts_ns = ts;
+    v->ts_ns = v->sampled_ns = ts;
 }
 
 void vals_set_i(struct model_vals *v, int id, int64_t x)
@@ -83,9 +83,9 @@ void vals_from_stats(struct model_vals *v, const struct summary_stats *st, const
         {SV_NET_TX_ERRORS, KP_M_NET_TX_ERRORS, KP_M_NET_TX_ERRORS_RATE},
     };
     /* uptime from the kubelet's sample time, not from the cycle's stamp */
-    int64_t sampled = stats_ts(st, v->ts_ns);
-    if (st->start_ns && sampled >= st->start_ns)
-        vals_set_i(v, KP_M_UPTIME, (sampled - st->start_ns) / 1000000);
+    v->sampled_ns = stats_ts(st, v->ts_ns);
+    if (st->start_ns && v->sampled_ns >= st->start_ns)
+        vals_set_i(v, KP_M_UPTIME, (v->sampled_ns - st->start_ns) / 1000000);
     for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
         if (!(st->has & (1u << map[k].sv)))
             continue;
@@ -189,6 +189,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"type", l->type},
     };
     if (kp_grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series), 64) < 0 ||
+        kp_grow((void **)&mn->sampled, &mn->sacap, mn->nseries + 1, sizeof(*mn->sampled), 64) < 0 ||
         kp_grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points),
                 64) < 0) {
         mn->oom = 1;
@@ -217,7 +218,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
             p->v.f = v->v[id].f;
         p->ts_ns = v->ts_ns;
     }
-    mn->nseries++;
+    mn->sampled[mn->nseries++] = v->sampled_ns;
 }
 
 void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resource_id,
@@ -255,6 +256,7 @@ void model_node_free(struct model_node *mn)
         free(c);
     }
     free(mn->series);
+    free(mn->sampled);
     free(mn->points);
     free(mn->nsadd);
     free(mn);
@@ -517,8 +519,11 @@ size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud)
     if (mn->have_node)
         node_emit(mn);
     model_ns_apply(mn->m, mn->nsadd, mn->nnsadd);
-    struct kp_batch b = {
-        .series = mn->series, .nseries = mn->nseries, .points = mn->points, .npoints = mn->npoints};
+    struct kp_batch b = {.series = mn->series,
+                         .nseries = mn->nseries,
+                         .points = mn->points,
+                         .npoints = mn->npoints,
+                         .sampled_ns = mn->sampled};
     if (emit && b.npoints)
         emit(&b, ud);
     return b.npoints;

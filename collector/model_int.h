@@ -12,8 +12,9 @@
 #define MN_CHUNK 16384
 
 struct model_vals {
-    uint64_t has; /* bit per enum kp_metric_id */
-    int64_t ts_ns;
+    uint64_t has;       /* bit per enum kp_metric_id */
+    int64_t ts_ns;      /* the points' time: the cycle's */
+    int64_t sampled_ns; /* the kubelet's sample time of these values (ts_ns when none) */
     union {
         int64_t i;
         double f;
@@ -57,7 +58,8 @@ struct model_node {
     struct model_labels base;      /* nodename, hostname, host_id */
     struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
     struct kp_series *series;      /* owned */
-    size_t nseries, scap;
+    int64_t *sampled;              /* owned, beside series: kp_batch.sampled_ns */
+    size_t nseries, scap, sacap;
     struct kp_point *points; /* owned */
     size_t npoints, pcap;
     struct ns_add *nsadd; /* owned */

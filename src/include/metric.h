@@ -128,7 +128,7 @@ struct kp_point {
         int64_t i;
         double f; /* never NaN or infinite: producers drop such values */
     } v;
-    int64_t ts_ns; /* the kubelet's sample time, Unix nanoseconds */
+    int64_t ts_ns; /* the point's time, Unix nanoseconds: the cycle's grid time (Heapster's) */
 };
 
 struct kp_batch {
@@ -136,6 +136,10 @@ struct kp_batch {
     size_t nseries;
     const struct kp_point *points; /* borrowed */
     size_t npoints;
+    /* borrowed, nseries long, or NULL (aggregates): each series' own kubelet sample time,
+     * Heapster's getScrapeTime. Points carry the cycle's time; what computes a rate over two
+     * samples (the metrics API, as metrics-server does) needs the kubelet's. */
+    const int64_t *sampled_ns;
 };
 
 #endif

@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct lp_writer w;
     lp_buf_writer(&buf, &w);
     struct lp_result r = {0};
-    struct kp_batch b = {series, nseries, pts, npoints};
+    struct kp_batch b = {series, nseries, pts, npoints, NULL};
     if (lp_encode_batch(e, &b, &w, &r, err, sizeof err) < 0)
         abort();
     size_t line = 0, parsed_points = 0, ok_point = 0;

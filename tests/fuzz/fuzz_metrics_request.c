@@ -43,7 +43,7 @@ static struct mapi_store *store(void)
             {1, KP_M_CPU_USAGE, {.i = (5 + i) * S}, ts},
             {1, KP_M_MEM_WORKING_SET, {.i = 1000}, ts},
         };
-        struct kp_batch b = {se, 2, pt, 4};
+        struct kp_batch b = {se, 2, pt, 4, NULL};
         mapi_store_add_batch(st, &b);
         mapi_store_commit(st);
     }
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct kp_series se = {.labels = {{"namespace_name", "ns"}, {"type", "ns"}},
                                        .nlabels = 2};
                 struct kp_point pt = {0, KP_M_MEM_USAGE, {.i = 5}, (1700000000LL + i * 60) * S};
-                struct kp_batch b = {&se, 1, &pt, 1};
+                struct kp_batch b = {&se, 1, &pt, 1, NULL};
                 mapi_window_add_batch(win, &b);
             }
         }

@@ -11,17 +11,16 @@ APIService v1beta1.metrics.k8s.io (caBundle = the cluster CA). They scrape the R
 CA, a token with nodes/stats). Every packet stays on loopback or that namespace.
 
 - test_kubectl_top_prints_the_api: `kubectl top node`, `top pod -A` and `top pod -A
-  --containers` through the aggregator print the API's values: the real nodes it serves
-  (the known defect below leaves nodes out of some cycles), and a pod burning 60 millicores
-  with its one container.
-- test_top_equals_the_kubelets (strict xfail: a known defect, see its reason): while the test
+  --containers` through the aggregator print the API's values: the real nodes it serves,
+  and a pod burning 60 millicores with its one container.
+- test_top_equals_the_kubelets: while the test
   reads every kubelet's /stats/summary itself (a token with only nodes/stats; the API server
   does not proxy to loopback nodes) and the NodeMetrics/PodMetrics through the aggregator,
   every served value whose two kubelet samples (at `timestamp - window` and `timestamp`) the
   test also saw must be metrics-server's computation over them (CPU = counter delta / window,
   memory = working set), every node and the burning container among them, every node in
-  every answer. Today kubepulse serves cycle times and one-resolution windows, which are no
-  pair of the kubelet's samples, 0 CPU and nodes left out.
+  every answer. (Points carry the cycle's time; the store takes the kubelet's own sample
+  times from kp_batch.sampled_ns.)
 - test_hpa_scales_on_kubepulse: an autoscaling/v2 HPA (cpu 50% of a 40m request, 1..3,
   scale-down stabilization 15 s) on a Deployment whose pods run `burn --cpu 80` until a file
   appears in a hostPath directory the test owns: it scales to 3, the HPA's currentMetrics
@@ -280,15 +279,6 @@ def test_kubectl_top_prints_the_api(served, top_burner):
           lambda out: {(r[0], r[1]): (r[2], r[3]) for r in table(out.stdout)})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: the collector stamps every point with the cycle's time (Heapster's "
-    "convention, collector/model.c vals_reset(m->cycle_ts)), so the metrics API's store "
-    "(src/app/metricsapi/store.c) takes cycle times for sample times: every window is one "
-    "resolution and CPU is 0 when the kubelet served the same cAdvisor sample in two cycles "
-    "(its housekeeping is 10-15 s), and when the next new sample comes the start time "
-    "recovered as cycle time - uptime goes back, so the node or container is left out of "
-    "that cycle (kubectl top: 0m, then <unknown>); metrics-server uses the Summary's "
-    "cpu.time"))
 def test_top_equals_the_kubelets(served, top_burner, capsys):
     c, ns = served.cluster, served.ns
     env = c.reload_env()

@@ -106,7 +106,7 @@ static void write_file(struct sink *s, const char *path)
         n++;
     }
     fclose(f);
-    struct kp_batch b = {series, n, pts, n};
+    struct kp_batch b = {series, n, pts, n, NULL};
     char err[256];
     if (sink_write(s, &b, err, sizeof err) < 0)
         fprintf(stderr, "sink_write: %s\n", err);
@@ -136,7 +136,7 @@ static void write_gen(struct driver *d)
         pts[i].v.i = (int64_t)(d->done_cycles * n + i);
         pts[i].ts_ns = d->ts0 + (long long)(d->done_cycles * n + i) * 1000;
     }
-    struct kp_batch b = {series, n, pts, n};
+    struct kp_batch b = {series, n, pts, n, NULL};
     char err[256];
     if (sink_write(d->sink, &b, err, sizeof err) < 0)
         fprintf(stderr, "sink_write: %s\n", err);

@@ -205,7 +205,9 @@ int mapi_store_add_batch(struct mapi_store *s, const struct kp_batch *b)
         switch (p->metric) {
         case KP_M_CPU_USAGE:
             a->s.cpu_ns = p->v.i < 0 ? 0 : (uint64_t)p->v.i;
-            a->s.ts_ns = p->ts_ns;
+            /* the kubelet's own sample time, as metrics-server reads it; the point's is the
+             * cycle's */
+            a->s.ts_ns = b->sampled_ns ? b->sampled_ns[p->series] : p->ts_ns;
             a->has |= 1;
             break;
         case KP_M_MEM_WORKING_SET:

@@ -49,6 +49,7 @@ void h_collect(const struct kp_batch *b, void *ud)
         }
         r->metric = p->metric;
         r->ts = p->ts_ns;
+        r->sampled = b->sampled_ns ? b->sampled_ns[p->series] : -1;
         if (kp_metrics[p->metric].type == KP_VALUE_INT)
             r->i = p->v.i;
         else

@@ -19,6 +19,7 @@ struct rec {
     int64_t i;
     double f;
     int64_t ts;
+    int64_t sampled; /* the batch's sampled_ns of the series, or -1 when it has none */
 };
 
 extern struct rec h_recs[8192];

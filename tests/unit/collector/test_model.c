@@ -244,6 +244,9 @@ static void test_points_carry_cycle_time(void **state)
     assert_int_equal(h_int(n, KP_M_CPU_USAGE_RATE), 2000);
     assert_int_equal(h_int(n, KP_M_UPTIME), 86410000); /* sample t1 - startTime */
     assert_int_equal(h_int("type=cluster", KP_M_CPU_USAGE_RATE), 1950);
+    /* the kubelet's own sample time rides beside the points (the metrics API's windows) */
+    assert_int_equal(h_find(n, KP_M_CPU_USAGE)->sampled, T1_NS);
+    assert_int_equal(h_find("type=cluster", KP_M_CPU_USAGE_RATE)->sampled, -1);
 }
 
 static void test_ns_and_cluster(void **state)

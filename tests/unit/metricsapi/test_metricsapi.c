@@ -66,13 +66,41 @@ static void tb_ctr(struct tb *b, const char *ns, const char *pod, const char *c,
 
 static void feed(struct mapi_store *st, struct tb *b)
 {
-    struct kp_batch kb = {b->series, b->ns, b->points, b->np};
+    struct kp_batch kb = {b->series, b->ns, b->points, b->np, NULL};
     assert_int_equal(mapi_store_add_batch(st, &kb), 0);
     mapi_store_commit(st);
     memset(b, 0, sizeof(*b));
 }
 
 /* ---- nodes ---------------------------------------------------------------------------- */
+
+/* Points carry the cycle's grid time; the store must take the kubelet's sample time from
+ * kp_batch.sampled_ns, or a kubelet that repeats a sample in the next cycle reads as 0 CPU
+ * over one resolution. */
+static void test_node_usage_from_kubelet_sample_time(void **state)
+{
+    (void)state;
+    struct mapi_store *st = mapi_store_new(60);
+    struct tb b = {0};
+    struct mapi_usage u;
+    const int64_t sampled[][1] = {{T0 - 7 * S}, {T0 + 50 * S}, {T0 + 50 * S}};
+    const uint64_t cpu[] = {1000 * S, 1015 * S, 1015 * S};
+    for (int cycle = 0; cycle < 3; cycle++) {
+        tb_node(&b, "n1", NULL, cpu[cycle], 8192, T0 + cycle * 60 * S); /* the grid */
+        /* uptime as the collector computes it: from the sample time (tb_node's start) */
+        b.points[b.np - 1].v.i = (sampled[cycle][0] - (T0 - 1000 * S)) / 1000000;
+        struct kp_batch kb = {b.series, b.ns, b.points, b.np, sampled[cycle]};
+        assert_int_equal(mapi_store_add_batch(st, &kb), 0);
+        mapi_store_commit(st);
+        memset(&b, 0, sizeof(b));
+    }
+    /* 15 core-seconds over the kubelet's 57 s, not 0 over the grid's last 60 s */
+    assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
+    assert_int_equal(u.ts_ns, T0 + 50 * S);
+    assert_int_equal(u.window_ns, 57 * S);
+    assert_in_range(u.cpu_nano, 263157894, 263157895); /* 15e9 core-ns / 57 s */
+    mapi_store_free(st);
+}
 
 static void test_node_usage_over_window(void **state)
 {
@@ -209,7 +237,7 @@ static void test_discard(void **state)
     tb_node(&b, "n1", NULL, 1060 * S, 1, T0 + 60 * S);
     feed(st, &b);
     tb_node(&b, "n1", NULL, 9000 * S, 1, T0 + 120 * S);
-    struct kp_batch kb = {b.series, b.ns, b.points, b.np};
+    struct kp_batch kb = {b.series, b.ns, b.points, b.np, NULL};
     assert_int_equal(mapi_store_add_batch(st, &kb), 0);
     mapi_store_discard(st); /* leadership lost mid-cycle */
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
@@ -504,6 +532,7 @@ int run_store_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_usage_over_window),
+        cmocka_unit_test(test_node_usage_from_kubelet_sample_time),
         cmocka_unit_test(test_node_counter_back),
         cmocka_unit_test(test_pod_rules),
         cmocka_unit_test(test_fresh_container),

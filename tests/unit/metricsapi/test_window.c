@@ -30,7 +30,7 @@ static void feed_cycle(struct mapi_window *w, int64_t ts, int64_t mem)
         {1, KP_M_MEM_USAGE, {.i = mem / 2}, ts},  {1, KP_M_MEM_RSS, {.i = 7}, ts},
         {2, KP_M_NET_RX_RATE, {.f = 12.9}, ts},
     };
-    struct kp_batch b = {se, 3, pt, 5};
+    struct kp_batch b = {se, 3, pt, 5, NULL};
     mapi_window_add_batch(w, &b);
 }
 

@@ -73,7 +73,7 @@ static void test_hostile_tags_round_trip(void **state)
                 s.labels[1] = t;
             }
             struct kp_point p = {.series = 0, .metric = KP_M_CPU_USAGE, .v.i = 42, .ts_ns = 7};
-            struct kp_batch b = {&s, 1, &p, 1};
+            struct kp_batch b = {&s, 1, &p, 1, NULL};
             struct lp_options o = {.cluster_name = HOSTILE[i]};
             struct lp_result r;
             char *text = encode(&o, &b, &r);
@@ -130,7 +130,7 @@ static void expect_usage_line(const struct lp_options *o, const struct kp_label 
     struct kp_series s = {.nlabels = (uint8_t)nlabels};
     memcpy(s.labels, labels, nlabels * sizeof labels[0]);
     struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
-    struct kp_batch b = {&s, 1, &p, 1};
+    struct kp_batch b = {&s, 1, &p, 1, NULL};
     struct lp_result r;
     char *text = encode(o, &b, &r);
     assert_string_equal(text, want);
@@ -250,7 +250,7 @@ static void test_nonfinite_and_invalid_skipped(void **state)
         {.series = 5, .metric = KP_M_CPU_USAGE, .v.i = 1, .ts_ns = 5},
         {.metric = KP_M__COUNT, .v.i = 1, .ts_ns = 6},
     };
-    struct kp_batch b = {&s, 1, p, 6};
+    struct kp_batch b = {&s, 1, p, 6, NULL};
     struct lp_options o = {0};
     struct lp_result r;
     char *text = encode(&o, &b, &r);
@@ -274,7 +274,7 @@ static void test_withfields_merging(void **state)
         {1, KP_M_CPU_USAGE, {.i = 12}, 200}, /* new series: new line */
         {1, KP_M_UPTIME, {.i = 3}, 200},     {1, KP_M_MEM_NODE_UTILIZATION, {.f = NAN}, 200},
     };
-    struct kp_batch b = {s, 2, p, sizeof p / sizeof p[0]};
+    struct kp_batch b = {s, 2, p, sizeof p / sizeof p[0], NULL};
     struct lp_options o = {.withfields = true, .cluster_name = "default"};
     struct lp_result r;
     char *text = encode(&o, &b, &r);
@@ -295,7 +295,7 @@ static void test_skip_cumulative(void **state)
     (void)state;
     struct kp_series s = {0};
     struct kp_point p[] = {{0, KP_M_CPU_USAGE, {.i = 1}, 1}, {0, KP_M_CPU_USAGE_RATE, {.i = 2}, 1}};
-    struct kp_batch b = {&s, 1, p, 2};
+    struct kp_batch b = {&s, 1, p, 2, NULL};
     struct lp_options o = {.skip_cumulative = true};
     struct lp_result r;
     char *text = encode(&o, &b, &r);
@@ -317,7 +317,7 @@ static void test_int_metric_always_int(void **state)
         else
             p[m].v.i = 3;
     }
-    struct kp_batch b = {&s, 1, p, KP_M__COUNT};
+    struct kp_batch b = {&s, 1, p, KP_M__COUNT, NULL};
     struct lp_options o = {0};
     struct lp_result r;
     char *text = encode(&o, &b, &r);

@@ -22,7 +22,7 @@ static const struct kp_point POINTS[] = {
     {.series = 0, .metric = KP_M_MEM_WORKING_SET, .v.i = 1 << 20, .ts_ns = 1700000000000000000LL},
     {.series = 0, .metric = KP_M_CPU_NODE_UTILIZATION, .v.f = 0.25, .ts_ns = 1700000000000000000LL},
 };
-static const struct kp_batch BATCH = {SERIES, 1, POINTS, 3};
+static const struct kp_batch BATCH = {SERIES, 1, POINTS, 3, NULL};
 
 static int flushed = -2;
 static void on_flushed(struct sink *s, int status, void *ud)

@@ -299,7 +299,7 @@ static struct kp_batch batch(int n)
 {
     for (int i = 0; i < n; i++)
         pts[i] = (struct kp_point){0, KP_M_MEM_USAGE, {.i = i}, 1000 + i};
-    return (struct kp_batch){&ser, 1, pts, (size_t)n};
+    return (struct kp_batch){&ser, 1, pts, (size_t)n, NULL};
 }
 
 static int flushed = 99;
