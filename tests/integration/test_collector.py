@@ -151,7 +151,8 @@ class Env:
     def __init__(self, cluster, procs: ProcessGroup, tmp: Path):
         self.cluster, self.procs, self.tmp = cluster, procs, tmp
 
-    def start_sim(self):
+    def start_sim(self, nodes=NODES, pods=PODS, prefix=PREFIX, addr_base=ADDR_BASE,
+                  sample_s=RES, extra=()):
         out = subprocess.run([str(REPO_ROOT / "tests" / "sim" / "build.sh")], check=True,
                              capture_output=True, text=True, timeout=600)
         sim_bin = out.stdout.strip().splitlines()[-1]
@@ -159,10 +160,10 @@ class Env:
         token.write_text(secrets.token_urlsafe(24) + "\n")
         self.token = token
         self.sim = self.procs.start("kubeletsim", [
-            sim_bin, "-nodes", NODES, "-pods", PODS, "-node-prefix", PREFIX,
-            "-addr-base", ADDR_BASE, "-ca-cert", self.cluster.ca_cert,
+            sim_bin, "-nodes", nodes, "-pods", pods, "-node-prefix", prefix,
+            "-addr-base", addr_base, "-ca-cert", self.cluster.ca_cert,
             "-ca-key", self.cluster.ca_key, "-token-file", token, "-control", "127.0.0.1:0",
-            "-sample-interval", f"{RES}s"])
+            "-sample-interval", f"{sample_s}s", *extra])
         line = wait_for(lambda: re.search(r"kubeletsim ready .*control=(\S+)", self.sim.log()),
                         timeout=30, what="kubeletsim ready")
         self.control = line.group(1)
@@ -235,29 +236,37 @@ class Env:
         return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
 
 
-@pytest.fixture(scope="module")
-def env(cluster, tmp_path_factory):
-    if not KUBEPULSE.exists():
-        pytest.skip(f"{KUBEPULSE} not built")
-    # a fresh log directory per run: logs are appended to, and the test reads them
-    procs = ProcessGroup(cluster.state_dir / "procs" / f"test_collector-{int(time.time())}")
-    e = Env(cluster, procs, tmp_path_factory.mktemp("collector"))
+def run_env(env_cls, kubepulse, cluster, tmp_path_factory, name, *, api_objects=False):
+    """The body of a module fixture: an env_cls (Env or a subclass) with its simulator, its
+    nodes registered (and with api_objects, their pods as API objects) and kubepulse started;
+    afterwards the shared cluster is left without our nodes and pods, every process stopped."""
+    if not kubepulse.exists():
+        pytest.skip(f"{kubepulse} not built")
+    # a fresh log directory per run: logs are appended to, and the tests read them
+    procs = ProcessGroup(cluster.state_dir / "procs" / f"{name}-{int(time.time())}")
+    e = env_cls(cluster, procs, tmp_path_factory.mktemp(name))
     try:
         e.start_sim()
         e.register()
-        e.api_objects()
+        if api_objects:
+            e.api_objects()
         e.start_kubepulse()
         yield e
     finally:
         if hasattr(e, "kp"):
             e.kp.stop()
-        if hasattr(e, "control"):
-            # leave the shared cluster without our nodes and pods (needs the simulator)
+        if hasattr(e, "control"):  # deleting what register made needs the simulator
             try:
                 e.register(delete=True)
-            except subprocess.SubprocessError as err:
+            except Exception as err:  # noqa: BLE001 — cleanup must go on
                 print(f"register.py --delete failed: {err}", file=sys.stderr)
         procs.stop_all()
+
+
+@pytest.fixture(scope="module")
+def env(cluster, tmp_path_factory):
+    yield from run_env(Env, KUBEPULSE, cluster, tmp_path_factory, "test_collector",
+                       api_objects=True)
 
 
 # ---- expectations ----------------------------------------------------------------------

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import pytest
 
-from kpharness import REPO_ROOT, ProcessGroup, wait_for
-from test_collector import Env, cpu_rate, http_json, quantity, rfc3339_ns
+from kpharness import REPO_ROOT, wait_for
+from test_collector import Env, cpu_rate, http_json, quantity, rfc3339_ns, run_env
 
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
 KUBEPULSE = Path(os.environ.get("KP_DASH_KUBEPULSE", BUILD_DIR / "src" / "kubepulse"))
@@ -337,23 +337,7 @@ def truth_of(q: Query, truth: Truth, cycles: list[int]) -> dict:
 
 class DashEnv(Env):
     def start_sim(self):
-        import subprocess
-        out = subprocess.run([str(REPO_ROOT / "tests" / "sim" / "build.sh")], check=True,
-                             capture_output=True, text=True, timeout=600)
-        sim_bin = out.stdout.strip().splitlines()[-1]
-        self.token = self.tmp / "kubelet-token"
-        self.token.write_text(secrets.token_urlsafe(24) + "\n")
-        self.sim = self.procs.start("kubeletsim", [
-            sim_bin, "-nodes", NODES, "-pods", PODS, "-node-prefix", PREFIX,
-            "-addr-base", ADDR_BASE, "-ca-cert", self.cluster.ca_cert,
-            "-ca-key", self.cluster.ca_key, "-token-file", self.token,
-            "-control", "127.0.0.1:0", "-sample-interval", f"{SAMPLE}s",
-            "-jitter", f"{JITTER}s"])
-        line = wait_for(lambda: re.search(r"kubeletsim ready .*control=(\S+)", self.sim.log()),
-                        timeout=30, what="kubeletsim ready")
-        self.control = line.group(1)
-        self.manifest = http_json(f"http://{self.control}/manifest")
-        self.node_names = [n["name"] for n in self.manifest["nodes"]]
+        super().start_sim(NODES, PODS, PREFIX, ADDR_BASE, SAMPLE, ["-jitter", f"{JITTER}s"])
 
     def start_kubepulse(self):
         self.db = f"kpdash_{secrets.token_hex(4)}"
@@ -368,24 +352,7 @@ class DashEnv(Env):
 
 @pytest.fixture(scope="module")
 def denv(cluster, tmp_path_factory):
-    if not KUBEPULSE.exists():
-        pytest.skip(f"{KUBEPULSE} not built")
-    procs = ProcessGroup(cluster.state_dir / "procs" / f"test_dashboards-{int(time.time())}")
-    e = DashEnv(cluster, procs, tmp_path_factory.mktemp("dashboards"))
-    try:
-        e.start_sim()
-        e.register()
-        e.start_kubepulse()
-        yield e
-    finally:
-        if hasattr(e, "kp"):
-            e.kp.stop()
-        if hasattr(e, "control"):
-            try:
-                e.register(delete=True)
-            except Exception as err:  # noqa: BLE001 — cleanup must go on
-                print(f"register.py --delete failed: {err}")
-        procs.stop_all()
+    yield from run_env(DashEnv, KUBEPULSE, cluster, tmp_path_factory, "test_dashboards")
 
 
 def influx_buckets(e: DashEnv, q: Query, t0_ms: int, t1_ms: int) -> dict:
