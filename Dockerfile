@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kubepulse container image.
 #
 #   scripts/build-image.sh                       (builds here, without any registry)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """failover.py - leader failover time of kubepulse next to client-go's elector (goelector).
 
     bench/failover.py --env STATE_DIR/env --impl kubepulse|goelector --signal TERM|KILL \

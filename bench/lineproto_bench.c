@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lineproto_bench.c - micro-benchmark of the line-protocol encoder on typical Heapster points:
  * 2000 pods x 2 containers, Heapster's label set, every metric of the table, ints and floats.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """metrics_server.py - metrics-server (built by bench/metrics-server/build.sh) scraping the
 same simulated cluster as bench/run.py, for the side-by-side table in docs/benchmarks.md.
 

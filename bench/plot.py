@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """plot.py - draw CPU and peak RSS per node against N as one SVG (no plotting library).
 
     bench/plot.py OUT.svg LABEL=FILE.json [LABEL=FILE.json ...]   (split at the last "=")

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """run.py - scale benchmark of kubepulse against a real API server and the kubelet simulator.
 
     bench/run.sh N P [--influx] [options]        (run.sh only finds python3 and calls this)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh N P [--influx] [run.py options] - the scale benchmark (see bench/run.py and
 # docs/benchmarks.md). Builds kubepulse into build-bench/ when missing.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """scope.py - what the scope flags save in InfluxDB: the series count and influxd's CPU for
 the same simulated cluster, scraped by one kubepulse replica without and with them.
 

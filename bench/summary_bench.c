@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * summary_bench.c - micro-benchmark of the streaming Summary parser (collector/summary.h):
  * feeds a saved /stats/summary response from disk in 16 KiB reads, as curl hands it over,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # libev ships no pkg-config file on Debian; find it by header and library.
 find_path(LIBEV_INCLUDE_DIR ev.h PATH_SUFFIXES libev)
 find_library(LIBEV_LIBRARY NAMES ev)

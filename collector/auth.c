@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.c - kubelet credentials (auth.h). The token file is read with a size
  * bound and only when its stat changes, so a rotated token (a projected

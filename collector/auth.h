@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.h - how the collector authenticates to kubelets and verifies them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cache.c - the Node and Pod caches of cache.h: only the fields the metric
  * model needs are kept (addresses, capacity, labels; per pod its namespace,

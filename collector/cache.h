@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cache.h - the Node and Pod caches the collector keeps warm from list+watch
  * (kube_watch), leader or not. The apply functions take one object of a

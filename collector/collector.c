@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * collector.c - the collector of collector.h: the Node, Pod and Namespace
  * watches feeding the caches (leader or not, so a new leader scrapes at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * collector_int.h - the collector's state, shared by collector.c (lifecycle,
  * watches, leadership) and scrape.c (the cycle and one node's scrape).

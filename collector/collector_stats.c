@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * collector_stats.c - how /metrics and /status show struct collector_stats:
  * one line per field (stats.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jcursor.c - the pull cursor of jcursor.h: JSON grammar over a compacted
  * in-memory value, read in place. Every read is bounds-checked against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jcursor.h - a pull cursor over one JSON value held in memory, for decoders
  * that know the shape they want (summary_decode.c). It reads objects key by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model.h - Heapster's metric model built from parsed Summary elements: the
  * series (node, sys_container, pod, pod_container, ns, cluster and their

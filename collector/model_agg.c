@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model_agg.c - what spans nodes in a cycle: the namespace sums fed by each
  * completed node and, at cycle end, the ns and cluster series. Only nodes

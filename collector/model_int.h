@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model_int.h - internals shared by model.c (series building, node and
  * system containers) and model_agg.c (pods, containers, namespaces, cluster).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pods.c - the Pod cache of cache.h: per pod uid its namespace, labels and
  * per-container requests, limits and image (pod_based_enricher's inputs),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * quantity.c - resource.Quantity parsing. The value is kept exact as an
  * integer mantissa, a power of ten and a power of two, then scaled and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * quantity.h - Kubernetes resource.Quantity strings ("4", "3800m", "16Gi",
  * "1.5", "1e3", "100M") to integers, rounding up as Quantity.Value() and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rates.c - the previous-sample store and the rate rules of rates.h.
  * An open-addressing table (linear probing, backward-shift deletion) of

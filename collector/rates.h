@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rates.h - rates from cumulative counters (cpu/usage -> cpu/usage_rate,
  * page faults, network bytes and errors), using the kubelet's own sample

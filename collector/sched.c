@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sched.c - the scrape cycle's timing rules of sched.h. The collector asks
  * these functions for every decision about when a cycle starts and which grid

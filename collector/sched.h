@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sched.h - when scrape cycles start and what time they carry: the one owner
  * of the resolution grid. Cycles start on wall-clock multiples of the

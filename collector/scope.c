@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scope.c - owns the scope lists (scope.h): their grammar, their checks at flag time and the
  * two questions the model asks (is this metric written, is this namespace's pod written).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scope.h - what the operator keeps (collector_opts' scope flags): metrics by name
  * (--metric-allow, --metric-deny) and pods by namespace (--namespace-include,

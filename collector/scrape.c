@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scrape.c - one scrape cycle: every cached node's Summary fetched
  * concurrently (at most max_concurrency in flight) through http.h, parsed as

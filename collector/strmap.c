@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strmap.c - the chained string-keyed hash map of strmap.h. Chaining keeps
  * deletion trivial, which the watch caches need on every DELETED event.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strmap.h - a chained hash map from NUL-terminated string keys to pointers,
  * used by the caches (pods by uid, nodes by name, interned strings, namespace

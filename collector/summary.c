@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * summary.c - the structural scanner of the streaming Summary parser
  * (summary.h). It tracks strings, escapes, UTF-8 and nesting of the top-level

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * summary.h - the streaming parser of the kubelet Summary API
  * (stats/v1alpha1). Bytes are fed as they arrive; a small structural scanner

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * summary_decode.c - one captured Summary element (the node, or one pod) read
  * with jcursor.h straight into the compact structs of summary.h: no JSON tree

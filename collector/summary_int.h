@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * summary_int.h - internals shared by summary.c (the streaming structural
  * scanner) and summary_decode.c (one captured element straight into the

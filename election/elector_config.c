@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * elector_config.c - defaults and validation of struct elector_config.
  *

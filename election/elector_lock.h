@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * elector_lock.h - the lock the state machine drives (private to election/).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * elector_stats.c - how /metrics shows struct elector_stats: one line per
  * field (stats.h).

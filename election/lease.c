@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lease.c - the Lease record, metav1.MicroTime text and the Lease JSON.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * leaselock.c - the elector's lock over the Kubernetes API: the Lease
  * coordination.k8s.io/v1 NS/NAME read, created and replaced with kube_request,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build-helm.sh — build the helm CLI from the Go module pinned in scripts/helm/go.mod.
 #
 #   scripts/build-helm.sh        build helm if it is not cached yet, print its path

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build-image.sh — build the kubepulse container image here, without any container registry.
 #
 #   scripts/build-image.sh [--refresh-base] [--tag TAG] [--source REV] [--output FILE]

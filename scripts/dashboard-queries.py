@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """dashboard-queries.py — every InfluxQL query of a Grafana dashboard, ready to run.
 
     scripts/dashboard-queries.py [--dashboard FILE] [--var NAME=VALUE]... [--range 1h]

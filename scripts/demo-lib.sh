@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # demo-lib.sh — what scripts/demo.sh (real nodes) and scripts/demo-simulated.sh share: their
 # step and info lines, die, kubectl on the demo's control plane, InfluxDB queries printed as

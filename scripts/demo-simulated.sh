@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo-simulated.sh — kubepulse's main job on simulated kubelets: `scripts/demo.sh --simulated`
 # runs it, and scripts/demo.sh falls back to it on a machine that cannot run containers.
 #

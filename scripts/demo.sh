@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo.sh — kubepulse's main job, end to end, on one machine (README.md, "The two commands"):
 # the Helm chart's pods on three real Kubernetes nodes, scraping real kubelets.
 #
@@ -35,7 +36,7 @@ for arg in "$@"; do
     case "$arg" in
     --once) once=true; pass+=(--once) ;;
     --simulated) simulated=true ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,25p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done

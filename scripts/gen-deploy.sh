@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # gen-deploy.sh — generate the plain manifests in deploy/ from the Helm chart.
 #
 #   scripts/gen-deploy.sh            rewrite deploy/kubepulse.yaml

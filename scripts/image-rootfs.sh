@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # image-rootfs.sh — assemble a distroless-style root file system for one dynamically linked
 # binary. Runs inside the Dockerfile's build stage (Debian), never on the host.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # soak.sh - the on-demand soak run (docs/hardening.md): kubepulse replicas against a real
 # control plane, InfluxDB and the kubelet simulator for an hour, with a leader SIGKILL every
 # 5 minutes, API server crashes, an InfluxDB outage and kubelet faults; RSS and open fds of

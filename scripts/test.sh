@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The project's test command (see README.md). On a fresh Debian bookworm machine
 # it installs what the tests need, builds the test servers (kube-apiserver,
 # kubectl, the kubelet simulator, ...) into a cache outside the work tree, then
@@ -24,7 +25,7 @@ for arg in "$@"; do
     --unit-only) unit_only=1 ;;
     --skip-fuzz) skip_fuzz=1 ;;
     --skip-valgrind) skip_valgrind=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,15p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -43,6 +44,24 @@ check_format() {
     else
         printf '%s\n' "$out" | head -20 >&2 # clang-format itself failed
     fi
+    return 1
+}
+
+# Every tracked source file carries the license line (README.md, "License"): C, headers,
+# shell, Python, Go, CMake, the Dockerfile and scripts with a #! line. Prints the others, fails.
+check_spdx() {
+    local f bad=""
+    while IFS= read -r -d '' f; do
+        case "$f" in
+        */corpus/*) continue ;;
+        *.c | *.h | *.inc | *.sh | *.py | *.go | *.cmake | *CMakeLists.txt | Dockerfile) ;;
+        *.*) continue ;;
+        *) [ "$(head -c 2 "$f")" = '#!' ] || continue ;;
+        esac
+        grep -q 'SPDX-License-Identifier: Apache-2.0' "$f" || bad+="$f"$'\n'
+    done < <(git ls-files -z)
+    [ -z "$bad" ] && return 0
+    printf 'no "SPDX-License-Identifier: Apache-2.0" line:\n%s' "$bad" >&2
     return 1
 }
 
@@ -78,6 +97,9 @@ tests/infra/install-deps.sh
 
 step "clang-format: every tracked *.c and *.h as .clang-format lays it out"
 check_format
+
+step "SPDX: every tracked source file carries the license line"
+check_spdx
 
 if [ "$unit_only" = 0 ]; then
     # Each script builds once per pinned version into ~/.cache/kubepulse and is a no-op after.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dtoa.c - owns number-to-text conversion for the line-protocol encoder.
  *

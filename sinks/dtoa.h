@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dtoa.h - fast number formatting for the line-protocol encoder: a double as
  * the shortest-or-nearly digits that read back to the very same double

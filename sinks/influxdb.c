@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * influxdb.c - owns the influxdb: and influxdb2: sinks' setup: their declared options
  * (Heapster's InfluxDB sink options plus kubepulse's), write/query URLs, credentials from the

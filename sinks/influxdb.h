@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * influxdb.h - state shared by the two halves of the InfluxDB sinks (private to kp_sinks):
  * influxdb.c (options, URLs, credentials, database creation) and influxdb_deliver.c (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * influxdb_deliver.c - owns delivery for the InfluxDB sinks: encoding batches into the bounded
  * buffer, the pump that keeps at most `concurrency` gzip'd write requests in flight, the

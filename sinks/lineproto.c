@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lineproto.c - owns the line-protocol encoder: element escaping, number formatting per field
  * type, and the two Heapster layouts. A series' tag string is rendered once per batch; each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lineproto.h - InfluxDB line protocol encoding of kubepulse batches (private to kp_sinks;
  * the unit tests, the fuzzer and the benchmark include it too).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.c - owns the "log" sink (--sink=log): the same line protocol as the InfluxDB sinks,
  * written to stdout (or env->out) as each batch arrives. Nothing is buffered.

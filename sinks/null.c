@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * null.c - owns the "null" sink (--sink=null), for benchmarks: it counts the points handed to
  * it as written and keeps nothing. With encode=true (the default) each batch is first encoded

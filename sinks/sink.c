@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink.c - owns the sink registry and the parts every sink shares: opening from a URI through
  * the declared option maps (optmap.h), the flag-time check, stats, flush bookkeeping, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink_buffer.c - owns the bounded chunk FIFO between encoder and network: accounting against
  * the bound, drop-oldest, sealing, packing (gzip), splitting. No I/O, no clock: unit-tested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink_buffer.h - the bounded FIFO of encoded lines between the encoder and the network
  * (private to kp_sinks; unit-tested on its own).

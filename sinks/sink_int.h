@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink_int.h - what a sink type implements (private to kp_sinks). Like Fluent Bit's output
  * plugins: the core knows a sink only by one struct of callbacks and its declared options.

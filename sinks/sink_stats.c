@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink_stats.c - how /metrics and /status show struct sink_stats: one line
  * per field (stats.h). The daemon labels each sink's samples sink="NAME".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.c - the asynchronous HTTP client: curl's multi-socket API driven by one
  * libev loop, as in curl's evhiperfifo example. Owns the CURLM handles, one

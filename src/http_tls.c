@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_tls.c - the HTTP client's TLS material, prepared once per distinct
  * configuration and shared by every connection that uses it. Owns the cache of

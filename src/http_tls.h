@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_tls.h - internal to the HTTP client (http.c): TLS material prepared once
  * per distinct struct http_tls and shared by every connection that uses it, and

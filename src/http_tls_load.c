@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_tls_load.c - reads TLS material for http_tls.c: PEM given inline or read
  * from a file (a regular file of at most HTTP_TLS_FILE_MAX bytes, stamped with

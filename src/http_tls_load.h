@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_tls_load.h - internal to http_tls.c: reading TLS material from PEM data
  * or files (bounded, stamped for rotation checks) and parsing it into OpenSSL

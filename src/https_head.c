@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * https_head.c - the request head parser of the HTTPS server: request line,
  * header fields, the bounds and refusals of RFC 9112 that matter for a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * https_server.c - the HTTPS server: accept, TLS handshake, one bounded
  * request head, the handler, the answer, close. Everything runs on the libev

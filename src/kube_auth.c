@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_auth.c - delegated authentication and authorization (kube_auth.h):
  * the ConfigMap's request-header settings, front-proxy and client

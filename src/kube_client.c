@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_client.c - struct kube_client: JSON requests to the API server on the
  * http client, with authentication (static or file bearer tokens, client

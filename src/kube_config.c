@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_config.c - the kubeconfig parser: clusters, users and contexts, data
  * and file forms, exec plugins, relative paths against the file's directory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_config_load.c - where a struct kube_config comes from: a kubeconfig
  * file (bounded read, then kube_config.c's parser), the in-cluster

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_exec.c - exec credential plugins (client.authentication.k8s.io v1 and
  * v1beta1): runs the configured command with fork/exec as a child the event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_selector.c - owns the grammar of a Kubernetes label selector, as the API server parses
  * a labelSelector (k8s.io/apimachinery labels.Parse): requirements separated by commas, each

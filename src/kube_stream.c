@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_stream.c - the incremental decoder of watch responses: a sequence of
  * JSON objects in arbitrary chunks, fed to one json_tokener as bytes arrive.

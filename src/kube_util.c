@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_util.c - a small bounded decoder of the Kubernetes API layer: metav1.Status bodies.
  * (RFC 3339 times are kp_rfc3339_parse's, util.h.)

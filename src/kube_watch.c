@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_watch.c - struct kube_watch: list a collection (paged with limit and
  * continue), then watch it from the list's resourceVersion, decoding events

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_yaml.c - builds the bounded YAML tree of kube_yaml.h from libyaml's
  * event stream (depth and node count are capped: the input is a file).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_yaml.h - a small, bounded YAML document tree for the kubeconfig loader
  * (private to src/). Scalars keep their text and line; mappings keep their

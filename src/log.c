@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.c - records as klog writes them in text and component-base in JSON, for the whole
  * process.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metric.c - the metric table (names, withfields group and field, types),
  * generated from the KP_METRICS list in metric.h.

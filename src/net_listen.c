@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * net_listen.c - listening sockets for the servers in kp_common: one parser of
  * "HOST:PORT" / ":PORT" / "[v6]:PORT" and one way to bind them.

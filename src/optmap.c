@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * optmap.c - owns the option map (optmap.h): setting a typed value at its offset with its
  * bounds and check, defaults, freeing, the unknown-option check for URIs, help lines, and the

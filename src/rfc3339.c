@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rfc3339.c - the one RFC 3339 date-time parser (kp_rfc3339_parse, util.h): the Lease's
  * MicroTime, the Summary API's sample times and an exec plugin's expirationTimestamp all

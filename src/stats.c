@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats.c - histograms, and /metrics and /status rendered from the modules'
  * stat_desc tables (stats.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * status.c - the status server: accept, read one bounded request head, hand
  * GET paths to the handler, write the response, close.

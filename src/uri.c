@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uri.c - owns the generic "PREFIX[:TARGET][?QUERY]" flag parser shared by every sink and by
  * the Heapster source mapping: splitting and percent-decoding. What each option means is the

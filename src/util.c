@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * util.c - bounded file reads, secrets from files, base64 (OpenSSL's), the monotonic clock,
  * sizes with unit suffixes, retry backoff (util.h). RFC 3339 is in rfc3339.c.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh - build metrics-server's cmd/metrics-server at the version pinned in go.mod into
 # ${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}/bin/metrics-server-VERSION and print the path.
 # Skips the build when the binary is there. Needs Go and the Go module proxy (or a warm cache).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * collector.h - kubepulse's metric collector: Node/Pod caches kept warm by
  * list+watch (always), and, while leading, a scrape cycle on wall-clock

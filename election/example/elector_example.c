@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * elector_example.c - kp-elector-example, the C counterpart of client-go's
  * leader election example: run several copies with different -id against one

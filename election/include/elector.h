@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * elector.h - leader election over a coordination.k8s.io/v1 Lease, with the
  * semantics of client-go's tools/leaderelection + resourcelock.LeaseLock, so

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 //go:build tools
 
 // Package tools pins the helm CLI that scripts/build-helm.sh builds: helm lint, helm template

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink.h - where a cycle's points go: InfluxDB 1.x (influxdb:), InfluxDB 2.x / 1.8's v2 API
  * (influxdb2:) and stdout (log). One small interface for all of them:

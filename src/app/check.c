@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check.c - `kubepulse --check-release`: the `helm test` of the chart, run from the release's
  * own image. It proves the release works, not only that a port answers: the Lease

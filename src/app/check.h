@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check.h - `kubepulse --check-release` (check.c): the chart's `helm test`, from the release's
  * own image.

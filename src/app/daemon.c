@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon.c - wiring and lifecycle: API access, sinks, collector, election,
  * status server and signals on one libev loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon.h - kubepulse's daemon: one libev loop carrying the election, the
  * node and pod watches, the scrape cycles, the sinks and the status server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon_int.h - the daemon's state, shared by daemon.c (wiring and
  * lifecycle) and daemon_status.c (the status server's pages).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon_mapi.c - the resource metrics API in the daemon: the leader's
  * batches feed the store (metricsapi), the HTTPS server (https_server) takes

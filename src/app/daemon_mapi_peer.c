@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon_mapi_peer.c - the metrics API on every replica, not only the leader
  * (issue #17, HA). A Service sends `kubectl top` to any ready replica, but only

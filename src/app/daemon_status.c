@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon_status.c - the status server's pages: /healthz, /readyz, /metrics
  * (Prometheus text, kubepulse_ prefix) and /status (JSON).

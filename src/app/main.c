@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - kubepulse's entry point: options, logging, and the daemon's wiring.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * options.c - the daemon's option map, the flag parser, the YAML config loader, the rules
  * between settings, and the mapping of Heapster's --source onto the options. Flags override

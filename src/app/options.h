@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * options.h - every setting of the daemon, from flags and the YAML config file.
  *

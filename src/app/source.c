@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * source.c - owns Heapster's --source=kubernetes:... flag: its option map (the options and
  * defaults of Heapster's kubernetes source, docs/source-configuration.md in Heapster), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * source.h - Heapster's --source=kubernetes:... flag: its options (an option map, optmap.h)
  * parsed onto a plain struct, and mapped onto the daemon's options (source.c).

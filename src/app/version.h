@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * version.h - the program's version and git commit. CMake passes both to every file of the
  * program (src/app/CMakeLists.txt); these fallbacks serve only a compile without it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.h - asynchronous HTTP(S) client on curl's multi-socket API, driven by
  * one libev loop (the pattern of curl's evhiperfifo example).

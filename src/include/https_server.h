@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * https_server.h - an HTTPS/1.1 server on the libev loop (OpenSSL) for the
  * aggregated metrics API: one request per connection, answered by a handler

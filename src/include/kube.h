@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube.h - Kubernetes API access shared by the election and the collector.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_auth.h - delegated authentication and authorization, as every
  * aggregated API server does it (k8s.io/apiserver's delegating options):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kube_internal.h - pieces of the Kubernetes API layer that are internal to
  * kp_common but exposed for its unit tests and fuzzers: the incremental

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metric.h - the metric model shared by the collector (which produces points)
  * and the sinks (which encode them). Neither knows the other.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * optmap.h - one option map for every setting kubepulse takes: the daemon's flags and config
  * keys (src/app/options.c), each sink's URI options (sinks/) and Heapster's --source options

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * procstat.h - the standard process_* metrics of Prometheus' client libraries
  * (CPU seconds, resident and virtual memory, open and max fds, start time),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * status.h - a tiny HTTP/1.1 server on the libev loop for /healthz, /readyz,
  * /metrics and /status. It knows no routes: one handler renders every GET.

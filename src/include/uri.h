@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uri.h - Heapster-style flag URIs: "PREFIX[:TARGET][?k=v&k=v...]", as taken by --sink and
  * --source. The generic parser (uri_parse) splits and percent-decodes; the option map

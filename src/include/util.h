@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * util.h - small helpers every module shares, one owner per concept: bounded file reads,
  * secrets read from files and wiped when freed, base64, the monotonic clock, RFC 3339

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """chaoslib - what only the chaos tests (tests/integration/test_chaos_*.py, soak.py) add to
 the shared replica machinery of tests/integration/kpreplicas.py: a partitionable TCP proxy
 (tcpproxy.py) in front of the API server per replica, sink counters from /metrics, and the

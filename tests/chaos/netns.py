@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """netns - a network namespace for one kubepulse replica, and a kernel-made partition of it
 from one server, for tests/integration/test_chaos_netns.py.
 

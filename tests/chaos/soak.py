@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """soak.py - the on-demand soak run behind scripts/soak.sh (see docs/hardening.md).
 
 Against a running tests/infra cluster (--env STATE_DIR/env): the kubelet simulator with

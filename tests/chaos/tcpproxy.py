@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tcpproxy.py - a TCP forwarder that can be partitioned, for the chaos tests.
 
 One proxy stands between one client (a kubepulse replica) and one server (the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # campaign.sh BUILD_DIR [RUNS] [TARGET...] - the long fuzz campaign (docs/hardening.md):
 # runs each libFuzzer target of a -DKP_FUZZ=ON build for RUNS executions (default 10
 # million), one after the other on one core, from a copy of its seed corpus that grows in

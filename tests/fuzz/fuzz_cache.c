@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_cache.c - libFuzzer target for the Node, Pod and Namespace decoders of the
  * collector's caches (collector/cache.c, pods.c) as the API server's watch events reach

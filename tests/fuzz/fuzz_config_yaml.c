@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_config_yaml.c - libFuzzer target for the --config YAML loader, then what
  * kp_options_parse does after it: Heapster's --source mapped onto the options and the rules

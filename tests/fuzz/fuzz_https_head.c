@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_https_head.c - the metrics API's request heads and front-proxy headers: the HTTPS
  * server's head parser (https_head_parse), then the user, groups and extras the headers name

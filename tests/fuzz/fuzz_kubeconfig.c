@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_kubeconfig.c - libFuzzer target for the kubeconfig parser
  * (kube_config_parse: the YAML tree, every section, base64 data fields).

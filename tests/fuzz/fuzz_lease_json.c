@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_lease_json.c - libFuzzer target for the Lease decoder (election/lease.c):
  * a Lease object as GET/PUT return it, or a watch event wrapping one. Whatever

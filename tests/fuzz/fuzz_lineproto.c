@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_lineproto.c - random batches (labels and values from the input) through the encoder,
  * then every line through the strict parser: it must parse, and read back identically

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_metrics_request.c - the metrics.k8s.io request side: the request target (path
  * segments, percent-decoding, the query) routed by mapi_handle over a store with nodes and

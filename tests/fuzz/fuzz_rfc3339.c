@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_rfc3339.c - kp_rfc3339_parse (util.h), the one RFC 3339 parser: the Lease's MicroTime,
  * the Summary API's times and an exec plugin's expiry all come through it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_summary.c - libFuzzer target of the streaming Summary parser and the
  * model behind it. The input is fed in chunks whose sizes come from its first

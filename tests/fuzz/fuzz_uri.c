@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_uri.c - the flag URI parsers: generic uri_parse, Heapster's --source option map, and
  * every sink's option map and rules (sink_check, as at flag time; sink_open of the log sink,

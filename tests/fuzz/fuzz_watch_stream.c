@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_watch_stream.c - libFuzzer target for the watch stream decoder
  * (kube_stream_feed) and the event/Status splitters. The first bytes choose

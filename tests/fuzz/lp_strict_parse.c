@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lp_strict_parse.c - owns the tests' strict line-protocol parser (see lp_strict_parse.h).
  * Element boundaries and unescaping follow InfluxDB 1.x's models/points.go: a separator

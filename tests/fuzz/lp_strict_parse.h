@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lp_strict_parse.h - a strict InfluxDB line-protocol parser for the tests (unit and fuzz):
  * it unescapes exactly as InfluxDB 1.x does and rejects anything kubepulse must never emit

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # apiserver.sh — the real kube-apiserver of the test cluster (TLS, Node+RBAC, ServiceAccount
 # tokens), backed by etcd.sh's etcd.
 #

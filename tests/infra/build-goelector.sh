@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build-goelector.sh - build tests/infra/goelector (client-go's own leader election, the
 # interop partner of kp-elector-example) into the cache and print the binary's path.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build-klogfmt.sh - build tests/infra/klogfmt (log records written by klog and by
 # component-base's JSON logger, which test_log_format.py compares with kubepulse's) into the
 # cache and print the binary's path.

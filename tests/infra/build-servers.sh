@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build-servers.sh — build the real kube-apiserver and a matching kubectl from the
 # k8s.io/kubernetes version pinned in tests/infra/k8s/go.mod.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # down.sh — stop every server that up.sh (or a later start/restart) left running in
 # STATE_DIR, by the pid in its NAME.pid file, and wait for each to exit.
 #

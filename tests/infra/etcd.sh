@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # etcd.sh — the single-member etcd that backs the test kube-apiserver.
 #
 #   etcd.sh start|stop|restart|kill|pause|resume|status STATE_DIR

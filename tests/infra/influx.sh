@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # influx.sh — InfluxDB 1.x (Debian's influxd) for the sink tests.
 #
 #   influx.sh start|stop|restart|kill|pause|resume|status STATE_DIR [--auth]

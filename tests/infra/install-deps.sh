@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # install-deps.sh — install, with apt, everything kubepulse's build and tests need.
 # Idempotent: packages already installed are skipped and `apt-get update` runs only when
 # something is missing. Needs root (or sudo). Go (>= 1.23, for build-servers.sh) and python3

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # lib.sh — shared helpers for the tests/infra scripts: state-dir checks, free loopback
 # ports, the STATE_DIR/env file, and starting/stopping one server by pid.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # mint-token.sh — give a test identity exactly the rights it needs and print its token.
 #
 #   mint-token.sh STATE_DIR NAMESPACE SERVICEACCOUNT [options]  -> bound token on stdout

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # node.sh — real Kubernetes nodes for the tests: kube-controller-manager, kube-scheduler and N
 # kubelets (default 3), each with its own containerd, on loopback, everything under STATE_DIR.
 #
@@ -720,7 +721,7 @@ main() {
         ;;
     holder) node_holder "$(kp_state_dir "$1")" "$2" ;;
     exec) node_exec "$(kp_state_dir "$1")" "${@:2}" ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '3,21p' "$0" >&2; exit 2 ;;
     esac
 }
 

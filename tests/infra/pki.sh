@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # pki.sh — the test cluster's certificates and keys, made with openssl into STATE_DIR/pki.
 #
 #   pki.sh init  STATE_DIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # up.sh — start the real servers the integration tests talk to, all on loopback, all state in
 # STATE_DIR:  etcd -> kube-apiserver (TLS, Node+RBAC, ServiceAccount tokens)  and  InfluxDB 1.x.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Pytest fixtures for kubepulse's integration tests: real servers on loopback.
 
 ``cluster`` (session): the running test cluster, a kpharness.Cluster. When

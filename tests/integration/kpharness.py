@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kpharness — the integration tests' handle on the real servers from tests/infra.
 
 ``Cluster`` wraps one running cluster made by ``tests/infra/up.sh`` (etcd +

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kpreplicas - kubepulse replicas against the real servers of tests/infra and the kubelet
 simulator (tests/sim), for the tests that run the daemon itself: test_ha_e2e.py,
 test_security.py and the chaos tests (tests/chaos/chaoslib.py builds on this module).

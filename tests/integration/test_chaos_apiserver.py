@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """API server and etcd restarts under a running HA set (issue "Hardening", task 2).
 
 Three kubepulse replicas (election 4s/3s/1s, 2 s metric resolution) against the real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A mixed fleet on one Lease through random kills (issue "Hardening", task 4).
 
 Extends test_election.py's interop test (client-go's elector and kp-elector-example taking

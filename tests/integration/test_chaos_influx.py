@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """InfluxDB outage during writes (issue "Hardening", task 3).
 
 Two kubepulse replicas scrape the same kubelet simulator (1 node x 2 pods: ~200 points a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Network partition of the leader by the kernel (issue #9): the leader runs in a network
 namespace of its own and the API server's packets are dropped there, while InfluxDB and
 the kubelets stay reachable.

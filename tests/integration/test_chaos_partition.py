@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Network partition of the leader from the API server (issue "Hardening", task 1).
 
 Three kubepulse replicas; each reaches the kube-apiserver through its own TCP proxy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kubepulse as the chart's pods on three real nodes (issue #15).
 
 tests/infra/up.sh --with-node runs kube-controller-manager, kube-scheduler and three kubelets

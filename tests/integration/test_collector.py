@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_collector.py — the collector end to end: kubepulse (one replica, leader election on)
 scrapes kubeletsim's simulated kubelets, registered as real Nodes and Pods in the test API
 server, and writes line protocol to stdout (--sink=log).

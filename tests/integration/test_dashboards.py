@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_dashboards.py — Heapster's own Grafana dashboards (and ours) against InfluxDB filled by
 kubepulse, every panel bucket compared with the truth from the simulator's expected values.
 

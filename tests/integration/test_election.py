@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Leader election against the real kube-apiserver: kp-elector-example replicas (and
 client-go's own elector, tests/infra/goelector) racing for one Lease.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HA loop end to end: kubepulse replicas against the real kube-apiserver, the real
 InfluxDB and the kubelet simulator (tests/sim), for a few minutes with failovers and scaling.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_heapster_database.py - kubepulse writes into the database Heapster filled (issue #16,
 "Heapster's database"), against the real InfluxDB of tests/infra:
 

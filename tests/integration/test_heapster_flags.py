@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_heapster_flags.py - Heapster's command lines against the real API server and simulated
 kubelets (issue #16, "Heapster's command lines run unchanged"; issue #19, "every flag validated
 once, at flag time").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Heapster's manifests with only the image changed, on three real nodes (issue #16).
 
 Heapster's own Deployment (tests/integration/data/heapster/heapster.yaml, with its

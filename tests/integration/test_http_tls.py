@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP client's shared TLS material (src/http_tls.c) against the real kube-apiserver of
 tests/infra, driven through tests/tools/kpkube.c.
 

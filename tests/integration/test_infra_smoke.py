@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Smoke tests proving the tests/infra servers are the real thing: optimistic concurrency on
 Leases, RBAC on ServiceAccount tokens, certs from the cluster CA, InfluxQL round trips, and
 restarts that keep state (what the chaos tests will rely on)."""

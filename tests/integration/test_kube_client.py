@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Kubernetes API layer (src/http.c, kube_config.c, kube_client.c, kube_watch.c) against
 the real kube-apiserver of tests/infra, driven through tests/tools/kpkube.c.
 

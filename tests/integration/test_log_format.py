@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kubepulse's log lines are klog's and component-base's, byte for byte (issue #18).
 
 The same records (data/log_records.jsonl: every value type, Go's string quoting, multi-line

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_metrics_api.py - the resource metrics API (metrics.k8s.io/v1beta1, issue #17) served
 by kubepulse from its own scrape, against the real API server and the kubelet simulator.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_metrics_api_real_node.py - kubepulse's metrics.k8s.io on the real nodes (issue #17):
 `kubectl top` and kube-controller-manager's HorizontalPodAutoscaler on kubepulse's numbers.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The packaging against the real API server of tests/infra: the Helm chart and deploy/ are
 accepted by a server-side dry run, `helm install` creates objects whose RBAC grants exactly
 what kubepulse needs (checked with the ServiceAccount's own token), scaling works through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Helm chart's RBAC, used for real: the chart is installed into the API server of
 tests/infra, a token is minted for its ServiceAccount (`kubectl create token`), and kubepulse
 processes run outside the cluster with a kubeconfig holding only that token, against

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The real nodes of tests/infra (up.sh --with-node): three kubelets v1.32.13, each with its own
 containerd, on 127.0.0.2-4 (tests/infra/node.sh, README "Real nodes").
 

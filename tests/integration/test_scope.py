@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scope controls end to end: one kubepulse replica against the real kube-apiserver, the kubelet
 simulator and the real InfluxDB, first writing everything, then with --node-selector,
 --namespace-exclude and --metric-deny. What is checked, against what InfluxDB stored

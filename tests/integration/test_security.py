@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Secrets never leak, and every insecure switch says so at start.
 
 A full run (kubelet simulator, two replicas with a failover between them, a ServiceAccount

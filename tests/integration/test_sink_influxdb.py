@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """test_sink_influxdb.py - the influxdb/influxdb2 sinks against real InfluxDB servers.
 
 Self-contained: each test module starts its own influxd processes (Debian's 1.6 for v1, with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The status server (issue #18): it cannot be starved, and its /metrics page is what
 Kubernetes components expose.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh — build the kubelet simulator once per source version and print its path.
 #
 # The binary is cached outside the work tree, keyed by a hash of the simulator's sources

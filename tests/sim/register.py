@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """register.py — register kubeletsim's simulated nodes and pods in a real API server.
 
 Reads the simulator's manifest (a file from -manifest, or GET /manifest from the control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kpkube.c - a test driver for the Kubernetes API layer (kube.h), used by
  * tests/integration/test_kube_client.py. Not installed.

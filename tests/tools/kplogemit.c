@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kplogemit - write log records through kubepulse's log API (log.h), for
  * test_log_format.py to compare with what klog and component-base write for the same

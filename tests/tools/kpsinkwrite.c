@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kpsinkwrite.c - test driver: writes points through a real sink (sink.h) on a libev loop
  * with the real HTTP client, then flushes and prints the sink's stats as one JSON object.

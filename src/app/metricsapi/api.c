@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api.c - the request side of metrics.k8s.io/v1beta1: routes a GET to
  * discovery, NodeMetrics or PodMetrics (list or get, one namespace or all,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * format.c - the value formats the API's objects carry: resource.Quantity's
  * canonical strings (CPU as DecimalSI nanocores, memory as BinarySI bytes),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapi_int.h - internals shared by the store (store.c), the selectors
  * (selector.c), the value formats (format.c) and the request side (api.c).

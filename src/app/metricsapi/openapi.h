@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * openapi.h - the OpenAPI documents the aggregator fetches from an aggregated
  * API server: /openapi/v2 (merged into the cluster's), /openapi/v3 (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * selector.c - label and field selectors as the API server parses and
  * matches them (k8s.io/apimachinery labels.Parse and fields.ParseSelector).

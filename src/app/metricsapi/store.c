@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c - the samples behind the resource metrics API, kept by
  * metrics-server's rules (pkg/storage: nodeStorage, podStorage):

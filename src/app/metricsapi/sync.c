@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sync.c - the store as JSON, for the followers' copy of the leader's samples:
  *

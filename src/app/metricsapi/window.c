@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * window.c - Heapster's model API (/api/v1/model/...) from a bounded window
  * of the leader's batches, as Heapster's metric sink kept it

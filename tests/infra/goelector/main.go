@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // goelector is the interop partner of kp-elector-example: client-go's own
 // leader election (leaderelection.RunOrDie over resourcelock.LeaseLock with
 // ReleaseOnCancel) with the same flags and the same transition lines, so the

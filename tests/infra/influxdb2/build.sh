@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh — build InfluxDB 1.8.10's influxd (it serves the v2 write API, /api/v2/write, that
 # Debian's 1.6 lacks) from its Go module through the Go module proxy, cached as
 # ${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}/bin/influxd-1.8.10. Prints the binary's path.

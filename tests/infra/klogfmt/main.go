@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // klogfmt writes log records as Kubernetes components write them, for
 // tests/integration/test_log_format.py to compare with kubepulse's: klog's text
 // format (klog.InfoS, klog.V(n).InfoS, klog.ErrorS) with -format=text, and

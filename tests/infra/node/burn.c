@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * burn.c - the workload of the test nodes' pods (image kubepulse.test/workload): uses a known
  * amount of CPU and memory so the kubelet's Summary has something to measure.

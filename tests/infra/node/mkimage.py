@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """mkimage.py - write a one-layer container image as a `docker save` archive, without a daemon
 or a registry, for `ctr -n k8s.io images import` (tests/infra/node.sh).
 

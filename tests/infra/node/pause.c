@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pause.c - the sandbox ("pause") process of the test nodes' pods (tests/infra/node.sh).
  *

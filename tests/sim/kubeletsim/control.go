@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // control.go — the plain-HTTP control endpoint tests drive the simulator with (loopback
 // only, no authentication):
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // expected.go — converts a computed sample into the typed Summary (types.go). This is the
 // slow, obviously-correct path behind GET /expected; the tests check that the fast renderer
 // produces exactly what encoding/json makes of it.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // faults.go — the fault kinds a test can switch on per node, their parameters, and the
 // handlers that produce the broken responses.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // jsonw.go — a small append-only JSON writer, fast enough to render thousands of Summary
 // documents a second, that can also write the broken JSON the fault modes need.
 //

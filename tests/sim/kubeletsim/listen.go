@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // listen.go — a node's listener and TLS: per-node certificates chosen at handshake time (the
 // wrongca/expired/hang-tls faults act here), the accept-stage hang, connection tracking, and
 // the refused fault's close/re-listen.

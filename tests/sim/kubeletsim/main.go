@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // kubeletsim — many simulated kubelets in one process, for kubepulse's tests and benchmarks.
 //
 // Each simulated node serves, over HTTPS with its own certificate and bearer-token auth, the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // manifest.go — the description of the simulated cluster a test needs to register matching
 // Node and Pod objects in a real API server (GET /manifest, -manifest FILE): every node's
 // address, port, capacity and labels, every pod's namespace, name, UID, labels, start time

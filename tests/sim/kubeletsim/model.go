@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // model.go — the value formulas: what every number in a node's Summary is at sample time T.
 //
 // Every value is an exact integer function of (node n, pod j, container k, sample time T)

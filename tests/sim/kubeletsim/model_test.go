@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // model_test.go — the value formulas: values recomputed by hand from the documented
 // formulas (model.go's package comment), sample-time stepping, restarts, counter resets.
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // render_metrics.go — writes a node's sample as the kubelet's GET /metrics/resource
 // (Prometheus text format 0.0.4), the endpoint metrics-server scrapes.
 //

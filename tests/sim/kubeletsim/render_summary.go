@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // render_summary.go — writes a node's sample as the kubelet Summary API v1alpha1 JSON
 // (GET /stats/summary), field names and order as in k8s.io/kubelet/pkg/apis/stats/v1alpha1.
 //

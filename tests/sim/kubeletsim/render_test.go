@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // render_test.go — the JSON shape (fast renderer == encoding/json of the typed Summary, byte
 // for byte), the Prometheus text, and the broken bodies the fault modes render.
 package main

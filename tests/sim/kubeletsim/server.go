@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // server.go — the HTTP side of the simulated kubelets: bearer-token auth, request routing,
 // the per-node render cache, the request counters and the response faults.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // server_test.go — the HTTP side: auth, idempotent samples, counted faults, hang release,
 // truncation, huge bodies, the control endpoint, and TLS with the wrongca/refused faults.
 package main

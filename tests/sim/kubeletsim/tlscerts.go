@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // tlscerts.go — the nodes' serving certificates: the test CA loaded from PEM files (RSA or
 // EC key, PKCS#1, SEC 1 or PKCS#8), one ECDSA P-256 leaf per node issued in-process at
 // startup, and — only when a fault asks for them — leaves from a self-made wrong CA and

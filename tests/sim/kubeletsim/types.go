@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // types.go — Go structs with the field names, nesting and optionality of the kubelet
 // Summary API (k8s.io/kubelet/pkg/apis/stats/v1alpha1), written for this simulator so it
 // needs no Kubernetes modules. /expected encodes a sample through them with encoding/json;

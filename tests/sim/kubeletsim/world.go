@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // world.go — the static shape of the simulated cluster: node, pod and container names,
 // addresses, resources and the per-entity constants the value formulas (model.go) use.
 //

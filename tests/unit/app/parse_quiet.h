@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * parse_quiet.h - the option tests' way to run the flag parser: fresh options, --help and
  * --version output thrown away (test_options.c and test_source.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_metrics.c - the modules' stat_desc tables follow the naming rules of
  * Prometheus and Kubernetes components (counters end in _total, durations are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_source.c - Heapster's --source=kubernetes:... parsed onto struct heapster_source
  * (src/app/source.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * harness.h - helpers of the collector unit tests: feed a fixture through
  * the streaming parser into the model and collect the emitted points as

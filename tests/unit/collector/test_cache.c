@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cache.c - the Node and Pod caches fed with watch objects: node
  * address and port choice, labels rendering, pod lookup by uid and by

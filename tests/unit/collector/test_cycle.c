@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cycle.c - when scrape cycles start and which time they carry
  * (collector/sched.c through the collector, on a fake clock): a term's first

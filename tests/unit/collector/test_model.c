@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_model.c - the metric model end to end on hand-written Summary
  * fixtures (fixtures/n1_t0.json, n1_t1.json: node n1, pods web-1 (default,

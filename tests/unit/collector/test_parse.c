@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_parse.c - the Summary parser's bounds and error handling, wrong types,
  * NaN and negatives, RFC 3339 times, rate edge cases (restart, reset,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fake_server.c - the canned loopback HTTP/1.1 server of fake_server.h.
  */

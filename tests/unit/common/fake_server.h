@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fake_server.h - a canned HTTP/1.1 server on loopback for the unit tests,
  * run on the test's libev loop. For each request head the handler returns the

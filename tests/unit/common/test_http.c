@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_http.c - transport behaviour of the HTTP client against a tiny canned
  * HTTP/1.1 server on loopback, run on the same libev loop: collected and

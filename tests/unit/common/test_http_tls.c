@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_http_tls.c - the HTTP client's shared TLS material (src/http_tls.c,
  * http_tls_load.c): the cache key is the content, the cache is bounded and

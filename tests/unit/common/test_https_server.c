@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_https_server.c - the HTTPS server (https_server.h): a request answered
  * later by its handler, the client's certificate handed to the handler,

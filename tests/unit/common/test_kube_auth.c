@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kube_auth.c - the pieces of delegated authentication (kube_auth.h):
  * the extension-apiserver-authentication ConfigMap's request-header settings,

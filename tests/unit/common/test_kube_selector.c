@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kube_selector.c - the label selector grammar (kube_selector.c), on the forms the API
  * server accepts and refuses for labelSelector (apimachinery's labels.Parse).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kube_stream.c - the watch stream decoder (events split at every byte
  * boundary, several per chunk, bounds, malformed input), watch event and

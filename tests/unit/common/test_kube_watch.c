@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kube_watch.c - kube_client and kube_watch against a scripted fake API
  * server (fake_server.c): headers and Status errors, the 401 retry with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kubeconfig.c - kubeconfig parsing (every key, data and file forms,
  * contexts, relative paths, errors with file:line: key), in-cluster config,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_log.c - the logger (log.h) where klog's and component-base's formats have corners
  * the cross-check with Go (test_log_format.py) cannot feed through JSON records: invalid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_optmap.c - the option map shared by flags, config keys, sink URI options and --source
  * (src/optmap.c): typed setting with bounds and checks, defaults, URI options, names.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stats.c - histograms and the table renderers (stats.h): bucket edges,
  * the Prometheus text of every kind (with and without an instance label),

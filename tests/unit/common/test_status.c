@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_status.c - the status server's bounds (status.h): requests answered,
  * the oldest connection shed for a new one (at the connection bound and when

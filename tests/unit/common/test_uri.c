@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_uri.c - the Heapster-style flag URI parser (src/uri.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_util.c - the shared helpers of util.h: bounded file reads and secrets read from files,
  * base64, kp_grow, RFC 3339 times (Go's grammar), sizes with unit suffixes, the backoff, the

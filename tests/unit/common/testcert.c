@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testcert.c - test certificates made in memory (testcert.h).
  */

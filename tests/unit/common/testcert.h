@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testcert.h - test certificates made in memory with OpenSSL for the TLS unit tests
  * (test_http_tls.c, test_https_server.c): no openssl command, no files checked in.

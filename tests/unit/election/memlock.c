@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * memlock.c - the in-memory Lease store and lock of memlock.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * memlock.h - an in-memory Lease store and lock for the elector unit tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_elector.c - the election state machine (election/elector.c) on a fake
  * clock and the in-memory lock of memlock.c: client-go's LeaseLock rules plus

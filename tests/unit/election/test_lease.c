@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_lease.c - MicroTime text and the Lease JSON (election/lease.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c - runs every metricsapi test group. */
 #include "tests.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_metricsapi.c - the store (metrics-server's rules for samples, usage,
  * timestamp and window), the value formats and the request side.

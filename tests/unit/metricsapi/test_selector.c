@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_selector.c - label and field selectors: the grammar the API server
  * accepts (and what it refuses), and matching.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_window.c - Heapster's model API (window.c): the entity and metric lists, a metric's
  * points between start and end, the 15-minute window of cpu/usage_rate and memory/usage and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tests.h - the metricsapi unit test groups (main.c runs them). */
 #ifndef KP_TEST_METRICSAPI_H
 #define KP_TEST_METRICSAPI_H

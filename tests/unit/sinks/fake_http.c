@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fake_http.c - a scripted stand-in for src/http.c in the sinks' unit tests: requests are
  * recorded, never sent; the test completes them with fake_http_complete(). Defines every

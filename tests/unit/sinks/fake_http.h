@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake_http.h - the scripted HTTP client of the sinks' unit tests (see fake_http.c). */
 #ifndef KP_TEST_FAKE_HTTP_H
 #define KP_TEST_FAKE_HTTP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_lineproto.c - the encoder against the strict parser: hostile strings in every element,
  * number formatting round trips, the two layouts, skipped values.

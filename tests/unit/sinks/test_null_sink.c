@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_null_sink.c - the benchmark sink (--sink=null): counts what it is handed, encodes or
  * not as asked, keeps nothing, flushes at once, rejects a target and unknown options.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_sink.c - URI parsing (generic, Heapster source, every sink option), the bounded
  * buffer, the pure retry helpers, and delivery through a scripted HTTP client.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_sinks_main.c - runs every cmocka group of the sinks module. */
 int run_lineproto_tests(void);
 int run_sink_tests(void);

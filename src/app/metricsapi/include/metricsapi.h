@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metricsapi.h - the resource metrics API (metrics.k8s.io/v1beta1) that
  * `kubectl top` and the HorizontalPodAutoscaler read, served from the
