@@ -22,8 +22,8 @@ difference over the measured window; deterministic), user+sys CPU seconds of eac
 processes (/proc/PID/stat, difference over the window) and their peak RSS (VmHWM), the
 simulator's own CPU, and load1 every 15 s (the machine is shared: CPU figures are noisy).
 At the end of each window the metrics API is read once on every serving process
-(/apis/metrics.k8s.io/v1beta1/nodes, admin client certificate) to show each setup served all
-N nodes. Everything started is stopped by pid.
+(NodeMetrics and PodMetrics lists, admin client certificate) to show what each setup
+served. Everything started is stopped by pid.
 """
 
 import argparse
@@ -41,20 +41,26 @@ from run import (ROOT, Procs, free_port, loadavg, log, proc_cpu, proc_mem, read_
                  register, start_sim)
 
 
+def commit():
+    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+
+
 def sim_stats(control):
     with urllib.request.urlopen(f"http://{control}/stats", timeout=30) as r:
         return json.load(r)["total"]
 
 
-def api_nodes(port, env):
-    """Items of a NodeMetrics list on 127.0.0.1:port (admin client certificate), or an error."""
+def api_items(port, env, what):
+    """Items of a NodeMetrics or PodMetrics list on 127.0.0.1:port (admin client certificate),
+    or the error."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # only counting items; no credential is sent but a cert
     ctx.load_cert_chain(env["KP_ADMIN_CERT"], env["KP_ADMIN_KEY"])
     try:
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/apis/metrics.k8s.io/v1beta1/nodes",
-                                    context=ctx, timeout=20) as r:
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/apis/metrics.k8s.io/v1beta1/"
+                                    f"{what}", context=ctx, timeout=20) as r:
             return len(json.load(r)["items"])
     except OSError as e:
         return f"error: {e}"
@@ -133,7 +139,8 @@ def run_setup(args, env, logdir, token, control, sim_pid, setup, rnd, cert):
         c1 = {name: proc_cpu(p.pid) for name, p in members}
         sim1 = proc_cpu(sim_pid)
         hwm = {name: proc_mem(p.pid)[0] for name, p in members}
-        served = {name: api_nodes(port, env) for (name, _), port in zip(members, ports) if port}
+        served = {name: {w: api_items(port, env, w) for w in ("nodes", "pods")}
+                  for (name, _), port in zip(members, ports) if port}
     finally:
         procs.stop_all()
     minutes = (t1 - t0) / 60
@@ -148,14 +155,14 @@ def run_setup(args, env, logdir, token, control, sim_pid, setup, rnd, cert):
          "millicores_total": sum(cpu.values()) / (t1 - t0) * 1000,
          "hwm_kib": hwm, "hwm_kib_sum": sum(hwm.values()), "sim_cpu_s": sim1 - sim0,
          "load1": loads, "load1_avg": sum(loads) / max(1, len(loads)),
-         "api_nodes_served": served}
+         "api_items_served": served}
     print(f"{setup}{rnd}: {r['kubelet_requests_per_min']:.1f} kubelet requests/min "
           f"({r['per_node_per_min']:.2f} per node; {json.dumps(d)}); CPU "
           f"{r['cpu_s_total']:.2f} s in {r['seconds']:.0f} s = {r['millicores_total']:.1f} "
           f"millicores ({json.dumps({k: round(v, 2) for k, v in cpu.items()})}); peak RSS "
           f"{json.dumps(hwm)} KiB, sum {r['hwm_kib_sum']} KiB; simulator CPU "
           f"{r['sim_cpu_s']:.2f} s; load1 avg {r['load1_avg']:.2f} (min {min(loads):.2f}, max "
-          f"{max(loads):.2f}); metrics API nodes served {json.dumps(served)}", flush=True)
+          f"{max(loads):.2f}); metrics API items served {json.dumps(served)}", flush=True)
     return r
 
 
@@ -164,7 +171,7 @@ def main():
     ap.add_argument("--nodes", type=int, default=100)
     ap.add_argument("--pods", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=180, help="measured window per setup")
-    ap.add_argument("--warmup", type=float, default=50,
+    ap.add_argument("--warmup", type=float, default=60,
                     help="seconds after start before measuring (election, first cycles)")
     ap.add_argument("--rounds", type=int, default=1, help="A B pairs")
     ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
@@ -203,14 +210,14 @@ def main():
             for setup in args.setups:
                 results.append(run_setup(args, env, logdir, token, control, sim_pid, setup,
                                          rnd, cert))
+                if args.json:  # after each setup: a later failure keeps what was measured
+                    with open(args.json, "w", encoding="utf-8") as f:
+                        json.dump({"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
+                                   "commit": commit(), "results": results}, f, indent=1)
     finally:
         sim_procs.stop_all()
         if started_infra:
             subprocess.run([os.path.join(ROOT, "tests/infra/down.sh"), args.state])
-    if args.json and results:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
-                       "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
