@@ -85,7 +85,7 @@ static int request_parse(const char *target, struct req *r)
 
 /* ---- responses ----------------------------------------------------------------- */
 
-static void respond_json(struct mapi_response *resp, int code, json_object *o)
+void mapi_respond_json(struct mapi_response *resp, int code, json_object *o)
 {
     const char *s =
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -117,7 +117,7 @@ static void respond_status(struct mapi_response *resp, int code, const char *rea
         json_object_object_add(o, "details", d);
     }
     json_object_object_add(o, "code", json_object_new_int(code));
-    respond_json(resp, code, o);
+    mapi_respond_json(resp, code, o);
 }
 
 static void mapi_respond_status(struct mapi_response *resp, int code, const char *reason,
@@ -155,7 +155,7 @@ static void discovery_apis(struct mapi_response *resp)
     json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
     json_object_array_add(gs, group_obj());
     json_object_object_add(o, "groups", gs);
-    respond_json(resp, 200, o);
+    mapi_respond_json(resp, 200, o);
 }
 
 static void discovery_group(struct mapi_response *resp)
@@ -163,7 +163,7 @@ static void discovery_group(struct mapi_response *resp)
     json_object *o = group_obj();
     json_object_object_add(o, "kind", json_object_new_string("APIGroup"));
     json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
-    respond_json(resp, 200, o);
+    mapi_respond_json(resp, 200, o);
 }
 
 static json_object *resource_obj(const char *name, const char *kind, bool namespaced)
@@ -188,7 +188,7 @@ static void discovery_version(struct mapi_response *resp)
     json_object_array_add(rs, resource_obj("nodes", "NodeMetrics", false));
     json_object_array_add(rs, resource_obj("pods", "PodMetrics", true));
     json_object_object_add(o, "resources", rs);
-    respond_json(resp, 200, o);
+    mapi_respond_json(resp, 200, o);
 }
 
 /* ---- objects --------------------------------------------------------------------- */
@@ -336,19 +336,25 @@ static json_object *list_obj(const char *kind)
     return o;
 }
 
+/* One object of a get: o with its kind, or 404 for resource/name when o is NULL. */
+static void respond_item(struct mapi_response *resp, json_object *o, const char *kind,
+                         const char *resource, const char *name)
+{
+    if (!o) {
+        not_found(resp, resource, name);
+        return;
+    }
+    json_object_object_add(o, "kind", json_object_new_string(kind));
+    json_object_object_add(o, "apiVersion", json_object_new_string(GV));
+    mapi_respond_json(resp, 200, o);
+}
+
 static void nodes(const struct mapi_set *set, const struct req *r, const char *name, int64_t now,
                   struct mapi_response *resp)
 {
     if (name) {
         const struct mapi_node *nd = mapi_set_node(set, name);
-        json_object *o = nd ? node_obj(nd, now) : NULL;
-        if (!o) {
-            not_found(resp, "nodemetrics", name);
-            return;
-        }
-        json_object_object_add(o, "kind", json_object_new_string("NodeMetrics"));
-        json_object_object_add(o, "apiVersion", json_object_new_string(GV));
-        respond_json(resp, 200, o);
+        respond_item(resp, nd ? node_obj(nd, now) : NULL, "NodeMetrics", "nodemetrics", name);
         return;
     }
     struct query q;
@@ -367,7 +373,7 @@ static void nodes(const struct mapi_set *set, const struct req *r, const char *n
     }
     json_object_object_add(l, "items", items);
     query_fini(&q);
-    respond_json(resp, 200, l);
+    mapi_respond_json(resp, 200, l);
 }
 
 static void pods(const struct mapi_set *set, const struct req *r, const char *ns, const char *name,
@@ -375,16 +381,9 @@ static void pods(const struct mapi_set *set, const struct req *r, const char *ns
 {
     if (name) {
         const struct mapi_pod *p = mapi_set_pod(set, ns, name);
-        json_object *o = p ? pod_obj(p, now) : NULL;
-        if (!o) {
-            char full[520];
-            snprintf(full, sizeof(full), "%.255s/%.255s", ns, name);
-            not_found(resp, "podmetrics", full);
-            return;
-        }
-        json_object_object_add(o, "kind", json_object_new_string("PodMetrics"));
-        json_object_object_add(o, "apiVersion", json_object_new_string(GV));
-        respond_json(resp, 200, o);
+        char full[520];
+        snprintf(full, sizeof(full), "%.255s/%.255s", ns, name);
+        respond_item(resp, p ? pod_obj(p, now) : NULL, "PodMetrics", "podmetrics", full);
         return;
     }
     struct query q;
@@ -403,7 +402,7 @@ static void pods(const struct mapi_set *set, const struct req *r, const char *ns
     }
     json_object_object_add(l, "items", items);
     query_fini(&q);
-    respond_json(resp, 200, l);
+    mapi_respond_json(resp, 200, l);
 }
 
 static void respond_static(struct mapi_response *resp, const char *body)

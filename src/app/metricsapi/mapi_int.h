@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapi_int.h - internals shared by the store (store.c), the selectors
- * (selector.c), the value formats (format.c) and the request side (api.c).
+ * (selector.c), the value formats (format.c) and the request side (api.c,
+ * window.c).
  */
 #ifndef KP_METRICSAPI_INT_H
 #define KP_METRICSAPI_INT_H
@@ -58,6 +59,12 @@ int mapi_usage_of(const struct mapi_sample *last, const struct mapi_sample *prev
  * container's. usages[] gets one entry per container (ok[i] false: skipped). */
 int mapi_pod_usage(const struct mapi_pod *p, struct mapi_usage *pod_ti, struct mapi_usage *usages,
                    bool *ok);
+
+/* ---- responses (api.c) ----------------------------------------------------- */
+struct json_object;
+/* code with o as compact JSON (slashes unescaped); 500 when it cannot be rendered.
+ * Takes o over. */
+void mapi_respond_json(struct mapi_response *resp, int code, struct json_object *o);
 
 /* ---- formats (format.c) ---------------------------------------------------- */
 /* resource.Quantity's canonical form: DecimalSI of value * 10^scale, BinarySI of bytes. */

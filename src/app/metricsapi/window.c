@@ -272,15 +272,7 @@ static void respond(struct mapi_response *r, int code, json_object *o)
 {
     if (json_object_is_type(o, json_type_array))
         json_object_array_sort(o, cmp_json_str);
-    const char *s =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    r->code = code;
-    r->content_type = "application/json";
-    r->body = s ? strdup(s) : NULL;
-    r->len = r->body ? strlen(r->body) : 0;
-    if (!r->body)
-        r->code = 500;
-    json_object_put(o);
+    mapi_respond_json(r, code, o);
 }
 
 static void text(struct mapi_response *r, int code, const char *msg)
