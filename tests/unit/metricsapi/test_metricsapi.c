@@ -73,6 +73,28 @@ static void feed(struct mapi_store *st, struct tb *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* One cycle in which the only series is node name's. */
+static void node_cycle(struct mapi_store *st, const char *name, uint64_t cpu, uint64_t mem,
+                       int64_t ts)
+{
+    struct tb b = {0};
+    tb_node(&b, name, NULL, cpu, mem, ts);
+    feed(st, &b);
+}
+
+/* Each store test gets a new store with a 60 s resolution in *state. */
+static int store_setup(void **state)
+{
+    *state = mapi_store_new(60);
+    return *state ? 0 : -1;
+}
+
+static int store_teardown(void **state)
+{
+    mapi_store_free(*state);
+    return 0;
+}
+
 /* ---- nodes ---------------------------------------------------------------------------- */
 
 /* Points carry the cycle's grid time; the store must take the kubelet's sample time from
@@ -80,8 +102,7 @@ static void feed(struct mapi_store *st, struct tb *b)
  * over one resolution. */
 static void test_node_usage_from_kubelet_sample_time(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     struct tb b = {0};
     struct mapi_usage u;
     const int64_t sampled[][1] = {{T0 - 7 * S}, {T0 + 50 * S}, {T0 + 50 * S}};
@@ -100,65 +121,50 @@ static void test_node_usage_from_kubelet_sample_time(void **state)
     assert_int_equal(u.ts_ns, T0 + 50 * S);
     assert_int_equal(u.window_ns, 57 * S);
     assert_in_range(u.cpu_nano, 263157894, 263157895); /* 15e9 core-ns / 57 s */
-    mapi_store_free(st);
 }
 
 static void test_node_usage_over_window(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
-    struct tb b = {0};
+    struct mapi_store *st = *state;
     struct mapi_usage u;
-    tb_node(&b, "n1", NULL, 1000 * S, 4096, T0);
-    feed(st, &b);
+    node_cycle(st, "n1", 1000 * S, 4096, T0);
     /* one sample: nothing to serve, as metrics-server needs two */
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), -1);
     assert_int_equal(mapi_store_node_count(st), 0);
     /* 15 core-seconds over 60 s: 250 millicores */
-    tb_node(&b, "n1", NULL, 1015 * S, 8192, T0 + 60 * S);
-    feed(st, &b);
+    node_cycle(st, "n1", 1015 * S, 8192, T0 + 60 * S);
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
     assert_int_equal(u.cpu_nano, 250000000);
     assert_int_equal(u.mem_bytes, 8192);
     assert_int_equal(u.ts_ns, T0 + 60 * S);
     assert_int_equal(u.window_ns, 60 * S);
     /* a repeated sample keeps the previous one: the window stays */
-    tb_node(&b, "n1", NULL, 1015 * S, 8192, T0 + 60 * S);
-    feed(st, &b);
+    node_cycle(st, "n1", 1015 * S, 8192, T0 + 60 * S);
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
     assert_int_equal(u.window_ns, 60 * S);
     /* a node missing from a cycle (its scrape failed) is gone */
-    tb_node(&b, "n2", NULL, 1, 1, T0 + 120 * S);
-    feed(st, &b);
+    node_cycle(st, "n2", 1, 1, T0 + 120 * S);
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), -1);
-    mapi_store_free(st);
 }
 
 static void test_node_counter_back(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
-    struct tb b = {0};
+    struct mapi_store *st = *state;
     struct mapi_usage u;
-    tb_node(&b, "n1", NULL, 1000 * S, 1, T0);
-    feed(st, &b);
-    tb_node(&b, "n1", NULL, 999 * S, 1, T0 + 60 * S);
-    feed(st, &b);
+    node_cycle(st, "n1", 1000 * S, 1, T0);
+    node_cycle(st, "n1", 999 * S, 1, T0 + 60 * S);
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), -1);
     /* the next interval is computable again */
-    tb_node(&b, "n1", NULL, 1005 * S, 1, T0 + 120 * S);
-    feed(st, &b);
+    node_cycle(st, "n1", 1005 * S, 1, T0 + 120 * S);
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
     assert_int_equal(u.cpu_nano, 100000000);
-    mapi_store_free(st);
 }
 
 /* ---- pods ------------------------------------------------------------------------------ */
 
 static void test_pod_rules(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     struct tb b = {0};
     struct mapi_usage u;
     int64_t old = T0 - 3600 * S;
@@ -189,13 +195,11 @@ static void test_pod_rules(void **state)
     feed(st, &b);
     assert_int_equal(mapi_store_pod_count(st), 0);
     assert_int_equal(mapi_store_container_usage(st, "ns", "p", "a", &u), -1);
-    mapi_store_free(st);
 }
 
 static void test_fresh_container(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     struct tb b = {0};
     struct mapi_usage u;
     /* started 20 s ago (under a resolution, at least 10 s): served from its start */
@@ -207,13 +211,11 @@ static void test_fresh_container(void **state)
     assert_int_equal(u.cpu_nano, 250000000);
     assert_int_equal(u.window_ns, 20 * S);
     assert_int_equal(mapi_store_container_usage(st, "ns", "newborn", "c", &u), -1);
-    mapi_store_free(st);
 }
 
 static void test_pod_missing_value_dropped(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     struct tb b = {0};
     for (int i = 0; i < 2; i++) {
         tb_ctr(&b, "ns", "p", "a", NULL, (uint64_t)(10 + i) * S, 1, T0 + i * 60 * S, T0 - S * 999);
@@ -224,26 +226,21 @@ static void test_pod_missing_value_dropped(void **state)
         feed(st, &b);
     }
     assert_null(mapi_set_pod(mapi_store_set(st), "ns", "p"));
-    mapi_store_free(st);
 }
 
 static void test_discard(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     struct tb b = {0};
     struct mapi_usage u;
-    tb_node(&b, "n1", NULL, 1000 * S, 1, T0);
-    feed(st, &b);
-    tb_node(&b, "n1", NULL, 1060 * S, 1, T0 + 60 * S);
-    feed(st, &b);
+    node_cycle(st, "n1", 1000 * S, 1, T0);
+    node_cycle(st, "n1", 1060 * S, 1, T0 + 60 * S);
     tb_node(&b, "n1", NULL, 9000 * S, 1, T0 + 120 * S);
     struct kp_batch kb = {b.series, b.ns, b.points, b.np, NULL};
     assert_int_equal(mapi_store_add_batch(st, &kb), 0);
     mapi_store_discard(st); /* leadership lost mid-cycle */
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), 0);
     assert_int_equal(u.cpu_nano, 1000000000);
-    mapi_store_free(st);
 }
 
 /* ---- formats ---------------------------------------------------------------------------- */
@@ -340,9 +337,9 @@ static size_t nitems(json_object *o)
     return json_object_array_length(it);
 }
 
-static struct mapi_store *two_cycles(void)
+/* Two cycles of two nodes and three containers in two pods, into st. */
+static void two_cycles(struct mapi_store *st)
 {
-    struct mapi_store *st = mapi_store_new(60);
     struct tb b = {0};
     int64_t old = T0 - 3600 * S;
     for (int i = 0; i < 2; i++) {
@@ -356,13 +353,11 @@ static struct mapi_store *two_cycles(void)
         tb_ctr(&b, "default", "web", "nginx", "app:web,tier:front", S + k * 12 * S, 5000, ts, old);
         feed(st, &b);
     }
-    return st;
 }
 
 static void test_discovery(void **state)
 {
-    (void)state;
-    struct mapi_store *st = mapi_store_new(60);
+    struct mapi_store *st = *state;
     json_object *o = get(st, "/apis", 200);
     assert_string_equal(jstr(o, "groups.0.name"), "metrics.k8s.io");
     assert_string_equal(jstr(o, "groups.0.preferredVersion.groupVersion"),
@@ -389,13 +384,12 @@ static void test_discovery(void **state)
     json_object_put(o);
     json_object_put(get(st, "/apis/other.k8s.io", 404));
     json_object_put(get(st, "/apis/metrics.k8s.io/v1beta1/services", 404));
-    mapi_store_free(st);
 }
 
 static void test_nodes(void **state)
 {
-    (void)state;
-    struct mapi_store *st = two_cycles();
+    struct mapi_store *st = *state;
+    two_cycles(st);
     json_object *o = get(st, "/apis/metrics.k8s.io/v1beta1/nodes", 200);
     assert_string_equal(jstr(o, "kind"), "NodeMetricsList");
     assert_int_equal(nitems(o), 2);
@@ -427,13 +421,12 @@ static void test_nodes(void **state)
     o = get(st, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=zone+in+(a", 400);
     assert_string_equal(jstr(o, "reason"), "BadRequest");
     json_object_put(o);
-    mapi_store_free(st);
 }
 
 static void test_pods(void **state)
 {
-    (void)state;
-    struct mapi_store *st = two_cycles();
+    struct mapi_store *st = *state;
+    two_cycles(st);
     json_object *o = get(st, "/apis/metrics.k8s.io/v1beta1/pods", 200);
     assert_int_equal(nitems(o), 2);
     /* sorted by namespace, then name */
@@ -475,14 +468,13 @@ static void test_pods(void **state)
     mapi_handle(st, "POST", "/apis/metrics.k8s.io/v1beta1/pods", 0, &r);
     assert_int_equal(r.code, 405);
     free(r.body);
-    mapi_store_free(st);
 }
 
 /* A follower's copy: the same answers; after a takeover the next cycle is served at once. */
 static void test_export_import(void **state)
 {
-    (void)state;
-    struct mapi_store *leader = two_cycles(), *follower = mapi_store_new(60);
+    struct mapi_store *leader = *state, *follower = mapi_store_new(60);
+    two_cycles(leader);
     struct mapi_usage a, b;
     size_t len;
     char *doc = mapi_store_export(leader, &len), err[256];
@@ -525,25 +517,26 @@ static void test_export_import(void **state)
         assert_int_equal(mapi_store_node_usage(follower, "n2", &b), 0);
     }
     free(doc);
-    mapi_store_free(leader);
     mapi_store_free(follower);
 }
 
 int run_store_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_usage_over_window),
-        cmocka_unit_test(test_node_usage_from_kubelet_sample_time),
-        cmocka_unit_test(test_node_counter_back),
-        cmocka_unit_test(test_pod_rules),
-        cmocka_unit_test(test_fresh_container),
-        cmocka_unit_test(test_pod_missing_value_dropped),
-        cmocka_unit_test(test_discard),
+        cmocka_unit_test_setup_teardown(test_node_usage_over_window, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_node_usage_from_kubelet_sample_time, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_node_counter_back, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_rules, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_container, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_missing_value_dropped, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_discard, store_setup, store_teardown),
         cmocka_unit_test(test_formats),
-        cmocka_unit_test(test_discovery),
-        cmocka_unit_test(test_nodes),
-        cmocka_unit_test(test_pods),
-        cmocka_unit_test(test_export_import),
+        cmocka_unit_test_setup_teardown(test_discovery, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_nodes, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_pods, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_export_import, store_setup, store_teardown),
     };
     return cmocka_run_group_tests_name("metricsapi", tests, NULL, NULL);
 }
