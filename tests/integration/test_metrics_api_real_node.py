@@ -12,8 +12,8 @@ APIService v1beta1.metrics.k8s.io (caBundle = the cluster CA). They scrape the R
 CA, a token with nodes/stats). Every packet stays on loopback or that namespace.
 
 - test_kubectl_top_prints_the_api: `kubectl top node`, `top pod -A` and `top pod -A
-  --containers` through the aggregator print the API's values: the real nodes it serves,
-  and a pod burning 60 millicores with its one container.
+  --containers` through the aggregator print the API's values: all three real nodes (none
+  <unknown>), and a pod burning 60 millicores with its one container.
 - test_top_equals_the_kubelets: while the test
   reads every kubelet's /stats/summary itself (a token with only nodes/stats; the API server
   does not proxy to loopback nodes) and the NodeMetrics/PodMetrics through the aggregator,
@@ -255,16 +255,13 @@ def test_kubectl_top_prints_the_api(served, top_burner):
                   lambda j: {i["metadata"]["name"]: (f"{milli(i['usage']['cpu'])}m",
                                                      f"{mebi(i['usage']['memory'])}Mi")
                              for i in j["items"]},
-                  # a node the API leaves out of a cycle is <unknown> (the known defect
-                  # of test_top_equals_the_kubelets): compared are the nodes it serves
-                  lambda out: {r[0]: (r[1], r[3]) for r in table(out.stdout)
-                               if r[1] != "<unknown>"})
+                  lambda out: {r[0]: (r[1], r[3]) for r in table(out.stdout)})
     except AssertionError as err:
         warned = [line[:300] for r in served.world.replicas
                   for line in r.proc.text().splitlines()
                   if re.search(r'"err"|error|fail|timeout|warn', line, re.I)]
         raise AssertionError(f"{err}\nreplicas' warnings:\n" + "\n".join(warned[-30:]))
-    assert nodes["items"] and {i["metadata"]["name"] for i in nodes["items"]} <= names
+    assert {i["metadata"]["name"] for i in nodes["items"]} == names
     assert all(parse_quantity(i["usage"]["memory"]) > 0 for i in nodes["items"]), nodes
     pods = agree(c, f"{base}/pods", lambda: kubectl_top(c, "pod", "-A", "--containers"),
                  lambda j: {(i["metadata"]["namespace"], i["metadata"]["name"], ct["name"]):
