@@ -494,20 +494,45 @@ static void finish(struct kube_auth_check *c, int code, const char *msg)
 
 /* ---- authorization -------------------------------------------------------------------- */
 
+/* A review (TokenReview, SubjectAccessReview) of kind with spec (taken over), POSTed to path
+ * for c; 503 with unreachable when it cannot be sent. The body is serialised by kube_request
+ * and not kept (a TokenReview's spec holds the token). */
+static void post_review(struct kube_auth_check *c, const char *api_version, const char *kind,
+                        json_object *spec, const char *path, kube_done_fn done,
+                        const char *unreachable)
+{
+    json_object *body = json_object_new_object();
+    json_object_object_add(body, "apiVersion", json_object_new_string(api_version));
+    json_object_object_add(body, "kind", json_object_new_string(kind));
+    json_object_object_add(body, "spec", spec);
+    c->call = kube_request(c->a->kube, "POST", path, body, TIMEOUT_MS, done, c);
+    json_object_put(body);
+    if (!c->call)
+        finish(c, 503, unreachable);
+}
+
+/* In a review's callback: true when the API server answered it; otherwise logs failed and
+ * finishes c with 503 and unanswered. */
+static bool review_answered(struct kube_auth_check *c, const struct kube_response *r,
+                            const char *failed, const char *unanswered)
+{
+    c->call = NULL;
+    if (r->status == 201 || r->status == 200)
+        return true;
+    log_warn(failed, LF_INT("status", r->status), LF_ERR(r->error ? r->error : ""));
+    finish(c, 503, unanswered);
+    return false;
+}
+
 static void on_sar(const struct kube_response *r, void *ud)
 {
     struct kube_auth_check *c = ud;
     struct kube_auth *a = c->a;
     json_object *st = NULL, *allowed = NULL, *reason = NULL;
-    c->call = NULL;
-    if (r->status != 201 && r->status != 200) {
-        log_warn("SubjectAccessReview failed", LF_INT("status", r->status),
-                 LF_ERR(r->error ? r->error : ""));
-        finish(c, 503,
-               "authorization failed: the API server's SubjectAccessReview did not "
-               "answer");
+    if (!review_answered(c, r, "SubjectAccessReview failed",
+                         "authorization failed: the API server's SubjectAccessReview did not "
+                         "answer"))
         return;
-    }
     json_object_object_get_ex(r->body, "status", &st);
     json_object_object_get_ex(st, "allowed", &allowed);
     json_object_object_get_ex(st, "reason", &reason);
@@ -564,16 +589,10 @@ static void authorize(struct kube_auth_check *c)
         finish(c, e->code, e->code == 200 ? NULL : msg);
         return;
     }
-    json_object *body = json_object_new_object();
-    json_object_object_add(body, "apiVersion", json_object_new_string("authorization.k8s.io/v1"));
-    json_object_object_add(body, "kind", json_object_new_string("SubjectAccessReview"));
-    json_object_object_add(body, "spec", spec);
     a->stats.access_reviews++;
-    c->call = kube_request(a->kube, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                           body, TIMEOUT_MS, on_sar, c);
-    json_object_put(body);
-    if (!c->call)
-        finish(c, 503, "authorization failed: could not reach the API server");
+    post_review(c, "authorization.k8s.io/v1", "SubjectAccessReview", spec,
+                "/apis/authorization.k8s.io/v1/subjectaccessreviews", on_sar,
+                "authorization failed: could not reach the API server");
 }
 
 /* ---- authentication by token ------------------------------------------------------------ */
@@ -583,13 +602,9 @@ static void on_token_review(const struct kube_response *r, void *ud)
     struct kube_auth_check *c = ud;
     struct kube_auth *a = c->a;
     json_object *st = NULL, *ok = NULL, *user = NULL;
-    c->call = NULL;
-    if (r->status != 201 && r->status != 200) {
-        log_warn("TokenReview failed", LF_INT("status", r->status),
-                 LF_ERR(r->error ? r->error : ""));
-        finish(c, 503, "authentication failed: the API server's TokenReview did not answer");
+    if (!review_answered(c, r, "TokenReview failed",
+                         "authentication failed: the API server's TokenReview did not answer"))
         return;
-    }
     json_object_object_get_ex(r->body, "status", &st);
     json_object_object_get_ex(st, "authenticated", &ok);
     json_object_object_get_ex(st, "user", &user);
@@ -620,17 +635,12 @@ static void review_token(struct kube_auth_check *c, const char *token)
         authorize(c);
         return;
     }
-    json_object *body = json_object_new_object(), *spec = json_object_new_object();
-    json_object_object_add(body, "apiVersion", json_object_new_string("authentication.k8s.io/v1"));
-    json_object_object_add(body, "kind", json_object_new_string("TokenReview"));
+    json_object *spec = json_object_new_object();
     json_object_object_add(spec, "token", json_object_new_string(token));
-    json_object_object_add(body, "spec", spec);
     a->stats.token_reviews++;
-    c->call = kube_request(a->kube, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", body,
-                           TIMEOUT_MS, on_token_review, c);
-    json_object_put(body); /* serialised by kube_request; the token is not kept */
-    if (!c->call)
-        finish(c, 503, "authentication failed: could not reach the API server");
+    post_review(c, "authentication.k8s.io/v1", "TokenReview", spec,
+                "/apis/authentication.k8s.io/v1/tokenreviews", on_token_review,
+                "authentication failed: could not reach the API server");
 }
 
 /* "Bearer <token>" (the scheme case-insensitive), or NULL. */
