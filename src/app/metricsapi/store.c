@@ -148,14 +148,8 @@ static int add_node(struct mapi_store *s, const struct kp_series *se, const stru
     const char *name = label(se, "nodename");
     if (!name)
         return 0;
-    if (s->npnodes == s->cappnodes) {
-        size_t n = s->cappnodes ? s->cappnodes * 2 : 64;
-        struct mapi_node *p = realloc(s->pnodes, n * sizeof(*p));
-        if (!p)
-            return -1;
-        s->pnodes = p;
-        s->cappnodes = n;
-    }
+    if (kp_grow((void **)&s->pnodes, &s->cappnodes, s->npnodes + 1, sizeof(*s->pnodes), 64) < 0)
+        return -1;
     struct mapi_node *nd = &s->pnodes[s->npnodes];
     memset(nd, 0, sizeof(*nd));
     nd->name = strdup(name);
@@ -171,14 +165,8 @@ static int add_ctr(struct mapi_store *s, const struct kp_series *se, const struc
     const char *name = label(se, "container_name");
     if (!ns || !pod || !name)
         return 0;
-    if (s->npctrs == s->cappctrs) {
-        size_t n = s->cappctrs ? s->cappctrs * 2 : 256;
-        struct pend_ctr *p = realloc(s->pctrs, n * sizeof(*p));
-        if (!p)
-            return -1;
-        s->pctrs = p;
-        s->cappctrs = n;
-    }
+    if (kp_grow((void **)&s->pctrs, &s->cappctrs, s->npctrs + 1, sizeof(*s->pctrs), 256) < 0)
+        return -1;
     struct pend_ctr *c = &s->pctrs[s->npctrs++];
     c->ns = strdup(ns);
     c->pod = strdup(pod);
