@@ -94,6 +94,16 @@ static void add_node(struct collector *c)
     json_object_put(o);
 }
 
+/* Leading from G + 3 s with add_node's node: the first cycle (stamped G) starts and stays
+ * in flight. */
+static void lead_with_cycle_in_flight(struct collector *c)
+{
+    add_node(c);
+    fake_wall = G + 3;
+    collector_set_leading(c, true, false);
+    assert_true(collector_in_cycle(c));
+}
+
 static double run_at(struct collector *c, double wall)
 {
     fake_wall = wall;
@@ -190,10 +200,7 @@ static void test_first_cycle_waits_for_caches(void **state)
 static void test_overrun_skips_tick(void **state)
 {
     struct fixture *f = *state;
-    add_node(f->c);
-    fake_wall = G + 3;
-    collector_set_leading(f->c, true, false);
-    assert_true(collector_in_cycle(f->c));
+    lead_with_cycle_in_flight(f->c);
     assert_int_equal(ndone, 0);
     run_at(f->c, G + RES);
     run_at(f->c, G + 2 * RES);
@@ -219,10 +226,7 @@ static void test_overrun_skips_tick(void **state)
 static void test_step_down_cancels(void **state)
 {
     struct fixture *f = *state;
-    add_node(f->c);
-    fake_wall = G + 3;
-    collector_set_leading(f->c, true, false);
-    assert_true(collector_in_cycle(f->c));
+    lead_with_cycle_in_flight(f->c);
     collector_set_leading(f->c, false, false);
     assert_false(collector_in_cycle(f->c));
     assert_false(collector_cycle_due(f->c));
