@@ -337,6 +337,16 @@ static size_t nitems(json_object *o)
     return json_object_array_length(it);
 }
 
+/* A list request answered 200 with exactly one item, named name (NULL: any name). */
+static void expect_one(struct mapi_store *st, const char *path, const char *name)
+{
+    json_object *o = get(st, path, 200);
+    assert_int_equal(nitems(o), 1);
+    if (name)
+        assert_string_equal(jstr(o, "items.0.metadata.name"), name);
+    json_object_put(o);
+}
+
 /* Two cycles of two nodes and three containers in two pods, into st. */
 static void two_cycles(struct mapi_store *st)
 {
@@ -402,14 +412,8 @@ static void test_nodes(void **state)
     assert_string_equal(jstr(o, "items.1.usage.cpu"), "500m");
     assert_string_equal(jstr(o, "items.1.usage.memory"), "2Ki");
     json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=zone%3Db", 200);
-    assert_int_equal(nitems(o), 1);
-    assert_string_equal(jstr(o, "items.0.metadata.name"), "n2");
-    json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name!%3Dn2", 200);
-    assert_int_equal(nitems(o), 1);
-    assert_string_equal(jstr(o, "items.0.metadata.name"), "n1");
-    json_object_put(o);
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=zone%3Db", "n2");
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name!%3Dn2", "n1");
     o = get(st, "/apis/metrics.k8s.io/v1beta1/nodes/n2", 200);
     assert_string_equal(jstr(o, "kind"), "NodeMetrics");
     assert_string_equal(jstr(o, "usage.cpu"), "500m");
@@ -439,20 +443,11 @@ static void test_pods(void **state)
     assert_string_equal(jstr(o, "items.1.containers.1.usage.cpu"), "50m");
     assert_string_equal(jstr(o, "items.1.metadata.labels.k8s-app"), "kube-dns");
     json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods", 200);
-    assert_int_equal(nitems(o), 1);
-    json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=k8s-app%3Dkube-dns", 200);
-    assert_int_equal(nitems(o), 1);
-    json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=tier+notin+(back),app", 200);
-    assert_int_equal(nitems(o), 1);
-    assert_string_equal(jstr(o, "items.0.metadata.name"), "web");
-    json_object_put(o);
-    o = get(st, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.namespace%3Ddefault",
-            200);
-    assert_int_equal(nitems(o), 1);
-    json_object_put(o);
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods", NULL);
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=k8s-app%3Dkube-dns", NULL);
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=tier+notin+(back),app", "web");
+    expect_one(st, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.namespace%3Ddefault",
+               NULL);
     o = get(st, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web", 200);
     assert_string_equal(jstr(o, "kind"), "PodMetrics");
     json_object_put(o);
