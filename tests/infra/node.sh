@@ -62,6 +62,19 @@ cg_top() { # DIR -> /kubepulse-HASH
 
 cg_v2_only() { [[ "$(findmnt -rn -o FSTYPE /sys/fs/cgroup 2>/dev/null)" == cgroup2 ]]; }
 
+# Copy a parent's cpuset.cpus or .mems to a child; a parent another node is setting up at
+# this moment may still be empty, so wait for it (a few ms) rather than copy nothing.
+cg_copy_cpuset() { # FROM TO
+    local v i
+    for i in $(seq 50); do
+        v="$(tr -d '\n' <"$1")"
+        [[ -n "$v" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$v" ]] || kp_die "$1 stays empty: cannot give ${2%/*} a cpuset"
+    printf '%s\n' "$v" >"$2"
+}
+
 # Make PATH (/a/b/c) in every hierarchy. cpuset children start empty and must get their
 # parent's cpus and mems before a task may join; on v2 the parent delegates its controllers.
 cg_make() {
@@ -72,10 +85,14 @@ cg_make() {
             parent="$h$rel"
             rel+="/$p"
             mkdir -p "$h$rel"
-            if [[ -f "$h$rel/cpuset.cpus" && -z "$(tr -d '\n' <"$h$rel/cpuset.cpus")" ]]; then
-                cat "$parent/cpuset.cpus" >"$h$rel/cpuset.cpus"
-                cat "$parent/cpuset.mems" >"$h$rel/cpuset.mems"
-            fi
+            # cpus and mems each on their own: nodes set up in parallel share the parents, and
+            # one may find cpus copied but mems not yet (a child of it would then get empty
+            # mems and every join would fail with ENOSPC)
+            for c in cpus mems; do
+                if [[ -f "$h$rel/cpuset.$c" && -z "$(tr -d '\n' <"$h$rel/cpuset.$c")" ]]; then
+                    cg_copy_cpuset "$parent/cpuset.$c" "$h$rel/cpuset.$c"
+                fi
+            done
             if [[ -f "$parent/cgroup.subtree_control" && "$parent" != "$h" ]] && cg_v2_only; then
                 for c in $(cat "$parent/cgroup.controllers"); do
                     grep -qw "$c" "$parent/cgroup.subtree_control" ||
