@@ -240,7 +240,14 @@ static const struct kp_opt opts[] = {
     {"check-timeout", KP_OPT_DURATION, "120s", OFF(check_timeout_s),
      "how long --check-release waits for all of that", 1, 3600, NULL},
     {"listen", KP_OPT_STRING, ":8080", OFF(listen),
-     "address of the status server (/healthz /readyz /metrics /status)", 0, 0, NULL},
+     "address of the status server (/healthz /readyz /metrics /status, Heapster's model API "
+     "/api/v1/model/)",
+     0, 0, NULL},
+    {"heapster-port", KP_OPT_INT, "0", OFF(heapster_port),
+     "Heapster's API port: without --listen, the status server listens on :PORT (all "
+     "addresses); run as /heapster (Heapster's manifests) the default is Heapster's 8082, the "
+     "port its Service targets; 0: --listen's default",
+     0, 65535, NULL},
     {"logging-format", KP_OPT_STRING, "text", OFF(log_format),
      "text (klog's format) or json (component-base's JSON lines), as Kubernetes components take "
      "it",
@@ -272,7 +279,6 @@ static const struct {
     {"log-flush-frequency", false},
     /* Heapster's own */
     {"api-server", true}, /* the Metrics API: see the metrics-API issue */
-    {"heapster-port", false},
     {"listen-ip", false},
     {"max-procs", false},
     {"tls-cert", false},
@@ -614,6 +620,54 @@ static int apply_flags(struct kp_options *o, int argc, char **argv, bool only_co
     return 0;
 }
 
+/* Whether flag NAME is on the command line (either spelling, '_' or '-'). */
+static bool flag_given(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-')
+            continue;
+        a += a[1] == '-' ? 2 : 1;
+        size_t k = 0;
+        while (k < n && a[k] && (a[k] == name[k] || (a[k] == '_' && name[k] == '-')))
+            k++;
+        if (k == n && (a[k] == '\0' || a[k] == '='))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Heapster served its API on --heapster-port (8082), the port its Service targets. Without
+ * --listen (flag or config file), --heapster-port=N means --listen=:N, and run as "heapster"
+ * (the image's /heapster, which Heapster's manifests run) the default is Heapster's 8082.
+ */
+static int heapster_listen(struct kp_options *o, int argc, char **argv, bool listen_from_file,
+                           char *err, size_t errlen)
+{
+    if (listen_from_file || flag_given(argc, argv, "listen"))
+        return 0;
+    long port = o->heapster_port;
+    if (port == 0 && argc > 0 && argv[0]) {
+        const char *base = strrchr(argv[0], '/');
+        if (strcmp(base ? base + 1 : argv[0], "heapster") == 0)
+            port = 8082;
+    }
+    if (port == 0)
+        return 0;
+    char buf[16];
+    snprintf(buf, sizeof(buf), ":%ld", port);
+    char *listen = strdup(buf);
+    if (!listen) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    free(o->listen);
+    o->listen = listen;
+    return 0;
+}
+
 enum kp_options_result kp_options_parse(struct kp_options *o, int argc, char **argv, FILE *out,
                                         char *err, size_t errlen)
 {
@@ -633,7 +687,10 @@ enum kp_options_result kp_options_parse(struct kp_options *o, int argc, char **a
         return KP_OPTIONS_EXIT_ERROR;
     if (o->config && *o->config && kp_options_load_file(o, o->config, err, errlen) < 0)
         return KP_OPTIONS_EXIT_ERROR;
+    bool listen_from_file = strcmp(o->listen, ":8080") != 0;
     if (apply_flags(o, argc, argv, false, err, errlen) < 0)
+        return KP_OPTIONS_EXIT_ERROR;
+    if (heapster_listen(o, argc, argv, listen_from_file, err, errlen) < 0)
         return KP_OPTIONS_EXIT_ERROR;
     if (kp_options_apply_source(o, err, errlen) < 0)
         return KP_OPTIONS_EXIT_ERROR;

@@ -81,7 +81,8 @@ struct kp_options {
     char *metrics_api_peer_server_name;
     /* operation */
     char *listen;
-    char *log_format; /* --logging-format, alias --log-format */
+    long heapster_port; /* Heapster's --heapster-port: the port of --listen when not given */
+    char *log_format;   /* --logging-format, alias --log-format */
     long verbosity;
     char *vmodule;
     char *config;

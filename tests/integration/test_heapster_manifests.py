@@ -39,7 +39,7 @@ what this machine, or the Kubernetes version, forces; each change is named there
   each node's cumulative cpu/usage between what its kubelet served before and after, each
   node's memory/node_capacity equal to the Node's capacity, the model API listing the nodes.
   The process is /heapster (the image's symlink to kubepulse), uid 65532, every socket on
-  loopback.
+  loopback; run as /heapster it serves the model API on Heapster's port 8082.
 - test_seed_command_line[N]: each seed command line in that Deployment: the ones that can work
   write every node's points; 10.47.136.60:8080 and 192.168.1.128:8080 (API servers on the
   removed insecure port) exit 1 with kubepulse's reason.
@@ -69,8 +69,8 @@ IMAGE = "localhost/kubepulse:heapster-manifests"
 IMAGE_TAR = CACHE / "images" / "kubepulse-heapster-manifests.tar"
 NS = "kube-system"
 DB = "k8s"  # Heapster's default database
-RES = 15  # kubepulse's default --metric-resolution: the manifests do not set it
-STATUS_PORT = 8080  # kubepulse's default --listen, :8080
+RES = 60  # kubepulse's default --metric-resolution: the manifests do not set it
+STATUS_PORT = 8082  # run as /heapster without --listen: Heapster's --heapster-port default
 
 # The command lines of ../shared/reference/seed-notes.md, "Heapster command lines seen in the
 # wild", as written (after /heapster).
@@ -322,7 +322,7 @@ def node_points(c: Cluster, measurement: str, since_ns: int) -> dict[str, list[t
     return out
 
 
-def wait_node_points(c: Cluster, env: Env, since_ns: int, nodes=None, timeout=3 * RES + 30):
+def wait_node_points(c: Cluster, env: Env, since_ns: int, nodes=None, timeout=2 * RES + 30):
     want = nodes or env.nodes.names()
     return wait_for(lambda: (lambda p: p if all(n in p for n in want) else None)(
         node_points(c, "cpu/usage", since_ns)), timeout=timeout, interval=1,
@@ -390,7 +390,8 @@ def test_heapster_manifest(env):
     assert {"nodename", "type", "namespace_name", "pod_name", "container_name", "labels",
             "cluster_name"} <= keys, keys
     assert not keys & {"pod_id", "namespace_id", "hostname", "host_id"}, keys
-    # Heapster's model API (on --listen, :8080 by default) lists the nodes.
+    # Heapster's model API, on Heapster's port 8082 (the one its Service targets) as kubepulse
+    # listens there when run as /heapster without --listen, lists the nodes.
     code, body = http_get(f"http://{pod['status']['podIP']}:{STATUS_PORT}/api/v1/model/nodes/")
     assert code == 200 and sorted(json.loads(body)) == env.nodes.names(), (code, body)
 
@@ -439,9 +440,13 @@ def test_seed_command_line(env, n):
             return None
         pod, term = wait_for(crashed, timeout=90, interval=0.5, what="kubepulse's exit")
         assert term["exitCode"] == 1, term
-        lg = pod_log(c, pod["metadata"]["name"], previous=True) or \
-            pod_log(c, pod["metadata"]["name"])
-        assert f"cannot reach the API server at {url} (" in lg, lg[-3000:]
+        # The log of the container that exited (--previous), or of the current one once it has
+        # exited the same way; either may be gone while the kubelet restarts the container.
+        want = f"cannot reach the API server at {url} ("
+        lg = wait_for(lambda: next((x for x in (pod_log(c, pod["metadata"]["name"], True),
+                                                pod_log(c, pod["metadata"]["name"]))
+                                    if want in x), None),
+                      timeout=60, interval=0.5, what="kubepulse's reason in the pod's log")
         assert ("kube-apiserver has served no plain-HTTP port since Kubernetes 1.20 "
                 "(--insecure-port, 8080, was removed), so Heapster's http://HOST:8080 command "
                 "lines cannot work") in lg, lg[-3000:]

@@ -48,6 +48,7 @@ sink-timeout: duration 0.001 3600
 sink-concurrency: int 1 64
 sink-flush-timeout: duration 0 3600
 metrics-api-listen: string
+heapster-port: int 0 65535
 tls-cert-file: string
 tls-private-key-file: string
 metrics-api-advertise-address: string
@@ -67,7 +68,6 @@ log-dir: ignored
 log-backtrace-at: ignored
 log-flush-frequency: ignored
 api-server: ignored
-heapster-port: ignored
 listen-ip: ignored
 max-procs: ignored
 tls-cert: ignored

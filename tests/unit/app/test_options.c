@@ -159,8 +159,7 @@ static void test_heapster_flag_spellings(void **state)
     assert_int_equal(o.verbosity, 2);
     assert_non_null(o.ignored);
     assert_string_equal(o.ignored, "--logtostderr, --stderrthreshold, --alsologtostderr, "
-                                   "--log-dir, --api-server, --heapster-port, "
-                                   "--tls-cert, --max-procs");
+                                   "--log-dir, --api-server, --tls-cert, --max-procs");
     kp_options_fini(&o);
     /* A real flag stays real in both spellings; an unknown one is still an error. */
     expect_error("unknown flag --metric_resolutions", "--metric_resolutions=60s", NULL);
@@ -171,6 +170,55 @@ static void test_heapster_flag_spellings(void **state)
     assert_int_equal(parse(&o, err, sizeof(err), "--version=false", "--v=1", NULL), KP_OPTIONS_RUN);
     assert_int_equal(o.verbosity, 1);
     kp_options_fini(&o);
+}
+
+/* Heapster's API port: --heapster-port is the port of --listen unless --listen is given; run
+ * as /heapster (Heapster's manifests) the default is Heapster's 8082. */
+static void test_heapster_port(void **state)
+{
+    (void)state;
+    struct kp_options o;
+    char err[256] = "";
+    assert_int_equal(parse(&o, err, sizeof(err), NULL), KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":8080");
+    kp_options_fini(&o);
+    assert_int_equal(parse(&o, err, sizeof(err), "--heapster_port=9082", NULL), KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":9082");
+    assert_null(o.ignored);
+    kp_options_fini(&o);
+    assert_int_equal(
+        parse(&o, err, sizeof(err), "--heapster-port", "9082", "--listen", "127.0.0.1:7000", NULL),
+        KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, "127.0.0.1:7000");
+    kp_options_fini(&o);
+    expect_error("flag --heapster-port", "--heapster-port=70000", NULL);
+
+    FILE *devnull = fopen("/dev/null", "w");
+    char *as_heapster[] = {"/heapster", "--source=kubernetes:https://kubernetes.default", NULL};
+    kp_options_init(&o);
+    assert_int_equal(kp_options_parse(&o, 2, as_heapster, devnull, err, sizeof(err)),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":8082");
+    kp_options_fini(&o);
+    char *as_heapster_listen[] = {"heapster", "--listen=:8080", NULL};
+    kp_options_init(&o);
+    assert_int_equal(kp_options_parse(&o, 2, as_heapster_listen, devnull, err, sizeof(err)),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":8080");
+    kp_options_fini(&o);
+    char *as_heapster_port[] = {"/heapster", "--heapster_port=8090", NULL};
+    kp_options_init(&o);
+    assert_int_equal(kp_options_parse(&o, 2, as_heapster_port, devnull, err, sizeof(err)),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":8090");
+    kp_options_fini(&o);
+    char *not_heapster[] = {"/usr/bin/kubepulse-heapster", NULL};
+    kp_options_init(&o);
+    assert_int_equal(kp_options_parse(&o, 1, not_heapster, devnull, err, sizeof(err)),
+                     KP_OPTIONS_RUN);
+    assert_string_equal(o.listen, ":8080");
+    kp_options_fini(&o);
+    fclose(devnull);
 }
 
 static void test_help_lists_every_flag_with_default(void **state)
@@ -281,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_bad_flags_name_the_flag),
         cmocka_unit_test(test_refused_at_flag_time),
         cmocka_unit_test(test_heapster_flag_spellings),
+        cmocka_unit_test(test_heapster_port),
         cmocka_unit_test(test_help_lists_every_flag_with_default),
         cmocka_unit_test(test_config_file_and_precedence),
         cmocka_unit_test(test_config_errors_name_key_and_line),
