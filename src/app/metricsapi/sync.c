@@ -32,6 +32,15 @@ static json_object *sample_json(const struct mapi_sample *s)
     return a;
 }
 
+/* A node's or a container's samples: "s" the last, "p" the previous one when there is one. */
+static void add_samples(json_object *j, const struct mapi_sample *last,
+                        const struct mapi_sample *prev, bool has_prev)
+{
+    json_object_object_add(j, "s", sample_json(last));
+    if (has_prev)
+        json_object_object_add(j, "p", sample_json(prev));
+}
+
 char *mapi_store_export(const struct mapi_store *s, size_t *len)
 {
     const struct mapi_set *set = mapi_store_set(s);
@@ -44,9 +53,7 @@ char *mapi_store_export(const struct mapi_store *s, size_t *len)
         json_object_object_add(j, "n", json_object_new_string(n->name));
         if (n->labels)
             json_object_object_add(j, "l", json_object_new_string(n->labels));
-        json_object_object_add(j, "s", sample_json(&n->last));
-        if (n->has_prev)
-            json_object_object_add(j, "p", sample_json(&n->prev));
+        add_samples(j, &n->last, &n->prev, n->has_prev);
         json_object_array_add(nodes, j);
     }
     for (size_t i = 0; i < set->npods; i++) {
@@ -60,9 +67,7 @@ char *mapi_store_export(const struct mapi_store *s, size_t *len)
             const struct mapi_ctr *c = &p->ctrs[k];
             json_object *cj = json_object_new_object();
             json_object_object_add(cj, "n", json_object_new_string(c->name));
-            json_object_object_add(cj, "s", sample_json(&c->last));
-            if (c->has_prev)
-                json_object_object_add(cj, "p", sample_json(&c->prev));
+            add_samples(cj, &c->last, &c->prev, c->has_prev);
             json_object_array_add(cs, cj);
         }
         json_object_object_add(j, "c", cs);
@@ -106,6 +111,16 @@ static int jsample(json_object *o, const char *key, struct mapi_sample *out)
     return out->ts_ns > 0 && out->start_ns >= 0 ? 0 : -1;
 }
 
+/* add_samples' inverse: 0, or -1 when "s" is missing or either sample is malformed. */
+static int get_samples(json_object *j, struct mapi_sample *last, struct mapi_sample *prev,
+                       bool *has_prev)
+{
+    if (jsample(j, "s", last) < 0)
+        return -1;
+    *has_prev = json_object_object_get_ex(j, "p", NULL);
+    return *has_prev && jsample(j, "p", prev) < 0 ? -1 : 0;
+}
+
 static char *dup_opt(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -114,11 +129,7 @@ static char *dup_opt(const char *s)
 static int import_node(json_object *j, struct mapi_node *n)
 {
     const char *name = jstr(j, "n", NAME_MAX_LEN), *labels = jstr(j, "l", LABELS_MAX);
-    json_object *p;
-    if (!name || jsample(j, "s", &n->last) < 0)
-        return -1;
-    n->has_prev = json_object_object_get_ex(j, "p", &p);
-    if (n->has_prev && jsample(j, "p", &n->prev) < 0)
+    if (!name || get_samples(j, &n->last, &n->prev, &n->has_prev) < 0)
         return -1;
     n->name = strdup(name);
     n->labels = dup_opt(labels);
@@ -128,7 +139,7 @@ static int import_node(json_object *j, struct mapi_node *n)
 static int import_pod(json_object *j, struct mapi_pod *p)
 {
     const char *ns = jstr(j, "ns", NAME_MAX_LEN), *name = jstr(j, "n", NAME_MAX_LEN);
-    json_object *cs, *pv;
+    json_object *cs;
     if (!ns || !name || !json_object_object_get_ex(j, "c", &cs) ||
         !json_object_is_type(cs, json_type_array) || json_object_array_length(cs) > CTRS_MAX)
         return -1;
@@ -144,10 +155,7 @@ static int import_pod(json_object *j, struct mapi_pod *p)
         struct mapi_ctr *ct = &p->ctrs[p->nctrs];
         const char *cn =
             json_object_is_type(c, json_type_object) ? jstr(c, "n", NAME_MAX_LEN) : NULL;
-        if (!cn || jsample(c, "s", &ct->last) < 0)
-            return -1;
-        ct->has_prev = json_object_object_get_ex(c, "p", &pv);
-        if (ct->has_prev && jsample(c, "p", &ct->prev) < 0)
+        if (!cn || get_samples(c, &ct->last, &ct->prev, &ct->has_prev) < 0)
             return -1;
         for (size_t k = 0; k < p->nctrs; k++)
             if (!strcmp(p->ctrs[k].name, cn))
