@@ -20,6 +20,16 @@ USAGE = {"type": "object", "description": "The memory working set and the CPU us
          "additionalProperties": STR}
 
 
+def list_of(item, ref):
+    """The schema of item's list kind (NodeMetricsList, PodMetricsList)."""
+    return {
+        "description": item + "List is a list of " + item + ".",
+        "type": "object", "required": ["items"],
+        "properties": {"apiVersion": STR, "kind": STR, "metadata": LISTMETA,
+                       "items": {"type": "array", "items": {"$ref": ref + P + item}}},
+        "x-kubernetes-group-version-kind": GVK(item + "List")}
+
+
 def defs(ref):
     return {
         P + "NodeMetrics": {
@@ -29,12 +39,7 @@ def defs(ref):
                            "timestamp": {"type": "string", "format": "date-time"},
                            "window": STR, "usage": USAGE},
             "x-kubernetes-group-version-kind": GVK("NodeMetrics")},
-        P + "NodeMetricsList": {
-            "description": "NodeMetricsList is a list of NodeMetrics.",
-            "type": "object", "required": ["items"],
-            "properties": {"apiVersion": STR, "kind": STR, "metadata": LISTMETA,
-                           "items": {"type": "array", "items": {"$ref": ref + P + "NodeMetrics"}}},
-            "x-kubernetes-group-version-kind": GVK("NodeMetricsList")},
+        P + "NodeMetricsList": list_of("NodeMetrics", ref),
         P + "ContainerMetrics": {
             "description": "ContainerMetrics sets resource usage metrics of a container.",
             "type": "object", "required": ["name", "usage"],
@@ -48,12 +53,7 @@ def defs(ref):
                            "containers": {"type": "array",
                                           "items": {"$ref": ref + P + "ContainerMetrics"}}},
             "x-kubernetes-group-version-kind": GVK("PodMetrics")},
-        P + "PodMetricsList": {
-            "description": "PodMetricsList is a list of PodMetrics.",
-            "type": "object", "required": ["items"],
-            "properties": {"apiVersion": STR, "kind": STR, "metadata": LISTMETA,
-                           "items": {"type": "array", "items": {"$ref": ref + P + "PodMetrics"}}},
-            "x-kubernetes-group-version-kind": GVK("PodMetricsList")},
+        P + "PodMetricsList": list_of("PodMetrics", ref),
     }
 
 
