@@ -327,13 +327,23 @@ static void query_fini(struct query *q)
     mapi_selector_fini(&q->fields);
 }
 
-static json_object *list_obj(const char *kind)
+/* Does the object (ns NULL for a node) match both selectors of q? */
+static bool query_match(const struct query *q, const char *labels, const char *ns, const char *name)
+{
+    struct fields_obj f = {ns, name};
+    return mapi_selector_match_labels(&q->labels, labels) &&
+           mapi_selector_match_fields(&q->fields, field_get, &f);
+}
+
+/* A list of kind with items (taken over). */
+static void respond_list(struct mapi_response *resp, const char *kind, json_object *items)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "kind", json_object_new_string(kind));
     json_object_object_add(o, "apiVersion", json_object_new_string(GV));
     json_object_object_add(o, "metadata", json_object_new_object());
-    return o;
+    json_object_object_add(o, "items", items);
+    mapi_respond_json(resp, 200, o);
 }
 
 /* One object of a get: o with its kind, or 404 for resource/name when o is NULL. */
@@ -360,20 +370,15 @@ static void nodes(const struct mapi_set *set, const struct req *r, const char *n
     struct query q;
     if (query_parse(r, &q, resp) < 0)
         return;
-    json_object *l = list_obj("NodeMetricsList"), *items = json_object_new_array();
+    json_object *items = json_object_new_array();
     for (size_t i = 0; i < set->nnodes; i++) {
         const struct mapi_node *nd = &set->nodes[i];
-        struct fields_obj f = {NULL, nd->name};
-        if (!mapi_selector_match_labels(&q.labels, nd->labels) ||
-            !mapi_selector_match_fields(&q.fields, field_get, &f))
-            continue;
-        json_object *o = node_obj(nd, now);
+        json_object *o = query_match(&q, nd->labels, NULL, nd->name) ? node_obj(nd, now) : NULL;
         if (o)
             json_object_array_add(items, o);
     }
-    json_object_object_add(l, "items", items);
     query_fini(&q);
-    mapi_respond_json(resp, 200, l);
+    respond_list(resp, "NodeMetricsList", items);
 }
 
 static void pods(const struct mapi_set *set, const struct req *r, const char *ns, const char *name,
@@ -389,20 +394,17 @@ static void pods(const struct mapi_set *set, const struct req *r, const char *ns
     struct query q;
     if (query_parse(r, &q, resp) < 0)
         return;
-    json_object *l = list_obj("PodMetricsList"), *items = json_object_new_array();
+    json_object *items = json_object_new_array();
     for (size_t i = 0; i < set->npods; i++) {
         const struct mapi_pod *p = &set->pods[i];
-        struct fields_obj f = {p->ns, p->name};
-        if ((ns && strcmp(p->ns, ns) != 0) || !mapi_selector_match_labels(&q.labels, p->labels) ||
-            !mapi_selector_match_fields(&q.fields, field_get, &f))
+        if (ns && strcmp(p->ns, ns) != 0)
             continue;
-        json_object *o = pod_obj(p, now);
+        json_object *o = query_match(&q, p->labels, p->ns, p->name) ? pod_obj(p, now) : NULL;
         if (o)
             json_object_array_add(items, o);
     }
-    json_object_object_add(l, "items", items);
     query_fini(&q);
-    mapi_respond_json(resp, 200, l);
+    respond_list(resp, "PodMetricsList", items);
 }
 
 static void respond_static(struct mapi_response *resp, const char *body)
