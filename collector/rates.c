@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strmap.h"
+#include "util.h"
 
 struct rate_entry {
     uint64_t key; /* 0: empty slot */
@@ -121,7 +121,7 @@ static int rate_one(const struct rate_entry *old, const struct summary_stats *st
 int rates_update(struct rates *r, const char *key, const struct summary_stats *st, uint32_t cycle,
                  struct rate_out *out)
 {
-    uint64_t h = strmap_hash(key, strlen(key));
+    uint64_t h = kp_hash(key, strlen(key));
     if (!h)
         h = 1;
     memset(out, 0, sizeof(*out));

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t strmap_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
+#include "util.h"
 
 void strmap_init(struct strmap *m)
 {
@@ -49,7 +41,7 @@ struct strmap_entry *strmap_find(const struct strmap *m, const char *key)
 {
     if (!m->nbuckets)
         return NULL;
-    return *strmap_slot(m, key, strmap_hash(key, strlen(key)));
+    return *strmap_slot(m, key, kp_hash(key, strlen(key)));
 }
 
 void *strmap_get(const struct strmap *m, const char *key)
@@ -84,7 +76,7 @@ struct strmap_entry *strmap_put(struct strmap *m, const char *key, void *value)
     if (m->count >= m->nbuckets && strmap_grow(m) < 0)
         return NULL;
     size_t len = strlen(key);
-    uint64_t h = strmap_hash(key, len);
+    uint64_t h = kp_hash(key, len);
     struct strmap_entry **pp = strmap_slot(m, key, h);
     if (*pp) {
         (*pp)->value = value;
@@ -106,7 +98,7 @@ void *strmap_del(struct strmap *m, const char *key)
 {
     if (!m->nbuckets)
         return NULL;
-    struct strmap_entry **pp = strmap_slot(m, key, strmap_hash(key, strlen(key)));
+    struct strmap_entry **pp = strmap_slot(m, key, kp_hash(key, strlen(key)));
     struct strmap_entry *e = *pp;
     if (!e)
         return NULL;

@@ -24,8 +24,6 @@ struct strmap {
     size_t count;
 };
 
-uint64_t strmap_hash(const char *s, size_t len); /* FNV-1a 64 */
-
 void strmap_init(struct strmap *m);
 /* Frees the entries, not the values: free those first with strmap_each. */
 void strmap_fini(struct strmap *m);

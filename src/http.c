@@ -593,16 +593,13 @@ static bool url_host_is_ip(const char *url)
     return inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) == 1;
 }
 
-/* The shard of a URL: FNV-1a of its scheme and authority ("https://10.0.0.7:10250"),
+/* The shard of a URL: the hash of its scheme and authority ("https://10.0.0.7:10250"),
  * so every request to one server meets the same connection cache. */
 static struct http_shard *shard_of(struct http_client *c, const char *url)
 {
     const char *h = strstr(url, "://");
     size_t n = h ? (size_t)(h + 3 - url) + strcspn(h + 3, "/?#") : strlen(url);
-    uint32_t x = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ (unsigned char)url[i]) * 16777619u;
-    return &c->shards[x % c->nshards];
+    return &c->shards[kp_hash(url, n) % c->nshards];
 }
 
 static int setup_easy(struct http_request *r, const struct http_request_opts *o,

@@ -97,6 +97,10 @@ int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);
 
 /* qsort that takes an empty array as it comes (NULL included): qsort itself wants a valid
  * pointer even for 0 elements (C17 7.22.5), and UBSan holds it to that. */
+/* FNV-1a, 64 bits, of len bytes: the one string hash (hash maps, series identities, the
+ * HTTP client's shard of a server). */
+uint64_t kp_hash(const void *s, size_t len);
+
 void kp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
 /* A non-blocking listening TCP socket on "HOST:PORT", ":PORT" (every address, v4 and v6)

@@ -56,14 +56,6 @@ static bool long_metric(int m)
     return m == KP_M_CPU_USAGE_RATE || m == KP_M_MEM_USAGE;
 }
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 struct mapi_window *mapi_window_new(double resolution_s)
 {
     struct mapi_window *w = calloc(1, sizeof(*w));
@@ -103,7 +95,7 @@ void mapi_window_free(struct mapi_window *w)
 
 static struct wentity *slot(struct wentity *tab, size_t cap, const char *key)
 {
-    for (size_t i = hash(key) & (cap - 1);; i = (i + 1) & (cap - 1))
+    for (size_t i = kp_hash(key, strlen(key)) & (cap - 1);; i = (i + 1) & (cap - 1))
         if (!tab[i].key || !strcmp(tab[i].key, key))
             return &tab[i];
 }

@@ -300,6 +300,16 @@ static void check_size(const char *s, int rc, uint64_t want)
                  (unsigned long long)want);
 }
 
+/* FNV-1a 64's published test vectors: a hash that is not FNV-1a fails here. */
+static void test_hash(void **state)
+{
+    (void)state;
+    assert_int_equal(kp_hash("", 0), 0xcbf29ce484222325ULL);
+    assert_int_equal(kp_hash("a", 1), 0xaf63dc4c8601ec8cULL);
+    assert_int_equal(kp_hash("foobar", 6), 0x85944171f73967e8ULL);
+    assert_int_equal(kp_hash("foobarX", 6), kp_hash("foobar", 6)); /* len, not NUL */
+}
+
 static void test_parse_size(void **state)
 {
     (void)state;
@@ -409,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_accepts),
         cmocka_unit_test(test_rfc3339_matches_gmtime),
         cmocka_unit_test(test_rfc3339_rejects),
+        cmocka_unit_test(test_hash),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_backoff_delay),
         cmocka_unit_test(test_dlist_and_dqueue),
