@@ -49,6 +49,22 @@ void kube_config_free(struct kube_config *cfg)
     free(cfg);
 }
 
+char *kube_pod_namespace(const char *sa_dir)
+{
+    char path[4096], err[256], *buf = NULL;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/namespace", sa_dir ? sa_dir : KUBE_SA_DIR);
+    if (kp_read_file(path, 1024, &buf, &len, err, sizeof(err)) < 0)
+        return NULL;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (len == 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, char *err,
                                size_t errlen)
 {
@@ -92,18 +108,7 @@ int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, cha
         snprintf(err, errlen, "in-cluster: %s: %s", cfg->ca_file, strerror(errno));
         goto fail;
     }
-    char nspath[4096];
-    char nerr[256];
-    snprintf(nspath, sizeof(nspath), "%s/namespace", sa_dir);
-    if (kp_read_file(nspath, 1024, &buf, &len, nerr, sizeof(nerr)) == 0) {
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r'))
-            buf[--len] = '\0';
-        if (len > 0)
-            cfg->namespace = buf;
-        else
-            free(buf);
-        buf = NULL;
-    }
+    cfg->namespace = kube_pod_namespace(sa_dir);
     *out = cfg;
     return 0;
 oom:

@@ -341,6 +341,20 @@ static void on_http_probe(const struct kube_response *r, void *ud)
     ev_break(d->loop, EVBREAK_ALL);
 }
 
+/* --lease-namespace, else the pod's own namespace (also when the API credentials come from a
+ * kubeconfig, as with Heapster's auth=), else the kubeconfig context's, else "default". */
+static void pick_lease_namespace(struct daemon *d, const struct kube_config *cfg)
+{
+    const char *ns = d->o->lease_namespace;
+    char *pod_ns = NULL;
+    if (!ns || !*ns)
+        ns = pod_ns = kube_pod_namespace(NULL);
+    if (!ns)
+        ns = cfg->namespace && *cfg->namespace ? cfg->namespace : "default";
+    snprintf(d->lease_namespace, sizeof(d->lease_namespace), "%s", ns);
+    free(pod_ns);
+}
+
 static int open_api(struct daemon *d, char *err, size_t errlen)
 {
     struct kube_config *cfg = NULL;
@@ -357,11 +371,7 @@ static int open_api(struct daemon *d, char *err, size_t errlen)
     if (cfg->insecure)
         log_warn("TLS verification of the API server is off (insecure-skip-tls-verify)",
                  LF_STR("config", cfg->source));
-    if (d->o->lease_namespace && *d->o->lease_namespace)
-        snprintf(d->lease_namespace, sizeof(d->lease_namespace), "%s", d->o->lease_namespace);
-    else
-        snprintf(d->lease_namespace, sizeof(d->lease_namespace), "%s",
-                 cfg->namespace && *cfg->namespace ? cfg->namespace : "default");
+    pick_lease_namespace(d, cfg);
     struct kube_client_opts kopts = {.user_agent = ua, .token_reload_s = 60};
     const char *source = cfg->source;
     log_info("API server", LF_STR("config", source), LF_STR("server", cfg->server));

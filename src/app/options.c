@@ -132,8 +132,8 @@ static const struct kp_opt opts[] = {
     {"lease-name", KP_OPT_STRING, "kubepulse", OFF(lease_name),
      "name of the coordination.k8s.io/v1 Lease", 0, 0, elector_check_lease_name},
     {"lease-namespace", KP_OPT_STRING, "", OFF(lease_namespace),
-     "namespace of the Lease; default the in-cluster namespace, else \"default\"", 0, 0,
-     check_lease_namespace},
+     "namespace of the Lease; default the pod's, else the kubeconfig context's, else \"default\"",
+     0, 0, check_lease_namespace},
     /* The three election durations' rules are the elector's (elector_check_timing). */
     {"lease-duration", KP_OPT_DURATION, "15s", OFF(lease_duration_s),
      "how long followers wait after the last observed change before taking over", 0, 0, NULL},

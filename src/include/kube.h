@@ -51,6 +51,10 @@ struct kube_config {
  * sa_dir (NULL: /var/run/secrets/kubernetes.io/serviceaccount). */
 int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, char *err,
                                size_t errlen);
+/* The namespace of the pod this process runs in, from its ServiceAccount's namespace file
+ * under sa_dir (NULL: the in-cluster default), trimmed; malloc'd, or NULL when there is none
+ * (not in a pod, or no token mounted). Whatever the API credentials came from. */
+char *kube_pod_namespace(const char *sa_dir);
 /* A kubeconfig file; context NULL means current-context. Errors name the file,
  * the key and the line. */
 int kube_config_load_file(const char *path, const char *context, struct kube_config **out,

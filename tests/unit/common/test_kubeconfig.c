@@ -317,6 +317,14 @@ static void test_incluster(void **state)
     assert_int_equal(kube_config_load_incluster(sa, &cfg, err, sizeof(err)), -1);
     unsetenv("KUBERNETES_SERVICE_HOST");
     unsetenv("KUBERNETES_SERVICE_PORT");
+    /* the pod's namespace alone (the Lease's default, whatever the credentials came from) */
+    char *ns = kube_pod_namespace(sa);
+    assert_string_equal(ns, "monitoring");
+    free(ns);
+    write_file(sa, "namespace", " \n");
+    assert_null(kube_pod_namespace(sa));
+    snprintf(err, sizeof(err), "%s/none", tmpdir);
+    assert_null(kube_pod_namespace(err));
 }
 
 static void test_load_auto_order(void **state)
