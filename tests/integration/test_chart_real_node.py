@@ -32,9 +32,15 @@ exists; DNS on 127.0.0.1; the test InfluxDB; a 5 s resolution to keep the test s
   certificate (kubeadm's default): kubepulse's default verification fails and the log names
   --kubelet-certificate-authority and --kubelet-insecure-tls; back on the cluster CA it is
   scraped again.
+- test_freeze_leader_node: the leader's whole node frozen (cgroup freezer) longer than the
+  lease: another replica leads within leaseDuration plus one retry; thawed, the old leader
+  starts no cycle, writes nothing and follows.
+- test_token_rotation: a release with a 600 s projected token (installed first): the kubelet
+  rotates it, and past the first token's expiry the Lease is renewed, every kubelet scraped
+  and InfluxDB written, no 401.
 
-Runtime: about 95 s warm, cluster start included (the image build is cached: 4 s); cold the
-image build adds about 3 minutes.
+Runtime: about 11 minutes warm, cluster start included, most of it the token's 600 s (the
+image build is cached: 4 s); cold the image build adds about 3 minutes.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ RES = 5  # metricResolution, seconds
 RELEASE = "kubepulse"
 LEASE = "kubepulse"
 DB = "k8s_real_node"
+DB_ROT = "k8s_real_node_rotation"
 BURN_CPU_M, BURN_MEM_MIB = 300, 48
 
 
@@ -105,7 +112,7 @@ def rfc3339_ns(s: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def node_cluster():
+def node_cluster(request):
     """A cluster with three real nodes: $KP_NODE_INFRA_ENV's, else one started here."""
     env_file = os.environ.get("KP_NODE_INFRA_ENV")
     if env_file:
@@ -132,7 +139,11 @@ def node_cluster():
         log(f"cluster with 3 nodes up in {time.monotonic() - t0:.1f}s")
         yield Cluster(up.stdout.strip().splitlines()[-1])
     finally:
-        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started
+        # Logs (the replicas' too, saved by the release fixtures) stay when a test failed.
+        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started or \
+            request.session.testsfailed > 0
+        if keep:
+            print(f"\nkept the cluster's state in {state_dir}", file=sys.stderr)
         subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)] +
                        ([] if keep else ["--purge"]), stdin=subprocess.DEVNULL, check=False)
 
@@ -192,7 +203,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def install_args(cluster: Cluster, port: int, *extra: str) -> list[str]:
+def install_args(cluster: Cluster, port: int, *extra: str, db: str = DB) -> list[str]:
     api = re.fullmatch(r"https://([0-9.]+):(\d+)", cluster.apiserver)
     assert api, cluster.apiserver
     return ["--set", f"image.repository={IMAGE_REPO}", "--set", f"image.tag={IMAGE_TAG}",
@@ -200,18 +211,18 @@ def install_args(cluster: Cluster, port: int, *extra: str) -> list[str]:
             # what this machine needs: loopback only
             "--set", "hostNetwork=true", "--set", f"containerPort={port}",
             "--set", "dnsPolicy=None", "--set", "dnsConfig.nameservers[0]=127.0.0.1",
-            "--set-string", f"sinks[0]=influxdb:{cluster.influx_url}?db={DB}",
+            "--set-string", f"sinks[0]=influxdb:{cluster.influx_url}?db={db}",
             "--set", f"metricResolution={RES}s", "--set", "kubelet.timeout=4s", *extra]
 
 
 class Release:
-    def __init__(self, cluster: Cluster, helm: Helm, ns: str, port: int):
-        self.cluster, self.helm, self.ns, self.port = cluster, helm, ns, port
+    def __init__(self, cluster: Cluster, helm: Helm, ns: str, port: int, name: str = RELEASE):
+        self.cluster, self.helm, self.ns, self.port, self.name = cluster, helm, ns, port, name
         self.nodes = Nodes(cluster)
 
     def pods(self) -> list[dict]:
         out = self.cluster.kubectl("get", "pods", "-n", self.ns, "-l",
-                                   f"app.kubernetes.io/instance={RELEASE}", "-o", "json").stdout
+                                   f"app.kubernetes.io/instance={self.name}", "-o", "json").stdout
         return json.loads(out)["items"]
 
     def ready_pods(self) -> list[dict]:
@@ -288,10 +299,32 @@ def release(node_cluster, image, helm):
     c.kubectl("delete", "pod", "burner", "-n", ns, "--wait=false", check=False)
 
 
+@pytest.fixture(scope="module")
+def rotating(node_cluster, image, helm):
+    """A one-replica release whose projected token lives 600 s (the API server's minimum),
+    installed at the start of the module so that test_token_rotation, the module's last test,
+    waits only for the rest of the token's life."""
+    c = node_cluster
+    ns = c.create_namespace("kprot")
+    c.influx_query(f'CREATE DATABASE "{DB_ROT}"')
+    port = free_port()
+    # Another release name: the ClusterRole's name comes from it.
+    rel = Release(c, helm, ns, port, name="rot")
+    helm.run("install", rel.name, CHART, "--namespace", ns,
+             *install_args(c, port, "--set", "replicaCount=1",
+                           "--set", "serviceAccount.tokenExpirationSeconds=600", db=DB_ROT))
+    wait_ready(rel, 1, timeout=120)
+    yield rel
+    for p in rel.pods():
+        proc = c.kubectl("logs", "-n", ns, p["metadata"]["name"], check=False)
+        (c.state_dir / f"{p['metadata']['name']}.log").write_text(proc.stdout + proc.stderr)
+    helm.run("uninstall", rel.name, "--namespace", ns, "--wait", check=False, timeout=180)
+
+
 # ---- the tests ---------------------------------------------------------------------------------
 
 
-def test_pods_run_as_the_chart_says(release):
+def test_pods_run_as_the_chart_says(release, rotating):
     rel, c = release, release.cluster
     pods = rel.ready_pods()
     assert len(pods) == 3
@@ -680,3 +713,85 @@ def test_helm_test_passes(release):
     phases = re.findall(r"TEST SUITE:\s+kubepulse-test\n(?:.*\n){0,3}?Phase:\s+(\w+)",
                         proc.stdout)
     assert phases == ["Succeeded"] * 4, proc.stdout
+
+
+def test_freeze_leader_node(release):
+    """The leader's whole node (kubelet, containerd, pods) frozen with the cgroup freezer for
+    longer than the lease: a replica on another node leads within leaseDuration plus one retry
+    period of the freeze, the frozen leader starts no cycle and writes nothing once thawed, and
+    follows. (The chart's default election timings: 15 s lease, 2 s retry period.)"""
+    rel, c = release, release.cluster
+    lease_s, retry_s = 15, 2
+    old = wait_for(lambda: rel.holder(), timeout=30, what="a holder")
+    pod = next(p for p in rel.pods() if p["metadata"]["name"] == old)
+    i = rel.nodes.index[pod["spec"]["nodeName"]]
+    t0 = time.monotonic()
+    run([NODE_SH, "freeze", c.state_dir, i], timeout=60)
+    try:
+        new = wait_for(lambda: (lambda h: h if h and h != old else None)(rel.holder()),
+                       timeout=lease_s + 3 * retry_s + 5, interval=0.05, what="a new holder")
+        took = time.monotonic() - t0
+        print(f"node {i} frozen: {new} holds the Lease after {took:.2f}s")
+        assert took <= lease_s + retry_s + 0.5, took
+        time.sleep(max(0.0, lease_s + 2 * retry_s + 2 - (time.monotonic() - t0)))
+    finally:
+        run([NODE_SH, "thaw", c.state_dir, i], timeout=60)
+    t_thaw = time.monotonic()
+    st = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        http_get(f"http://{pod['status']['podIP']}:{rel.port}/status", timeout=2)),
+        timeout=20, what="the thawed replica's /status")
+    first = json.loads(st[1])
+    time.sleep(2 * RES + 1)
+    later = rel.status(pod)
+    print(f"thawed {old}: leading={later['leading']}, holder {later['holder']}, cycles "
+          f"{first['collector']['cycles']} -> {later['collector']['cycles']}, points written "
+          f"{first['sinks'][0]['pointsWritten']} -> {later['sinks'][0]['pointsWritten']} "
+          f"({time.monotonic() - t_thaw:.1f}s after the thaw)")
+    assert not later["leading"] and later["holder"] == new, later
+    assert later["collector"]["cycles"] == first["collector"]["cycles"]
+    assert later["sinks"][0]["pointsWritten"] == first["sinks"][0]["pointsWritten"]
+    assert rel.holder() == new
+
+
+def test_token_rotation(rotating):
+    """The projected token (expirationSeconds 600) is replaced by the kubelet while kubepulse
+    runs; after the first token has expired, kubepulse still renews its Lease and scrapes every
+    kubelet (both with the token) and writes."""
+    rel, c = rotating, rotating.cluster
+    pod = rel.ready_pods()[0]
+    path = Path(f"/proc/{rel.pid(pod)}/root/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+    def claims(token: str) -> dict:
+        return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+
+    first = path.read_text()
+    exp = claims(first)["exp"]
+    assert exp - claims(first)["iat"] == 600, claims(first)
+    print(f"first token expires in {exp - time.time():.0f}s")
+    # The kubelet replaces it after 80% of its life (480 s), on a pod sync (up to ~90 s later).
+    rotated = wait_for(lambda: (lambda t: t if t != first else None)(path.read_text()),
+                       timeout=max(10, exp - time.time()), interval=2, what="a new token")
+    print(f"token rotated {exp - time.time():.0f}s before the first one expired")
+    assert claims(rotated)["exp"] > exp
+    # Past the first token's expiry: everything kubepulse does with a token still works.
+    time.sleep(max(0, exp - time.time()) + 2 * RES + 2)
+    st = rel.status(pod)
+    status, lease = c.api(
+        "GET", f"/apis/coordination.k8s.io/v1/namespaces/{rel.ns}/leases/{LEASE}")
+    renewed = rfc3339_ns(re.sub(r"\.\d+Z$", "Z", lease["spec"]["renewTime"])) / 1e9
+    assert status == 200 and lease["spec"]["holderIdentity"] == pod["metadata"]["name"], lease
+    assert time.time() - renewed < 5, lease["spec"]["renewTime"]
+    assert st["leading"], st
+    refused = re.findall(r".*(?:status=401\b|HTTP 401).*", rel.logs(pod["metadata"]["name"]))
+    assert not refused, refused
+
+    # A node's sample is new every 10-15 s (cAdvisor): wait for one of each after the expiry.
+    def nodes_written():
+        rows = c.influx_rows(f"SELECT count(value) FROM \"memory/working_set\" WHERE "
+                             f"type = 'node' AND time > {int((exp + 1) * 1e9)} GROUP BY nodename",
+                             DB_ROT)
+        return sorted(r["nodename"] for r in rows if r["count"] > 0) == rel.nodes.names()
+
+    wait_for(nodes_written, timeout=45, interval=1, what="points of every node after the expiry")
+    refused = re.findall(r".*(?:status=401\b|HTTP 401).*", rel.logs(pod["metadata"]["name"]))
+    assert not refused, refused
