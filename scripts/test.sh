@@ -157,7 +157,9 @@ cmake --build build-asan -j "$jobs"
 export KP_RELEASE_BUILD_DIR="$root/build-rel"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build-asan -L 'unit|integration' --output-on-failure
+# Two lanes side by side (tests/CMakeLists.txt): the tests on the shared servers one at a
+# time, and beside them the tests that start clusters of real nodes, one at a time.
+ctest --test-dir build-asan -L 'unit|integration' --output-on-failure -j 2
 
 if [ "$skip_fuzz" = 0 ]; then
     step "clang libFuzzer build: short fuzz runs"
