@@ -123,6 +123,19 @@ class Netns:
             raise
         return self
 
+    def serve_two_addresses(self) -> list[str]:
+        """After create(): a home for two servers the host reaches at addresses of their own
+        (the API server refuses loopback Endpoints). lo comes up without 127/8, which stays
+        routed to the host, so the namespace's own addresses answer from inside too (a server
+        here reaches the other); a second address is routed to the veth on the host (the route
+        goes with the veth). Returns [ns_addr, second]."""
+        self.ip("link", "set", "lo", "up")
+        self.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
+        second = str(list(_free_subnet().hosts())[1])
+        self.ip("addr", "add", f"{second}/32", "dev", self.ns_if)
+        _run(["ip", "route", "add", f"{second}/32", "dev", self.host_if, "src", self.host_addr])
+        return [self.ns_addr, second]
+
     def exec_argv(self, argv: list) -> list[str]:
         """argv run inside the namespace (``ip netns exec`` execs it: same pid)."""
         return ["ip", "netns", "exec", self.name, *[str(a) for a in argv]]

@@ -13,12 +13,15 @@ tests/infra scripts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import ssl
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -403,3 +406,41 @@ def _run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+@contextlib.contextmanager
+def real_node_cluster(session, name: str, extra_env: dict | None = None):
+    """A cluster with three real nodes (up.sh --with-node) for one test module. Under ctest its
+    state is BUILD_DIR/NAME (the next up.sh there stops what a killed run left; a directory of
+    its own, so never another module's cluster), else a new temporary directory (ask
+    real_nodes_unavailable first). The state and the logs stay when a test of the session
+    failed (or with KP_KEEP_INFRA=1)."""
+    if os.environ.get("KP_BUILD_DIR"):
+        state_dir = Path(os.environ["KP_BUILD_DIR"], name)
+        state_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        state_dir = Path(tempfile.mkdtemp(prefix=f"kubepulse-{name}-"))
+    started = False
+    try:
+        t0 = time.monotonic()
+        up = subprocess.run([str(INFRA_DIR / "up.sh"), "--with-node", str(state_dir)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(extra_env or {})})
+        if up.returncode != 0:
+            raise RuntimeError(f"up.sh --with-node {state_dir} failed; logs kept there")
+        started = True
+        print(f"cluster with 3 nodes up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        yield Cluster(up.stdout.strip().splitlines()[-1])
+    finally:
+        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started or session.testsfailed > 0
+        if keep:
+            print(f"\nkept the cluster's state and logs in {state_dir}", file=sys.stderr)
+        subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)] +
+                       ([] if keep else ["--purge"]), stdin=subprocess.DEVNULL, check=False)
+
+
+def real_nodes_unavailable() -> str | None:
+    """Why this machine cannot run real nodes (node.sh check's one line), or None."""
+    check = subprocess.run([str(INFRA_DIR / "node.sh"), "check"], capture_output=True,
+                           text=True)
+    return (check.stdout.strip() or "node.sh check failed") if check.returncode else None

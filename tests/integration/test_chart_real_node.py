@@ -52,7 +52,6 @@ import re
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -61,7 +60,8 @@ from pathlib import Path
 
 import pytest
 
-from kpharness import INFRA_DIR, REPO_ROOT, Cluster, wait_for
+from kpharness import (INFRA_DIR, REPO_ROOT, Cluster, real_node_cluster, real_nodes_unavailable,
+                       wait_for)
 from test_packaging import CHART, Helm
 
 NODE_SH = INFRA_DIR / "node.sh"
@@ -118,34 +118,12 @@ def node_cluster(request):
     if env_file:
         yield Cluster(env_file)
         return
-    check = subprocess.run([str(NODE_SH), "check"], capture_output=True, text=True)
-    if check.returncode != 0:
-        pytest.skip(f"this machine cannot run containers: {check.stdout.strip()}")
-    # Under ctest a fixed place in the build tree (the next up.sh there stops what a killed
-    # run left), as test_real_node.py does; its own directory, so never the same cluster.
-    if os.environ.get("KP_BUILD_DIR"):
-        state_dir = Path(os.environ["KP_BUILD_DIR"], "real-node-chart")
-        state_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        state_dir = Path(tempfile.mkdtemp(prefix="kubepulse-node-"))
-    started = False
-    try:
-        t0 = time.monotonic()
-        up = subprocess.run([str(INFRA_DIR / "up.sh"), "--with-node", str(state_dir)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-        if up.returncode != 0:
-            pytest.fail(f"up.sh --with-node {state_dir} failed; logs kept there", pytrace=False)
-        started = True
-        log(f"cluster with 3 nodes up in {time.monotonic() - t0:.1f}s")
-        yield Cluster(up.stdout.strip().splitlines()[-1])
-    finally:
-        # Logs (the replicas' too, saved by the release fixtures) stay when a test failed.
-        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started or \
-            request.session.testsfailed > 0
-        if keep:
-            print(f"\nkept the cluster's state in {state_dir}", file=sys.stderr)
-        subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)] +
-                       ([] if keep else ["--purge"]), stdin=subprocess.DEVNULL, check=False)
+    why = real_nodes_unavailable()
+    if why:
+        pytest.skip(f"this machine cannot run containers: {why}")
+    # logs (the replicas' too, saved by the release fixtures) stay when a test failed
+    with real_node_cluster(request.session, "real-node-chart") as cluster:
+        yield cluster
 
 
 class Nodes:

@@ -395,18 +395,12 @@ def netns_two_addrs(procs):
         pytest.skip(f"aggregated metrics API: {reason}")
     n = kpnetns.Netns()
     try:
-        n.create()
-        n.ip("link", "set", "lo", "up")
-        n.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
-        second = str(list(kpnetns._free_subnet().hosts())[1])
-        n.ip("addr", "add", f"{second}/32", "dev", n.ns_if)
-        subprocess.run(["ip", "route", "add", f"{second}/32", "dev", n.host_if, "src",
-                        n.host_addr], check=True, capture_output=True, timeout=10)
+        addrs = n.create().serve_two_addresses()
     except (kpnetns.NetnsError, subprocess.CalledProcessError) as err:
         n.delete()
         pytest.skip(f"aggregated metrics API: cannot set up a namespace here: {err}")
     try:
-        yield n, [n.ns_addr, second]
+        yield n, addrs
     finally:
         for p in procs.procs:
             if p.argv[:4] == n.exec_argv([]):

@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -51,7 +50,8 @@ from pathlib import Path
 
 import pytest
 
-from kpharness import INFRA_DIR, Cluster, ProcessGroup, wait_for
+from kpharness import (INFRA_DIR, Cluster, ProcessGroup, real_node_cluster, real_nodes_unavailable,
+                       wait_for)
 from kpreplicas import World, log
 from test_metrics_api import (agree, grant_delegation, kubectl_top, milli, mebi, parse_duration,
                               parse_quantity, pod_sums, table, ts_of)
@@ -71,37 +71,16 @@ DOWN_STAB = 15
 
 @pytest.fixture(scope="module")
 def node_cluster(request):
-    check = subprocess.run([str(NODE_SH), "check"], capture_output=True, text=True)
-    if check.returncode != 0:
-        pytest.skip(f"this machine cannot run containers: {check.stdout.strip()}")
+    why = real_nodes_unavailable()
+    if why:
+        pytest.skip(f"this machine cannot run containers: {why}")
     reason = kpnetns.unavailable()
     if reason:
         pytest.skip(f"metrics API on real nodes: {reason}")
-    if os.environ.get("KP_BUILD_DIR"):
-        state_dir = Path(os.environ["KP_BUILD_DIR"], "real-node-hpa")
-        state_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        state_dir = Path(tempfile.mkdtemp(prefix="kubepulse-hpa-"))
-    started = False
-    env = {**os.environ, "KP_CONTROLLER_MANAGER_EXTRA_ARGS":
-           f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC}"}
-    try:
-        t0 = time.monotonic()
-        up = subprocess.run([str(INFRA_DIR / "up.sh"), "--with-node", str(state_dir)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env)
-        if up.returncode != 0:
-            pytest.fail(f"up.sh --with-node {state_dir} failed; logs kept there", pytrace=False)
-        started = True
-        log(f"cluster with 3 nodes up in {time.monotonic() - t0:.1f}s")
-        yield Cluster(up.stdout.strip().splitlines()[-1])
-    finally:
-        # the logs (servers', replicas' under procs/) stay when a test failed
-        keep = os.environ.get("KP_KEEP_INFRA") == "1" or not started or \
-            request.session.testsfailed > 0
-        if keep:
-            print(f"\nkept the cluster's state and logs in {state_dir}")
-        subprocess.run([str(INFRA_DIR / "down.sh"), str(state_dir)] +
-                       ([] if keep else ["--purge"]), stdin=subprocess.DEVNULL, check=False)
+    extra = {"KP_CONTROLLER_MANAGER_EXTRA_ARGS":
+             f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC}"}
+    with real_node_cluster(request.session, "real-node-hpa", extra) as cluster:
+        yield cluster
 
 
 class Served:
@@ -124,19 +103,11 @@ def served(node_cluster, tmp_path_factory):
         f"--kubelet-certificate-authority={env['KP_KUBELET_CA']}", "--kubelet-timeout=4s"])
     n = kpnetns.Netns()
     try:
-        n.create()
-        # as test_aggregated: lo up without 127/8 (routed to the host: the API server and the
-        # kubelets on 127.0.0.x), a second address routed to the veth on the host
-        n.ip("link", "set", "lo", "up")
-        n.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
-        second = str(list(kpnetns._free_subnet().hosts())[1])
-        n.ip("addr", "add", f"{second}/32", "dev", n.ns_if)
-        subprocess.run(["ip", "route", "add", f"{second}/32", "dev", n.host_if, "src",
-                        n.host_addr], check=True, capture_output=True, timeout=10)
+        # as test_aggregated (127.0.0.x stays routed to the host: the API server, the kubelets)
+        addrs = n.create().serve_two_addresses()
     except (kpnetns.NetnsError, subprocess.CalledProcessError) as err:
         n.delete()
         pytest.skip(f"cannot set up a network namespace here: {err}")
-    addrs = [n.ns_addr, second]
     dns = f"{SVC}.{ns}.svc"
     crt, key = c.issue_cert(f"metrics-api-{ns}", dns, sans=[f"DNS:{dns}", f"DNS:{SVC}.{ns}"])
     try:
