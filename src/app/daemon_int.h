@@ -81,6 +81,8 @@ void mapi_peer_started_leading(struct mapi_peer *p);
 /* This replica leads, or holds a copy of the leader's samples. */
 bool mapi_peer_has_data(const struct mapi_peer *p);
 void mapi_peer_free(struct mapi_peer *p);
+/* The host of a published "host:port" or "[v6]:port" (the leader's certificate's name). */
+void mapi_peer_host(const char *addr, char *out, size_t outlen);
 
 /* daemon_status.c */
 int daemon_status_start(struct daemon *d, char *err, size_t errlen);

@@ -156,6 +156,20 @@ static void publish(struct mapi_peer *p)
 
 /* ---- followers pull -------------------------------------------------------------- */
 
+void mapi_peer_host(const char *addr, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", addr);
+    char *close = out[0] == '[' ? strchr(out, ']') : NULL;
+    if (close) { /* "[v6]:port": what is between the brackets */
+        *close = '\0';
+        memmove(out, out + 1, strlen(out + 1) + 1);
+        return;
+    }
+    char *colon = strrchr(out, ':');
+    if (colon)
+        *colon = '\0';
+}
+
 static void on_samples(const struct http_result *res, void *ud)
 {
     struct mapi_peer *p = ud;
@@ -192,14 +206,7 @@ static void on_lease_for_pull(const struct kube_response *r, void *ud)
     const char *token = kube_client_token(p->d->kube);
     char url[400], host[300];
     snprintf(url, sizeof(url), "https://%s%s", a, SAMPLES_PATH);
-    snprintf(host, sizeof(host), "%s", a);
-    char *colon = strrchr(host, ':');
-    if (colon)
-        *colon = '\0';
-    if (host[0] == '[') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
+    mapi_peer_host(a, host, sizeof(host));
     snprintf(p->auth_header, sizeof(p->auth_header), "Authorization: Bearer %s",
              token ? token : "");
     const char *headers[] = {p->auth_header, "Accept: application/json", NULL};

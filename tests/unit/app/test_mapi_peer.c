@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_mapi_peer.c - the follower's reading of the leader's published address
+ * (daemon_mapi_peer.c). The annotation comes from a Lease anyone allowed to
+ * write Leases in the namespace can edit: a malformed one must not write
+ * outside the host buffer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "daemon_int.h"
+
+static void expect_host(const char *addr, const char *want)
+{
+    char buf[64];
+    memset(buf, 'X', sizeof(buf));
+    /* buf[0] guards the byte before the output */
+    mapi_peer_host(addr, buf + 1, sizeof(buf) - 1);
+    assert_int_equal(buf[0], 'X');
+    assert_string_equal(buf + 1, want);
+}
+
+static void test_host_of_address(void **state)
+{
+    (void)state;
+    expect_host("10.0.0.7:8443", "10.0.0.7");
+    expect_host("[fd00::7]:8443", "fd00::7");
+    expect_host("leader.example", "leader.example");
+}
+
+static void test_host_of_malformed_address(void **state)
+{
+    (void)state;
+    /* an unclosed bracket: no write before the buffer, no byte of the name dropped */
+    expect_host("[", "[");
+    expect_host("[:8443", "[");
+    expect_host("[fd00::7", "[fd00:");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_host_of_address),
+                                       cmocka_unit_test(test_host_of_malformed_address)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
