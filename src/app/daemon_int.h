@@ -75,8 +75,9 @@ void daemon_model_page(struct daemon *d, const char *path, struct status_respons
 
 /* daemon_mapi_peer.c: followers serve a copy of the leader's samples */
 struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int port);
-/* true when target is the samples endpoint; r is then filled */
-bool mapi_peer_samples(struct mapi_peer *p, const char *target, struct mapi_response *r);
+/* true when target is the samples endpoint; r is then filled (405 for a method but GET) */
+bool mapi_peer_samples(struct mapi_peer *p, const char *method, const char *target,
+                       struct mapi_response *r);
 void mapi_peer_started_leading(struct mapi_peer *p);
 /* This replica leads, or holds a copy of the leader's samples. */
 bool mapi_peer_has_data(const struct mapi_peer *p);

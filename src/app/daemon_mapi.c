@@ -71,7 +71,7 @@ static void on_decided(int code, const char *message, const char *user, void *ud
          * would read as "no pods" */
         mapi_status(&r, 503, "no metrics on this replica yet: it has not reached the leader");
     } else if (code == 200) {
-        if (!mapi_peer_samples(m->peer, p->req->head.target, &r))
+        if (!mapi_peer_samples(m->peer, p->req->head.method, p->req->head.target, &r))
             mapi_handle(m->store, p->req->head.method, p->req->head.target, wall_ns(), &r);
     } else {
         char msg[1200];

@@ -292,11 +292,16 @@ struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int 
 }
 
 /* The leader's samples endpoint. */
-bool mapi_peer_samples(struct mapi_peer *p, const char *target, struct mapi_response *r)
+bool mapi_peer_samples(struct mapi_peer *p, const char *method, const char *target,
+                       struct mapi_response *r)
 {
     size_t n = strlen(SAMPLES_PATH);
     if (strncmp(target, SAMPLES_PATH, n) != 0 || (target[n] && target[n] != '?'))
         return false;
+    if (strcmp(method, "GET") != 0) { /* authorized as another verb than get */
+        mapi_status(r, 405, "only get is supported");
+        return true;
+    }
     if (!daemon_may_write(p->d)) {
         mapi_status(r, 503, "this replica does not lead");
         return true;

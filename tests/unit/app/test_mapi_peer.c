@@ -9,10 +9,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "daemon_int.h"
+#include "metricsapi.h"
 
 static void expect_host(const char *addr, const char *want)
 {
@@ -41,9 +43,26 @@ static void test_host_of_malformed_address(void **state)
     expect_host("[fd00::7", "[fd00:");
 }
 
+/* The samples endpoint serves only GET: a POST is authorized as verb "create" on the path, so
+ * serving it would hand the samples to someone allowed only to create there. No peer is
+ * needed to refuse it. */
+static void test_samples_only_get(void **state)
+{
+    (void)state;
+    struct mapi_response r = {0};
+    const char *const methods[] = {"POST", "PUT", "DELETE", "HEAD"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        assert_true(mapi_peer_samples(NULL, methods[i], "/kubepulse/v1/samples", &r));
+        assert_int_equal(r.code, 405);
+        free(r.body);
+    }
+    assert_false(mapi_peer_samples(NULL, "POST", "/kubepulse/v1/samplesx", &r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_host_of_address),
-                                       cmocka_unit_test(test_host_of_malformed_address)};
+                                       cmocka_unit_test(test_host_of_malformed_address),
+                                       cmocka_unit_test(test_samples_only_get)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
