@@ -81,15 +81,28 @@ static int parse_list(json_object *data, const char *key, struct strv *out, char
         return -1;
     }
     size_t n = json_object_array_length(arr);
-    out->v = calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; out->v && i < n; i++) {
+    bool oom = !(out->v = calloc(n ? n : 1, sizeof(char *)));
+    for (size_t i = 0; !oom && i < n; i++) {
         json_object *e = json_object_array_get_idx(arr, i);
         const char *v = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-        if (v && *v && strlen(v) < 256)
-            out->v[out->n++] = strdup(v);
+        /* an entry left out could empty the allowed names, which then allow any name */
+        if (!v || strlen(v) >= 256) {
+            json_object_put(arr);
+            snprintf(err, errlen,
+                     "extension-apiserver-authentication: %s holds an entry that "
+                     "is not a string of at most 255 bytes",
+                     key);
+            return -1;
+        }
+        if (!*v && strcmp(key, "requestheader-allowed-names") != 0)
+            continue; /* an empty header name or prefix: none */
+        if ((out->v[out->n] = strdup(v)))
+            out->n++;
+        else
+            oom = true;
     }
     json_object_put(arr);
-    return out->v ? 0 : -1;
+    return oom ? -1 : 0;
 }
 
 static X509_STORE *parse_ca(json_object *data, const char *key, char *err, size_t errlen)

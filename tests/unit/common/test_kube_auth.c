@@ -118,6 +118,12 @@ static void test_front_proxy_certificates(void **state)
     assert_int_equal(kube_auth_front_proxy_ok(c, ca.x, NULL), 0);
     assert_int_equal(kube_auth_front_proxy_ok(c, NULL, NULL), 0);
     kube_auth_config_free(c);
+    /* an allowed name that is empty still restricts (as the API server's verifier): it is
+     * not dropped, leaving no names, which allows any */
+    c = config(&ca, "[\"\"]");
+    assert_int_equal(kube_auth_front_proxy_ok(c, wrong_name.x, NULL), 0);
+    assert_int_equal(kube_auth_front_proxy_ok(c, good.x, NULL), 0);
+    kube_auth_config_free(c);
     /* no allowed names: any client certificate of the CA */
     c = config(&ca, "[]");
     assert_int_equal(kube_auth_front_proxy_ok(c, wrong_name.x, NULL), 1);
@@ -172,6 +178,22 @@ static void test_config_errors(void **state)
     assert_null(kube_auth_config_parse(d, err, sizeof(err)));
     json_object_put(d);
     assert_null(kube_auth_config_parse(NULL, err, sizeof(err)));
+    /* a list entry we cannot hold is an error, not a name left out (fail-open for the
+     * allowed names) */
+    char long_name[300];
+    memset(long_name, 'a', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    char long_list[320];
+    snprintf(long_list, sizeof(long_list), "[\"%s\"]", long_name);
+    const char *const bad_lists[] = {"[42]", "[\"x\",null]", long_list};
+    for (size_t i = 0; i < sizeof(bad_lists) / sizeof(bad_lists[0]); i++) {
+        d = json_object_new_object();
+        json_object_object_add(d, "requestheader-allowed-names",
+                               json_object_new_string(bad_lists[i]));
+        assert_null(kube_auth_config_parse(d, err, sizeof(err)));
+        assert_non_null(strstr(err, "requestheader-allowed-names"));
+        json_object_put(d);
+    }
     /* an empty ConfigMap: no front proxy, nothing to verify against */
     d = json_object_new_object();
     struct kube_auth_config *c = kube_auth_config_parse(d, err, sizeof(err));
