@@ -329,8 +329,8 @@ static int parse_range(const char *query, int64_t now, int64_t *start, int64_t *
     for (const char *p = query; p && *p;) {
         const char *amp = strchr(p, '&'), *stop = amp ? amp : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(stop - p));
-        if (eq && (eq - p == 5 || eq - p == 3) &&
-            (!strncmp(p, "start", 5) || !strncmp(p, "end", 3))) {
+        bool is_start = eq && eq - p == 5 && !strncmp(p, "start", 5);
+        if (is_start || (eq && eq - p == 3 && !strncmp(p, "end", 3))) {
             char v[64];
             size_t o = 0;
             for (const char *q = eq + 1; q < stop && o + 1 < sizeof(v); q++) {
@@ -347,9 +347,12 @@ static int parse_range(const char *query, int64_t now, int64_t *start, int64_t *
             int32_t nsec;
             if (o && kp_rfc3339_parse(v, o, -1, &sec, &nsec) < 0)
                 return -1;
+            /* Unix nanoseconds hold the years 1678 to 2261; RFC 3339 has 0000 to 9999 */
+            if (o && (sec <= INT64_MIN / 1000000000LL || sec >= INT64_MAX / 1000000000LL))
+                return -1;
             if (o) {
                 int64_t ns = sec * 1000000000LL + nsec;
-                if (eq - p == 5)
+                if (is_start)
                     *start = ns;
                 else
                     *end = ns;

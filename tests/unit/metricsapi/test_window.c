@@ -103,6 +103,16 @@ static void test_model_api(void **state)
     assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 0);
     json_object_put(o);
     get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage", "start=yesterday", 400);
+    /* outside what Unix nanoseconds hold (fuzz_metrics_request: signed overflow) */
+    get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage",
+        "start=1012-01-01T00:00:00Z", 400);
+    get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage",
+        "end=9999-12-31T23:59:59Z", 400);
+    /* "endxx" is no "start" (both names were matched by prefix: it hid every point) */
+    o = get(w, "/api/v1/model/namespaces/spark-cluster/metrics/memory/usage",
+            "endxx=2030-01-01T00:00:00Z", 200);
+    assert_true(json_object_array_length(json_object_object_get(o, "metrics")) > 0);
+    json_object_put(o);
     get(w, "/api/v1/model/bogus", NULL, 404);
     get(w, "/api/v2/model/namespaces/", NULL, 404);
     assert_true(mapi_window_points(w) > 0);
