@@ -150,12 +150,27 @@ static struct wentity *entity(struct mapi_window *w, const char *key, int64_t ts
     return e;
 }
 
-static void add_point(struct mapi_window *w, struct wentity *e, int metric, int64_t ts, int64_t v)
+/* The series of metric in e. hint is just past the previous point's series, and a batch
+ * gives an entity's metrics in the same order every cycle: it is usually the one there. */
+static struct wseries *series_of(struct wentity *e, int metric, size_t *hint)
 {
-    struct wseries *s = NULL;
-    for (size_t i = 0; i < e->ns && !s; i++)
-        if (e->s[i].metric == metric)
-            s = &e->s[i];
+    size_t h = *hint;
+    if (h < e->ns && e->s[h].metric == metric) {
+        *hint = h + 1;
+        return &e->s[h];
+    }
+    for (size_t i = 0; i < e->ns; i++)
+        if (e->s[i].metric == metric) {
+            *hint = i + 1;
+            return &e->s[i];
+        }
+    return NULL;
+}
+
+static void add_point(struct mapi_window *w, struct wentity *e, int metric, int64_t ts, int64_t v,
+                      size_t *hint)
+{
+    struct wseries *s = series_of(e, metric, hint);
     if (!s) {
         struct wseries *n = realloc(e->s, (e->ns + 1) * sizeof(*n));
         if (!n)
@@ -169,33 +184,56 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
             return;
         s->metric = (uint16_t)metric;
         e->ns++;
+        *hint = e->ns;
         w->points += s->cap;
     }
-    if (s->n && s->p[(s->head + s->n - 1) % s->cap].ts_ns >= ts)
+    /* head < cap and n <= cap: a ring index is below 2 * cap, so one subtraction wraps it */
+    uint32_t last = s->head + s->n - 1;
+    if (last >= s->cap)
+        last -= s->cap;
+    if (s->n && s->p[last].ts_ns >= ts)
         return; /* time only moves forward */
     if (s->n == s->cap) {
-        s->head = (s->head + 1) % s->cap;
+        s->head = s->head + 1 == s->cap ? 0 : s->head + 1;
         s->n--;
     }
-    s->p[(s->head + s->n) % s->cap] = (struct wpoint){ts, v};
+    uint32_t end = s->head + s->n;
+    if (end >= s->cap)
+        end -= s->cap;
+    s->p[end] = (struct wpoint){ts, v};
     s->n++;
 }
 
-static const char *lbl(const struct kp_series *se, const char *key)
-{
-    for (uint8_t i = 0; i < se->nlabels; i++)
-        if (!strcmp(se->labels[i].key, key))
-            return se->labels[i].value && *se->labels[i].value ? se->labels[i].value : NULL;
-    return NULL;
-}
-
-/* The entity key of a series, or 0 when the model has no such entity. */
+/* The entity key of a series, or 0 when the model has no such entity. One pass over the
+ * labels (a batch has a few hundred series of a dozen labels each): the first label of a
+ * key counts, and an empty value is no value. */
 static int key_of(const struct kp_series *se, char *out, size_t outlen)
 {
-    const char *type = lbl(se, "type"), *ns = lbl(se, "namespace_name");
-    const char *pod = lbl(se, "pod_name"), *c = lbl(se, "container_name");
-    const char *node = lbl(se, "nodename");
-    if (!type || lbl(se, "resource_id"))
+    enum { L_TYPE, L_NS, L_POD, L_CTR, L_NODE, L_RES, L__N };
+    static const char *const keys[L__N] = {"type",           "namespace_name", "pod_name",
+                                           "container_name", "nodename",       "resource_id"};
+    const char *v[L__N] = {0};
+    unsigned seen = 0;
+    for (uint8_t i = 0; i < se->nlabels; i++) {
+        const char *k = se->labels[i].key;
+        int id;
+        switch (k[0]) {
+        case 't': id = L_TYPE; break;
+        case 'n': id = k[1] == 'a' ? L_NS : L_NODE; break;
+        case 'p': id = L_POD; break;
+        case 'c': id = L_CTR; break;
+        case 'r': id = L_RES; break;
+        default: continue;
+        }
+        if ((seen & (1u << id)) || strcmp(k, keys[id]) != 0)
+            continue;
+        seen |= 1u << id;
+        const char *val = se->labels[i].value;
+        v[id] = val && *val ? val : NULL;
+    }
+    const char *type = v[L_TYPE], *ns = v[L_NS], *pod = v[L_POD], *c = v[L_CTR];
+    const char *node = v[L_NODE];
+    if (!type || v[L_RES])
         return 0; /* filesystems: not in Heapster's model API */
     int n = -1;
     if (!strcmp(type, "cluster"))
@@ -217,6 +255,7 @@ void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
     int64_t newest = 0;
     struct wentity *cur = NULL;
     uint32_t cur_series = UINT32_MAX;
+    size_t hint = 0;
     for (size_t i = 0; i < b->npoints; i++) {
         const struct kp_point *p = &b->points[i];
         if (p->series >= b->nseries)
@@ -224,11 +263,12 @@ void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
         if (p->series != cur_series) {
             cur_series = p->series;
             cur = key_of(&b->series[p->series], key, sizeof(key)) ? entity(w, key, p->ts_ns) : NULL;
+            hint = 0;
         }
         if (!cur)
             continue;
         int64_t v = kp_metrics[p->metric].type == KP_VALUE_INT ? p->v.i : (int64_t)p->v.f;
-        add_point(w, cur, p->metric, p->ts_ns, v);
+        add_point(w, cur, p->metric, p->ts_ns, v, &hint);
         if (p->ts_ns > newest)
             newest = p->ts_ns;
     }
