@@ -200,7 +200,7 @@ func (c *control) restart(w http.ResponseWriter, r *http.Request) {
 func countersJSON(cn *nodeCounters) map[string]int64 {
 	return map[string]int64{
 		"requests": cn.requests.Load(), "summaryRequests": cn.summary.Load(),
-		"metricsRequests": cn.metrics.Load(), "healthzRequests": cn.healthz.Load(),
+		"metricsRequests": cn.metrics.Load(), "podsRequests": cn.pods.Load(), "healthzRequests": cn.healthz.Load(),
 		"unauthorized": cn.unauthorized.Load(), "notFound": cn.notFound.Load(),
 		"faulted": cn.faulted.Load(), "bytes": cn.bytes.Load(), "renders": cn.renders.Load(),
 		"cacheHits": cn.cacheHits.Load(), "connections": cn.conns.Load(),

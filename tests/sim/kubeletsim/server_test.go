@@ -61,14 +61,16 @@ func TestAuthAndRouting(t *testing.T) {
 		{"/stats/summary", "bearer tok-123", 200},
 		{"/metrics/resource", "Bearer tok-123", 200},
 		{"/healthz", "", 200},
-		{"/pods", "Bearer tok-123", 404},
+		{"/pods", "Bearer tok-123", 200},
+		{"/pods", "Bearer wrong", 401},
+		{"/pods/", "Bearer tok-123", 404},
 	}
 	for _, c := range cases {
 		if w := get(t, h, c.path, c.auth); w.Code != c.code {
 			t.Errorf("%s with %q: %d, want %d", c.path, c.auth, w.Code, c.code)
 		}
 	}
-	if n := s.nodes[0].rt.counters.unauthorized.Load(); n != 3 {
+	if n := s.nodes[0].rt.counters.unauthorized.Load(); n != 4 {
 		t.Errorf("unauthorized counter %d", n)
 	}
 }
