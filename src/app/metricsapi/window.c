@@ -25,15 +25,113 @@
 #define LONG_NS  (900LL * 1000000000LL)
 #define SHORT_NS (140LL * 1000000000LL)
 
-struct wpoint {
-    int64_t ts_ns, v;
-};
-
+/* A series' ring holds cap timestamps, then cap values. Both start narrow, 4 bytes each:
+ * a timestamp as whole seconds after the series' first point (the points of a cycle carry
+ * its grid time), a value as an int32. The first point that does not fit widens that array
+ * to int64 for good, so every point is kept exactly. Most series stay narrow: 8 bytes a
+ * point instead of 16, and the window is most of the daemon's memory (N = 100 x 30 pods at
+ * 15 s: 156,000 series, 42 MB of rings at 16 bytes a point). */
 struct wseries {
     uint16_t metric;
-    struct wpoint *p; /* owned ring */
+    uint8_t wide_ts, wide_v; /* 0: uint32 / int32; 1: int64 */
     uint32_t cap, n, head;
+    int64_t base;     /* the first point's time: a narrow timestamp counts seconds after it */
+    unsigned char *p; /* owned ring */
 };
+
+#define NS_PER_S 1000000000LL
+
+static size_t ts_size(const struct wseries *s)
+{
+    return s->wide_ts ? 8 : 4;
+}
+
+static size_t v_size(const struct wseries *s)
+{
+    return s->wide_v ? 8 : 4;
+}
+
+static int64_t ts_at(const struct wseries *s, uint32_t i)
+{
+    if (s->wide_ts) {
+        int64_t t;
+        memcpy(&t, s->p + (size_t)i * 8, 8);
+        return t;
+    }
+    uint32_t d;
+    memcpy(&d, s->p + (size_t)i * 4, 4);
+    return s->base + (int64_t)d * NS_PER_S;
+}
+
+static int64_t v_at(const struct wseries *s, uint32_t i)
+{
+    const unsigned char *vs = s->p + (size_t)s->cap * ts_size(s);
+    if (s->wide_v) {
+        int64_t v;
+        memcpy(&v, vs + (size_t)i * 8, 8);
+        return v;
+    }
+    int32_t v;
+    memcpy(&v, vs + (size_t)i * 4, 4);
+    return v;
+}
+
+/* Does ts fit a narrow timestamp of s, v a narrow value? */
+static bool ts_narrow(const struct wseries *s, int64_t ts)
+{
+    int64_t d;
+    return !__builtin_sub_overflow(ts, s->base, &d) && d >= 0 && d % NS_PER_S == 0 &&
+           d / NS_PER_S <= (int64_t)UINT32_MAX;
+}
+
+static bool v_narrow(int64_t v)
+{
+    return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+/* Rewrite the ring with wider arrays; returns -1 (the ring unchanged) when out of memory. */
+static int widen(struct wseries *s, bool wide_ts, bool wide_v)
+{
+    struct wseries w = *s;
+    w.wide_ts = wide_ts;
+    w.wide_v = wide_v;
+    if (!(w.p = malloc((size_t)w.cap * (ts_size(&w) + v_size(&w)))))
+        return -1;
+    unsigned char *vs = w.p + (size_t)w.cap * ts_size(&w);
+    for (uint32_t i = 0; i < s->cap; i++) {
+        int64_t t = ts_at(s, i), v = v_at(s, i);
+        int32_t v32 = (int32_t)v;
+        uint32_t d = (uint32_t)((t - s->base) / NS_PER_S);
+        if (wide_ts)
+            memcpy(w.p + (size_t)i * 8, &t, 8);
+        else
+            memcpy(w.p + (size_t)i * 4, &d, 4);
+        if (wide_v)
+            memcpy(vs + (size_t)i * 8, &v, 8);
+        else
+            memcpy(vs + (size_t)i * 4, &v32, 4);
+    }
+    free(s->p);
+    *s = w;
+    return 0;
+}
+
+static void put(struct wseries *s, uint32_t i, int64_t ts, int64_t v)
+{
+    unsigned char *vs = s->p + (size_t)s->cap * ts_size(s);
+    if (s->wide_ts) {
+        memcpy(s->p + (size_t)i * 8, &ts, 8);
+    } else {
+        uint32_t d = (uint32_t)((ts - s->base) / NS_PER_S);
+        memcpy(s->p + (size_t)i * 4, &d, 4);
+    }
+    if (s->wide_v) {
+        memcpy(vs + (size_t)i * 8, &v, 8);
+    } else {
+        int32_t v32 = (int32_t)v;
+        memcpy(vs + (size_t)i * 4, &v32, 4);
+    }
+}
 
 struct wentity {
     char *key; /* owned: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR", "cluster" */
@@ -180,9 +278,10 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
         memset(s, 0, sizeof(*s));
         int64_t span = long_metric(metric) ? LONG_NS : SHORT_NS;
         s->cap = (uint32_t)((double)span / 1e9 / w->resolution_s) + 2;
-        if (!(s->p = calloc(s->cap, sizeof(*s->p))))
+        if (!(s->p = calloc(s->cap, 8)))
             return;
         s->metric = (uint16_t)metric;
+        s->base = ts;
         e->ns++;
         *hint = e->ns;
         w->points += s->cap;
@@ -191,8 +290,11 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
     uint32_t last = s->head + s->n - 1;
     if (last >= s->cap)
         last -= s->cap;
-    if (s->n && s->p[last].ts_ns >= ts)
+    if (s->n && ts_at(s, last) >= ts)
         return; /* time only moves forward */
+    bool wide_ts = s->wide_ts || !ts_narrow(s, ts), wide_v = s->wide_v || !v_narrow(v);
+    if ((wide_ts != s->wide_ts || wide_v != s->wide_v) && widen(s, wide_ts, wide_v) < 0)
+        return;
     if (s->n == s->cap) {
         s->head = s->head + 1 == s->cap ? 0 : s->head + 1;
         s->n--;
@@ -200,7 +302,7 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
     uint32_t end = s->head + s->n;
     if (end >= s->cap)
         end -= s->cap;
-    s->p[end] = (struct wpoint){ts, v};
+    put(s, end, ts, v);
     s->n++;
 }
 
@@ -344,15 +446,16 @@ static void metric_points(const struct wentity *e, const char *name, int64_t sta
     int64_t latest = 0;
     char t[32];
     for (uint32_t i = 0; s && i < s->n; i++) {
-        const struct wpoint *p = &s->p[(s->head + i) % s->cap];
-        if (p->ts_ns > latest)
-            latest = p->ts_ns;
-        if (p->ts_ns < start || p->ts_ns > end)
+        uint32_t at = (s->head + i) % s->cap;
+        int64_t ts = ts_at(s, at), v = v_at(s, at);
+        if (ts > latest)
+            latest = ts;
+        if (ts < start || ts > end)
             continue;
         json_object *pt = json_object_new_object();
-        mapi_fmt_time(t, p->ts_ns);
+        mapi_fmt_time(t, ts);
         json_object_object_add(pt, "timestamp", json_object_new_string(t));
-        json_object_object_add(pt, "value", json_object_new_int64(p->v < 0 ? 0 : p->v));
+        json_object_object_add(pt, "value", json_object_new_int64(v < 0 ? 0 : v));
         json_object_array_add(pts, pt);
     }
     json_object_object_add(o, "metrics", pts);

@@ -119,10 +119,63 @@ static void test_model_api(void **state)
     mapi_window_free(w);
 }
 
+static void feed_node(struct mapi_window *w, int64_t ts, int64_t mem)
+{
+    struct kp_series se = {.labels = {{"nodename", "n1"}, {"type", "node"}}, .nlabels = 2};
+    struct kp_point pt = {0, KP_M_MEM_USAGE, {.i = mem}, ts};
+    struct kp_batch b = {&se, 1, &pt, 1, NULL};
+    mapi_window_add_batch(w, &b);
+}
+
+static int64_t point_value(json_object *o, size_t i)
+{
+    json_object *m = json_object_object_get(o, "metrics");
+    return json_object_get_int64(json_object_object_get(json_object_array_get_idx(m, i), "value"));
+}
+
+/* Points are kept exactly when they do not fit the narrow ring (whole seconds after the
+ * series' first point, int32 values): the ring widens, before and after it wraps. */
+static void test_wide_points(void **state)
+{
+    (void)state;
+    const char *path = "/api/v1/model/nodes/n1/metrics/memory/usage";
+    struct mapi_window *w = mapi_window_new(60);
+    feed_node(w, T0, 5);
+    feed_node(w, T0 + 60 * S, 3000000000LL);  /* above int32 */
+    feed_node(w, T0 + 120 * S + S / 2, 7);    /* half a second */
+    feed_node(w, T0 + 180 * S, -(1LL << 40)); /* answered as 0 */
+    feed_node(w, T0 + 240 * S, INT64_MAX);
+    json_object *o = get(w, path, NULL, 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 5);
+    assert_int_equal(point_value(o, 0), 5);
+    assert_int_equal(point_value(o, 1), 3000000000LL);
+    assert_int_equal(point_value(o, 2), 7);
+    assert_int_equal(point_value(o, 3), 0);
+    assert_int_equal(point_value(o, 4), INT64_MAX);
+    json_object_put(o);
+    /* the half second is kept: 22:15:20.5 is after .4 and before .6 */
+    o = get(w, path, "start=2023-11-14T22:15:20.4Z", 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 3);
+    json_object_put(o);
+    o = get(w, path, "start=2023-11-14T22:15:20.6Z", 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 2);
+    json_object_put(o);
+    /* 40 more minutes: the ring wraps with its wide arrays, the newest 17 stay */
+    for (int i = 5; i < 45; i++)
+        feed_node(w, T0 + i * 60 * S, 4000000000LL + i);
+    o = get(w, path, NULL, 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(o, "metrics")), 17);
+    assert_int_equal(point_value(o, 0), 4000000000LL + 28);
+    assert_int_equal(point_value(o, 16), 4000000000LL + 44);
+    json_object_put(o);
+    mapi_window_free(w);
+}
+
 int run_window_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_api),
+        cmocka_unit_test(test_wide_points),
     };
     return cmocka_run_group_tests_name("window", tests, NULL, NULL);
 }
