@@ -264,12 +264,19 @@ def sync_uids(kc, args):
 
 def delete(kc, manifest, args):
     t0 = time.monotonic()
-    namespaces = sorted({p["namespace"] for _, _, p in registrable_pods(manifest)})
+    by_ns: dict[str, list[str]] = {}
+    for _, _, p in registrable_pods(manifest):
+        by_ns.setdefault(p["namespace"], []).append(p["name"])
     calls = []
     if not args.no_pods:
-        # No kubelet will ever confirm a graceful deletion: force it.
-        calls += [["delete", "pods", "-n", ns, "-l", f"{SIM_LABEL}=true", "--grace-period=0",
-                   "--force", "--ignore-not-found", "--wait=false"] for ns in namespaces]
+        # Only this manifest's pods, by name: every simulator puts its pods in the same
+        # namespaces (ns-0..) with the same label, so a label selector would also delete the
+        # pods of another simulator registered in the same API server (a test running beside
+        # this one loses its pods' specs mid-run). No kubelet will ever confirm a graceful
+        # deletion: force it.
+        calls += [["delete", "pods", "-n", ns, "--grace-period=0", "--force",
+                   "--ignore-not-found", "--wait=false"] + part
+                  for ns, names in sorted(by_ns.items()) for part in chunks(names, args.chunk)]
     names = [n["name"] for n in manifest["nodes"]]
     calls += [["delete", "node", "--ignore-not-found", "--wait=false"] + part
               for part in chunks(names, args.chunk)]
