@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "openapi.h"
+#include "status.h"
 #include "uri.h"
 
 #define GROUP      "metrics.k8s.io"
@@ -191,99 +192,20 @@ static void discovery_version(struct mapi_response *resp)
     mapi_respond_json(resp, 200, o);
 }
 
-/* ---- objects --------------------------------------------------------------------- */
+/* ---- objects ------------------------------------------------------------------- */
 
-static json_object *labels_obj(const char *labels)
+/* The body of b as the answer (taken over), or a 500 when it could not grow. */
+static void respond_buf(struct mapi_response *resp, struct status_buf *b)
 {
-    json_object *o = json_object_new_object();
-    char key[320], val[256];
-    for (const char *p = labels; p && *p;) {
-        const char *end = strchr(p, ','), *colon = strchr(p, ':');
-        if (!end)
-            end = p + strlen(p);
-        if (colon && colon < end && (size_t)(colon - p) < sizeof(key) &&
-            (size_t)(end - colon - 1) < sizeof(val)) {
-            memcpy(key, p, (size_t)(colon - p));
-            key[colon - p] = '\0';
-            memcpy(val, colon + 1, (size_t)(end - colon - 1));
-            val[end - colon - 1] = '\0';
-            json_object_object_add(o, key, json_object_new_string(val));
-        }
-        p = *end ? end + 1 : end;
+    if (b->failed || !b->data) {
+        free(b->data);
+        mapi_respond_status(resp, 500, "InternalError", "out of memory");
+        return;
     }
-    return o;
-}
-
-static json_object *meta_obj(const char *ns, const char *name, const char *labels, int64_t now)
-{
-    char t[32];
-    json_object *m = json_object_new_object();
-    json_object_object_add(m, "name", json_object_new_string(name));
-    if (ns)
-        json_object_object_add(m, "namespace", json_object_new_string(ns));
-    mapi_fmt_time(t, now);
-    json_object_object_add(m, "creationTimestamp", json_object_new_string(t));
-    if (labels && *labels)
-        json_object_object_add(m, "labels", labels_obj(labels));
-    return m;
-}
-
-static json_object *usage_obj(const struct mapi_usage *u)
-{
-    char cpu[32], mem[32];
-    json_object *o = json_object_new_object();
-    mapi_fmt_decimal(cpu, u->cpu_nano, -9);
-    mapi_fmt_binary(mem, u->mem_bytes);
-    json_object_object_add(o, "cpu", json_object_new_string(cpu));
-    json_object_object_add(o, "memory", json_object_new_string(mem));
-    return o;
-}
-
-static void add_time(json_object *o, const struct mapi_usage *u)
-{
-    char t[32], w[40];
-    mapi_fmt_time(t, u->ts_ns);
-    mapi_fmt_duration(w, u->window_ns);
-    json_object_object_add(o, "timestamp", json_object_new_string(t));
-    json_object_object_add(o, "window", json_object_new_string(w));
-}
-
-static json_object *node_obj(const struct mapi_node *nd, int64_t now)
-{
-    struct mapi_usage u;
-    if (!nd->has_prev || mapi_usage_of(&nd->last, &nd->prev, &u) < 0)
-        return NULL;
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "metadata", meta_obj(NULL, nd->name, nd->labels, now));
-    add_time(o, &u);
-    json_object_object_add(o, "usage", usage_obj(&u));
-    return o;
-}
-
-static json_object *pod_obj(const struct mapi_pod *p, int64_t now)
-{
-    struct mapi_usage ti, *us = calloc(p->nctrs ? p->nctrs : 1, sizeof(*us));
-    bool *ok = calloc(p->nctrs ? p->nctrs : 1, sizeof(*ok));
-    json_object *o = NULL;
-    if (!us || !ok || mapi_pod_usage(p, &ti, us, ok) < 0)
-        goto out;
-    o = json_object_new_object();
-    json_object_object_add(o, "metadata", meta_obj(p->ns, p->name, p->labels, now));
-    add_time(o, &ti);
-    json_object *cs = json_object_new_array();
-    for (size_t i = 0; i < p->nctrs; i++) {
-        if (!ok[i])
-            continue;
-        json_object *c = json_object_new_object();
-        json_object_object_add(c, "name", json_object_new_string(p->ctrs[i].name));
-        json_object_object_add(c, "usage", usage_obj(&us[i]));
-        json_object_array_add(cs, c);
-    }
-    json_object_object_add(o, "containers", cs);
-out:
-    free(us);
-    free(ok);
-    return o;
+    resp->code = 200;
+    resp->content_type = "application/json";
+    resp->body = b->data;
+    resp->len = b->len;
 }
 
 struct fields_obj {
@@ -335,76 +257,111 @@ static bool query_match(const struct query *q, const char *labels, const char *n
            mapi_selector_match_fields(&q->fields, field_get, &f);
 }
 
-/* A list of kind with items (taken over). */
-static void respond_list(struct mapi_response *resp, const char *kind, json_object *items)
+static void list_open(struct status_buf *b, const char *kind)
 {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "kind", json_object_new_string(kind));
-    json_object_object_add(o, "apiVersion", json_object_new_string(GV));
-    json_object_object_add(o, "metadata", json_object_new_object());
-    json_object_object_add(o, "items", items);
-    mapi_respond_json(resp, 200, o);
+    status_buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"" GV "\",\"metadata\":{},\"items\":[",
+                      kind);
 }
 
-/* One object of a get: o with its kind, or 404 for resource/name when o is NULL. */
-static void respond_item(struct mapi_response *resp, json_object *o, const char *kind,
-                         const char *resource, const char *name)
+/* The end of one object of a get: its kind, or 404 for resource/name when nothing was
+ * rendered. */
+static void respond_item(struct mapi_response *resp, struct status_buf *b, bool rendered,
+                         const char *kind, const char *resource, const char *name)
 {
-    if (!o) {
+    if (!rendered) {
+        free(b->data);
         not_found(resp, resource, name);
         return;
     }
-    json_object_object_add(o, "kind", json_object_new_string(kind));
-    json_object_object_add(o, "apiVersion", json_object_new_string(GV));
-    mapi_respond_json(resp, 200, o);
+    status_buf_printf(b, ",\"kind\":\"%s\",\"apiVersion\":\"" GV "\"}", kind);
+    respond_buf(resp, b);
 }
 
-static void nodes(const struct mapi_set *set, const struct req *r, const char *name, int64_t now,
-                  struct mapi_response *resp)
+static void nodes(const struct mapi_set *set, const struct req *r, const char *name,
+                  const char *created, struct mapi_response *resp)
 {
+    struct status_buf b = {0};
     if (name) {
         const struct mapi_node *nd = mapi_set_node(set, name);
-        respond_item(resp, nd ? node_obj(nd, now) : NULL, "NodeMetrics", "nodemetrics", name);
+        bool ok = nd && mapi_render_node(&b, nd, created);
+        respond_item(resp, &b, ok, "NodeMetrics", "nodemetrics", name);
         return;
     }
     struct query q;
     if (query_parse(r, &q, resp) < 0)
         return;
-    json_object *items = json_object_new_array();
-    for (size_t i = 0; i < set->nnodes; i++) {
+    list_open(&b, "NodeMetricsList");
+    bool first = true;
+    for (size_t i = 0; i < set->nnodes && !b.failed; i++) {
         const struct mapi_node *nd = &set->nodes[i];
-        json_object *o = query_match(&q, nd->labels, NULL, nd->name) ? node_obj(nd, now) : NULL;
-        if (o)
-            json_object_array_add(items, o);
+        if (!query_match(&q, nd->labels, NULL, nd->name))
+            continue;
+        size_t mark = b.len;
+        if (!first)
+            status_buf_append(&b, ",", 1);
+        if (mapi_render_node(&b, nd, created)) {
+            status_buf_append(&b, "}", 1);
+            first = false;
+        } else {
+            b.len = mark; /* the comma */
+        }
     }
     query_fini(&q);
-    respond_list(resp, "NodeMetricsList", items);
+    status_buf_append(&b, "]}", 2);
+    respond_buf(resp, &b);
+}
+
+/* The first pod of namespace ns in the sorted set (set->npods when none). */
+static size_t pods_from(const struct mapi_set *set, const char *ns)
+{
+    size_t lo = 0, hi = set->npods;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(set->pods[mid].ns, ns) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static void pods(const struct mapi_set *set, const struct req *r, const char *ns, const char *name,
-                 int64_t now, struct mapi_response *resp)
+                 const char *created, struct mapi_response *resp)
 {
+    struct status_buf b = {0};
     if (name) {
         const struct mapi_pod *p = mapi_set_pod(set, ns, name);
         char full[520];
         snprintf(full, sizeof(full), "%.255s/%.255s", ns, name);
-        respond_item(resp, p ? pod_obj(p, now) : NULL, "PodMetrics", "podmetrics", full);
+        bool ok = p && mapi_render_pod(&b, p, created);
+        respond_item(resp, &b, ok, "PodMetrics", "podmetrics", full);
         return;
     }
     struct query q;
     if (query_parse(r, &q, resp) < 0)
         return;
-    json_object *items = json_object_new_array();
-    for (size_t i = 0; i < set->npods; i++) {
+    list_open(&b, "PodMetricsList");
+    bool first = true;
+    /* sorted by namespace: one namespace is one run */
+    for (size_t i = ns ? pods_from(set, ns) : 0; i < set->npods && !b.failed; i++) {
         const struct mapi_pod *p = &set->pods[i];
         if (ns && strcmp(p->ns, ns) != 0)
+            break;
+        if (!query_match(&q, p->labels, p->ns, p->name))
             continue;
-        json_object *o = query_match(&q, p->labels, p->ns, p->name) ? pod_obj(p, now) : NULL;
-        if (o)
-            json_object_array_add(items, o);
+        size_t mark = b.len;
+        if (!first)
+            status_buf_append(&b, ",", 1);
+        if (mapi_render_pod(&b, p, created)) {
+            status_buf_append(&b, "}", 1);
+            first = false;
+        } else {
+            b.len = mark;
+        }
     }
     query_fini(&q);
-    respond_list(resp, "PodMetricsList", items);
+    status_buf_append(&b, "]}", 2);
+    respond_buf(resp, &b);
 }
 
 static void respond_static(struct mapi_response *resp, const char *body)
@@ -421,16 +378,18 @@ static void respond_static(struct mapi_response *resp, const char *body)
 static void route_version(const struct mapi_set *set, const struct req *r, int64_t now,
                           struct mapi_response *resp)
 {
+    char created[32]; /* metrics-server stamps every object with the time of the request */
+    mapi_fmt_time(created, now);
     char *const *s = r->segs + 3;
     size_t n = r->nsegs - 3;
     if (n == 0)
         discovery_version(resp);
     else if (!strcmp(s[0], "nodes") && n <= 2)
-        nodes(set, r, n == 2 ? s[1] : NULL, now, resp);
+        nodes(set, r, n == 2 ? s[1] : NULL, created, resp);
     else if (!strcmp(s[0], "pods") && n == 1)
-        pods(set, r, NULL, NULL, now, resp);
+        pods(set, r, NULL, NULL, created, resp);
     else if (!strcmp(s[0], "namespaces") && n >= 3 && n <= 4 && !strcmp(s[2], "pods"))
-        pods(set, r, s[1], n == 4 ? s[3] : NULL, now, resp);
+        pods(set, r, s[1], n == 4 ? s[3] : NULL, created, resp);
     else
         respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
                        NULL, NULL);

@@ -66,6 +66,16 @@ struct json_object;
  * Takes o over. */
 void mapi_respond_json(struct mapi_response *resp, int code, struct json_object *o);
 
+/* ---- objects as JSON text (render.c) ---------------------------------------- */
+struct status_buf;
+/* A JSON string, escaped as json-c escapes (no "\/"). */
+void mapi_render_string(struct status_buf *b, const char *s);
+/* A NodeMetrics / PodMetrics object without its closing brace (the caller adds members or
+ * closes it), creationTimestamp = created; false, with nothing written, when its usage
+ * cannot be served. */
+bool mapi_render_node(struct status_buf *b, const struct mapi_node *nd, const char *created);
+bool mapi_render_pod(struct status_buf *b, const struct mapi_pod *p, const char *created);
+
 /* ---- formats (format.c) ---------------------------------------------------- */
 /* resource.Quantity's canonical form: DecimalSI of value * 10^scale, BinarySI of bytes. */
 void mapi_fmt_decimal(char out[32], uint64_t value, int scale);

@@ -515,6 +515,93 @@ static void test_export_import(void **state)
     mapi_store_free(follower);
 }
 
+/* The answers' text, byte for byte: what the json-c tree printed before render.c (captured
+ * from that code) for names and labels with every character JSON escapes, '/', DEL and UTF-8,
+ * and json-c's own printing of the parsed answer (the same members, order and escapes). */
+static const struct {
+    const char *target, *body;
+} render_cases[] = {
+    {"/apis/metrics.k8s.io/v1beta1/nodes",
+     "{\"kind\":\"NodeMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metada"
+     "ta\":{},\"items\":[{\"metadata\":{\"name\":\"n/\\\"q\\\\\",\"creationTimestamp\""
+     ":\"2023-11-14T22:15:00Z\",\"labels\":{\"a/b\":\"c\\\"d\\\\e\\u0001\177\303\251\""
+     ",\"zone\":\"a\"}},\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"u"
+     "sage\":{\"cpu\":\"1016666666n\",\"memory\":\"1048577\"}},{\"metadata\":{\"name\""
+     ":\"n2\",\"creationTimestamp\":\"2023-11-14T22:15:00Z\"},\"timestamp\":\"2023-11-"
+     "14T22:14:20Z\",\"window\":\"1m0s\",\"usage\":{\"cpu\":\"116666666n\",\"memory\":"
+     "\"1023\"}}]}"},
+    {"/apis/metrics.k8s.io/v1beta1/nodes/n%2F%22q%5C",
+     "{\"metadata\":{\"name\":\"n/\\\"q\\\\\",\"creationTimestamp\":\"2023-11-14T22:15"
+     ":00Z\",\"labels\":{\"a/b\":\"c\\\"d\\\\e\\u0001\177\303\251\",\"zone\":\"a\"}},"
+     "\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"usage\":{\"cpu\":\""
+     "1016666666n\",\"memory\":\"1048577\"},\"kind\":\"NodeMetrics\",\"apiVersion\":\""
+     "metrics.k8s.io/v1beta1\"}"},
+    {"/apis/metrics.k8s.io/v1beta1/pods",
+     "{\"kind\":\"PodMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metadat"
+     "a\":{},\"items\":[{\"metadata\":{\"name\":\"dns\",\"namespace\":\"kube-system\","
+     "\"creationTimestamp\":\"2023-11-14T22:15:00Z\",\"labels\":{\"k8s-app\":\"kube-dn"
+     "s\"}},\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"containers\":"
+     "[{\"name\":\"coredns\",\"usage\":{\"cpu\":\"50m\",\"memory\":\"24\"}}]},{\"metad"
+     "ata\":{\"name\":\"p\\t\\\"\\\\\\u0001\\u001f\177\303\251\",\"namespace\":\"ns/x"
+     "\",\"creationTimestamp\":\"2023-11-14T22:15:00Z\",\"labels\":{\"k\":\"v\\u001f\""
+     "}},\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"containers\":[{"
+     "\"name\":\"c\\b\\f\\n\\r\",\"usage\":{\"cpu\":\"100m\",\"memory\":\"5Mi\"}},{\"n"
+     "ame\":\"d\",\"usage\":{\"cpu\":\"16666n\",\"memory\":\"1000000000\"}}]}]}"},
+    {"/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods",
+     "{\"kind\":\"PodMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metadat"
+     "a\":{},\"items\":[{\"metadata\":{\"name\":\"dns\",\"namespace\":\"kube-system\","
+     "\"creationTimestamp\":\"2023-11-14T22:15:00Z\",\"labels\":{\"k8s-app\":\"kube-dn"
+     "s\"}},\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"containers\":"
+     "[{\"name\":\"coredns\",\"usage\":{\"cpu\":\"50m\",\"memory\":\"24\"}}]}]}"},
+    {"/apis/metrics.k8s.io/v1beta1/namespaces/ns%2Fx/pods/p%09%22%5C%01%1F%7F%C3%A9",
+     "{\"metadata\":{\"name\":\"p\\t\\\"\\\\\\u0001\\u001f\177\303\251\",\"namespace\""
+     ":\"ns/x\",\"creationTimestamp\":\"2023-11-14T22:15:00Z\",\"labels\":{\"k\":\"v\\"
+     "u001f\"}},\"timestamp\":\"2023-11-14T22:14:20Z\",\"window\":\"1m0s\",\"container"
+     "s\":[{\"name\":\"c\\b\\f\\n\\r\",\"usage\":{\"cpu\":\"100m\",\"memory\":\"5Mi\"}"
+     "},{\"name\":\"d\",\"usage\":{\"cpu\":\"16666n\",\"memory\":\"1000000000\"}}],\"k"
+     "ind\":\"PodMetrics\",\"apiVersion\":\"metrics.k8s.io/v1beta1\"}"},
+    {"/apis/metrics.k8s.io/v1beta1/namespaces/none/pods",
+     "{\"kind\":\"PodMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metadat"
+     "a\":{},\"items\":[]}"},
+    {"/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=zone%3Dnone",
+     "{\"kind\":\"NodeMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metada"
+     "ta\":{},\"items\":[]}"},
+};
+
+static void test_render_text(void **state)
+{
+    struct mapi_store *st = *state;
+    struct tb b = {0};
+    int64_t old = T0 - 3600 * S;
+    for (int i = 0; i < 2; i++) {
+        int64_t ts = T0 + i * 60 * S;
+        uint64_t k = (uint64_t)i;
+        tb_node(&b, "n/\"q\\", "a/b:c\"d\\e\x01\x7f\xc3\xa9,zone:a", 100 * S + k * 61 * S, 1048577,
+                ts);
+        tb_node(&b, "n2", NULL, 100 * S + k * 7 * S, 1023, ts);
+        tb_ctr(&b, "ns/x", "p\t\"\\\x01\x1f\x7f\xc3\xa9", "c\b\f\n\r", "k:v\x1f", S + k * 6 * S,
+               5 << 20, ts, old);
+        tb_ctr(&b, "ns/x", "p\t\"\\\x01\x1f\x7f\xc3\xa9", "d", NULL, S + k * S / 1000, 1000000000,
+               ts, old);
+        tb_ctr(&b, "kube-system", "dns", "coredns", "k8s-app:kube-dns", S + k * 3 * S, 24, ts, old);
+        feed(st, &b);
+    }
+    for (size_t i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]); i++) {
+        struct mapi_response r;
+        mapi_handle(st, "GET", render_cases[i].target, T0 + 100 * S, &r);
+        assert_int_equal(r.code, 200);
+        assert_int_equal(r.len, strlen(r.body));
+        json_object *o = json_tokener_parse(r.body);
+        assert_non_null(o);
+        assert_string_equal(r.body,
+                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        assert_string_equal(r.body, render_cases[i].body);
+        json_object_put(o);
+        free(r.body);
+    }
+}
+
 int run_store_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +619,7 @@ int run_store_tests(void)
         cmocka_unit_test_setup_teardown(test_nodes, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_pods, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_export_import, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_render_text, store_setup, store_teardown),
     };
     return cmocka_run_group_tests_name("metricsapi", tests, NULL, NULL);
 }
