@@ -189,10 +189,13 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"resource_id", l->resource_id},
         {"type", l->type},
     };
-    if (kp_grow((void **)&mn->series, &mn->scap, mn->nseries + 1, sizeof(*mn->series), 64) < 0 ||
-        kp_grow((void **)&mn->sampled, &mn->sacap, mn->nseries + 1, sizeof(*mn->sampled), 64) < 0 ||
-        kp_grow((void **)&mn->points, &mn->pcap, mn->npoints + KP_M__COUNT, sizeof(*mn->points),
-                64) < 0) {
+    /* Every scrape slot keeps these for good, one node's worth (N = 100 x 30 pods: 270
+     * series of 264 bytes, 2,470 points of 24): grown by a quarter, not doubled, so a slot
+     * holds ~130 KiB rather than ~240 with half of it never used. */
+    size_t ns = mn->nseries + 1, np = mn->npoints + KP_M__COUNT;
+    if (kp_grow_by((void **)&mn->series, &mn->scap, ns, sizeof(*mn->series), 64, 2) < 0 ||
+        kp_grow_by((void **)&mn->sampled, &mn->sacap, ns, sizeof(*mn->sampled), 64, 2) < 0 ||
+        kp_grow_by((void **)&mn->points, &mn->pcap, np, sizeof(*mn->points), 64, 2) < 0) {
         mn->oom = 1;
         return;
     }

@@ -103,15 +103,16 @@ double kp_mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
+int kp_grow_by(void **arr, size_t *cap, size_t want, size_t elsize, size_t first, unsigned shift)
 {
     if (want <= *cap)
         return 0;
     size_t n = *cap ? *cap : first ? first : 1;
     while (n < want) {
-        if (n > SIZE_MAX / 2)
+        size_t step = n >> shift;
+        if (n > SIZE_MAX - (step ? step : 1))
             return -1;
-        n *= 2;
+        n += step ? step : 1;
     }
     if (elsize && n > SIZE_MAX / elsize)
         return -1;
@@ -121,6 +122,11 @@ int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
     *arr = p;
     *cap = n;
     return 0;
+}
+
+int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first)
+{
+    return kp_grow_by(arr, cap, want, elsize, first, 0);
 }
 
 /* A base64 alphabet character (RFC 4648 section 4)? */

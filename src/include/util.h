@@ -94,6 +94,9 @@ double kp_mono_now(void);
 /* Make room for want elements of elsize bytes in *arr (capacity *cap): doubles from first
  * (or the current capacity). 0, or -1 on overflow or out of memory (*arr is unchanged). */
 int kp_grow(void **arr, size_t *cap, size_t want, size_t elsize, size_t first);
+/* As kp_grow, growing by 1/2^shift of the capacity at each step (shift 0: doubling), for
+ * buffers that stay allocated and whose slack would stay resident. */
+int kp_grow_by(void **arr, size_t *cap, size_t want, size_t elsize, size_t first, unsigned shift);
 
 /* qsort that takes an empty array as it comes (NULL included): qsort itself wants a valid
  * pointer even for 0 elements (C17 7.22.5), and UBSan holds it to that. */

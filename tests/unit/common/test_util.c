@@ -122,6 +122,23 @@ static void test_grow(void **state)
     assert_ptr_equal(a, before); /* a refusal leaves the array as it was */
     assert_int_equal(cap, 64);
     free(a);
+    /* by a quarter: 64, 80, 100, 125 */
+    a = NULL;
+    cap = 0;
+    assert_int_equal(kp_grow_by((void **)&a, &cap, 101, sizeof(*a), 64, 2), 0);
+    assert_int_equal(cap, 125);
+    a[124] = 1;
+    assert_int_equal(kp_grow_by((void **)&a, &cap, 125, sizeof(*a), 64, 2), 0);
+    assert_int_equal(cap, 125);
+    assert_int_equal(kp_grow_by((void **)&a, &cap, SIZE_MAX - 1, sizeof(*a), 64, 2), -1);
+    assert_int_equal(cap, 125);
+    free(a);
+    /* a capacity too small to have a quarter still grows (by one) */
+    a = NULL;
+    cap = 0;
+    assert_int_equal(kp_grow_by((void **)&a, &cap, 3, sizeof(*a), 1, 2), 0);
+    assert_int_equal(cap, 3);
+    free(a);
 }
 
 static void check_b64(const char *in, const char *want)
