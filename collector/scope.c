@@ -12,6 +12,7 @@
 
 #include "collector.h"
 #include "kube.h"
+#include "kube_selector.h"
 #include "metric.h"
 
 typedef int (*entry_fn)(const char *entry, void *ud, char *err, size_t errlen);

@@ -1,24 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kube_selector.c - owns the grammar of a Kubernetes label selector, as the API server parses
- * a labelSelector (k8s.io/apimachinery labels.Parse): requirements separated by commas, each
- * `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`,
- * `key notin (v1,v2)`, `key>N` or `key<N`; keys are qualified names ([prefix/]name), values
- * label values. Used to refuse a bad --node-selector when the flag is parsed, before the API
- * server would.
+ * kube_selector.c - owns Kubernetes label selectors: the grammar as the API server parses a
+ * labelSelector (k8s.io/apimachinery labels.Parse) and what each requirement matches.
+ * Requirements are separated by commas, each `key`, `!key`, `key=value`, `key==value`,
+ * `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`, `key>N` or `key<N`; keys are qualified
+ * names ([prefix/]name), values label values, empty ones too (also inside a set: "(a,,b)").
+ * --node-selector is checked with it when the flag is parsed, before the API server would
+ * refuse it; the metrics API parses and matches labelSelector with it.
+ *
+ * Every bound is explicit: KUBE_SEL_MAX bytes, KUBE_SEL_MAX_REQS requirements,
+ * KUBE_SEL_MAX_VALS values each.
  */
-#include <ctype.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
+#include "kube_selector.h"
 
-#include "kube.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum tok { T_END, T_ID, T_EQ, T_DEQ, T_NEQ, T_NOT, T_LP, T_RP, T_COMMA, T_IN, T_NOTIN, T_GT, T_LT };
 
 struct lexer {
+    const char *sel; /* the whole selector, for messages */
     const char *p;
-    char id[320];
+    const char *id; /* the last identifier (T_ID, T_IN, T_NOTIN): idlen bytes */
+    size_t idlen;
+    char *err;
+    size_t errlen;
 };
 
 static bool special(char c)
@@ -45,11 +53,12 @@ static enum tok lex(struct lexer *l)
     size_t n = 0;
     while (s[n] && !special(s[n]))
         n++;
-    snprintf(l->id, sizeof(l->id), "%.*s", (int)(n < sizeof(l->id) ? n : sizeof(l->id) - 1), s);
+    l->id = s;
+    l->idlen = n;
     l->p += n;
-    if (strcmp(l->id, "in") == 0)
+    if (n == 2 && !memcmp(s, "in", 2))
         return T_IN;
-    if (strcmp(l->id, "notin") == 0)
+    if (n == 5 && !memcmp(s, "notin", 5))
         return T_NOTIN;
     return T_ID;
 }
@@ -68,124 +77,240 @@ static bool label_name_ok(const char *s, size_t n, bool allow_empty)
     return true;
 }
 
-/* A DNS-1123 subdomain: lowercase alphanumerics, '-' and '.', at most 253. */
+/* A DNS-1123 subdomain: lower-case labels of [a-z0-9-], alphanumeric at both ends, joined by
+ * dots; at most 253. */
 static bool subdomain_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > 253 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+    if (n == 0 || n > 253)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
-              s[i] == '.'))
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+                return false;
+            continue;
+        }
+        if (i == start || s[start] == '-' || s[i - 1] == '-')
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+static bool key_ok(const char *k, size_t n)
+{
+    const char *slash = memchr(k, '/', n);
+    if (!slash)
+        return label_name_ok(k, n, false);
+    size_t plen = (size_t)(slash - k);
+    return subdomain_ok(k, plen) && label_name_ok(slash + 1, n - plen - 1, false);
+}
+
+/* An integer as strconv.ParseInt reads it: an optional sign, then digits. */
+static bool int_ok(const char *s, size_t n)
+{
+    size_t i = n > 0 && (s[0] == '-' || s[0] == '+');
+    if (i == n)
+        return false;
+    for (; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
             return false;
     return true;
 }
 
-static bool key_ok(const char *k)
+static int bad(struct lexer *l, const char *why, const char *what, size_t whatlen)
 {
-    const char *slash = strchr(k, '/');
-    if (!slash)
-        return label_name_ok(k, strlen(k), false);
-    return subdomain_ok(k, (size_t)(slash - k)) &&
-           label_name_ok(slash + 1, strlen(slash + 1), false);
-}
-
-static int bad(const char *sel, char *err, size_t errlen, const char *why, const char *what)
-{
-    snprintf(err, errlen, "invalid label selector \"%.200s\": %s%s%.64s%s", sel, why,
-             what ? " \"" : "", what ? what : "", what ? "\"" : "");
+    snprintf(l->err, l->errlen, "invalid label selector \"%.200s\": %s%s%.*s%s", l->sel, why,
+             what ? " \"" : "", what ? (int)(whatlen < 64 ? whatlen : 64) : 0, what ? what : "",
+             what ? "\"" : "");
     return -1;
 }
 
-/* One requirement; t is its first token. Returns the token after it. */
-static int requirement(struct lexer *l, enum tok t, const char *sel, enum tok *next, char *err,
-                       size_t errlen)
+static int add_val(struct lexer *l, struct kube_sel_req *r, const char *v, size_t n)
+{
+    if (r->nvals == KUBE_SEL_MAX_VALS)
+        return bad(l, "more than 32 values in ( )", NULL, 0);
+    if (!(r->vals[r->nvals] = strndup(v, n)))
+        return bad(l, "out of memory", NULL, 0);
+    r->nvals++;
+    return 0;
+}
+
+/* After a requirement: the next token must end the selector or start the next one. */
+static int requirement_end(struct lexer *l, enum tok *next)
+{
+    *next = lex(l);
+    return *next == T_END || *next == T_COMMA
+               ? 0
+               : bad(l, "expected ',' between requirements", NULL, 0);
+}
+
+/* "(a, b, c)" after in/notin. An empty value counts ("(a,,b)", "(,a)", "(a,)"), as in
+ * labels.Parse; an empty set does not. */
+static int value_set(struct lexer *l, struct kube_sel_req *r, enum tok *next)
+{
+    if (lex(l) != T_LP)
+        return bad(l, "expected '(' after in/notin", NULL, 0);
+    enum tok t = lex(l);
+    if (t == T_RP)
+        return bad(l, "in and notin need at least one value", NULL, 0);
+    for (;;) {
+        if (t == T_COMMA || t == T_RP) {
+            if (add_val(l, r, "", 0) < 0)
+                return -1;
+        } else if (t == T_ID || t == T_IN || t == T_NOTIN) {
+            if (!label_name_ok(l->id, l->idlen, true))
+                return bad(l, "not a label value:", l->id, l->idlen);
+            if (add_val(l, r, l->id, l->idlen) < 0)
+                return -1;
+            t = lex(l);
+        } else {
+            return bad(l, "expected a value in ( )", NULL, 0);
+        }
+        if (t == T_RP)
+            break;
+        if (t != T_COMMA)
+            return bad(l, "expected ',' or ')' in the value list", NULL, 0);
+        t = lex(l);
+    }
+    return requirement_end(l, next);
+}
+
+/* The value after =, ==, !=, > or <; "key=" selects the empty value. */
+static int single_value(struct lexer *l, struct kube_sel_req *r, enum tok *next)
+{
+    bool num = r->op == KUBE_SEL_GT || r->op == KUBE_SEL_LT;
+    enum tok t = lex(l);
+    if (t == T_END || t == T_COMMA) {
+        if (num)
+            return bad(l, "> and < need an integer value", NULL, 0);
+        *next = t;
+        return add_val(l, r, "", 0);
+    }
+    if (t != T_ID && t != T_IN && t != T_NOTIN)
+        return bad(l, "expected a value or ',' after the operator", NULL, 0);
+    if (num && !int_ok(l->id, l->idlen))
+        return bad(l, "> and < need an integer value, not", l->id, l->idlen);
+    if (!num && !label_name_ok(l->id, l->idlen, true))
+        return bad(l,
+                   "a value is at most 63 of A-Z a-z 0-9 - _ . with alphanumerics at "
+                   "both ends; not",
+                   l->id, l->idlen);
+    if (add_val(l, r, l->id, l->idlen) < 0)
+        return -1;
+    return requirement_end(l, next);
+}
+
+/* One requirement; t is its first token. *next is the token after it (T_END or T_COMMA). */
+static int requirement(struct lexer *l, enum tok t, struct kube_sel_req *r, enum tok *next)
 {
     bool negated = t == T_NOT;
     if (negated)
         t = lex(l);
     if (t != T_ID)
-        return bad(sel, err, errlen, "expected a label key", NULL);
-    if (!key_ok(l->id))
-        return bad(sel, err, errlen,
+        return bad(l, "expected a label key", NULL, 0);
+    if (!key_ok(l->id, l->idlen))
+        return bad(l,
                    "a key is [prefix/]name: name at most 63 of A-Z a-z 0-9 - _ . with "
                    "alphanumerics at both ends, prefix a DNS subdomain; not",
-                   l->id);
+                   l->id, l->idlen);
+    if (!(r->key = strndup(l->id, l->idlen)))
+        return bad(l, "out of memory", NULL, 0);
+    r->op = negated ? KUBE_SEL_NOT_EXISTS : KUBE_SEL_EXISTS;
     t = lex(l);
     if (t == T_END || t == T_COMMA) {
         *next = t;
         return 0;
     }
     if (negated)
-        return bad(sel, err, errlen, "!key takes no operator; expected ',' after", l->id);
-    if (t == T_EQ || t == T_DEQ || t == T_NEQ || t == T_GT || t == T_LT) {
-        enum tok op = t;
-        const char *before = l->p;
-        t = lex(l);
-        if (t != T_ID) { /* "key=" selects an empty value */
-            if (op == T_GT || op == T_LT)
-                return bad(sel, err, errlen, "> and < need an integer value", NULL);
-            l->p = before;
-            *next = lex(l);
-            return *next == T_END || *next == T_COMMA
-                       ? 0
-                       : bad(sel, err, errlen, "expected a value or ',' after the operator", NULL);
-        }
-        if (op == T_GT || op == T_LT) {
-            const char *d = l->id + (l->id[0] == '-');
-            if (!*d || strspn(d, "0123456789") != strlen(d))
-                return bad(sel, err, errlen, "> and < need an integer value, not", l->id);
-        } else if (!label_name_ok(l->id, strlen(l->id), true)) {
-            return bad(sel, err, errlen,
-                       "a value is at most 63 of A-Z a-z 0-9 - _ . with alphanumerics at "
-                       "both ends; not",
-                       l->id);
-        }
-        *next = lex(l);
-        return *next == T_END || *next == T_COMMA
-                   ? 0
-                   : bad(sel, err, errlen, "expected ',' between requirements", NULL);
+        return bad(l, "!key takes no operator; expected ',' after", r->key, strlen(r->key));
+    switch (t) {
+    case T_EQ:
+    case T_DEQ: r->op = KUBE_SEL_EQ; break;
+    case T_NEQ: r->op = KUBE_SEL_NE; break;
+    case T_GT: r->op = KUBE_SEL_GT; break;
+    case T_LT: r->op = KUBE_SEL_LT; break;
+    case T_IN: r->op = KUBE_SEL_IN; return value_set(l, r, next);
+    case T_NOTIN: r->op = KUBE_SEL_NOTIN; return value_set(l, r, next);
+    default: return bad(l, "expected =, ==, !=, in, notin, >, < or ',' after a key", NULL, 0);
     }
-    if (t != T_IN && t != T_NOTIN)
-        return bad(sel, err, errlen, "expected =, ==, !=, in, notin, >, < or ',' after a key",
-                   NULL);
-    if (lex(l) != T_LP)
-        return bad(sel, err, errlen, "expected '(' after in/notin", NULL);
-    int nvalues = 0;
-    for (;;) {
-        t = lex(l);
-        if (t == T_RP && nvalues == 0)
-            return bad(sel, err, errlen, "in and notin need at least one value", NULL);
-        if (t != T_ID)
-            return bad(sel, err, errlen, "expected a value in ( )", NULL);
-        if (!label_name_ok(l->id, strlen(l->id), true))
-            return bad(sel, err, errlen, "not a label value:", l->id);
-        nvalues++;
-        t = lex(l);
-        if (t == T_RP)
-            break;
-        if (t != T_COMMA)
-            return bad(sel, err, errlen, "expected ',' or ')' in the value list", NULL);
-    }
-    *next = lex(l);
-    return *next == T_END || *next == T_COMMA
-               ? 0
-               : bad(sel, err, errlen, "expected ',' between requirements", NULL);
+    return single_value(l, r, next);
 }
 
-int kube_label_selector_check(const char *sel, char *err, size_t errlen)
+int kube_selector_parse(const char *text, struct kube_selector *sel, char *err, size_t errlen)
 {
-    struct lexer l = {.p = sel ? sel : ""};
+    struct lexer l = {.sel = text ? text : "", .err = err, .errlen = errlen};
+    l.p = l.sel;
+    memset(sel, 0, sizeof(*sel));
+    if (strlen(l.sel) > KUBE_SEL_MAX)
+        return bad(&l, "longer than 4096 bytes", NULL, 0);
     enum tok t = lex(&l);
     if (t == T_END)
         return 0; /* empty: every object */
     for (;;) {
         enum tok next;
-        if (requirement(&l, t, sel, &next, err, errlen) < 0)
-            return -1;
+        if (sel->nreqs == KUBE_SEL_MAX_REQS) {
+            bad(&l, "more than 32 requirements", NULL, 0);
+            goto fail;
+        }
+        if (requirement(&l, t, &sel->reqs[sel->nreqs++], &next) < 0)
+            goto fail;
         if (next == T_END)
             return 0;
         t = lex(&l); /* after ',' */
-        if (t == T_END)
-            return bad(sel, err, errlen, "a ',' must be followed by a requirement", NULL);
+        if (t == T_END) {
+            bad(&l, "a ',' must be followed by a requirement", NULL, 0);
+            goto fail;
+        }
     }
+fail:
+    kube_selector_fini(sel);
+    return -1;
+}
+
+void kube_selector_fini(struct kube_selector *sel)
+{
+    for (size_t i = 0; i < sel->nreqs; i++) {
+        free(sel->reqs[i].key);
+        for (size_t j = 0; j < sel->reqs[i].nvals; j++)
+            free(sel->reqs[i].vals[j]);
+    }
+    memset(sel, 0, sizeof(*sel));
+}
+
+int kube_label_selector_check(const char *sel, char *err, size_t errlen)
+{
+    struct kube_selector parsed;
+    if (kube_selector_parse(sel, &parsed, err, errlen) < 0)
+        return -1;
+    kube_selector_fini(&parsed);
+    return 0;
+}
+
+static bool in_vals(const struct kube_sel_req *r, const char *v)
+{
+    for (size_t i = 0; i < r->nvals; i++)
+        if (!strcmp(r->vals[i], v))
+            return true;
+    return false;
+}
+
+bool kube_sel_req_match(const struct kube_sel_req *r, const char *value)
+{
+    switch (r->op) {
+    case KUBE_SEL_EQ:
+    case KUBE_SEL_IN: return value && in_vals(r, value);
+    case KUBE_SEL_NE:
+    case KUBE_SEL_NOTIN: return !value || !in_vals(r, value);
+    case KUBE_SEL_EXISTS: return value != NULL;
+    case KUBE_SEL_NOT_EXISTS: return value == NULL;
+    case KUBE_SEL_GT:
+    case KUBE_SEL_LT: {
+        if (!value || !int_ok(value, strlen(value)))
+            return false;
+        long long a = strtoll(value, NULL, 10), b = strtoll(r->vals[0], NULL, 10);
+        return r->op == KUBE_SEL_GT ? a > b : a < b;
+    }
+    }
+    return false;
 }

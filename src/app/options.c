@@ -19,6 +19,7 @@
 #include "collector.h"
 #include "elector.h"
 #include "kube.h"
+#include "kube_selector.h"
 #include "log.h"
 #include "sink.h"
 #include "source.h"

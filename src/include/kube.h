@@ -140,8 +140,4 @@ struct kube_watch *kube_watch_start(struct kube_client *kc, const struct kube_wa
 void kube_watch_stop(struct kube_watch *w);         /* no callbacks after; NULL is a no-op */
 bool kube_watch_synced(const struct kube_watch *w); /* a full list has completed */
 
-/* Check a label selector's syntax as the API server parses labelSelector ("" selects all):
- * 0, or -1 with a message naming the selector and the mistake (kube_selector.c). */
-int kube_label_selector_check(const char *sel, char *err, size_t errlen);
-
 #endif

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, size - 1);
     s[size - 1] = '\0';
     char err[256];
-    struct mapi_selector sel;
+    struct kube_selector sel;
     switch (data[0] % 4) {
     case 3: {
         /* a follower's copy of the leader's samples: into a store of its own */
@@ -112,18 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1:
-        if (mapi_label_selector_parse(s, &sel, err, sizeof err) == 0) {
+        if (kube_selector_parse(s, &sel, err, sizeof err) == 0) {
             (void)mapi_selector_match_labels(&sel, "a:b,c:d,app.kubernetes.io/name:x");
             (void)mapi_selector_match_labels(&sel, NULL);
         } else if (!memchr(err, '\0', sizeof err)) {
             abort();
         }
-        mapi_selector_fini(&sel);
+        kube_selector_fini(&sel);
         break;
     default:
         if (mapi_field_selector_parse(s, &sel, err, sizeof err) == 0)
             (void)mapi_selector_match_fields(&sel, field, NULL);
-        mapi_selector_fini(&sel);
+        kube_selector_fini(&sel);
         break;
     }
     free(s);

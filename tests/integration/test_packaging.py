@@ -206,7 +206,9 @@ CRASH_CASES = [
 ]
 # The node selector's grammar: the chart refuses what the binary refuses, with the binary's
 # message up to its reason (which only the binary details).
-SELECTOR_CASES = ["a b", "!a=b", "a in ()", "a,", "-a=b", "a=-b", "a<b", "Example.COM/x=a"]
+SELECTOR_CASES = ["a b", "!a=b", "a in ()", "a,", "-a=b", "a=-b", "a<b", "Example.COM/x=a",
+                  "a..b/x=y", "a/b/c=d", "x in (a b)", "a>", ",".join(f"k{i}" for i in range(33)),
+                  "x in (" + ",".join(f"v{i}" for i in range(33)) + ")"]
 
 
 def crash_message(helm, tmp_path, values, flags, config) -> tuple[str, str]:
@@ -254,7 +256,9 @@ def test_chart_accepts_the_selectors_the_binary_accepts(helm, tmp_path):
         pytest.skip(f"{KUBEPULSE} not built")
     for selector in ["", "x=a,y=b", "x!=a", "x==a", "x=", "!x", "x", "x>1,z<5",
                      " x in (a, b) , y notin (c)", "node-role.kubernetes.io/control-plane!=",
-                     "topology.kubernetes.io/zone in (eu-west-1a,eu-west-1b)"]:
+                     "topology.kubernetes.io/zone in (eu-west-1a,eu-west-1b)",
+                     "x in (a,,b)", "x notin (,a)", "x=in", "x>+1", "a.b-c.d/x=y",
+                     ",".join(f"k{i}" for i in range(32))]:
         args = chart_args(helm, "--set-json", f"scope.nodeSelector={json.dumps(selector)}")
         if selector:
             assert f"--node-selector={selector}" in args

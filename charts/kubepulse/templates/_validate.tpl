@@ -235,10 +235,18 @@ only the binary details.
 */}}
 {{- define "kubepulse.checkSelector" -}}
 {{- $v := index . 0 }}{{ $where := index . 1 }}{{ $hint := index . 2 }}
-{{- $key := "([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?" }}
+{{- $dns := "[a-z0-9]([-a-z0-9]*[a-z0-9])?" }}
+{{- $key := printf "(%s(\\.%s)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?" $dns $dns }}
 {{- $val := "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?" }}
-{{- $req := printf "\\s*(!\\s*%s|%s\\s*((==?|!=)\\s*(%s)?|\\s(in|notin)\\s*\\(\\s*%s(\\s*,\\s*%s)*\\s*\\)|[<>]\\s*-?[0-9]+)?)\\s*" $key $key $val $val $val }}
-{{- if not (regexMatch (printf "^(\\s*|%s(,%s)*)$" $req $req) $v) }}
+{{- /* a set's values may be empty ("(a,,b)", "(,a)"), the set may not */}}
+{{- $set := printf "\\(\\s*(%s|((%s)?\\s*,\\s*)+(%s)?)\\s*\\)" $val $val $val }}
+{{- $req := printf "\\s*(!\\s*%s|%s\\s*((==?|!=)\\s*(%s)?|\\s(in|notin)\\s*%s|[<>]\\s*[-+]?[0-9]+)?)\\s*" $key $key $val $set }}
+{{- /* the binary's bounds: a key's prefix at most 253, the whole at most 4096, at most 32
+requirements and 32 values in a set */}}
+{{- $bad := or (not (regexMatch (printf "^(\\s*|%s(,%s)*)$" $req $req) $v)) (regexMatch "[-a-z0-9.]{254}/" $v) (gt (len $v) 4096) }}
+{{- if gt (len (splitList "," (regexReplaceAll "\\([^)]*\\)" $v "()"))) 32 }}{{ $bad = true }}{{ end }}
+{{- range regexFindAll "\\([^)]*\\)" $v -1 }}{{ if gt (len (splitList "," .)) 32 }}{{ $bad = true }}{{ end }}{{ end }}
+{{- if $bad }}
 {{- fail (printf "%s: invalid label selector \"%s\"%s" $where $v $hint) }}
 {{- end }}
 {{- end }}

@@ -223,21 +223,21 @@ static const char *field_get(const char *key, const void *obj)
 }
 
 struct query {
-    struct mapi_selector labels, fields;
+    struct kube_selector labels, fields;
 };
 
 static int query_parse(const struct req *r, struct query *q, struct mapi_response *resp)
 {
     char err[256], msg[320];
     memset(q, 0, sizeof(*q));
-    if (r->label_sel && mapi_label_selector_parse(r->label_sel, &q->labels, err, sizeof err) < 0)
+    if (r->label_sel && kube_selector_parse(r->label_sel, &q->labels, err, sizeof err) < 0)
         goto bad;
     if (r->field_sel && mapi_field_selector_parse(r->field_sel, &q->fields, err, sizeof err) < 0)
         goto bad;
     return 0;
 bad:
-    mapi_selector_fini(&q->labels);
-    mapi_selector_fini(&q->fields);
+    kube_selector_fini(&q->labels);
+    kube_selector_fini(&q->fields);
     snprintf(msg, sizeof(msg), "%s", err);
     respond_status(resp, 400, "BadRequest", msg, NULL, NULL);
     return -1;
@@ -245,8 +245,8 @@ bad:
 
 static void query_fini(struct query *q)
 {
-    mapi_selector_fini(&q->labels);
-    mapi_selector_fini(&q->fields);
+    kube_selector_fini(&q->labels);
+    kube_selector_fini(&q->fields);
 }
 
 /* Does the object (ns NULL for a node) match both selectors of q? */

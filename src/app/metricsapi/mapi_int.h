@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "metricsapi.h"
+#include "kube_selector.h"
 
 struct mapi_sample {
     int64_t ts_ns;    /* the kubelet's sample time (CPU's) */
@@ -85,36 +86,16 @@ void mapi_fmt_duration(char out[40], int64_t ns);
 /* metav1.Time: RFC 3339 in UTC, whole seconds. */
 void mapi_fmt_time(char out[32], int64_t unix_ns);
 
-/* ---- selectors (selector.c) ------------------------------------------------ */
-#define MAPI_SEL_MAX_REQS 32
-#define MAPI_SEL_MAX_VALS 32
-#define MAPI_SEL_MAX      4096 /* bytes of one selector */
-
-enum mapi_sel_op { SEL_EQ, SEL_NE, SEL_IN, SEL_NOTIN, SEL_EXISTS, SEL_NOT_EXISTS };
-
-struct mapi_sel_req {
-    enum mapi_sel_op op;
-    char *key;                     /* owned */
-    char *vals[MAPI_SEL_MAX_VALS]; /* owned */
-    size_t nvals;
-};
-struct mapi_selector {
-    struct mapi_sel_req reqs[MAPI_SEL_MAX_REQS];
-    size_t nreqs;
-};
-/* Kubernetes' label selector grammar (labels.Parse): "a=b,c!=d,e in (f,g),h notin (i),j,!k".
- * Keys and values are checked as the API server checks them. 0, or -1 with err filled. */
-int mapi_label_selector_parse(const char *text, struct mapi_selector *sel, char *err,
-                              size_t errlen);
+/* ---- selectors (selector.c; label selectors are kp_common's, kube_selector.h) ---- */
 /* Field selectors (fields.ParseSelector): "k=v", "k==v", "k!=v" joined by ",", with the
- * backslash escapes; keys are not checked here (the caller allows only its fields). */
-int mapi_field_selector_parse(const char *text, struct mapi_selector *sel, char *err,
+ * backslash escapes, into sel's KUBE_SEL_EQ and KUBE_SEL_NE requirements; keys are not
+ * checked here (the caller allows only its fields). 0, or -1 with err filled. */
+int mapi_field_selector_parse(const char *text, struct kube_selector *sel, char *err,
                               size_t errlen);
-void mapi_selector_fini(struct mapi_selector *sel);
 /* labels: "k:v,k:v" as the collector renders them, or NULL. */
-bool mapi_selector_match_labels(const struct mapi_selector *sel, const char *labels);
+bool mapi_selector_match_labels(const struct kube_selector *sel, const char *labels);
 /* get(key) returns the field's value, or NULL when the object has no such field. */
-bool mapi_selector_match_fields(const struct mapi_selector *sel,
+bool mapi_selector_match_fields(const struct kube_selector *sel,
                                 const char *(*get)(const char *key, const void *obj),
                                 const void *obj);
 

@@ -12,12 +12,12 @@
 
 static bool lmatch(const char *sel, const char *labels)
 {
-    struct mapi_selector s;
+    struct kube_selector s;
     char err[256];
-    if (mapi_label_selector_parse(sel, &s, err, sizeof err) < 0)
+    if (kube_selector_parse(sel, &s, err, sizeof err) < 0)
         fail_msg("'%s' refused: %s", sel, err);
     bool m = mapi_selector_match_labels(&s, labels);
-    mapi_selector_fini(&s);
+    kube_selector_fini(&s);
     return m;
 }
 
@@ -53,12 +53,12 @@ static void test_label_grammar(void **state)
     static const char *const bad[] = {
         "app in ()", "app in (a", "app in a", "=web",     "app=web=x",  "app=we b",
         "!app=web",  "-app=x",    "app=-x",   "app,",     "a b",        "Bad_/x=y",
-        "a/b/c=d",   "n>x",       "app=(",    "a=b,,c=d", "x in (a b)",
+        "a/b/c=d",   "n>x",       "app=(",    "a=b,,c=d", "x in (a b)", "n>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct mapi_selector s;
+        struct kube_selector s;
         char err[256] = "";
-        if (mapi_label_selector_parse(bad[i], &s, err, sizeof err) == 0)
+        if (kube_selector_parse(bad[i], &s, err, sizeof err) == 0)
             fail_msg("'%s' accepted", bad[i]);
         assert_true(err[0] != '\0');
     }
@@ -66,14 +66,14 @@ static void test_label_grammar(void **state)
     char longkey[80];
     memset(longkey, 'a', 64);
     strcpy(longkey + 64, "=x");
-    struct mapi_selector s;
+    struct kube_selector s;
     char err[256];
-    assert_int_equal(mapi_label_selector_parse(longkey, &s, err, sizeof err), -1);
+    assert_int_equal(kube_selector_parse(longkey, &s, err, sizeof err), -1);
     longkey[63] = '=';
     longkey[64] = 'x';
     longkey[65] = '\0';
-    assert_int_equal(mapi_label_selector_parse(longkey, &s, err, sizeof err), 0);
-    mapi_selector_fini(&s);
+    assert_int_equal(kube_selector_parse(longkey, &s, err, sizeof err), 0);
+    kube_selector_fini(&s);
 }
 
 static const char *fget(const char *key, const void *obj)
@@ -87,12 +87,12 @@ static const char *fget(const char *key, const void *obj)
 
 static bool fmatch(const char *sel, const char *const *obj)
 {
-    struct mapi_selector s;
+    struct kube_selector s;
     char err[256];
     if (mapi_field_selector_parse(sel, &s, err, sizeof err) < 0)
         fail_msg("'%s' refused: %s", sel, err);
     bool m = mapi_selector_match_fields(&s, fget, obj);
-    mapi_selector_fini(&s);
+    kube_selector_fini(&s);
     return m;
 }
 
@@ -112,7 +112,7 @@ static void test_field_grammar(void **state)
     assert_false(fmatch("spec.nodeName=x", obj));
     static const char *const bad[] = {"metadata.name", "=x", "a=\\q", "a=b\\", ",", "a=b,"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct mapi_selector s;
+        struct kube_selector s;
         char err[256];
         if (mapi_field_selector_parse(bad[i], &s, err, sizeof err) == 0)
             fail_msg("'%s' accepted", bad[i]);
