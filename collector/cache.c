@@ -180,17 +180,15 @@ static void node_free(struct cache_node *n)
     free(n);
 }
 
-static void node_free_cb(const char *k, void *v, void *ud)
+static void node_free_cb(void *v, void *ud)
 {
-    (void)k;
     (void)ud;
     node_free(v);
 }
 
 void node_cache_fini(struct node_cache *nc)
 {
-    strmap_each(&nc->nodes, node_free_cb, NULL);
-    strmap_fini(&nc->nodes);
+    strmap_fini_values(&nc->nodes, node_free_cb, NULL);
     for (int i = 0; i < nc->naddr_types; i++)
         free(nc->addr_types[i]);
 }

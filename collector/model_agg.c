@@ -36,9 +36,8 @@ void model_set_scope(struct model *m, const struct scope *scope)
     m->metrics = scope ? scope->metrics : ~0ULL;
 }
 
-static void ns_free_one(const char *key, void *value, void *ud)
+static void ns_free_one(void *value, void *ud)
 {
-    (void)key;
     (void)ud;
     struct ns_sum *s = value;
     free(s->uid);
@@ -49,8 +48,7 @@ void model_free(struct model *m)
 {
     if (!m)
         return;
-    strmap_each(&m->ns, ns_free_one, NULL);
-    strmap_fini(&m->ns);
+    strmap_fini_values(&m->ns, ns_free_one, NULL);
     free(m);
 }
 
@@ -138,10 +136,11 @@ static void ns_emit_one(const char *key, void *value, void *ud)
 /* strmap_remove_if: a namespace with no pod for more than 10 cycles is forgotten. */
 static bool ns_idle(const char *key, void *value, void *ud)
 {
+    (void)key;
     const struct model *m = ud;
     if (m->cycle - ((struct ns_sum *)value)->cycle <= 10)
         return false;
-    ns_free_one(key, value, NULL);
+    ns_free_one(value, NULL);
     return true;
 }
 

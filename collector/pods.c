@@ -61,17 +61,15 @@ static void pod_free(struct pod_cache *pc, struct cache_pod *p)
     free(p);
 }
 
-static void pod_free_cb(const char *k, void *v, void *ud)
+static void pod_free_cb(void *v, void *ud)
 {
-    (void)k;
     struct cache_pod *p = v;
     p->name_key = NULL; /* the index is dropped whole */
     pod_free(ud, p);
 }
 
-static void free_cb(const char *k, void *v, void *ud)
+static void free_cb(void *v, void *ud)
 {
-    (void)k;
     (void)ud;
     free(v);
 }
@@ -79,10 +77,8 @@ static void free_cb(const char *k, void *v, void *ud)
 void pod_cache_fini(struct pod_cache *pc)
 {
     strmap_fini(&pc->by_name);
-    strmap_each(&pc->pods, pod_free_cb, pc);
-    strmap_fini(&pc->pods);
-    strmap_each(&pc->namespaces, free_cb, NULL);
-    strmap_fini(&pc->namespaces);
+    strmap_fini_values(&pc->pods, pod_free_cb, pc);
+    strmap_fini_values(&pc->namespaces, free_cb, NULL);
     strmap_fini(&pc->strings);
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
 #include "util.h"
 
 #define LONG_NS  (900LL * 1000000000LL)
@@ -134,7 +135,6 @@ static void put(struct wseries *s, uint32_t i, int64_t ts, int64_t v)
 }
 
 struct wentity {
-    char *key; /* owned: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR", "cluster" */
     int64_t seen_ns;
     struct wseries *s; /* owned */
     size_t ns;
@@ -142,8 +142,9 @@ struct wentity {
 
 struct mapi_window {
     double resolution_s;
-    struct wentity *e; /* owned, open addressing by key */
-    size_t cap, count;
+    /* owned values (struct wentity) by key: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR",
+     * "cluster" */
+    struct strmap entities;
     size_t points; /* capacity of every ring: the bound */
     int64_t last_sweep;
     bool warned;
@@ -160,88 +161,62 @@ struct mapi_window *mapi_window_new(double resolution_s)
     if (!w)
         return NULL;
     w->resolution_s = resolution_s > 0 ? resolution_s : 60;
-    w->cap = 1024;
-    w->e = calloc(w->cap, sizeof(*w->e));
-    if (!w->e) {
-        free(w);
-        return NULL;
-    }
+    strmap_init(&w->entities);
     return w;
 }
 
-static void entity_fini(struct mapi_window *w, struct wentity *e)
+/* Frees entity value of window ud (a strmap_fini_values callback). */
+static void entity_free(void *value, void *ud)
 {
+    struct wentity *e = value;
+    struct mapi_window *w = ud;
     for (size_t i = 0; i < e->ns; i++) {
         w->points -= e->s[i].cap;
         free(e->s[i].p);
     }
     free(e->s);
-    free(e->key);
-    memset(e, 0, sizeof(*e));
+    free(e);
+}
+
+/* strmap_remove_if: drops (and frees) the entities not seen since cutoff. */
+struct sweep {
+    struct mapi_window *w;
+    int64_t cutoff;
+};
+
+static bool entity_stale(const char *key, void *value, void *ud)
+{
+    (void)key;
+    struct sweep *sw = ud;
+    struct wentity *e = value;
+    if (e->seen_ns >= sw->cutoff)
+        return false;
+    entity_free(e, sw->w);
+    return true;
 }
 
 void mapi_window_free(struct mapi_window *w)
 {
     if (!w)
         return;
-    for (size_t i = 0; i < w->cap; i++)
-        if (w->e[i].key)
-            entity_fini(w, &w->e[i]);
-    free(w->e);
+    strmap_fini_values(&w->entities, entity_free, w);
     free(w);
-}
-
-static struct wentity *slot(struct wentity *tab, size_t cap, const char *key)
-{
-    for (size_t i = kp_hash(key, strlen(key)) & (cap - 1);; i = (i + 1) & (cap - 1))
-        if (!tab[i].key || !strcmp(tab[i].key, key))
-            return &tab[i];
-}
-
-static const struct wentity *find(const struct mapi_window *w, const char *key)
-{
-    const struct wentity *e = slot(w->e, w->cap, key);
-    return e->key ? e : NULL;
-}
-
-/* Rebuild the table (growing, or dropping entities not seen since cutoff). */
-static int rehash(struct mapi_window *w, size_t cap, int64_t cutoff)
-{
-    struct wentity *t = calloc(cap, sizeof(*t));
-    if (!t)
-        return -1;
-    size_t count = 0;
-    for (size_t i = 0; i < w->cap; i++) {
-        struct wentity *e = &w->e[i];
-        if (!e->key)
-            continue;
-        if (e->seen_ns < cutoff) {
-            entity_fini(w, e);
-            continue;
-        }
-        *slot(t, cap, e->key) = *e;
-        count++;
-    }
-    free(w->e);
-    w->e = t;
-    w->cap = cap;
-    w->count = count;
-    return 0;
 }
 
 static struct wentity *entity(struct mapi_window *w, const char *key, int64_t ts)
 {
-    if ((w->count + 1) * 2 > w->cap && rehash(w, w->cap * 2, INT64_MIN) < 0)
-        return NULL;
-    struct wentity *e = slot(w->e, w->cap, key);
-    if (!e->key) {
+    struct wentity *e = strmap_get(&w->entities, key);
+    if (!e) {
         if (w->points > MAPI_WINDOW_MAX_POINTS) {
             w->warned = true;
             return NULL;
         }
-        if (!(e->key = strdup(key)))
+        if (!(e = calloc(1, sizeof(*e))))
             return NULL;
-        w->count++;
+        if (!strmap_put(&w->entities, key, e)) {
+            free(e);
+            return NULL;
+        }
     }
     if (ts > e->seen_ns)
         e->seen_ns = ts;
@@ -377,23 +352,32 @@ void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
     /* entities gone for the long window are dropped, at most once a minute */
     if (newest - w->last_sweep > 60LL * 1000000000LL) {
         w->last_sweep = newest;
-        rehash(w, w->cap, newest - LONG_NS);
+        struct sweep old = {w, newest - LONG_NS};
+        strmap_remove_if(&w->entities, entity_stale, &old);
     }
 }
 
 /* ---- requests -------------------------------------------------------------------- */
 
+struct names {
+    json_object *a;
+    const char *prefix;
+    size_t pl;
+};
+
+static void add_name(const char *key, void *value, void *ud)
+{
+    (void)value;
+    struct names *n = ud;
+    if (strncmp(key, n->prefix, n->pl) == 0 && !strchr(key + n->pl, '/'))
+        json_object_array_add(n->a, json_object_new_string(key + n->pl));
+}
+
 static json_object *names_under(const struct mapi_window *w, const char *prefix)
 {
-    json_object *a = json_object_new_array();
-    size_t pl = strlen(prefix);
-    for (size_t i = 0; i < w->cap; i++) {
-        const char *k = w->e[i].key;
-        if (!k || strncmp(k, prefix, pl) != 0 || strchr(k + pl, '/'))
-            continue;
-        json_object_array_add(a, json_object_new_string(k + pl));
-    }
-    return a;
+    struct names n = {json_object_new_array(), prefix, strlen(prefix)};
+    strmap_each(&w->entities, add_name, &n);
+    return n.a;
 }
 
 static int cmp_json_str(const void *a, const void *b)
@@ -585,7 +569,7 @@ void mapi_window_handle(const struct mapi_window *w, const char *path, const cha
         text(r, 404, "not found\n");
         return;
     }
-    const struct wentity *e = find(w, key);
+    const struct wentity *e = strmap_get(&w->entities, key);
     if (metric)
         metric_points(e, metric, start, end, r);
     else

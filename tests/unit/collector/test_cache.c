@@ -3,8 +3,7 @@
  * test_cache.c - the Node and Pod caches fed with watch objects: node
  * address and port choice, labels rendering, pod lookup by uid and by
  * namespace/name (static pods), re-created pods, relists, interning, and the
- * cache's memory per pod (KP_BENCH_PODS=150000 to measure a large cluster); strmap_remove_if,
- * which the relists use.
+ * cache's memory per pod (KP_BENCH_PODS=150000 to measure a large cluster).
  */
 #include <malloc.h>
 #include <setjmp.h>
@@ -267,65 +266,13 @@ static void test_memory_per_pod(void **state)
     free(objs);
 }
 
-/* strmap_remove_if: takes the values it frees, keeps the rest findable, counts right. */
-struct remove_ctx {
-    bool all; /* else the odd values only */
-    int freed;
-};
-
-static bool remove_some(const char *key, void *value, void *ud)
-{
-    struct remove_ctx *c = ud;
-    int *v = value;
-    assert_int_equal(*v, atoi(key));
-    if (!c->all && *v % 2 == 0)
-        return false;
-    c->freed++;
-    free(v);
-    return true;
-}
-
-static void test_strmap_remove_if(void **state)
-{
-    (void)state;
-    struct strmap m;
-    struct remove_ctx odd = {.all = false}, all = {.all = true};
-    char key[16];
-    strmap_init(&m);
-    assert_int_equal(strmap_remove_if(&m, remove_some, &all), 0); /* empty: no buckets yet */
-    for (int i = 0; i < 1000; i++) {
-        int *v = malloc(sizeof(*v));
-        *v = i;
-        snprintf(key, sizeof(key), "%d", i);
-        assert_non_null(strmap_put(&m, key, v));
-    }
-    assert_int_equal(strmap_remove_if(&m, remove_some, &odd), 500);
-    assert_int_equal(odd.freed, 500);
-    assert_int_equal(m.count, 500);
-    for (int i = 0; i < 1000; i++) {
-        snprintf(key, sizeof(key), "%d", i);
-        int *v = strmap_get(&m, key);
-        if (i % 2)
-            assert_null(v);
-        else
-            assert_true(v && *v == i);
-    }
-    assert_int_equal(strmap_remove_if(&m, remove_some, &odd), 0); /* nothing left to take */
-    assert_int_equal(strmap_remove_if(&m, remove_some, &all), 500);
-    assert_int_equal(all.freed, 500);
-    assert_int_equal(m.count, 0);
-    assert_non_null(strmap_put(&m, "again", NULL)); /* still usable */
-    assert_int_equal(m.count, 1);
-    strmap_fini(&m);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_address_and_port), cmocka_unit_test(test_pod_lookup),
         cmocka_unit_test(test_pod_recreated),         cmocka_unit_test(test_interning_shares),
         cmocka_unit_test(test_namespace_relist),      cmocka_unit_test(test_memory_per_pod),
-        cmocka_unit_test(test_strmap_remove_if),      cmocka_unit_test(test_label_policy),
+        cmocka_unit_test(test_label_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strmap.h - a chained hash map from NUL-terminated string keys to pointers,
- * used by the caches (pods by uid, nodes by name, interned strings, namespace
- * sums). Keys are copied into each entry; values are the caller's.
+ * used by the collector's caches (pods by uid, nodes by name, interned strings,
+ * namespace sums) and the metrics API's model window (entities by key). Keys are
+ * copied into each entry; values are the caller's.
  */
-#ifndef KP_COLLECTOR_STRMAP_H
-#define KP_COLLECTOR_STRMAP_H
+#ifndef KP_STRMAP_H
+#define KP_STRMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,8 +26,10 @@ struct strmap {
 };
 
 void strmap_init(struct strmap *m);
-/* Frees the entries, not the values: free those first with strmap_each. */
+/* Frees the entries, not the values (see strmap_fini_values). */
 void strmap_fini(struct strmap *m);
+/* Frees each value with free_value(value, ud), then the entries. */
+void strmap_fini_values(struct strmap *m, void (*free_value)(void *value, void *ud), void *ud);
 void *strmap_get(const struct strmap *m, const char *key);
 /* Insert or replace; returns the entry, or NULL when out of memory. */
 struct strmap_entry *strmap_put(struct strmap *m, const char *key, void *value);

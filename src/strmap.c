@@ -29,6 +29,14 @@ void strmap_fini(struct strmap *m)
     strmap_init(m);
 }
 
+void strmap_fini_values(struct strmap *m, void (*free_value)(void *value, void *ud), void *ud)
+{
+    for (size_t i = 0; i < m->nbuckets; i++)
+        for (struct strmap_entry *e = m->buckets[i]; e; e = e->next)
+            free_value(e->value, ud);
+    strmap_fini(m);
+}
+
 static struct strmap_entry **strmap_slot(const struct strmap *m, const char *key, uint64_t h)
 {
     struct strmap_entry **pp = &m->buckets[h & (m->nbuckets - 1)];
