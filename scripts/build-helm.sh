@@ -14,13 +14,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODULE_DIR="$HERE/helm"
-CACHE="${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}"
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# shellcheck source=../tests/infra/lib.sh
+source "$HERE/../tests/infra/lib.sh" # kp_log, kp_die, KP_CACHE
+CACHE="$KP_CACHE"
 
 mod_version() { # MODULE -> version pinned in go.mod (direct or indirect requirement)
     awk -v m="$1" '($1 == m) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' \
@@ -29,9 +25,9 @@ mod_version() { # MODULE -> version pinned in go.mod (direct or indirect require
 
 main() {
     local version k8s minor out tmp t0=$SECONDS ldflags pkg
-    command -v go >/dev/null || die "the Go toolchain (>= 1.23) is needed to build helm"
+    command -v go >/dev/null || kp_die "the Go toolchain (>= 1.23) is needed to build helm"
     version="$(mod_version helm.sh/helm/v3)"
-    [[ -n "$version" ]] || die "no helm.sh/helm/v3 requirement in $MODULE_DIR/go.mod"
+    [[ -n "$version" ]] || kp_die "no helm.sh/helm/v3 requirement in $MODULE_DIR/go.mod"
     out="$CACHE/bin/helm-$version"
     mkdir -p "$CACHE/bin"
     # One build at a time per cache: parallel callers wait here instead of racing.
@@ -49,7 +45,7 @@ main() {
     for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
         ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
     done
-    log "helm $version: building from the Go module proxy ..."
+    kp_log "helm $version: building from the Go module proxy ..."
     tmp="$out.partial.$$"
     trap 'rm -f "'"$tmp"'"' EXIT
     (
@@ -59,7 +55,7 @@ main() {
     )
     mv -f "$tmp" "$out"
     trap - EXIT
-    log "helm $version: built in $((SECONDS - t0))s -> $out"
+    kp_log "helm $version: built in $((SECONDS - t0))s -> $out"
     printf '%s\n' "$out"
 }
 

@@ -30,19 +30,15 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-CACHE="${KUBEPULSE_CACHE:-$HOME/.cache/kubepulse}"
+# shellcheck source=../tests/infra/lib.sh
+source "$HERE/../tests/infra/lib.sh" # kp_log, kp_die, KP_CACHE
+CACHE="$KP_CACHE"
 SUITE=bookworm
 BASE_IMAGE="localhost/debian:$SUITE"
 BASE_TAR="$CACHE/images/debian-$SUITE-minbase.tar"
 STORE="$CACHE/containers"
 DRIVER="${KP_STORAGE_DRIVER:-overlay}"
 ISOLATION="${KP_ISOLATION:-chroot}"
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 
 # `podman run` here: runc, because crun refuses this machine's hybrid cgroup v1 + v2 layout
 # ("cgroups in hybrid mode not supported"); lowered rlimits, because podman otherwise raises
@@ -69,7 +65,7 @@ ensure_tools() {
 save_archive() {
     local tag="$1" out="$2" id="$3" tmp t=$SECONDS
     if [[ -s "$out" && "$(cat "$out.id" 2>/dev/null)" == "$id" ]]; then
-        log "$out: up to date (image ${id:0:12})"
+        kp_log "$out: up to date (image ${id:0:12})"
         return 0
     fi
     mkdir -p "$(dirname "$out")"
@@ -78,7 +74,7 @@ save_archive() {
     podman_ save --format docker-archive -o "$tmp" "$tag" >&2
     mv -f "$tmp" "$out"
     printf '%s\n' "$id" >"$out.id"
-    log "saved $tag to $out ($(du -h "$out" | cut -f1), $((SECONDS - t))s)"
+    kp_log "saved $tag to $out ($(du -h "$out" | cut -f1), $((SECONDS - t))s)"
 }
 
 # The first Debian (not -security) URI apt uses here, from deb822 .sources or sources.list.
@@ -97,14 +93,14 @@ bootstrap_base() {
     local mirror tmp t0=$SECONDS security
     mirror="${KP_DEBIAN_MIRROR:-$(apt_mirror)}"
     security="${mirror%/debian}/debian-security"
-    log "debootstrap $SUITE (minbase) from $mirror ..."
+    kp_log "debootstrap $SUITE (minbase) from $mirror ..."
     mkdir -p "$CACHE/images"
     tmp="$(mktemp -d "$CACHE/images/.bootstrap.XXXXXX")"
     trap 'rm -rf "'"$tmp"'"' EXIT
     debootstrap --variant=minbase "$SUITE" "$tmp/root" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
         {
             tail -n 20 "$tmp/debootstrap.log" >&2
-            die "debootstrap failed (full log above)"
+            kp_die "debootstrap failed (full log above)"
         }
     rm -f "$tmp/root/etc/apt/sources.list"
     cat >"$tmp/root/etc/apt/sources.list.d/debian.sources" <<EOF
@@ -127,7 +123,7 @@ EOF
     mv -f "$tmp/base.tar" "$BASE_TAR"
     rm -rf "$tmp"
     trap - EXIT
-    log "debootstrap: $((SECONDS - t0))s, $(du -h "$BASE_TAR" | cut -f1) -> $BASE_TAR"
+    kp_log "debootstrap: $((SECONDS - t0))s, $(du -h "$BASE_TAR" | cut -f1) -> $BASE_TAR"
 }
 
 # Import the tarball as BASE_IMAGE unless that exact tarball is already the image.
@@ -137,10 +133,10 @@ import_base() {
     have="$(podman_ image inspect --format '{{ index .Labels "kubepulse.base.sha256" }}' \
         "$BASE_IMAGE" 2>/dev/null || true)"
     if [[ "$have" == "$sum" ]]; then
-        log "$BASE_IMAGE: up to date"
+        kp_log "$BASE_IMAGE: up to date"
         return 0
     fi
-    log "importing $BASE_TAR as $BASE_IMAGE"
+    kp_log "importing $BASE_TAR as $BASE_IMAGE"
     podman_ import --change "LABEL kubepulse.base.sha256=$sum" --change 'CMD ["/bin/bash"]' \
         "$BASE_TAR" "$BASE_IMAGE" >/dev/null
 }
@@ -178,11 +174,11 @@ main() {
             out="$2"
             shift
             ;;
-        *) die "usage: $0 [--refresh-base] [--tag TAG] [--source REV] [--output FILE]" ;;
+        *) kp_die "usage: $0 [--refresh-base] [--tag TAG] [--source REV] [--output FILE]" ;;
         esac
         shift
     done
-    [[ "$(id -u)" == 0 ]] || die "run as root (debootstrap and podman's store need it)"
+    [[ "$(id -u)" == 0 ]] || kp_die "run as root (debootstrap and podman's store need it)"
     ensure_tools
     mkdir -p "$STORE"
     exec 9>"$STORE/.build-image.lock"
@@ -191,13 +187,13 @@ main() {
     if [[ "$refresh" == true || ! -s "$BASE_TAR" ]]; then
         bootstrap_base
     else
-        log "base: cached $BASE_TAR"
+        kp_log "base: cached $BASE_TAR"
     fi
     import_base
 
     if [[ -n "$source" ]]; then
         commit="$(git -C "$ROOT" rev-parse --short=12 "$source^{commit}")" ||
-            die "--source $source: not a commit"
+            kp_die "--source $source: not a commit"
         context="$(mktemp -d "${TMPDIR:-/tmp}/kubepulse-image.XXXXXX")"
         trap 'rm -rf "'"$context"'"' EXIT
         context_from_git "$commit" "$context"
@@ -208,26 +204,26 @@ main() {
         fi
     fi
     t=$SECONDS
-    log "podman build $tag (commit $commit, isolation $ISOLATION, storage $DRIVER) ..."
+    kp_log "podman build $tag (commit $commit, isolation $ISOLATION, storage $DRIVER) ..."
     podman_ build --isolation "$ISOLATION" --network host --layers \
         --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "KP_GIT_COMMIT=$commit" \
         -f "$context/Dockerfile" -t "$tag" "$context" >&2
-    log "podman build: $((SECONDS - t))s"
+    kp_log "podman build: $((SECONDS - t))s"
 
-    log "checking the image: --version as 65532, read-only root, no network"
+    kp_log "checking the image: --version as 65532, read-only root, no network"
     podman_ run "${RUN_OPTS[@]}" --read-only --user 65532:65532 "$tag" --version
     if podman_ run "${RUN_OPTS[@]}" --entrypoint /bin/sh "$tag" -c true >/dev/null 2>&1; then
-        die "the image has a shell; the runtime stage must be scratch plus the binary's files"
+        kp_die "the image has a shell; the runtime stage must be scratch plus the binary's files"
     fi
     id="$(podman_ image inspect --format '{{.Id}}' "$tag")"
     size="$(podman_ image inspect --format '{{.Size}}' "$tag")"
-    log "image $tag (${id:0:12}): $((size / 1024)) KiB uncompressed," \
+    kp_log "image $tag (${id:0:12}): $((size / 1024)) KiB uncompressed," \
         "$(($(podman_ save "$tag" 2>/dev/null | gzip -c | wc -c) / 1024)) KiB as gzip'd tarball;" \
         "total $((SECONDS - t0))s"
     if [[ -n "$out" ]]; then
         save_archive "$tag" "$out" "$id"
     else
-        log "save it with: podman --root $STORE/$DRIVER --storage-driver $DRIVER" \
+        kp_log "save it with: podman --root $STORE/$DRIVER --storage-driver $DRIVER" \
             "save -o kubepulse.tar $tag"
     fi
     printf '%s\n' "$tag"

@@ -27,6 +27,15 @@ kp_die() {
     kp_log "error: $*"
     exit 1
 }
+# Wait for every background job PID; if any failed, die with MESSAGE.
+kp_wait_all() { # MESSAGE PID...
+    local message="$1" failed=0 job
+    shift
+    for job in "$@"; do
+        wait "$job" || failed=1
+    done
+    ((failed == 0)) || kp_die "$message"
+}
 
 # The Kubernetes version pinned by tests/infra/k8s/go.mod, e.g. v1.32.13.
 kp_k8s_version() {

@@ -638,7 +638,6 @@ cmd_up() {
 
     # Configuring (certificates, ports, files) runs in parallel, then starting does.
     local -a jobs=()
-    local failed=0 job
     if [[ ! -f "$dir/controller-manager.args" ]]; then
         control_plane_configure "$dir" &
         jobs+=($!)
@@ -651,10 +650,7 @@ cmd_up() {
             jobs+=($!)
         fi
     done
-    for job in "${jobs[@]}"; do
-        wait "$job" || failed=1
-    done
-    ((failed == 0)) || kp_die "configuring the nodes failed"
+    kp_wait_all "configuring the nodes failed" "${jobs[@]}"
     kp_env_set "$dir" KP_NODE_NAMES "$names"
     kp_spawn "$dir" controller-manager
     kp_spawn "$dir" scheduler
@@ -663,10 +659,7 @@ cmd_up() {
         node_start "$dir" "$i" &
         jobs+=($!)
     done
-    for job in "${jobs[@]}"; do
-        wait "$job" || failed=1
-    done
-    ((failed == 0)) || kp_die "a node failed to start (logs: $dir/node-*.log)"
+    kp_wait_all "a node failed to start (logs: $dir/node-*.log)" "${jobs[@]}"
     t="$(kp_now_ms)"
     local deadline=$((SECONDS + 90))
     until nodes_ready "$dir" "$since"; do
