@@ -37,8 +37,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_server import kubeconfig_with_token  # noqa: E402
-from run import (ROOT, Procs, free_port, loadavg, log, proc_cpu, proc_mem, read_env,  # noqa: E402
-                 register, start_sim)
+from run import (ROOT, BenchServers, Procs, free_port, loadavg, log, proc_cpu,  # noqa: E402
+                 proc_mem, register, start_sim)
 
 
 def commit():
@@ -189,15 +189,10 @@ def main():
             [os.path.join(ROOT, "bench/metrics-server/build.sh")], check=True,
             capture_output=True, text=True).stdout.strip()
     sim_procs = Procs()
-    started_infra = False
     results = []
+    servers = BenchServers(args.env, args.state)
+    env = servers.env
     try:
-        if args.env:
-            env = read_env(args.env)
-        else:
-            subprocess.run([os.path.join(ROOT, "tests/infra/up.sh"), args.state], check=True)
-            started_infra = True
-            env = read_env(os.path.join(args.state, "env"))
         logdir = os.path.join(env["KP_STATE_DIR"], "bench",
                               f"metrics-api-{args.nodes}x{args.pods}-{time.strftime('%H%M%S')}")
         os.makedirs(logdir, exist_ok=True)
@@ -216,8 +211,7 @@ def main():
                                    "commit": commit(), "results": results}, f, indent=1)
     finally:
         sim_procs.stop_all()
-        if started_infra:
-            subprocess.run([os.path.join(ROOT, "tests/infra/down.sh"), args.state])
+        servers.stop()
 
 
 if __name__ == "__main__":

@@ -27,21 +27,14 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+# the servers and their env file: kpharness's, which the other benches import from here
+from kpharness import BenchServers, read_env_file as read_env  # noqa: E402,F401
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
     print(f"run: {msg}", file=sys.stderr, flush=True)
-
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if "=" in line and not line.startswith("#"):
-                k, v = line.rstrip("\n").split("=", 1)
-                env[k] = v
-    return env
 
 
 def proc_cpu(pid):
@@ -305,14 +298,9 @@ def main():
     args = ap.parse_args()
 
     procs = Procs()
-    started_infra = False
+    servers = BenchServers(args.env, args.state)
+    env = servers.env
     try:
-        if args.env:
-            env = read_env(args.env)
-        else:
-            subprocess.run([os.path.join(ROOT, "tests/infra/up.sh"), args.state], check=True)
-            started_infra = True
-            env = read_env(os.path.join(args.state, "env"))
         logdir = os.path.join(env["KP_STATE_DIR"], "bench", f"run-{args.nodes}x{args.pods}-"
                               f"{time.strftime('%H%M%S')}")
         os.makedirs(logdir, exist_ok=True)
@@ -341,8 +329,7 @@ def main():
                            "logdir": logdir}, f, indent=1)
     finally:
         procs.stop_all()
-        if started_infra:
-            subprocess.run([os.path.join(ROOT, "tests/infra/down.sh"), args.state])
+        servers.stop()
 
 
 if __name__ == "__main__":

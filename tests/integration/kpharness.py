@@ -55,6 +55,23 @@ def read_env_file(path: str | os.PathLike) -> dict[str, str]:
     return env
 
 
+class BenchServers:
+    """The servers a benchmark runs against: those of env_file (a running STATE_DIR/env) when
+    given, else servers started now in state_dir with tests/infra/up.sh; stop() stops only
+    servers it started."""
+
+    def __init__(self, env_file: str | None, state_dir: str):
+        self.started = None if env_file else state_dir
+        if self.started:
+            subprocess.run([str(INFRA_DIR / "up.sh"), state_dir], check=True)
+        self.env = read_env_file(env_file or Path(state_dir) / "env")
+
+    def stop(self):
+        if self.started:
+            subprocess.run([str(INFRA_DIR / "down.sh"), self.started], check=False)
+            self.started = None
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
     """Call predicate() until it returns a truthy value, which is returned; fail after timeout."""
     deadline = time.monotonic() + timeout
