@@ -132,22 +132,24 @@ const struct rec *h_find(const char *query, int metric)
     return hit;
 }
 
-int64_t h_int(const char *query, int metric)
+/* The one point of query and metric, a metric of value type type; fails the test otherwise. */
+static const struct rec *h_point(const char *query, int metric, int type)
 {
     const struct rec *r = h_find(query, metric);
     if (!r)
         fail_msg("no point for %s %s", query, kp_metrics[metric].name);
-    assert_int_equal(kp_metrics[metric].type, KP_VALUE_INT);
-    return r->i;
+    assert_int_equal(kp_metrics[metric].type, type);
+    return r;
+}
+
+int64_t h_int(const char *query, int metric)
+{
+    return h_point(query, metric, KP_VALUE_INT)->i;
 }
 
 double h_float(const char *query, int metric)
 {
-    const struct rec *r = h_find(query, metric);
-    if (!r)
-        fail_msg("no point for %s %s", query, kp_metrics[metric].name);
-    assert_int_equal(kp_metrics[metric].type, KP_VALUE_FLOAT);
-    return r->f;
+    return h_point(query, metric, KP_VALUE_FLOAT)->f;
 }
 
 size_t h_count(const char *query)

@@ -222,29 +222,35 @@ static void test_config_validation(void **state)
     assert_true(c.lease_duration_s == 15 && c.renew_deadline_s == 10 && c.retry_period_s == 2);
     assert_true(c.release_on_cancel && c.watch);
 
-    c.renew_deadline_s = 15;
-    expect_invalid(&c, "leaseDuration must be greater than renewDeadline");
-    c.lease_duration_s = 10.5; /* written as 10 s: not above a 10.2 s deadline */
-    c.renew_deadline_s = 10.2;
-    expect_invalid(&c, "leaseDuration must be greater than renewDeadline");
-    base_config(&c, &r);
-    c.retry_period_s = 9;
-    expect_invalid(&c, "renewDeadline must be greater than retryPeriod*JitterFactor");
-    base_config(&c, &r);
-    c.retry_period_s = 0.5;
-    expect_invalid(&c, "retryPeriod");
-    base_config(&c, &r);
-    c.lease_duration_s = 0;
-    expect_invalid(&c, "leaseDuration");
-    base_config(&c, &r);
-    c.identity = "";
-    expect_invalid(&c, "identity is empty");
-    base_config(&c, &r);
-    c.lease_name = "Bad_Name";
-    expect_invalid(&c, "lease name");
-    base_config(&c, &r);
-    c.lease_namespace = "a.b";
-    expect_invalid(&c, "namespace");
+    /* each an invalid change to the base configuration (15 s, 10 s, 2 s; "a", "kubepulse",
+     * "kube-system") */
+    static const struct {
+        double lease, renew, retry;
+        const char *identity, *lease_name, *lease_namespace, *msg;
+    } bad[] = {
+        {15, 15, 2, "a", "kubepulse", "kube-system",
+         "leaseDuration must be greater than renewDeadline"},
+        /* written as 10 s: not above a 10.2 s deadline */
+        {10.5, 10.2, 2, "a", "kubepulse", "kube-system",
+         "leaseDuration must be greater than renewDeadline"},
+        {15, 10, 9, "a", "kubepulse", "kube-system",
+         "renewDeadline must be greater than retryPeriod*JitterFactor"},
+        {15, 10, 0.5, "a", "kubepulse", "kube-system", "retryPeriod"},
+        {0, 10, 2, "a", "kubepulse", "kube-system", "leaseDuration"},
+        {15, 10, 2, "", "kubepulse", "kube-system", "identity is empty"},
+        {15, 10, 2, "a", "Bad_Name", "kube-system", "lease name"},
+        {15, 10, 2, "a", "kubepulse", "a.b", "namespace"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        base_config(&c, &r);
+        c.lease_duration_s = bad[i].lease;
+        c.renew_deadline_s = bad[i].renew;
+        c.retry_period_s = bad[i].retry;
+        c.identity = bad[i].identity;
+        c.lease_name = bad[i].lease_name;
+        c.lease_namespace = bad[i].lease_namespace;
+        expect_invalid(&c, bad[i].msg);
+    }
     base_config(&c, &r);
     c.cb.on_stopped_leading = NULL;
     expect_invalid(&c, "callbacks are required");
@@ -259,6 +265,16 @@ static void test_config_validation(void **state)
 
 /* ---- acquiring ---------------------------------------------------------- */
 
+/* The stored Lease: holder, duration and transitions as given, acquired and renewed now. */
+static void assert_lease_written_now(const char *holder, int duration_s, int transitions)
+{
+    assert_string_equal(store.rec.holder, holder);
+    assert_int_equal(store.rec.duration_s, duration_s);
+    assert_int_equal(store.rec.transitions, transitions);
+    assert_true(store.rec.acquire_us == store.rec.renew_us);
+    assert_true(store.rec.renew_us == WALL0 + (int64_t)(fake_mono * 1e6));
+}
+
 static void test_acquire_when_missing(void **state)
 {
     (void)state;
@@ -268,11 +284,7 @@ static void test_acquire_when_missing(void **state)
     assert_int_equal(a->lock->creates, 1);
     assert_true(elector_is_leader(a->e));
     assert_int_equal(a->started, 1);
-    assert_string_equal(store.rec.holder, "a");
-    assert_int_equal(store.rec.transitions, 0);
-    assert_int_equal(store.rec.duration_s, 15);
-    assert_true(store.rec.acquire_us == store.rec.renew_us);
-    assert_true(store.rec.renew_us == WALL0 + (int64_t)(fake_mono * 1e6));
+    assert_lease_written_now("a", 15, 0);
     assert_string_equal(a->new_leader, "a");
     assert_int_equal(a->lock->events, 1);
     assert_string_equal(a->lock->last_event, "a became leader");
@@ -490,11 +502,7 @@ static void test_release_writes_empty_holder(void **state)
     run_for(0);
     assert_int_equal(a->released, 1);
     assert_int_equal(a->release_status, 0);
-    assert_string_equal(store.rec.holder, "");
-    assert_int_equal(store.rec.duration_s, 1);
-    assert_int_equal(store.rec.transitions, 0);
-    assert_true(store.rec.acquire_us == store.rec.renew_us);
-    assert_true(store.rec.renew_us == WALL0 + (int64_t)(fake_mono * 1e6));
+    assert_lease_written_now("", 1, 0); /* released: no holder, 1 s */
     /* idle afterwards: no more requests */
     int n = a->lock->gets + a->lock->updates + a->lock->creates;
     run_for(30);
@@ -548,25 +556,27 @@ static void test_released_lease_taken_immediately(void **state)
     assert_int_equal(st.lease_transitions, 1);
 }
 
+/* After 3 s, the leader from releases; to takes over at once, the transitions-th change. */
+static void hand_over(struct rep *from, struct rep *to, int transitions)
+{
+    run_for(3);
+    elector_release(from->e, cb_released, from);
+    run_for(0);
+    assert_true(elector_is_leader(to->e));
+    assert_int_equal(store.rec.transitions, transitions);
+}
+
 static void test_transitions_count(void **state)
 {
     (void)state;
     struct rep *a = add_leader("a");
     struct rep *b = add_rep("b");
-    run_for(3);
-    elector_release(a->e, cb_released, a);
-    run_for(0);
-    assert_true(elector_is_leader(b->e));
-    assert_int_equal(store.rec.transitions, 1);
+    hand_over(a, b, 1);
     elector_free(a->e);
     a = &reps[0];
     a->e = NULL;
     struct rep *c = add_rep("c");
-    run_for(3);
-    elector_release(b->e, cb_released, b);
-    run_for(0);
-    assert_true(elector_is_leader(c->e));
-    assert_int_equal(store.rec.transitions, 2);
+    hand_over(b, c, 2);
     /* renewals keep it */
     run_for(10);
     assert_int_equal(store.rec.transitions, 2);
