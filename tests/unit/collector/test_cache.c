@@ -107,15 +107,31 @@ static void apply_ns(struct pod_cache *pc, const char *name, const char *uid)
     json_object_put(o);
 }
 
+/* The pod tests' fixture: an empty pod cache in *state. */
+static int pod_setup(void **state)
+{
+    struct pod_cache *pc = malloc(sizeof(*pc));
+    if (!pc)
+        return -1;
+    pod_cache_init(pc);
+    *state = pc;
+    return 0;
+}
+
+static int pod_teardown(void **state)
+{
+    pod_cache_fini(*state);
+    free(*state);
+    return 0;
+}
+
 static void test_pod_lookup(void **state)
 {
-    (void)state;
-    struct pod_cache pc;
-    pod_cache_init(&pc);
-    apply_ns(&pc, "kube-system", "ns-uid-ks");
-    apply_pod(&pc, KUBE_EVENT_ADDED, "kube-system", "etcd-node1", "mirror-uid",
+    struct pod_cache *pc = *state;
+    apply_ns(pc, "kube-system", "ns-uid-ks");
+    apply_pod(pc, KUBE_EVENT_ADDED, "kube-system", "etcd-node1", "mirror-uid",
               "\"component\":\"etcd\",\"tier\":\"control-plane\"");
-    const struct model_pod_info *pi = pod_cache_lookup("mirror-uid", NULL, NULL, &pc);
+    const struct model_pod_info *pi = pod_cache_lookup("mirror-uid", NULL, NULL, pc);
     assert_non_null(pi);
     assert_string_equal(pi->labels, "component:etcd,tier:control-plane");
     assert_string_equal(pi->namespace_uid, "ns-uid-ks");
@@ -126,76 +142,66 @@ static void test_pod_lookup(void **state)
     assert_string_equal(pi->containers[1].image, "envoy:2");
     /* a static pod: the Summary has the kubelet's uid (config hash), the API
      * server's mirror pod another one: found by namespace/name */
-    assert_ptr_equal(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node1", &pc), pi);
-    assert_null(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node2", &pc));
-    assert_null(pod_cache_lookup("config-hash-uid", NULL, NULL, &pc));
-    apply_pod(&pc, KUBE_EVENT_DELETED, "kube-system", "etcd-node1", "mirror-uid", "");
-    assert_null(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node1", &pc));
-    pod_cache_fini(&pc);
+    assert_ptr_equal(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node1", pc), pi);
+    assert_null(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node2", pc));
+    assert_null(pod_cache_lookup("config-hash-uid", NULL, NULL, pc));
+    apply_pod(pc, KUBE_EVENT_DELETED, "kube-system", "etcd-node1", "mirror-uid", "");
+    assert_null(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node1", pc));
 }
 
 static void test_pod_recreated(void **state)
 {
-    (void)state;
-    struct pod_cache pc;
-    pod_cache_init(&pc);
+    struct pod_cache *pc = *state;
     /* a StatefulSet pod re-created under the same name with a new uid; the
      * old one's DELETED event comes late (or a relist drops it) */
-    apply_pod(&pc, KUBE_EVENT_ADDED, "db", "pg-0", "uid-old", "\"app\":\"pg\"");
-    apply_pod(&pc, KUBE_EVENT_ADDED, "db", "pg-0", "uid-new", "\"app\":\"pg\",\"gen\":\"2\"");
-    assert_string_equal(pod_cache_lookup("x", "db", "pg-0", &pc)->labels, "app:pg,gen:2");
-    apply_pod(&pc, KUBE_EVENT_DELETED, "db", "pg-0", "uid-new", "");
-    assert_null(pod_cache_lookup("x", "db", "pg-0", &pc));
-    assert_non_null(pod_cache_lookup("uid-old", NULL, NULL, &pc));
-    apply_pod(&pc, KUBE_EVENT_DELETED, "db", "pg-0", "uid-old", ""); /* no stale index entry */
-    assert_int_equal(pc.by_name.count, 0);
+    apply_pod(pc, KUBE_EVENT_ADDED, "db", "pg-0", "uid-old", "\"app\":\"pg\"");
+    apply_pod(pc, KUBE_EVENT_ADDED, "db", "pg-0", "uid-new", "\"app\":\"pg\",\"gen\":\"2\"");
+    assert_string_equal(pod_cache_lookup("x", "db", "pg-0", pc)->labels, "app:pg,gen:2");
+    apply_pod(pc, KUBE_EVENT_DELETED, "db", "pg-0", "uid-new", "");
+    assert_null(pod_cache_lookup("x", "db", "pg-0", pc));
+    assert_non_null(pod_cache_lookup("uid-old", NULL, NULL, pc));
+    apply_pod(pc, KUBE_EVENT_DELETED, "db", "pg-0", "uid-old", ""); /* no stale index entry */
+    assert_int_equal(pc->by_name.count, 0);
     /* the same uid modified: one entry, current labels */
-    apply_pod(&pc, KUBE_EVENT_ADDED, "db", "pg-1", "uid-1", "\"v\":\"1\"");
-    apply_pod(&pc, KUBE_EVENT_MODIFIED, "db", "pg-1", "uid-1", "\"v\":\"2\"");
-    assert_string_equal(pod_cache_lookup("uid-1", NULL, NULL, &pc)->labels, "v:2");
-    assert_string_equal(pod_cache_lookup("?", "db", "pg-1", &pc)->labels, "v:2");
+    apply_pod(pc, KUBE_EVENT_ADDED, "db", "pg-1", "uid-1", "\"v\":\"1\"");
+    apply_pod(pc, KUBE_EVENT_MODIFIED, "db", "pg-1", "uid-1", "\"v\":\"2\"");
+    assert_string_equal(pod_cache_lookup("uid-1", NULL, NULL, pc)->labels, "v:2");
+    assert_string_equal(pod_cache_lookup("?", "db", "pg-1", pc)->labels, "v:2");
     /* a relist without it drops it, and every interned string goes with it */
-    pod_cache_list_begin(&pc);
-    pod_cache_list_done(&pc);
-    assert_int_equal(pc.pods.count, 0);
-    assert_int_equal(pc.by_name.count, 0);
-    assert_int_equal(pc.strings.count, 0);
-    pod_cache_fini(&pc);
+    pod_cache_list_begin(pc);
+    pod_cache_list_done(pc);
+    assert_int_equal(pc->pods.count, 0);
+    assert_int_equal(pc->by_name.count, 0);
+    assert_int_equal(pc->strings.count, 0);
 }
 
 static void test_interning_shares(void **state)
 {
-    (void)state;
-    struct pod_cache pc;
-    pod_cache_init(&pc);
-    apply_pod(&pc, KUBE_EVENT_ADDED, "web", "w-1", "u1", "\"app\":\"web\"");
-    apply_pod(&pc, KUBE_EVENT_ADDED, "web", "w-2", "u2", "\"app\":\"web\"");
-    const struct model_pod_info *a = pod_cache_lookup("u1", NULL, NULL, &pc);
-    const struct model_pod_info *b = pod_cache_lookup("u2", NULL, NULL, &pc);
+    struct pod_cache *pc = *state;
+    apply_pod(pc, KUBE_EVENT_ADDED, "web", "w-1", "u1", "\"app\":\"web\"");
+    apply_pod(pc, KUBE_EVENT_ADDED, "web", "w-2", "u2", "\"app\":\"web\"");
+    const struct model_pod_info *a = pod_cache_lookup("u1", NULL, NULL, pc);
+    const struct model_pod_info *b = pod_cache_lookup("u2", NULL, NULL, pc);
     assert_ptr_equal(a->labels, b->labels);
     assert_ptr_equal(a->containers[0].image, b->containers[0].image);
     assert_ptr_equal(a->containers[1].name, b->containers[1].name);
     /* ns, labels, 2 names, 2 images */
-    assert_int_equal(pc.strings.count, 6);
-    apply_pod(&pc, KUBE_EVENT_DELETED, "web", "w-1", "u1", "");
-    assert_string_equal(pod_cache_lookup("u2", NULL, NULL, &pc)->labels, "app:web");
-    assert_int_equal(pc.strings.count, 6);
-    pod_cache_fini(&pc);
+    assert_int_equal(pc->strings.count, 6);
+    apply_pod(pc, KUBE_EVENT_DELETED, "web", "w-1", "u1", "");
+    assert_string_equal(pod_cache_lookup("u2", NULL, NULL, pc)->labels, "app:web");
+    assert_int_equal(pc->strings.count, 6);
 }
 
 static void test_namespace_relist(void **state)
 {
-    (void)state;
-    struct pod_cache pc;
-    pod_cache_init(&pc);
-    apply_ns(&pc, "gone", "u-gone");
-    apply_ns(&pc, "kept", "u-kept");
-    pod_cache_ns_list_begin(&pc);
-    apply_ns(&pc, "kept", "u-kept2");
-    pod_cache_ns_list_done(&pc);
-    assert_null(strmap_get(&pc.namespaces, "gone"));
-    assert_string_equal(((struct cache_ns *)strmap_get(&pc.namespaces, "kept"))->uid, "u-kept2");
-    pod_cache_fini(&pc);
+    struct pod_cache *pc = *state;
+    apply_ns(pc, "gone", "u-gone");
+    apply_ns(pc, "kept", "u-kept");
+    pod_cache_ns_list_begin(pc);
+    apply_ns(pc, "kept", "u-kept2");
+    pod_cache_ns_list_done(pc);
+    assert_null(strmap_get(&pc->namespaces, "gone"));
+    assert_string_equal(((struct cache_ns *)strmap_get(&pc->namespaces, "kept"))->uid, "u-kept2");
 }
 
 /* Bytes of heap per cached pod for a realistic shape: 2 containers with
@@ -269,9 +275,12 @@ static void test_memory_per_pod(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_address_and_port), cmocka_unit_test(test_pod_lookup),
-        cmocka_unit_test(test_pod_recreated),         cmocka_unit_test(test_interning_shares),
-        cmocka_unit_test(test_namespace_relist),      cmocka_unit_test(test_memory_per_pod),
+        cmocka_unit_test(test_node_address_and_port),
+        cmocka_unit_test_setup_teardown(test_pod_lookup, pod_setup, pod_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_recreated, pod_setup, pod_teardown),
+        cmocka_unit_test_setup_teardown(test_interning_shares, pod_setup, pod_teardown),
+        cmocka_unit_test_setup_teardown(test_namespace_relist, pod_setup, pod_teardown),
+        cmocka_unit_test(test_memory_per_pod),
         cmocka_unit_test(test_label_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

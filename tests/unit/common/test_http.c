@@ -157,13 +157,19 @@ static struct http_request *start(struct http_client *c, const char *path, struc
     return r;
 }
 
-static struct http_client *client(void)
+/* The tests' fixture: a client of the fake server's loop in *state. */
+static int client_setup(void **state)
 {
     char err[256];
     struct http_client_opts co = {.user_agent = "test/1", .max_cached_connections = 4};
-    struct http_client *c = http_client_new(loop, &co, err, sizeof(err));
-    assert_non_null(c);
-    return c;
+    *state = http_client_new(loop, &co, err, sizeof(err));
+    return *state ? 0 : -1;
+}
+
+static int client_teardown(void **state)
+{
+    http_client_free(*state);
+    return 0;
 }
 
 /* start, then run the loop until nothing is left to do */
@@ -185,8 +191,7 @@ static struct outcome get(struct http_client *c, const char *path, size_t max_bo
 
 static void test_body_and_reuse(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome o = {0};
     int before = fake_server_accepts();
     start(c, "/hello", &o, 0, false, 5000);
@@ -201,7 +206,6 @@ static void test_body_and_reuse(void **state)
     assert_int_equal(o.status, 200);
     assert_int_equal(fake_server_accepts() - before, 1); /* the connection was reused */
     assert_int_equal(http_client_in_flight(c), 0);
-    http_client_free(c);
 }
 
 static int open_fds(void)
@@ -269,8 +273,7 @@ static void test_shards_keep_connections(void **state)
 
 static void test_retry_after(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome o = get(c, "/retry", 0, false, 5000);
     assert_int_equal(o.error, HTTP_OK);
     assert_int_equal(o.status, 503);
@@ -278,13 +281,11 @@ static void test_retry_after(void **state)
     o = get(c, "/date", 0, false, 5000);
     assert_int_equal(o.status, 429);
     assert_true(o.retry_after >= 28 && o.retry_after <= 31);
-    http_client_free(c);
 }
 
 static void test_too_large_and_streaming(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome o = get(c, "/big", 1000, false, 5000);
     assert_int_equal(o.error, HTTP_ERR_TOO_LARGE);
     assert_string_equal(http_error_name(o.error), "too_large");
@@ -297,13 +298,11 @@ static void test_too_large_and_streaming(void **state)
     o.abort_at = 1;
     fetch(c, "/big", &o, 0, true, 5000);
     assert_int_equal(o.error, HTTP_ERR_ABORTED);
-    http_client_free(c);
 }
 
 static void test_cancel_inside_on_data(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome o = {.cancel_at = 1};
     fetch(c, "/big", &o, 0, true, 5000);
     assert_int_equal(o.done, 0);
@@ -317,13 +316,13 @@ static void test_cancel_inside_on_data(void **state)
     http_request_cancel(NULL);
     start(c, "/silent", &q, 0, false, 5000);
     http_client_free(c);
+    *state = NULL; /* freed here: the teardown has nothing left to free */
     assert_int_equal(q.done, 0);
 }
 
 static void test_start_inside_on_data(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome inner = {0};
     struct outcome o = {.client = c, .inner = &inner};
     start(c, "/big", &o, 0, true, 5000);
@@ -333,13 +332,11 @@ static void test_start_inside_on_data(void **state)
     assert_int_equal(inner.error, HTTP_OK);
     assert_int_equal(inner.status, 200);
     assert_string_equal(inner.body, "hello world");
-    http_client_free(c);
 }
 
 static void test_error_classes(void **state)
 {
-    (void)state;
-    struct http_client *c = client();
+    struct http_client *c = *state;
     struct outcome o = get(c, "/silent", 0, false, 300);
     assert_int_equal(o.error, HTTP_ERR_TIMEOUT);
     assert_int_equal(o.status, 0);
@@ -371,8 +368,7 @@ static void test_error_classes(void **state)
     ro.url = "ftp://127.0.0.1/";
     assert_null(http_request_start(c, &ro, err, sizeof(err)));
     assert_non_null(strstr(err, "http"));
-    http_client_free(c);
-    http_client_free(NULL);
+    http_client_free(NULL); /* a no-op */
 }
 
 static void test_parse_retry_after(void **state)
@@ -395,13 +391,14 @@ static void test_parse_retry_after(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_body_and_reuse),
+        cmocka_unit_test_setup_teardown(test_body_and_reuse, client_setup, client_teardown),
         cmocka_unit_test(test_shards_keep_connections),
-        cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_too_large_and_streaming),
-        cmocka_unit_test(test_cancel_inside_on_data),
-        cmocka_unit_test(test_start_inside_on_data),
-        cmocka_unit_test(test_error_classes),
+        cmocka_unit_test_setup_teardown(test_retry_after, client_setup, client_teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_and_streaming, client_setup,
+                                        client_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_inside_on_data, client_setup, client_teardown),
+        cmocka_unit_test_setup_teardown(test_start_inside_on_data, client_setup, client_teardown),
+        cmocka_unit_test_setup_teardown(test_error_classes, client_setup, client_teardown),
         cmocka_unit_test(test_parse_retry_after),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);

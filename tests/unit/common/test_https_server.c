@@ -220,11 +220,31 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* The server tests' fixture: a server with a fresh "serving-a" pair in *state. */
+static int server_setup(void **state)
+{
+    make_pair("serving-a", "srv");
+    *state = fx_new();
+    return 0;
+}
+
+static int server_teardown(void **state)
+{
+    fx_free(*state);
+    return 0;
+}
+
+/* Let f's loop run for the given seconds (the certificate reload check). */
+static void run_for(struct fixture *f, double seconds)
+{
+    double end = ev_time() + seconds;
+    while (ev_time() < end)
+        ev_run(f->loop, EVRUN_NOWAIT);
+}
+
 static void test_request_answered_later(void **state)
 {
-    (void)state;
-    make_pair("serving-a", "srv");
-    struct fixture *f = fx_new();
+    struct fixture *f = *state;
     const char *r = request(f, path_of("srv.crt"), NULL, NULL,
                             "GET /apis?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: kubectl\r\n\r\n");
     assert_non_null(strstr(r, "CN=serving-a\n"));
@@ -238,41 +258,31 @@ static void test_request_answered_later(void **state)
     https_server_get_stats(f->srv, &st);
     assert_int_equal(st.requests, 2);
     assert_int_equal(st.open, 0);
-    fx_free(f);
 }
 
 static void test_rotation(void **state)
 {
-    (void)state;
-    make_pair("serving-a", "srv");
-    struct fixture *f = fx_new();
+    struct fixture *f = *state;
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET / HTTP/1.1\r\n\r\n"), "CN=serving-a"));
     make_pair("serving-b", "srv");
-    double end = ev_time() + 0.3;
-    while (ev_time() < end)
-        ev_run(f->loop, EVRUN_NOWAIT);
+    run_for(f, 0.3);
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET / HTTP/1.1\r\n\r\n"), "CN=serving-b"));
     /* a key that does not match: the previous pair stays in service */
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "cp %s/cli.key %s/srv.key.tmp && mv %s/srv.key.tmp %s/srv.key", dir,
              dir, dir, dir);
     assert_int_equal(system(cmd), 0);
-    end = ev_time() + 0.3;
-    while (ev_time() < end)
-        ev_run(f->loop, EVRUN_NOWAIT);
+    run_for(f, 0.3); /* past the reload check */
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET / HTTP/1.1\r\n\r\n"), "CN=serving-b"));
     struct https_server_stats st;
     https_server_get_stats(f->srv, &st);
     assert_int_equal(st.cert_reloads, 1);
     assert_true(st.cert_reload_failed >= 1);
-    fx_free(f);
 }
 
 static void test_bad_heads(void **state)
 {
-    (void)state;
-    make_pair("serving-a", "srv");
-    struct fixture *f = fx_new();
+    struct fixture *f = *state;
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET /\r\n\r\n"), "HTTP/1.1 400 "));
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET / HTTP/2.0\r\n\r\n"), " 505 "));
     /* exactly the bound, without the blank line: all read, then refused */
@@ -282,7 +292,6 @@ static void test_bad_heads(void **state)
     big[16384] = '\0';
     assert_non_null(strstr(request(f, NULL, NULL, NULL, big), "HTTP/1.1 431 "));
     free(big);
-    fx_free(f);
 }
 
 static void test_head_parse(void **state)
@@ -332,9 +341,9 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_parse),
-        cmocka_unit_test(test_request_answered_later),
-        cmocka_unit_test(test_rotation),
-        cmocka_unit_test(test_bad_heads),
+        cmocka_unit_test_setup_teardown(test_request_answered_later, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_heads, server_setup, server_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
