@@ -195,6 +195,21 @@ class Netns:
         self.delete()
 
 
+def serving_two_or_skip(what: str) -> tuple[Netns, list[str]]:
+    """A new namespace serving two addresses (Netns.serve_two_addresses), or the calling test
+    skipped with the reason (after what) when one cannot be made here."""
+    import pytest
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"{what}: {reason}")
+    n = Netns()
+    try:
+        return n, n.create().serve_two_addresses()
+    except (NetnsError, subprocess.CalledProcessError) as err:
+        n.delete()
+        pytest.skip(f"{what}: cannot set up a network namespace here: {err}")
+
+
 class NetnsReplica(Replica):
     """A kpreplicas.Replica run inside ``netns``: its status server listens on the
     namespace's veth address, which the test reaches from the host."""

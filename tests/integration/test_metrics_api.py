@@ -47,6 +47,7 @@ Runtime: about 90 s (test_aggregated needs root for its network namespace; skipp
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import ssl
@@ -143,6 +144,20 @@ class Client:
             return e.code, json.loads(e.read() or b"{}")
 
 
+NODES_PATH = "/apis/metrics.k8s.io/v1beta1/nodes"
+
+
+def wait_all_nodes(api: Client, cert, timeout: float, what: str) -> dict:
+    """The NodeMetrics list of api once it holds all 3 nodes (refused connections retried)."""
+    def all_nodes():
+        try:
+            code, body = api.get(NODES_PATH, cert=cert)
+        except OSError:
+            return None
+        return body if code == 200 and len(body["items"]) == 3 else None
+    return wait_for(all_nodes, timeout=timeout, interval=0.5, what=what)
+
+
 def expected(world, node: str, t: int) -> dict:
     url = (f"http://{world.sim_control}/expected?node={node}&time={t}"
            "&only_cpu_and_memory=true")
@@ -211,39 +226,31 @@ def test_direct(cluster, world, tmp_path):
                                f"--tls-cert-file={crt}", f"--tls-private-key-file={key}"])
     api = Client(f"https://127.0.0.1:{port}", cluster.ca_cert)
     admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
-    nodes_path = "/apis/metrics.k8s.io/v1beta1/nodes"
-
-    def all_nodes():
-        try:
-            code, body = api.get(nodes_path, cert=admin)
-        except OSError:
-            return None
-        return body if code == 200 and len(body["items"]) == 3 else None
-    wait_for(all_nodes, timeout=30, interval=0.5, what="NodeMetrics of all 3 nodes")
+    wait_all_nodes(api, admin, timeout=30, what="NodeMetrics of all 3 nodes")
 
     # ---- authentication and authorization
-    assert api.get(nodes_path)[0] == 401
+    assert api.get(NODES_PATH)[0] == 401
     forged = {"X-Remote-User": "admin", "X-Remote-Group": "system:masters"}
-    assert api.get(nodes_path, headers=forged)[0] == 401
+    assert api.get(NODES_PATH, headers=forged)[0] == 401
     fake = cluster.issue_cert("fake-front-proxy", "front-proxy-client")
-    code, body = api.get(nodes_path, cert=fake, headers=forged)
+    code, body = api.get(NODES_PATH, cert=fake, headers=forged)
     assert code == 403 and 'User "front-proxy-client"' in body["message"], (code, body)
     front = (cluster.env["KP_FRONT_PROXY_CERT"], cluster.env["KP_FRONT_PROXY_KEY"])
-    code, body = api.get(nodes_path, cert=front, headers={"X-Remote-User": "bob"})
+    code, body = api.get(NODES_PATH, cert=front, headers={"X-Remote-User": "bob"})
     assert code == 403 and 'User "bob" cannot list resource "nodes"' in body["message"], body
-    code, body = api.get(nodes_path, cert=front, headers=forged)
+    code, body = api.get(NODES_PATH, cert=front, headers=forged)
     assert code == 200, body
     nobody = cluster.mint_token("nobody", world.ns)
     code, body = api.get("/apis/metrics.k8s.io/v1beta1/namespaces/ns-0/pods", token=nobody)
     assert code == 403 and 'in the namespace "ns-0"' in body["message"], body
-    assert api.get(nodes_path, token="not-a-token")[0] == 401
+    assert api.get(NODES_PATH, token="not-a-token")[0] == 401
     reader = cluster.mint_token("reader", world.ns,
                                 cluster_rules=["get,list:pods.metrics.k8s.io"])
     assert api.get("/apis/metrics.k8s.io/v1beta1/pods", token=reader)[0] == 200
-    assert api.get(nodes_path, token=reader)[0] == 403
+    assert api.get(NODES_PATH, token=reader)[0] == 403
 
     # ---- values
-    code, nodes = api.get(nodes_path, cert=admin)
+    code, nodes = api.get(NODES_PATH, cert=admin)
     code, pods = api.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
     assert code == 200
     check_values(world, nodes, pods)
@@ -268,7 +275,7 @@ def test_direct(cluster, world, tmp_path):
     assert code == 200 and body["kind"] == "PodMetrics"
     code, body = api.get("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+in+(", cert=admin)
     assert code == 400 and body["reason"] == "BadRequest"
-    code, body = api.get(nodes_path + "/no-such-node", cert=admin)
+    code, body = api.get(NODES_PATH + "/no-such-node", cert=admin)
     assert code == 404 and body["reason"] == "NotFound"
     code, body = api.get("/openapi/v2", cert=admin)
     assert code == 200
@@ -324,16 +331,8 @@ def test_followers_and_takeover(cluster, world, tmp_path, capsys):
     leader = world.leader(timeout=30)
     li = reps.index(leader)
     follower, fapi = reps[1 - li], apis[1 - li]
-    nodes_path = "/apis/metrics.k8s.io/v1beta1/nodes"
-
-    def follower_has_all():
-        try:
-            code, body = fapi.get(nodes_path, cert=admin)
-        except OSError:
-            return None
-        return body if code == 200 and len(body["items"]) == 3 else None
-    wait_for(follower_has_all, timeout=40, interval=0.5, what="the follower's copy")
-    code, nodes = fapi.get(nodes_path, cert=admin)
+    wait_all_nodes(fapi, admin, timeout=40, what="the follower's copy")
+    code, nodes = fapi.get(NODES_PATH, cert=admin)
     code, pods = fapi.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
     check_values(world, nodes, pods)
     # the samples endpoint: only for those allowed, only on the leader
@@ -349,7 +348,7 @@ def test_followers_and_takeover(cluster, world, tmp_path, capsys):
     last_ts = None
     while _t.time() < end:
         t = _t.time()
-        code, body = fapi.get(nodes_path, cert=admin)
+        code, body = fapi.get(NODES_PATH, cert=admin)
         polls.append((t, code, len(body.get("items", []))))
         if code == 200 and body["items"]:
             ts = max(ts_of(i["timestamp"]) for i in body["items"])
@@ -366,7 +365,7 @@ def test_followers_and_takeover(cluster, world, tmp_path, capsys):
               f"{', '.join(f'{g:.1f}' for g in gaps)} s (resolution {RES} s); "
               f"largest gap between fresh timestamps {max(gaps):.1f} s")
     assert len(fresh) >= 3 and max(gaps) <= 3 * RES + 1
-    code, nodes = fapi.get(nodes_path, cert=admin)
+    code, nodes = fapi.get(NODES_PATH, cert=admin)
     code, pods = fapi.get("/apis/metrics.k8s.io/v1beta1/pods", cert=admin)
     check_values(world, nodes, pods)
     world.check_sanitizers()
@@ -377,6 +376,46 @@ def test_followers_and_takeover(cluster, world, tmp_path, capsys):
 SVC = "kp-metrics"
 
 
+def serve_aggregated(cluster, world, netns, addrs, port: int, name: str, extra=()) -> list:
+    """A replica NAME-N in netns per address of addrs serving the metrics API at addr:port
+    with a certificate for the Service SVC in world's namespace, and the APIService through
+    that Service (apply_api_service). Returns the replicas, which are in world.replicas too."""
+    import netns as kpnetns
+    ns = world.ns
+    dns = f"{SVC}.{ns}.svc"
+    crt, key = cluster.issue_cert(f"metrics-api-{ns}", dns,
+                                  sans=[f"DNS:{dns}", f"DNS:{SVC}.{ns}"])
+    reps = []
+    for addr in addrs:
+        world.n += 1
+        argv = world.argv(extra=[f"--metrics-api-listen={addr}:{port}",
+                                 f"--tls-cert-file={crt}", f"--tls-private-key-file={key}",
+                                 f"--metrics-api-advertise-address={addr}",
+                                 f"--metrics-api-ca-file={cluster.ca_cert}",
+                                 f"--metrics-api-peer-server-name={dns}", *extra])
+        reps.append(kpnetns.NetnsReplica(world, f"{name}-{world.n}", argv, netns))
+    world.replicas.extend(reps)
+    apply_api_service(cluster, ns, addrs, port)
+    return reps
+
+
+def apply_api_service(cluster, ns: str, addrs, port: int) -> None:
+    """The metrics.k8s.io APIService, served through the Service SVC in ns by the replicas at
+    addrs:port (an Endpoints of our own: no selector), verified with the cluster's CA."""
+    ca = base64.b64encode(Path(cluster.ca_cert).read_bytes()).decode()
+    cluster.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SVC, "namespace": ns},
+         "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": SVC, "namespace": ns},
+         "subsets": [{"addresses": [{"ip": a} for a in addrs],
+                      "ports": [{"name": "https", "port": port}]}]},
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+         "metadata": {"name": "v1beta1.metrics.k8s.io"},
+         "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
+                  "groupPriorityMinimum": 100, "versionPriority": 100, "caBundle": ca,
+                  "service": {"name": SVC, "namespace": ns, "port": 443}}}]})
+
+
 @pytest.fixture
 def netns_two_addrs(procs):
     """A network namespace (tests/chaos/netns.py) with two addresses on its veth, one per
@@ -385,20 +424,10 @@ def netns_two_addrs(procs):
     reaches the leader (the host does not forward between veths): its loopback is up without
     127/8 (which stays routed to the host's servers), so its own addresses are reachable from
     inside. The second address is routed to the veth on the host; the route goes with it."""
-    import subprocess
     import sys
-    from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
     import netns as kpnetns
-    reason = kpnetns.unavailable()
-    if reason:
-        pytest.skip(f"aggregated metrics API: {reason}")
-    n = kpnetns.Netns()
-    try:
-        addrs = n.create().serve_two_addresses()
-    except (kpnetns.NetnsError, subprocess.CalledProcessError) as err:
-        n.delete()
-        pytest.skip(f"aggregated metrics API: cannot set up a namespace here: {err}")
+    n, addrs = kpnetns.serving_two_or_skip("aggregated metrics API")
     try:
         yield n, addrs
     finally:
@@ -478,37 +507,10 @@ def test_aggregated(cluster, world, netns_two_addrs, capsys):
     MINE.clear()
     MINE.update(n["name"] for n in world.manifest["nodes"])
     dns = f"{SVC}.{ns}.svc"
-    crt, key = cluster.issue_cert(f"metrics-api-{ns}", dns,
-                                  sans=[f"DNS:{dns}", f"DNS:{SVC}.{ns}"])
     port = 4443
-    import netns as kpnetns
     n, addrs = netns_two_addrs
-    reps, addr_of = [], {}
-    for addr in addrs:
-        world.n += 1
-        argv = world.argv(extra=[f"--metrics-api-listen={addr}:{port}",
-                                 f"--tls-cert-file={crt}", f"--tls-private-key-file={key}",
-                                 f"--metrics-api-advertise-address={addr}",
-                                 f"--metrics-api-ca-file={cluster.ca_cert}",
-                                 f"--metrics-api-peer-server-name={dns}", "--v=2"])
-        r = kpnetns.NetnsReplica(world, f"agg-{world.n}", argv, n)
-        reps.append(r)
-        addr_of[r.identity] = addr
-    world.replicas.extend(reps)
-    import base64
-    ca = base64.b64encode(open(cluster.ca_cert, "rb").read()).decode()
-    objs = {"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SVC, "namespace": ns},
-         "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}},
-        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": SVC, "namespace": ns},
-         "subsets": [{"addresses": [{"ip": a} for a in addrs],
-                      "ports": [{"name": "https", "port": port}]}]},
-        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-         "metadata": {"name": "v1beta1.metrics.k8s.io"},
-         "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
-                  "groupPriorityMinimum": 100, "versionPriority": 100, "caBundle": ca,
-                  "service": {"name": SVC, "namespace": ns, "port": 443}}}]}
-    cluster.kubectl("apply", "-f", "-", input=objs)
+    reps = serve_aggregated(cluster, world, n, addrs, port, "agg", ["--v=2"])
+    addr_of = {r.identity: a for r, a in zip(reps, addrs)}
     try:
         def available():
             svc = json.loads(cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
@@ -730,7 +732,6 @@ def test_chart_metrics_api_objects(cluster, namespace, tmp_path):
     assert api["service"] == {"name": "kp-kubepulse-metrics-api", "namespace": ns, "port": 443}
     secret = by[("Secret", "kp-kubepulse-metrics-api-tls")]["data"]
     assert api["caBundle"] == secret["ca.crt"]
-    import base64
     for k in ("ca.crt", "tls.crt", "tls.key"):
         (tmp_path / k).write_bytes(base64.b64decode(secret[k]))
     v = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), "-purpose",

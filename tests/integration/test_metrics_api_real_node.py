@@ -37,12 +37,10 @@ network namespace. Runtime: about 2-3 minutes (the cluster start included).
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,14 +52,13 @@ from kpharness import (INFRA_DIR, Cluster, ProcessGroup, real_node_cluster, real
                        wait_for)
 from kpreplicas import World, log
 from test_metrics_api import (agree, grant_delegation, kubectl_top, milli, mebi, parse_duration,
-                              parse_quantity, pod_sums, table, ts_of)
+                              parse_quantity, pod_sums, serve_aggregated, table, ts_of)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
 import netns as kpnetns  # noqa: E402
 
 NODE_SH = INFRA_DIR / "node.sh"
 RES = 5.0
-SVC = "kp-metrics"
 PORT = 4443
 HPA_SYNC = "2s"
 # > 2 resolutions: a cycle's 0 CPU (the known defect, see test_top_equals_the_kubelets)
@@ -101,36 +98,10 @@ def served(node_cluster, tmp_path_factory):
     env = c.reload_env()
     world = World(c, procs, ns, tmp, res=RES, extra_args=[
         f"--kubelet-certificate-authority={env['KP_KUBELET_CA']}", "--kubelet-timeout=4s"])
-    n = kpnetns.Netns()
+    # as test_aggregated (127.0.0.x stays routed to the host: the API server, the kubelets)
+    n, addrs = kpnetns.serving_two_or_skip("metrics API on real nodes")
     try:
-        # as test_aggregated (127.0.0.x stays routed to the host: the API server, the kubelets)
-        addrs = n.create().serve_two_addresses()
-    except (kpnetns.NetnsError, subprocess.CalledProcessError) as err:
-        n.delete()
-        pytest.skip(f"cannot set up a network namespace here: {err}")
-    dns = f"{SVC}.{ns}.svc"
-    crt, key = c.issue_cert(f"metrics-api-{ns}", dns, sans=[f"DNS:{dns}", f"DNS:{SVC}.{ns}"])
-    try:
-        for addr in addrs:
-            world.n += 1
-            argv = world.argv(extra=[f"--metrics-api-listen={addr}:{PORT}",
-                                     f"--tls-cert-file={crt}", f"--tls-private-key-file={key}",
-                                     f"--metrics-api-advertise-address={addr}",
-                                     f"--metrics-api-ca-file={c.ca_cert}",
-                                     f"--metrics-api-peer-server-name={dns}"])
-            world.replicas.append(kpnetns.NetnsReplica(world, f"node-mapi-{world.n}", argv, n))
-        ca = base64.b64encode(open(c.ca_cert, "rb").read()).decode()
-        c.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": [
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SVC, "namespace": ns},
-             "spec": {"ports": [{"name": "https", "port": 443, "targetPort": PORT}]}},
-            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": SVC, "namespace": ns},
-             "subsets": [{"addresses": [{"ip": a} for a in addrs],
-                          "ports": [{"name": "https", "port": PORT}]}]},
-            {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-             "metadata": {"name": "v1beta1.metrics.k8s.io"},
-             "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
-                      "groupPriorityMinimum": 100, "versionPriority": 100, "caBundle": ca,
-                      "service": {"name": SVC, "namespace": ns, "port": 443}}}]})
+        serve_aggregated(c, world, n, addrs, PORT, "node-mapi")
         names = set(env["KP_NODE_NAMES"].split(","))
 
         def available():
