@@ -39,8 +39,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_api import commit, sim_stats  # noqa: E402
-from run import (ROOT, Procs, free_port, loadavg, log, proc_cpu, proc_mem, read_env,  # noqa: E402
-                 register, scrape_metrics, start_kubepulse, start_sim)
+from run import (ROOT, BenchServers, Procs, free_port, loadavg, log, proc_cpu,  # noqa: E402
+                 proc_mem, register, scrape_metrics, start_kubepulse, start_sim)
 
 RES = 15  # seconds; both collectors
 # No environment variables in our configuration: opt in to v1.38's default, which also keeps
@@ -325,7 +325,6 @@ def main():
                                        text=True).stdout.strip()
     version = subprocess.run([args.telegraf, "--version"], capture_output=True,
                              text=True).stdout.strip()
-    started_infra = False
     runs, comparisons, counted = [], [], {}
     out = {"argv": sys.argv, "commit": commit(), "telegraf": version, "pods": args.pods,
            "cycles": args.cycles, "warmup": args.warmup, "runs": runs,
@@ -336,13 +335,9 @@ def main():
         if args.json:  # after each run: a later failure keeps what was measured
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(out, f, indent=1)
+    servers = BenchServers(args.env, args.state)
+    env = servers.env
     try:
-        if args.env:
-            env = read_env(args.env)
-        else:
-            subprocess.run([os.path.join(ROOT, "tests/infra/up.sh"), args.state], check=True)
-            started_infra = True
-            env = read_env(os.path.join(args.state, "env"))
         print(f"# kubepulse {out['commit']} against {version}, P={args.pods}, {RES} s, "
               f"{args.rounds} rounds A/B of {args.cycles} cycles after {args.warmup}; "
               f"loadavg at start {loadavg()}", flush=True)
@@ -374,8 +369,7 @@ def main():
             save()
             print_table(comparisons)
     finally:
-        if started_infra:
-            subprocess.run([os.path.join(ROOT, "tests/infra/down.sh"), args.state])
+        servers.stop()
 
 
 if __name__ == "__main__":
