@@ -37,8 +37,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_server import kubeconfig_with_token  # noqa: E402
-from run import (ROOT, BenchServers, Procs, free_port, loadavg, log, proc_cpu,  # noqa: E402
-                 proc_mem, register, start_sim)
+from run import (ROOT, BenchServers, Procs, add_bench_args, free_port, loadavg,  # noqa: E402
+                 log, proc_cpu, proc_mem, register, start_sim)
 
 
 def commit():
@@ -174,11 +174,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=60,
                     help="seconds after start before measuring (election, first cycles)")
     ap.add_argument("--rounds", type=int, default=1, help="A B pairs")
-    ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
-    ap.add_argument("--state", default="/tmp/kp-mapi-bench", help="STATE_DIR when starting")
-    ap.add_argument("--addr-base", default="127.4.0.1", help="simulator -addr-base")
-    ap.add_argument("--nofile", type=int, default=20000)
-    ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench/src/kubepulse"))
+    add_bench_args(ap, state="/tmp/kp-mapi-bench", addr_base="127.4.0.1")
     ap.add_argument("--metrics-server", help="binary (default: bench/metrics-server/build.sh)")
     ap.add_argument("--setups", default="AB", help="which setups, in order (default AB)")
     ap.add_argument("--json", help="save the results here")

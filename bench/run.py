@@ -161,7 +161,7 @@ def register(args, env, control, logdir):
 
 
 def start_kubepulse(args, env, procs, logdir, token, port):
-    kp = args.kubepulse or os.path.join(ROOT, "build-bench/src/kubepulse")
+    kp = args.kubepulse
     sink = (f"influxdb:{env['KP_INFLUX_URL']}?db=k8sbench" if args.influx
             else f"null?encode={'false' if args.no_encode else 'true'}")
     argv = [kp, "--kubeconfig", env["KP_KUBECONFIG"], "--leader-elect=false",
@@ -271,6 +271,17 @@ def summarize(args, rows):
     return s
 
 
+def add_bench_args(ap, state: str, addr_base: str):
+    """The options of every simulator benchmark: the servers (--env to reuse running ones, else
+    started in --state), the simulator's first address, RLIMIT_NOFILE, the kubepulse binary."""
+    ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
+    ap.add_argument("--state", default=state, help="STATE_DIR when starting servers")
+    ap.add_argument("--addr-base", default=addr_base, help="simulator -addr-base")
+    ap.add_argument("--nofile", type=int, default=20000, help="RLIMIT_NOFILE for both")
+    ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench/src/kubepulse"),
+                    help="the kubepulse binary")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("nodes", type=int)
@@ -283,16 +294,12 @@ def main():
     ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
     ap.add_argument("--pods-max-nodes", type=int, default=1000,
                     help="above this N register nodes only and run with --watch-pods=false")
-    ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
+    add_bench_args(ap, state="/tmp/kp-bench", addr_base="127.3.0.1")
     ap.add_argument("--sim", metavar="PID,CONTROL",
                     help="reuse a running simulator (its token file: --sim-token)")
     ap.add_argument("--sim-token")
     ap.add_argument("--kubelet-ca", help="CA of a reused simulator (default: the env's CA)")
     ap.add_argument("--no-register", action="store_true", help="objects are registered already")
-    ap.add_argument("--addr-base", default="127.3.0.1", help="simulator -addr-base")
-    ap.add_argument("--nofile", type=int, default=20000, help="RLIMIT_NOFILE for both")
-    ap.add_argument("--state", default="/tmp/kp-bench", help="STATE_DIR when starting servers")
-    ap.add_argument("--kubepulse", help="binary (default build-bench/src/kubepulse)")
     ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--json", help="save rows and summary here")
     args = ap.parse_args()

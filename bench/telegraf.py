@@ -39,8 +39,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_api import commit, sim_stats  # noqa: E402
-from run import (ROOT, BenchServers, Procs, free_port, loadavg, log, proc_cpu,  # noqa: E402
-                 proc_mem, register, scrape_metrics, start_kubepulse, start_sim)
+from run import (ROOT, BenchServers, Procs, add_bench_args, free_port, loadavg,  # noqa: E402
+                 log, proc_cpu, proc_mem, register, scrape_metrics, start_kubepulse,
+                 start_sim)
 
 RES = 15  # seconds; both collectors
 # No environment variables in our configuration: opt in to v1.38's default, which also keeps
@@ -309,11 +310,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2, help="cycles skipped first (default 2)")
     ap.add_argument("--phase", type=float, default=7.5,
                     help="seconds after a grid tick where windows start and end (default 7.5)")
-    ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
-    ap.add_argument("--state", default="/tmp/kp-telegraf-bench", help="STATE_DIR when starting")
-    ap.add_argument("--addr-base", default="127.5.0.1", help="simulator -addr-base")
-    ap.add_argument("--nofile", type=int, default=20000)
-    ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench/src/kubepulse"))
+    add_bench_args(ap, state="/tmp/kp-telegraf-bench", addr_base="127.5.0.1")
     ap.add_argument("--telegraf", help="binary (default: bench/telegraf/build.sh)")
     ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--json", help="save the results here")
