@@ -160,10 +160,18 @@ def register(args, env, control, logdir):
         f"in {time.time() - t0:.0f}s")
 
 
+def sink_uri(args, env):
+    """--sink of the run: args.sink when a caller set one (bench/influx_e2e.py), else the real
+    InfluxDB (--influx) or the null sink."""
+    if getattr(args, "sink", None):
+        return args.sink
+    return (f"influxdb:{env['KP_INFLUX_URL']}?db=k8sbench" if args.influx
+            else f"null?encode={'false' if args.no_encode else 'true'}")
+
+
 def start_kubepulse(args, env, procs, logdir, token, port):
     kp = args.kubepulse
-    sink = (f"influxdb:{env['KP_INFLUX_URL']}?db=k8sbench" if args.influx
-            else f"null?encode={'false' if args.no_encode else 'true'}")
+    sink = sink_uri(args, env)
     argv = [kp, "--kubeconfig", env["KP_KUBECONFIG"], "--leader-elect=false",
             "--metric-resolution", f"{args.resolution}s", "--kubelet-certificate-authority",
             args.kubelet_ca or env["KP_CA_CERT"], "--kubelet-token-file", token,

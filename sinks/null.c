@@ -4,7 +4,9 @@
  * it as written and keeps nothing. With encode=true (the default) each batch is first encoded
  * to line protocol into a scratch buffer that is then discarded, so the daemon's CPU includes
  * the encoder as it would with InfluxDB; encode=false measures collection alone.
- * The first batch is logged, so failover benchmarks can time "first write" from the log.
+ * withfields= and withids= choose the layout as on influxdb: (withids defaults to true here, the
+ * output before the option; influxdb: defaults to false). The first batch is logged, so
+ * failover benchmarks can time "first write" from the log.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 
 struct null_conf {
     bool encode;
+    bool withfields;
+    bool withids;
     char *cluster_name;
 };
 
@@ -30,6 +34,12 @@ static const struct kp_opt NULL_OPTS[] = {
      NULL},
     {"cluster_name", KP_OPT_STRING, "default", OFF(cluster_name),
      "cluster_name tag (when encoding)", 0, 0, NULL},
+    {"withfields", KP_OPT_BOOL, "false", OFF(withfields),
+     "encode Heapster's withfields layout, as influxdb:?withfields=true writes it", 0, 0, NULL},
+    /* true keeps the null sink's output what it was before the option; influxdb: defaults to
+     * false, so withids=false encodes exactly what it writes */
+    {"withids", KP_OPT_BOOL, "true", OFF(withids),
+     "encode the pod_id, namespace_id, hostname and host_id tags", 0, 0, NULL},
     {0},
 };
 
@@ -42,7 +52,8 @@ static int null_open(struct sink *s, struct uri *u, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct lp_options lo = {.cluster_name = c->cluster_name};
+    struct lp_options lo = {
+        .cluster_name = c->cluster_name, .withfields = c->withfields, .drop_ids = !c->withids};
     if (c->encode && !(n->enc = lp_encoder_new(&lo, err, errlen))) {
         free(n);
         return -1;

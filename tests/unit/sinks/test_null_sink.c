@@ -25,6 +25,18 @@ static const struct kp_point POINTS[] = {
 };
 static const struct kp_batch BATCH = {SERIES, 1, POINTS, 3, NULL};
 
+/* Two cpu metrics in a row (one withfields line) and a host_id tag (an id withids drops). */
+static const struct kp_series SERIES_IDS[] = {
+    {.labels = {{"host_id", "i-0123456789"}, {"nodename", "node-1"}, {"type", "node"}},
+     .nlabels = 3},
+};
+static const struct kp_point POINTS_WF[] = {
+    {.series = 0, .metric = KP_M_CPU_NODE_UTILIZATION, .v.f = 0.25, .ts_ns = 1700000000000000000LL},
+    {.series = 0, .metric = KP_M_CPU_USAGE_RATE, .v.i = 250, .ts_ns = 1700000000000000000LL},
+    {.series = 0, .metric = KP_M_MEM_WORKING_SET, .v.i = 1 << 20, .ts_ns = 1700000000000000000LL},
+};
+static const struct kp_batch BATCH_WF = {SERIES_IDS, 1, POINTS_WF, 3, NULL};
+
 static int flushed = -2;
 static void on_flushed(struct sink *s, int status, void *ud)
 {
@@ -70,6 +82,36 @@ static void test_null_without_encoding(void **state)
     assert_int_equal(st.bytes_written, 0);
 }
 
+static void encode_once(const char *uri, struct sink_stats *st)
+{
+    struct sink_env env = {.batch_lines = 5000, .buffer_size = "256Mi", .timeout_s = 1};
+    struct sink *s = NULL;
+    char err[256];
+    assert_int_equal(sink_open(uri, &env, &s, err, sizeof err), 0);
+    assert_int_equal(sink_write(s, &BATCH_WF, err, sizeof err), 0);
+    sink_get_stats(s, st);
+    sink_free(s);
+}
+
+/* The null sink encodes what influxdb: would write with the same options, so a benchmark
+ * compares like with like: withfields (one line per group) and withids. */
+static void test_null_layout_options(void **state)
+{
+    (void)state;
+    struct sink_stats plain, wf, noids;
+    encode_once("null", &plain);
+    encode_once("null?withfields=true", &wf);
+    encode_once("null?withids=false", &noids);
+    assert_int_equal(plain.points_written, 3);
+    assert_int_equal(plain.lines_written, 3);
+    assert_int_equal(wf.points_written, 3);
+    assert_int_equal(wf.lines_written, 2); /* cpu: node_utilization and usage_rate; memory */
+    assert_true(wf.bytes_written < plain.bytes_written);
+    /* withids defaults to true here (the null sink's output before the option) */
+    assert_int_equal(plain.bytes_written - noids.bytes_written,
+                     3 * strlen(",host_id=i-0123456789"));
+}
+
 static void test_null_bad_uris(void **state)
 {
     (void)state;
@@ -89,6 +131,7 @@ int run_null_sink_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_null_encodes_and_counts),
         cmocka_unit_test(test_null_without_encoding),
+        cmocka_unit_test(test_null_layout_options),
         cmocka_unit_test(test_null_bad_uris),
     };
     return cmocka_run_group_tests_name("null_sink", tests, NULL, NULL);
