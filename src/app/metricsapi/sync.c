@@ -126,8 +126,9 @@ static char *dup_opt(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int import_node(json_object *j, struct mapi_node *n)
+static int import_node(json_object *j, void *out)
 {
+    struct mapi_node *n = out;
     const char *name = jstr(j, "n", NAME_MAX_LEN), *labels = jstr(j, "l", LABELS_MAX);
     if (!name || get_samples(j, &n->last, &n->prev, &n->has_prev) < 0)
         return -1;
@@ -136,8 +137,9 @@ static int import_node(json_object *j, struct mapi_node *n)
     return n->name ? 0 : -1;
 }
 
-static int import_pod(json_object *j, struct mapi_pod *p)
+static int import_pod(json_object *j, void *out)
 {
+    struct mapi_pod *p = out;
     const char *ns = jstr(j, "ns", NAME_MAX_LEN), *name = jstr(j, "n", NAME_MAX_LEN);
     json_object *cs;
     if (!ns || !name || !json_object_object_get_ex(j, "c", &cs) ||
@@ -190,6 +192,38 @@ static int fail(char *err, size_t errlen, const char *what)
     return -1;
 }
 
+/* One array of the export, nodes or pods: each element imported into items (size bytes
+ * each, as many as arr has; *n counts those begun, for mapi_set_fini), then sorted in key
+ * order; the same key twice is an error. */
+struct import_kind {
+    size_t size;
+    int (*import)(json_object *j, void *out);
+    int (*cmp)(const void *a, const void *b); /* the key order */
+    const char *malformed, *twice;            /* the errors */
+};
+
+static const struct import_kind NODES = {sizeof(struct mapi_node), import_node, cmp_node_name,
+                                         "a malformed node", "a node twice"};
+static const struct import_kind PODS = {sizeof(struct mapi_pod), import_pod, cmp_pod_key,
+                                        "a malformed pod", "a pod twice"};
+
+static int import_array(json_object *arr, const struct import_kind *k, void *items, size_t *n,
+                        char *err, size_t errlen)
+{
+    char *base = items;
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *j = json_object_array_get_idx(arr, i);
+        (*n)++;
+        if (!json_object_is_type(j, json_type_object) || k->import(j, base + i * k->size) < 0)
+            return fail(err, errlen, k->malformed);
+    }
+    kp_sort(items, *n, k->size, k->cmp);
+    for (size_t i = 1; i < *n; i++)
+        if (!k->cmp(base + i * k->size, base + (i - 1) * k->size))
+            return fail(err, errlen, k->twice);
+    return 0;
+}
+
 int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *err, size_t errlen)
 {
     struct mapi_set set = {0};
@@ -220,34 +254,9 @@ int mapi_store_import(struct mapi_store *s, const char *json, size_t len, char *
         fail(err, errlen, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nn; i++) {
-        json_object *j = json_object_array_get_idx(nodes, i);
-        set.nnodes++;
-        if (!json_object_is_type(j, json_type_object) || import_node(j, &set.nodes[i]) < 0) {
-            fail(err, errlen, "a malformed node");
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < np; i++) {
-        json_object *j = json_object_array_get_idx(pods, i);
-        set.npods++;
-        if (!json_object_is_type(j, json_type_object) || import_pod(j, &set.pods[i]) < 0) {
-            fail(err, errlen, "a malformed pod");
-            goto out;
-        }
-    }
-    kp_sort(set.nodes, set.nnodes, sizeof(*set.nodes), cmp_node_name);
-    kp_sort(set.pods, set.npods, sizeof(*set.pods), cmp_pod_key);
-    for (size_t i = 1; i < set.nnodes; i++)
-        if (!strcmp(set.nodes[i].name, set.nodes[i - 1].name)) {
-            fail(err, errlen, "a node twice");
-            goto out;
-        }
-    for (size_t i = 1; i < set.npods; i++)
-        if (!cmp_pod_key(&set.pods[i], &set.pods[i - 1])) {
-            fail(err, errlen, "a pod twice");
-            goto out;
-        }
+    if (import_array(nodes, &NODES, set.nodes, &set.nnodes, err, errlen) < 0 ||
+        import_array(pods, &PODS, set.pods, &set.npods, err, errlen) < 0)
+        goto out;
     for (size_t i = 0; i < set.npods; i++)
         kp_sort(set.pods[i].ctrs, set.pods[i].nctrs, sizeof(*set.pods[i].ctrs), cmp_ctr_name);
     mapi_store_replace(s, &set);

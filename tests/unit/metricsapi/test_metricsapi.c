@@ -505,6 +505,9 @@ static void test_export_import(void **state)
         "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[{\"n\":\"c\","
         "\"s\":[1,0,1,1]},{\"n\":\"c\",\"s\":[1,0,1,1]}]}]}",
         "{\"v\":1,\"nodes\":[],\"pods\":[]} trailing",
+        "{\"v\":1,\"nodes\":[],\"pods\":[7]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[]},"
+        "{\"ns\":\"x\",\"n\":\"p\",\"c\":[]}]}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (mapi_store_import(follower, bad[i], strlen(bad[i]), err, sizeof err) == 0)
