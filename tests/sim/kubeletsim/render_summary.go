@@ -89,16 +89,10 @@ func renderNode(w *jw, cfg *simConfig, s *nSample) {
 		w.close(']')
 	}
 	w.close('}')
-	w.objKey("fs")
-	renderFs(w, s.t, &s.fs)
-	w.close('}')
+	w.kFs("fs", s.t, &s.fs)
 	w.objKey("runtime")
-	w.objKey("imageFs")
-	renderFs(w, s.t, &s.imageFs)
-	w.close('}')
-	w.objKey("containerFs")
-	renderFs(w, s.t, &s.imageFs)
-	w.close('}')
+	w.kFs("imageFs", s.t, &s.imageFs)
+	w.kFs("containerFs", s.t, &s.imageFs)
 	w.close('}')
 	w.objKey("rlimit")
 	w.kTime("time", s.t)
@@ -157,10 +151,8 @@ func renderPod(w *jw, cfg *simConfig, s *nSample, ps *pSample) {
 	if !(w.mode == modePartial && p.idx%3 == 1) {
 		renderVolumes(w, s, ps)
 	}
-	w.objKey("ephemeral-storage")
 	eph := s.nodeFsWith(ps.ephUsed, ps.ephInodesUsed)
-	renderFs(w, ps.t, &eph)
-	w.close('}')
+	w.kFs("ephemeral-storage", ps.t, &eph)
 	w.objKey("process_stats")
 	w.kU64("process_count", ps.proc)
 	w.close('}')
@@ -224,14 +216,10 @@ func renderContainer(w *jw, cfg *simConfig, s *nSample, p *pod, k int, cs *cSamp
 		return
 	}
 	renderIO(w, cfg, cs.t, &cs.psi.io)
-	w.objKey("rootfs")
 	fs := s.rootfsOf(cs)
-	renderFs(w, cs.t, &fs)
-	w.close('}')
-	w.objKey("logs")
+	w.kFs("rootfs", cs.t, &fs)
 	fs = s.logsOf(cs)
-	renderFs(w, cs.t, &fs)
-	w.close('}')
+	w.kFs("logs", cs.t, &fs)
 	if cfg.swap {
 		w.objKey("swap")
 		w.kTime("time", cs.t)
@@ -282,20 +270,19 @@ func renderIO(w *jw, cfg *simConfig, t int64, psi *psiV) {
 
 func renderPSI(w *jw, v *psiV) {
 	w.objKey("psi")
-	w.objKey("full")
-	renderPSIData(w, v.fullTotal, &v.full)
-	w.close('}')
-	w.objKey("some")
-	renderPSIData(w, v.someTotal, &v.some)
-	w.close('}')
+	renderPSIData(w, "full", v.fullTotal, &v.full)
+	renderPSIData(w, "some", v.someTotal, &v.some)
 	w.close('}')
 }
 
-func renderPSIData(w *jw, total uint64, avg *[3]float64) {
+// renderPSIData writes one PSIData object under key k.
+func renderPSIData(w *jw, k string, total uint64, avg *[3]float64) {
+	w.objKey(k)
 	w.kU64("total", total)
 	w.kF64("avg10", avg[0])
 	w.kF64("avg60", avg[1])
 	w.kF64("avg300", avg[2])
+	w.close('}')
 }
 
 func renderIface(w *jw, name string, v *netV) {
@@ -304,6 +291,13 @@ func renderIface(w *jw, name string, v *netV) {
 	w.kU64("rxErrors", v.rxErr)
 	w.kU64("txBytes", v.tx)
 	w.kU64("txErrors", v.txErr)
+}
+
+// kFs writes an FsStats object under key k.
+func (w *jw) kFs(k string, t int64, v *fsV) {
+	w.objKey(k)
+	renderFs(w, t, v)
+	w.close('}')
 }
 
 func renderFs(w *jw, t int64, v *fsV) {
