@@ -324,13 +324,7 @@ def main():
         logdir = os.path.join(env["KP_STATE_DIR"], "bench",
                               f"e2e-{args.nodes}x{args.pods}-{time.strftime('%H%M%S')}")
         os.makedirs(logdir, exist_ok=True)
-        if args.sim:
-            pid, control = args.sim.split(",")
-            sim_pid, token = int(pid), args.sim_token
-        else:
-            sim_pid, control, token = run.start_sim(args, env, procs, logdir)
-        if not args.no_register:
-            run.register(args, env, control, logdir)
+        sim_pid, _, token = run.sim_registered(args, env, procs, logdir)
         modes = {"both": (True, False), "real": (True,), "null": (False,)}[args.mode]
         for real in modes:
             s, rows, v = run_one(args, env, procs, logdir, token, sim_pid, real)

@@ -160,6 +160,19 @@ def register(args, env, control, logdir):
         f"in {time.time() - t0:.0f}s")
 
 
+def sim_registered(args, env, procs, logdir):
+    """The simulator of the run, (pid, control URL, token file): a running one (--sim,
+    --sim-token) or one started now; its nodes and pods registered unless --no-register."""
+    if args.sim:
+        pid, control = args.sim.split(",")
+        sim_pid, token = int(pid), args.sim_token
+    else:
+        sim_pid, control, token = start_sim(args, env, procs, logdir)
+    if not args.no_register:
+        register(args, env, control, logdir)
+    return sim_pid, control, token
+
+
 def sink_uri(args, env):
     """--sink of the run: args.sink when a caller set one (bench/influx_e2e.py), else the real
     InfluxDB (--influx) or the null sink."""
@@ -319,13 +332,7 @@ def main():
         logdir = os.path.join(env["KP_STATE_DIR"], "bench", f"run-{args.nodes}x{args.pods}-"
                               f"{time.strftime('%H%M%S')}")
         os.makedirs(logdir, exist_ok=True)
-        if args.sim:
-            pid, control = args.sim.split(",")
-            sim_pid, token = int(pid), args.sim_token
-        else:
-            sim_pid, control, token = start_sim(args, env, procs, logdir)
-        if not args.no_register:
-            register(args, env, control, logdir)
+        sim_pid, _, token = sim_registered(args, env, procs, logdir)
         port = free_port()
         kp = start_kubepulse(args, env, procs, logdir, token, port)
         for _ in range(100):
