@@ -124,6 +124,17 @@ static void test_escape_elements(void **state)
     assert_memory_equal(out, "l1\\nl2", n);
 }
 
+/* b encoded with o is the text want; returns the encoder's counts. */
+static struct lp_result expect_encoding(const struct lp_options *o, const struct kp_batch *b,
+                                        const char *want)
+{
+    struct lp_result r;
+    char *text = encode(o, b, &r);
+    assert_string_equal(text, want);
+    free(text);
+    return r;
+}
+
 /* One memory/usage point of 1 at 1 ns on a series with these labels encodes as want. */
 static void expect_usage_line(const struct lp_options *o, const struct kp_label *labels,
                               size_t nlabels, const char *want)
@@ -132,10 +143,7 @@ static void expect_usage_line(const struct lp_options *o, const struct kp_label 
     memcpy(s.labels, labels, nlabels * sizeof labels[0]);
     struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
     struct kp_batch b = {&s, 1, &p, 1, NULL};
-    struct lp_result r;
-    char *text = encode(o, &b, &r);
-    assert_string_equal(text, want);
-    free(text);
+    expect_encoding(o, &b, want);
 }
 
 static void test_empty_and_time_tags_omitted(void **state)
@@ -253,13 +261,10 @@ static void test_nonfinite_and_invalid_skipped(void **state)
     };
     struct kp_batch b = {&s, 1, p, 6, NULL};
     struct lp_options o = {0};
-    struct lp_result r;
-    char *text = encode(&o, &b, &r);
-    assert_string_equal(text, "cpu/node_utilization value=0.25 4\n");
+    struct lp_result r = expect_encoding(&o, &b, "cpu/node_utilization value=0.25 4\n");
     assert_int_equal(r.nonfinite, 3);
     assert_int_equal(r.invalid, 2);
     assert_int_equal(r.points, 1);
-    free(text);
 }
 
 static void test_withfields_merging(void **state)
@@ -277,18 +282,17 @@ static void test_withfields_merging(void **state)
     };
     struct kp_batch b = {s, 2, p, sizeof p / sizeof p[0], NULL};
     struct lp_options o = {.withfields = true, .cluster_name = "default"};
-    struct lp_result r;
-    char *text = encode(&o, &b, &r);
-    assert_string_equal(text, "cpu,cluster_name=default,pod_name=a usage=10i,usage_rate=5i 100\n"
-                              "memory,cluster_name=default,pod_name=a usage=7i,working_set=6i "
-                              "100\n"
-                              "cpu,cluster_name=default,pod_name=a usage=11i 200\n"
-                              "cpu,cluster_name=default,pod_name=b usage=12i 200\n"
-                              "uptime,cluster_name=default,pod_name=b value=3i 200\n");
+    struct lp_result r =
+        expect_encoding(&o, &b,
+                        "cpu,cluster_name=default,pod_name=a usage=10i,usage_rate=5i 100\n"
+                        "memory,cluster_name=default,pod_name=a usage=7i,working_set=6i "
+                        "100\n"
+                        "cpu,cluster_name=default,pod_name=a usage=11i 200\n"
+                        "cpu,cluster_name=default,pod_name=b usage=12i 200\n"
+                        "uptime,cluster_name=default,pod_name=b value=3i 200\n");
     assert_int_equal(r.lines, 5);
     assert_int_equal(r.points, 7);
     assert_int_equal(r.nonfinite, 1);
-    free(text);
 }
 
 static void test_skip_cumulative(void **state)
@@ -298,11 +302,8 @@ static void test_skip_cumulative(void **state)
     struct kp_point p[] = {{0, KP_M_CPU_USAGE, {.i = 1}, 1}, {0, KP_M_CPU_USAGE_RATE, {.i = 2}, 1}};
     struct kp_batch b = {&s, 1, p, 2, NULL};
     struct lp_options o = {.skip_cumulative = true};
-    struct lp_result r;
-    char *text = encode(&o, &b, &r);
-    assert_string_equal(text, "cpu/usage_rate value=2i 1\n");
+    struct lp_result r = expect_encoding(&o, &b, "cpu/usage_rate value=2i 1\n");
     assert_int_equal(r.filtered, 1);
-    free(text);
 }
 
 static void test_int_metric_always_int(void **state)
