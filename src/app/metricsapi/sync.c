@@ -10,8 +10,10 @@
  * document changes nothing.
  */
 #include "mapi_int.h"
+#include "status.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,65 +24,71 @@
 #define CTRS_MAX     256
 #define DEPTH_MAX    8
 
-static json_object *sample_json(const struct mapi_sample *s)
+/* A sample as [ts_ns,start_ns,cpu_ns,mem], after "key": */
+static void put_sample(struct status_buf *b, const char *key, const struct mapi_sample *s)
 {
-    json_object *a = json_object_new_array_ext(4);
-    json_object_array_add(a, json_object_new_int64(s->ts_ns));
-    json_object_array_add(a, json_object_new_int64(s->start_ns));
-    json_object_array_add(a, json_object_new_uint64(s->cpu_ns));
-    json_object_array_add(a, json_object_new_uint64(s->mem));
-    return a;
+    status_buf_printf(b, ",\"%s\":[%" PRId64 ",%" PRId64 ",%" PRIu64 ",%" PRIu64 "]", key, s->ts_ns,
+                      s->start_ns, s->cpu_ns, s->mem);
 }
 
 /* A node's or a container's samples: "s" the last, "p" the previous one when there is one. */
-static void add_samples(json_object *j, const struct mapi_sample *last,
+static void put_samples(struct status_buf *b, const struct mapi_sample *last,
                         const struct mapi_sample *prev, bool has_prev)
 {
-    json_object_object_add(j, "s", sample_json(last));
+    put_sample(b, "s", last);
     if (has_prev)
-        json_object_object_add(j, "p", sample_json(prev));
+        put_sample(b, "p", prev);
 }
 
+/* "key": value, after a comma unless first */
+static void put_str(struct status_buf *b, const char *key, const char *value, bool first)
+{
+    status_buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+    mapi_render_string(b, value);
+}
+
+/* Written straight as text (render.c's strings): a json-c tree of 150,000 pods cost about
+ * 2 CPU-s and 800 MB on the leader for every follower's pull. */
 char *mapi_store_export(const struct mapi_store *s, size_t *len)
 {
     const struct mapi_set *set = mapi_store_set(s);
-    json_object *o = json_object_new_object(), *nodes = json_object_new_array();
-    json_object *pods = json_object_new_array();
-    json_object_object_add(o, "v", json_object_new_int(1));
-    for (size_t i = 0; i < set->nnodes; i++) {
+    struct status_buf b = {0};
+    status_buf_printf(&b, "{\"v\":1,\"nodes\":[");
+    for (size_t i = 0; i < set->nnodes && !b.failed; i++) {
         const struct mapi_node *n = &set->nodes[i];
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "n", json_object_new_string(n->name));
+        status_buf_append(&b, i ? ",{" : "{", i ? 2 : 1);
+        put_str(&b, "n", n->name, true);
         if (n->labels)
-            json_object_object_add(j, "l", json_object_new_string(n->labels));
-        add_samples(j, &n->last, &n->prev, n->has_prev);
-        json_object_array_add(nodes, j);
+            put_str(&b, "l", n->labels, false);
+        put_samples(&b, &n->last, &n->prev, n->has_prev);
+        status_buf_append(&b, "}", 1);
     }
-    for (size_t i = 0; i < set->npods; i++) {
+    status_buf_printf(&b, "],\"pods\":[");
+    for (size_t i = 0; i < set->npods && !b.failed; i++) {
         const struct mapi_pod *p = &set->pods[i];
-        json_object *j = json_object_new_object(), *cs = json_object_new_array();
-        json_object_object_add(j, "ns", json_object_new_string(p->ns));
-        json_object_object_add(j, "n", json_object_new_string(p->name));
+        status_buf_append(&b, i ? ",{" : "{", i ? 2 : 1);
+        put_str(&b, "ns", p->ns, true);
+        put_str(&b, "n", p->name, false);
         if (p->labels)
-            json_object_object_add(j, "l", json_object_new_string(p->labels));
+            put_str(&b, "l", p->labels, false);
+        status_buf_printf(&b, ",\"c\":[");
         for (size_t k = 0; k < p->nctrs; k++) {
             const struct mapi_ctr *c = &p->ctrs[k];
-            json_object *cj = json_object_new_object();
-            json_object_object_add(cj, "n", json_object_new_string(c->name));
-            add_samples(cj, &c->last, &c->prev, c->has_prev);
-            json_object_array_add(cs, cj);
+            status_buf_append(&b, k ? ",{" : "{", k ? 2 : 1);
+            put_str(&b, "n", c->name, true);
+            put_samples(&b, &c->last, &c->prev, c->has_prev);
+            status_buf_append(&b, "}", 1);
         }
-        json_object_object_add(j, "c", cs);
-        json_object_array_add(pods, j);
+        status_buf_append(&b, "]}", 2);
     }
-    json_object_object_add(o, "nodes", nodes);
-    json_object_object_add(o, "pods", pods);
-    const char *txt =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *out = txt ? strdup(txt) : NULL;
-    *len = out ? strlen(out) : 0;
-    json_object_put(o);
-    return out;
+    status_buf_append(&b, "]}", 2);
+    if (b.failed || !b.data) {
+        free(b.data);
+        *len = 0;
+        return NULL;
+    }
+    *len = b.len;
+    return b.data;
 }
 
 /* ---- import ------------------------------------------------------------------- */

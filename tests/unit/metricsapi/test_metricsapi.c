@@ -603,6 +603,27 @@ static void test_render_text(void **state)
         json_object_put(o);
         free(r.body);
     }
+    /* the followers' copy of the same store: json-c's printing of the parsed export, which
+     * imports to the same answers */
+    size_t len;
+    char *doc = mapi_store_export(st, &len), err[256];
+    assert_non_null(doc);
+    assert_int_equal(len, strlen(doc));
+    json_object *o = json_tokener_parse(doc);
+    assert_non_null(o);
+    assert_string_equal(doc, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    struct mapi_store *f = mapi_store_new(60);
+    assert_int_equal(mapi_store_import(f, doc, len, err, sizeof err), 0);
+    for (size_t i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]); i++) {
+        struct mapi_response r;
+        mapi_handle(f, "GET", render_cases[i].target, T0 + 100 * S, &r);
+        assert_string_equal(r.body, render_cases[i].body);
+        free(r.body);
+    }
+    mapi_store_free(f);
+    free(doc);
 }
 
 int run_store_tests(void)
