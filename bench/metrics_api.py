@@ -15,7 +15,11 @@ cluster, each for --seconds after a warm-up (--rounds times, A B A B ...):
      the real InfluxDB), each with the metrics API on (--metrics-api-listen; followers copy
      the leader's samples);
   B  the same 3 kubepulse replicas with the metrics API off, plus 2 metrics-server replicas
-     (bench/metrics-server/build.sh; --metric-resolution=15s, both scrape every kubelet).
+     (bench/metrics-server/build.sh; --metric-resolution=15s, both scrape every kubelet);
+  C  (--setups ABC) the 2 metrics-server replicas plus Telegraf v1.37.2 for history instead of
+     kubepulse (bench/telegraf/build.sh; one [[inputs.kubernetes]] per node as bench/telegraf.py
+     configures it, interval 15s, [[outputs.influxdb]] to the same real InfluxDB). Telegraf
+     reads each kubelet's /pods as well as /stats/summary on every scrape.
 
 Counted: kubelet requests at the simulator (its control endpoint's /stats counters, the
 difference over the measured window; deterministic), user+sys CPU seconds of each setup's
@@ -108,17 +112,38 @@ def start_metrics_server(args, env, procs, logdir, token, setup, i):
     return procs.start(f"{setup}-metrics-server-{i}", argv, logdir), port
 
 
+def start_telegraf(args, env, procs, logdir, token, setup):
+    """Telegraf for history: bench/telegraf.py's configuration with InfluxDB as the output."""
+    from telegraf import TELEGRAF_FLAGS, telegraf_config  # it imports this module
+    with open(os.path.join(logdir, "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    text = telegraf_config(args, args.nodes, manifest, token, env["KP_CA_CERT"], "/dev/null")
+    head = text[:text.index("[[outputs.file]]")]
+    url = env["KP_INFLUX_URL"]
+    text = head + (f'[[outputs.influxdb]]\n  urls = ["{url}"]\n'
+                   '  database = "k8smapibench_telegraf"\n  skip_database_creation = false\n')
+    cfg = os.path.join(logdir, f"{setup}-telegraf.conf")
+    with open(cfg, "w", encoding="utf-8") as f:
+        f.write(text)
+    argv = [args.telegraf, "--config", cfg, *TELEGRAF_FLAGS]
+    log(f"{setup} telegraf: " + " ".join(argv))
+    return procs.start(f"{setup}-telegraf", argv, logdir, nofile=args.nofile)
+
+
 def run_setup(args, env, logdir, token, control, sim_pid, setup, rnd, cert):
     procs = Procs()
     lease = f"kp-mapi-bench-{setup.lower()}{rnd}-{os.getpid()}"
     members, ports = [], []
     try:
-        for i in range(3):
+        for i in range(3 if setup in "AB" else 0):
             p, port = start_kubepulse(args, env, procs, logdir, token, setup, i, lease,
                                       cert if setup == "A" else None)
             members.append((f"kubepulse-{i}", p))
             ports.append(port)
-        if setup == "B":
+        if setup == "C":
+            members.append(("telegraf", start_telegraf(args, env, procs, logdir, token, setup)))
+            ports.append(None)
+        if setup in "BC":
             for i in range(2):
                 p, port = start_metrics_server(args, env, procs, logdir, token, setup, i)
                 members.append((f"metrics-server-{i}", p))
@@ -152,6 +177,7 @@ def run_setup(args, env, logdir, token, control, sim_pid, setup, rnd, cert):
          "cpu_s": cpu, "cpu_s_total": sum(cpu.values()),
          "cpu_s_kubepulse": sum(v for k, v in cpu.items() if k.startswith("kubepulse")),
          "cpu_s_metrics_server": sum(v for k, v in cpu.items() if k.startswith("metrics-server")),
+         "cpu_s_telegraf": sum(v for k, v in cpu.items() if k.startswith("telegraf")),
          "millicores_total": sum(cpu.values()) / (t1 - t0) * 1000,
          "hwm_kib": hwm, "hwm_kib_sum": sum(hwm.values()), "sim_cpu_s": sim1 - sim0,
          "load1": loads, "load1_avg": sum(loads) / max(1, len(loads)),
@@ -176,11 +202,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="A B pairs")
     add_bench_args(ap, state="/tmp/kp-mapi-bench", addr_base="127.4.0.1")
     ap.add_argument("--metrics-server", help="binary (default: bench/metrics-server/build.sh)")
-    ap.add_argument("--setups", default="AB", help="which setups, in order (default AB)")
+    ap.add_argument("--telegraf", help="binary (default: bench/telegraf/build.sh)")
+    ap.add_argument("--setups", default="AB", help="which setups, in order (default AB; C: "
+                    "metrics-server x2 + Telegraf)")
     ap.add_argument("--json", help="save the results here")
     args = ap.parse_args()
     args.pods_max_nodes = 1000  # run.register registers Pods up to this N
-    if not args.metrics_server and "B" in args.setups:
+    if not args.telegraf and "C" in args.setups:
+        args.telegraf = subprocess.run([os.path.join(ROOT, "bench/telegraf/build.sh")],
+                                       check=True, capture_output=True, text=True).stdout.strip()
+    if not args.metrics_server and ("B" in args.setups or "C" in args.setups):
         args.metrics_server = subprocess.run(
             [os.path.join(ROOT, "bench/metrics-server/build.sh")], check=True,
             capture_output=True, text=True).stdout.strip()
