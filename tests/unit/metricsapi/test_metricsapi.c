@@ -626,6 +626,90 @@ static void test_render_text(void **state)
     free(doc);
 }
 
+/* import.c's reader: members in any order, unknown ones skipped, escapes decoded; what it
+ * refuses changes nothing. */
+static void test_import_grammar(void **state)
+{
+    struct mapi_store *st = *state;
+    struct mapi_usage u;
+    char err[256];
+    static const char good[] =
+        " {\"pods\":[{\"c\":[{\"p\":[1,0,0,0],\"n\":\"c\",\"s\":[2000000000,0,1000000000,5]}],"
+        "\"n\":\"p\",\"ns\":\"x\",\"extra\":[]}],\"x\":{\"a\":[1,-2,{\"b\":null}],\"t\":true,"
+        "\"f\":false,\"s\":\"\\u00e9\"},\"nodes\":[{\"s\":[2000000000,0,3000000000,7],\"n\":"
+        "\"a\\u00e9\\ud83d\\ude00\\/\\\"\",\"zz\":true,\"p\":[1000000000,0,1000000000,7]}],"
+        "\"v\":1}";
+    assert_int_equal(mapi_store_import(st, good, strlen(good), err, sizeof err), 0);
+    assert_int_equal(mapi_store_node_usage(st, "a\xc3\xa9\xf0\x9f\x98\x80/\"", &u), 0);
+    assert_int_equal(u.cpu_nano, 2000000000);
+    assert_int_equal(mapi_store_container_usage(st, "x", "p", "c", &u), 0);
+    assert_int_equal(u.cpu_nano, 500000000);
+#define DOC(nodes)    "{\"v\":1,\"nodes\":[" nodes "],\"pods\":[]}"
+#define NODE(name, s) "{\"n\":\"" name "\",\"s\":[" s "]}"
+    static const char *const bad[] = {
+        DOC(NODE("a\\u0000b", "1,0,1,1")),
+        DOC(NODE("a\\ud800", "1,0,1,1")),
+        DOC(NODE("a\\udc00", "1,0,1,1")),
+        DOC(NODE("a\\ud800\\u0041", "1,0,1,1")),
+        DOC(NODE("a\\x", "1,0,1,1")),
+        DOC(NODE("a\\u00g0", "1,0,1,1")),
+        DOC(NODE("a\tb", "1,0,1,1")),
+        DOC(NODE("", "1,0,1,1")),
+        DOC(NODE("a", "01,0,1,1")),
+        DOC(NODE("a", "1.5,0,1,1")),
+        DOC(NODE("a", "1e3,0,1,1")),
+        DOC(NODE("a", "-1,0,1,1")),
+        DOC(NODE("a", "0,0,1,1")),
+        DOC(NODE("a", "1,-5,1,1")),
+        DOC(NODE("a", "1,0,-1,1")),
+        DOC(NODE("a", "1,0,1")),
+        DOC(NODE("a", "1,0,1,1,1")),
+        DOC(NODE("a", "1,0,18446744073709551616,1")),
+        DOC(NODE("a", "9223372036854775808,0,1,1")),
+        DOC("{\"n\":\"a\"}"),
+        DOC("{\"n\":\"a\",\"s\":[1,0,1,1],\"x\":[[[[[[[[1]]]]]]]]}"),
+        DOC(NODE("a", "1,0,1,1") ","),
+        DOC("{\"n\":\"a\",\"s\":[1,0,1,1],}"),
+        DOC("{\"n\":\"a\" \"s\":[1,0,1,1]}"),
+        DOC("{\"n\":\"a\",\"s\":[1,0,1,1],\"x\":tru}"),
+        "{\"v\":1,\"nodes\":[" NODE("a", "1,0,1,1") "],\"pods\":[]} ",
+        "{\"v\":1,\"nodes\":[" NODE("a", "1,0,1,1") "],\"pods\":[]",
+        "{\"v\":1,\"nodes\":[" NODE("a", "1,0,1,1") "]}",
+        "{\"v\":2,\"nodes\":[],\"pods\":[]}",
+        "{\"v\":\"1\",\"nodes\":[],\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\"}]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"c\":[]}]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[{\"n\":\"c\"}]}]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[],\"c\":[]}]}",
+        "{\"v\":1,\"nodes\":[],\"nodes\":[],\"pods\":[]}",
+        "{\"v\":1,\"nodes\":[],\"pods\":[]}{}",
+        "\"x\"",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (mapi_store_import(st, bad[i], strlen(bad[i]), err, sizeof err) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(mapi_store_node_usage(st, "a\xc3\xa9\xf0\x9f\x98\x80/\"", &u), 0);
+    }
+    /* a name of 253 bytes is one; 254 are too many; 257 containers are too many */
+    char doc[20000], name[300];
+    memset(name, 'n', 254);
+    name[254] = '\0';
+    snprintf(doc, sizeof doc, DOC(NODE("%s", "1,0,1,1")), name);
+    assert_int_not_equal(mapi_store_import(st, doc, strlen(doc), err, sizeof err), 0);
+    name[253] = '\0';
+    snprintf(doc, sizeof doc, DOC(NODE("%s", "1,0,1,1")), name);
+    assert_int_equal(mapi_store_import(st, doc, strlen(doc), err, sizeof err), 0);
+    size_t n = (size_t)snprintf(
+        doc, sizeof doc, "{\"v\":1,\"nodes\":[],\"pods\":[{\"ns\":\"x\",\"n\":\"p\",\"c\":[");
+    for (int i = 0; i < 257; i++)
+        n += (size_t)snprintf(doc + n, sizeof doc - n, "%s{\"n\":\"c%d\",\"s\":[1,0,1,1]}",
+                              i ? "," : "", i);
+    snprintf(doc + n, sizeof doc - n, "]}]}");
+    assert_int_not_equal(mapi_store_import(st, doc, strlen(doc), err, sizeof err), 0);
+#undef DOC
+#undef NODE
+}
+
 int run_store_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +728,7 @@ int run_store_tests(void)
         cmocka_unit_test_setup_teardown(test_pods, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_export_import, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_render_text, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_import_grammar, store_setup, store_teardown),
     };
     return cmocka_run_group_tests_name("metricsapi", tests, NULL, NULL);
 }
