@@ -19,9 +19,10 @@ the API server's front-proxy certificate from tests/infra/pki.sh authenticates i
 kubepulse.
 
 Waits until the APIService is Available and kubepulse serves every node and N x P pods
-(read directly with the admin certificate), then runs `kubectl top node` and
-`kubectl top pod -A` back to back, --runs times each, timing each run (wall, from exec to
-exit). Reported per command: p50/p99/max latency, failures, rows printed, bytes of the
+(read directly with the admin certificate), then runs `kubectl top node`,
+`kubectl top pod -A` and `kubectl get --raw /apis/metrics.k8s.io/v1beta1/pods` (the same
+answer without kubectl's decoding, sorting and table) back to back, --runs times each,
+timing each run (wall, from exec to exit) and kubectl's own CPU. Reported per command: p50/p99/max latency, failures, rows printed, bytes of the
 API's answer (`kubectl get --raw` once), kubepulse's CPU (user+sys) and peak/current RSS
 over the runs, the API server's CPU over the runs, load1 before and after. Everything
 started is stopped by pid; the APIService and namespace are deleted.
@@ -31,6 +32,7 @@ import argparse
 import base64
 import json
 import os
+import resource
 import signal
 import ssl
 import subprocess
@@ -157,23 +159,34 @@ def rows_of(stdout):
     return max(0, len(lines) - 1)  # the header
 
 
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_top(args, env, kp_pid, apiserver_pid, what):
-    """--runs back-to-back runs of `kubectl top WHAT`; returns the summary."""
-    cmd = [env["KP_KUBECTL"], "--kubeconfig", env["KP_KUBECONFIG"], "top", *what]
+    """--runs back-to-back runs of `kubectl WHAT` (top ..., or get --raw PATH: the same answer
+    without kubectl's decoding and table); returns the summary. kubectl's own CPU is that of
+    the waited-for children (one at a time)."""
+    cmd = [env["KP_KUBECTL"], "--kubeconfig", env["KP_KUBECONFIG"], *what]
+    raw = what[:2] == ["get", "--raw"]
     lat, rows, fails, out_bytes = [], [], [], []
     load0 = loadavg()
     c0, a0, t0 = proc_cpu(kp_pid), proc_cpu(apiserver_pid), time.time()
+    k0 = children_cpu()
     for i in range(args.runs):
         s = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         lat.append(time.monotonic() - s)
         if p.returncode != 0:
             fails.append(p.stderr.strip()[:300])
-        rows.append(rows_of(p.stdout))
+        rows.append(p.stdout.count('"metadata":{"name"') if raw else rows_of(p.stdout))
         out_bytes.append(len(p.stdout))
     c1, a1, t1 = proc_cpu(kp_pid), proc_cpu(apiserver_pid), time.time()
+    kubectl_cpu = children_cpu() - k0
     hwm, rss = proc_mem(kp_pid)
-    r = {"command": "kubectl top " + " ".join(what), "runs": args.runs,
+    r = {"command": "kubectl " + " ".join(what), "runs": args.runs,
+         "kubectl_cpu_s_per_run": kubectl_cpu / args.runs,
          "p50_s": percentile(lat, 50), "p99_s": percentile(lat, 99), "max_s": max(lat),
          "min_s": min(lat), "mean_s": sum(lat) / len(lat), "latencies_s": lat,
          "failed": len(fails), "errors": fails[:5], "rows_min": min(rows), "rows_max": max(rows),
@@ -185,7 +198,8 @@ def run_top(args, env, kp_pid, apiserver_pid, what):
     print(f"{r['command']}: {args.runs} runs, p50 {r['p50_s']:.3f} s, p99 {r['p99_s']:.3f} s, "
           f"max {r['max_s']:.3f} s; {r['failed']} failed; rows {r['rows_min']}-{r['rows_max']}; "
           f"kubepulse {r['kubepulse_cpu_s_per_run']:.3f} CPU-s per run, peak RSS {hwm} KiB, "
-          f"RSS {rss} KiB; API server {r['apiserver_cpu_s_per_run']:.3f} CPU-s per run; "
+          f"RSS {rss} KiB; API server {r['apiserver_cpu_s_per_run']:.3f}, kubectl "
+          f"{r['kubectl_cpu_s_per_run']:.3f} CPU-s per run; "
           f"load {load0} -> {r['load_after']}", flush=True)
     return r
 
@@ -268,8 +282,9 @@ def main():
         ready_s, served = wait_served(args, env, kp, addr, port)
         sizes = [raw_size(env, f"{BASE}/nodes"), raw_size(env, f"{BASE}/pods")]
         print(f"# answers through the aggregator: {json.dumps(sizes)}", flush=True)
-        results = [run_top(args, env, kp.pid, int(env["KP_APISERVER_PID"]), ["node"]),
-                   run_top(args, env, kp.pid, int(env["KP_APISERVER_PID"]), ["pod", "-A"])]
+        apiserver = int(env["KP_APISERVER_PID"])
+        results = [run_top(args, env, kp.pid, apiserver, what) for what in (
+            ["top", "node"], ["top", "pod", "-A"], ["get", "--raw", f"{BASE}/pods"])]
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump({"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
