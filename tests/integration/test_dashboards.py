@@ -10,17 +10,28 @@ in the README there) is rendered as Grafana's InfluxDB query builder renders it 
 target's measurement, tags, select and groupBy (the stored `query` text says mean(); the
 builder's select says sum(), and the builder's is what runs), and every target of our
 charts/kubepulse/files/dashboard.json as its raw query. `$interval` takes the values Grafana
-picks for the last 30 minutes, 6 hours and 7 days on a 1024, a 1280 and a 1920 pixel wide window
-(grafana_interval below). Each bucket InfluxDB returns is compared with the truth: per
-scrape cycle, the panel's aggregate over the series it selects of the values the simulator
-says a scrape at that time returns (/expected; rates from two such samples; requests, limits
-and allocatable from its manifest), averaged over the cycles whose time falls in the bucket.
+picks for the last 30 minutes, 6 hours and 7 days on a 400, a 1024, a 1280 and a 1920 pixel
+wide window (grafana_interval below; at 400 px the 6-hour $interval is 1m, the resolution
+itself: the boundary case, one cycle in every bucket). Each bucket InfluxDB returns is
+compared with the truth: per scrape cycle, the panel's aggregate over the series it selects
+of the values the simulator says a scrape at that time returns (/expected; rates from two
+such samples; requests, limits and allocatable from its manifest), averaged over the cycles
+whose time falls in the bucket.
 
 Heapster's panels sum every point of a bucket, so they show the truth only when a bucket
 holds one point per series: every point of a cycle stamped with the cycle's grid time, and
 no more than one cycle per bucket ($interval <= --metric-resolution). Where $interval is
 longer (7 days), the test asserts what Heapster's own dashboards show there: the sum of the
-bucket's cycles, (cycles in the bucket) x the truth. docs/metrics.md has the figures.
+bucket's cycles, (cycles in the bucket) x the truth. A compared cycle whose bucket has no
+value for a group its truth has is wrong too (Heapster's panels, nullPointMode "connected",
+would draw through it unseen). The queries start once kubepulse's sink holds no point: every
+point of the compared cycles acknowledged by InfluxDB (or dropped, which the diagnosis names).
+docs/metrics.md has the figures.
+
+When buckets are wrong, the message says what the run saw (diagnose below): the compared
+cycles as kubepulse logged them (points, duration, how long after their grid time they ended),
+its warnings, the sink's losses, whether this simulator's pods and nodes are still in the API
+server, and the wrong buckets grouped by the cycles they hold and the measurements they query.
 
 Environment: KP_DASH_RES (the resolution, default 60 s: the default of --metric-resolution);
 KP_DASH_KUBEPULSE (another kubepulse binary, to measure an older build). Runtime: about
@@ -41,7 +52,8 @@ from pathlib import Path
 import pytest
 
 from kpharness import REPO_ROOT, wait_for
-from test_collector import Env, cpu_rate, http_json, quantity, rfc3339_ns, run_env
+from test_collector import (Env, cpu_rate, http_json, prom_metrics, quantity, rfc3339_ns,
+                            run_env)
 
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
 KUBEPULSE = Path(os.environ.get("KP_DASH_KUBEPULSE", BUILD_DIR / "src" / "kubepulse"))
@@ -56,7 +68,9 @@ CYCLES = max(3, 60 // RES + 1)
 DASHBOARDS = REPO_ROOT / "tests" / "integration" / "dashboards"
 OURS = REPO_ROOT / "charts" / "kubepulse" / "files" / "dashboard.json"
 RANGES_MS = {"30m": 30 * 60_000, "6h": 6 * 3_600_000, "7d": 7 * 86_400_000}
-WINDOWS = (1024, 1280, 1920)  # browser window widths, pixels
+# browser window widths, pixels: 400 (a phone held upright; any width from 241 to 480 px gives
+# 1-minute buckets at 6 hours) and three desktop ones
+WINDOWS = (400, 1024, 1280, 1920)
 
 
 # ---- what Grafana does ---------------------------------------------------------------------
@@ -334,6 +348,96 @@ def truth_of(q: Query, truth: Truth, cycles: list[int]) -> dict:
     return {g: sum(vals) / len(vals) for g, vals in per_group.items()}
 
 
+# ---- what went wrong, when buckets are wrong ----------------------------------------------
+
+CYCLE_LINE = re.compile(r'^[IWE]\d{4} (\d\d):(\d\d):(\d\d\.\d+) .*"cycle done" cycle_ts=(\d+) '
+                        r'seconds=([0-9.e+-]+) points=(\d+)', re.M)
+
+
+def sink_gauge(metrics: dict[str, float], name: str) -> float:
+    """A family's value summed over its label sets (one per sink)."""
+    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+
+
+def cycle_log(log: str) -> dict[int, list[dict]]:
+    """{grid time: [{end, seconds, points}]} of every completed cycle: end is how long after
+    its grid time the cycle ended (from the log's local time of day: modulo 15 minutes, which
+    every time zone's offset is a multiple of), seconds its duration."""
+    out: dict[int, list[dict]] = {}
+    for m in CYCLE_LINE.finditer(log):
+        ts = int(m.group(4))
+        tod = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+        out.setdefault(ts, []).append({"end": (tod - ts) % 900,
+                                       "seconds": float(m.group(5)), "points": int(m.group(6))})
+    return out
+
+
+def diagnose(e: "DashEnv", done: list[int], wrong: list[tuple]) -> str:
+    """What the run saw that can make buckets wrong, each fact with the cycles it touches:
+    the compared cycles as kubepulse logged them (stamped once each, consecutive, the same
+    number of points, ended before the kubelets' next sample), its warnings, the sink's
+    losses, this simulator's nodes and pods still in the API server; then the wrong buckets
+    grouped by the cycles they hold and the measurements they query."""
+    out = []
+    log = e.kp.log()
+    cycles = cycle_log(log)
+    points = sorted({c["points"] for ts in done for c in cycles.get(ts, [])})
+    for ts in done:
+        for c in cycles.get(ts, []):
+            facts = []
+            if len(cycles[ts]) > 1:
+                facts.append(f"stamped {len(cycles[ts])} times (a second term's first cycle?)")
+            if len(points) > 1 and c["points"] != max(points):
+                facts.append(f"fewer points than the other cycles ({max(points)}): series missing")
+            if c["end"] >= SAMPLE:
+                facts.append(f"ended {c['end']:.1f} s after its grid time: a scrape started "
+                             f"{SAMPLE} s or more after it saw the kubelets' next sample")
+            out.append(f"cycle {time.strftime('%H:%M:%S', time.gmtime(ts))} ({ts}): "
+                       f"{c['points']} points, {c['seconds']:.2f} s, ended +{c['end']:.2f} s"
+                       + ("; " + "; ".join(facts) if facts else ""))
+    gaps = [(a, b) for a, b in zip(done, done[1:]) if b - a != RES]
+    if gaps:
+        out.append(f"compared cycles not one resolution apart (ticks skipped): {gaps}")
+    warns = [ln for ln in log.splitlines() if re.match(r"[WE]\d{4} ", ln)]
+    if warns:
+        out.append(f"kubepulse logged {len(warns)} warnings/errors, the first:")
+        out += ["    " + ln[:300] for ln in warns[:10]]
+    port = re.search(r"status server listening.* port=(\d+)", log)
+    if port:
+        try:
+            m = prom_metrics(f"http://127.0.0.1:{port.group(1)}")
+            losses = {k: v for k, v in m.items() if v and re.match(
+                r"kubepulse_(sink_points_dropped_total|sink_request_failures_total|"
+                r"sink_points_buffered|nodes_failed_total|scrape_cycles_skipped_total)", k)}
+            out.append(f"sink and scrape losses (/metrics): {losses or 'none'}")
+        except OSError as err:
+            out.append(f"/metrics not read: {err}")
+    try:
+        items = json.loads(e.cluster.kubectl("get", "pods", "-A", "-l", "kubepulse.io/sim=true",
+                                             "-o", "json").stdout)["items"]
+        have = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in items}
+        want = {(p["namespace"], p["name"]) for n in e.manifest["nodes"] for p in n["pods"]
+                if p.get("registrable", True)}
+        gone = sorted(want - have)
+        nodes = set(e.cluster.kubectl("get", "nodes", "-o", "name").stdout.split())
+        gone_nodes = [n for n in e.node_names if f"node/{n}" not in nodes]
+        if gone or gone_nodes:
+            out.append(f"missing from the API server now: {len(gone)} of {len(want)} pods "
+                       f"{gone[:4]}, nodes {gone_nodes} (deleted by someone else: their "
+                       f"requests and limits are no longer known)")
+    except Exception as err:  # noqa: BLE001 — a diagnosis must not hide the failure
+        out.append(f"API server not read: {err}")
+    by_cycles: dict[tuple, list] = {}
+    for cyc, measurement, line in wrong:
+        by_cycles.setdefault(cyc, []).append((measurement, line))
+    for cyc, items in sorted(by_cycles.items()):
+        ms = sorted({m for m, _ in items})
+        out.append(f"{len(items)} wrong buckets hold cycle(s) "
+                   f"{[time.strftime('%H:%M:%S', time.gmtime(t)) for t in cyc]}: "
+                   f"measurements {ms}; e.g. {items[0][1].splitlines()[0]}")
+    return "\n".join(out)
+
+
 # ---- the test --------------------------------------------------------------------------------
 
 class DashEnv(Env):
@@ -381,7 +485,13 @@ def test_dashboards_show_the_truth(denv):
         return done[:CYCLES] if len(done) > CYCLES else None  # one more: the sink has flushed
     done = wait_for(cycles, timeout=(CYCLES + 4) * RES + 30, interval=0.5,
                     what=f"{CYCLES} grid cycles")
-    time.sleep(3)  # the sink writes a batch once a second
+    # every point of the compared cycles acknowledged or dropped before any query: the sink
+    # writes a batch once a second, and after a failed write waits up to 30 s to retry
+    status = wait_for(lambda: re.search(r"status server listening.* port=(\d+)", e.kp.log()),
+                      timeout=30, what="status server")
+    base = f"http://127.0.0.1:{status.group(1)}"
+    wait_for(lambda: not sink_gauge(prom_metrics(base), "kubepulse_sink_points_buffered"),
+             timeout=120, interval=0.2, what="the sink to deliver every point")
     # Heapster's cluster panels sum every node: the API server must hold only ours
     rows = e.cluster.influx_rows('SHOW TAG VALUES FROM "uptime" WITH KEY = "nodename"', e.db)
     assert sorted(r["value"] for r in rows) == sorted(e.node_names), "other nodes registered"
@@ -394,9 +504,22 @@ def test_dashboards_show_the_truth(denv):
     t1_ms = (done[-1] + RES - JITTER - 1) * 1000
     stats: dict[tuple, list] = {}
     wrong = []
+    missing = 0
     for q in queries:
         got = influx_buckets(e, q, t0_ms, t1_ms)
         assert got, f"{q.dashboard} {q.panel}: no data: {q.text}"
+        # every compared cycle has a value in its bucket for every group its truth has: a
+        # cycle whose points never arrived, or a series left out, is a bucket without a value,
+        # which Heapster's panels (nullPointMode "connected") draw through without a sign
+        for ts in done:
+            b = ts * 1000 // q.interval_ms * q.interval_ms
+            for g, want in truth_of(q, truth, [ts]).items():
+                if (g, b) not in got:
+                    missing += 1
+                    wrong.append(((ts,), q.measurement,
+                                  f"{q.dashboard} '{q.panel}' {q.label} "
+                                  f"$interval={hms(q.interval_ms)} group={g} bucket={b}: "
+                                  f"no value, truth {want} (cycle {ts})\n    {q.text}"))
         for (g, b), v in sorted(got.items()):
             in_bucket = [ts for ts in done if b <= ts * 1000 < b + q.interval_ms]
             if not in_bucket:  # points away from every cycle's time: the cycle they belong to
@@ -414,11 +537,14 @@ def test_dashboards_show_the_truth(denv):
             s[1] += 1
             expect_truth = not heapster_sum or q.interval_ms <= RES * 1000
             if (expect_truth and not ok) or (not expect_truth and not as_heapster):
-                wrong.append(f"{q.dashboard} '{q.panel}' {q.label} $interval={hms(q.interval_ms)} "
-                             f"group={g} bucket={b}: got {v}, truth {want} "
-                             f"(x{factor}){'' if expect_truth else ' as Heapster sums'}\n"
-                             f"    {q.text}")
+                wrong.append((tuple(in_bucket), q.measurement,
+                              f"{q.dashboard} '{q.panel}' {q.label} $interval={hms(q.interval_ms)} "
+                              f"group={g} bucket={b}: got {v}, truth {want} "
+                              f"(x{factor}){'' if expect_truth else ' as Heapster sums'}\n"
+                              f"    {q.text}"))
     print(f"\nresolution {RES}s, samples spread over {JITTER}s of {SAMPLE}s, {KUBEPULSE}:")
     for (dash, rng), (ok, n) in sorted(stats.items()):
         print(f"  {dash:22} {rng:4} {ok:5} of {n:5} panel buckets within 5 % of the truth")
-    assert not wrong, f"{len(wrong)} buckets wrong:\n" + "\n".join(wrong[:20])
+    print(f"  {missing} buckets without a value where a compared cycle has a true one")
+    assert not wrong, (f"{len(wrong)} buckets wrong. What the run saw:\n{diagnose(e, done, wrong)}"
+                       "\nThe first wrong buckets:\n" + "\n".join(w[2] for w in wrong[:20]))
