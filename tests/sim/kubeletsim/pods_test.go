@@ -66,8 +66,10 @@ func getPods(t *testing.T, s *sim, n int) decodedPodList {
 func TestPodsMatchSummary(t *testing.T) {
 	cfg := testConfig()
 	cfg.containers = 0 // 1..3 containers per pod: every image and resource shape
-	s, _ := simWithClock(t, cfg)
+	s, clk := simWithClock(t, cfg)
 	w := get(t, s.handler(s.nodes[2]), "/stats/summary", "Bearer tok-123")
+	first := get(t, s.handler(s.nodes[2]), "/pods", "Bearer tok-123").Body.String()
+	s.nodes[2].rt.counters.pods.Store(0)
 	var sum Summary
 	if err := json.Unmarshal(w.Body.Bytes(), &sum); err != nil {
 		t.Fatal(err)
@@ -115,7 +117,14 @@ func TestPodsMatchSummary(t *testing.T) {
 			}
 		}
 	}
-	if c := &nd.rt.counters; c.pods.Load() != 1 || c.summary.Load() != 1 || c.notFound.Load() != 0 {
+	// Without restarts the list does not change with time: a later sample is a cache hit.
+	clk.advance(3 * cfg.interval)
+	hits := nd.rt.counters.cacheHits.Load()
+	w2 := get(t, s.handler(nd), "/pods", "Bearer tok-123")
+	if nd.rt.counters.cacheHits.Load() != hits+1 || w2.Body.String() != first {
+		t.Error("/pods of a later sample was rendered again or differs")
+	}
+	if c := &nd.rt.counters; c.pods.Load() != 2 || c.summary.Load() != 1 || c.notFound.Load() != 0 {
 		t.Errorf("counters: pods %d summary %d notFound %d", c.pods.Load(), c.summary.Load(),
 			c.notFound.Load())
 	}

@@ -109,10 +109,13 @@ type sim struct {
 	useCache bool
 	cacheMax int64        // byte budget of all cached bodies
 	cacheUse atomic.Int64 // bytes cached now
-	ctLength bool         // declare Content-Length on normal responses
-	verbose  bool
-	samples  sync.Pool
-	bufs     sync.Pool
+	// /pods bodies have a budget of their own (cacheMax again): without restarts they stay
+	// valid across samples, and Summaries must not crowd them out.
+	podsCacheUse atomic.Int64
+	ctLength     bool // declare Content-Length on normal responses
+	verbose      bool
+	samples      sync.Pool
+	bufs         sync.Pool
 }
 
 func newSim(cfg simConfig) (*sim, error) {
@@ -227,14 +230,15 @@ func (s *sim) body(nd *node, st *nodeState, T int64, slot int) ([]byte, func()) 
 	rb := s.bufs.Get().(*renderBuf)
 	b, _ := s.renderInto(rb, nd, st, T, slot, modeNormal)
 	if s.useCache {
+		use := s.cacheUseOf(slot)
 		rt.cacheMu.Lock()
 		old := rt.cache[slot]
 		// Keep the newest sample, within the budget. A full 5,000-node round of indented
 		// summaries is ~600 MB while rendering again costs ~0.1 ms per node, so past the
 		// budget we simply do not cache.
-		if old.T <= T && s.cacheUse.Load()-int64(len(old.body))+int64(len(b)) <= s.cacheMax {
+		if old.T <= T && use.Load()-int64(len(old.body))+int64(len(b)) <= s.cacheMax {
 			cp := append([]byte(nil), b...)
-			s.cacheUse.Add(int64(len(cp)) - int64(len(old.body)))
+			use.Add(int64(len(cp)) - int64(len(old.body)))
 			rt.cache[slot] = cacheSlot{T: T, gen: st.gen, body: cp}
 			rt.cacheMu.Unlock()
 			s.bufs.Put(rb)
@@ -245,15 +249,36 @@ func (s *sim) body(nd *node, st *nodeState, T int64, slot int) ([]byte, func()) 
 	return b, func() { s.bufs.Put(rb) }
 }
 
+func (s *sim) cacheUseOf(slot int) *atomic.Int64 {
+	if slot == cachePods {
+		return &s.podsCacheUse
+	}
+	return &s.cacheUse
+}
+
+// podsKeyTime is the sample time a /pods body is cached under: 0 while the node has no
+// restarts, since the list then does not change with time (only restarts take effect at a
+// sample time; a UID report changes the state's generation).
+func podsKeyTime(st *nodeState, T int64) int64 {
+	if len(st.restarts) == 0 {
+		return 0
+	}
+	return T
+}
+
 // dropStaleCaches frees cached bodies older than the previous sample, so nodes nobody
-// scrapes hold no memory. Run periodically.
+// scrapes hold no memory (but for /pods bodies valid at any time, within their budget).
+// Run periodically.
 func (s *sim) dropStaleCaches() {
 	T := s.now().Unix() - 2*s.cfg.interval
 	for _, nd := range s.nodes {
 		nd.rt.cacheMu.Lock()
 		for i := range nd.rt.cache {
+			if i == cachePods && nd.rt.cache[i].T == 0 {
+				continue
+			}
 			if nd.rt.cache[i].body != nil && nd.rt.cache[i].T < T {
-				s.cacheUse.Add(-int64(len(nd.rt.cache[i].body)))
+				s.cacheUseOf(i).Add(-int64(len(nd.rt.cache[i].body)))
 				nd.rt.cache[i] = cacheSlot{}
 			}
 		}
@@ -335,7 +360,7 @@ func (s *sim) serve(nd *node, w http.ResponseWriter, r *http.Request) {
 		// Response faults cover the stats endpoints only; transport faults hit /pods too.
 		c.pods.Add(1)
 		st := nd.rt.state.Load()
-		b, done := s.body(nd, st, s.sampleTime(st, s.now()), cachePods)
+		b, done := s.body(nd, st, podsKeyTime(st, s.sampleTime(st, s.now())), cachePods)
 		s.writeBody(w, "application/json", b)
 		done()
 		return
