@@ -4,12 +4,15 @@
 one kubelet simulator and the real API server of tests/infra.
 
     bench/telegraf.py [--nodes 100,500] [--pods 30] [--rounds 2] [--cycles 4] [--warmup 2]
-        [--env STATE/env] [--kubepulse BIN] [--telegraf BIN] [--json bench/results/F.json]
+        [--env STATE/env | --env 100=STATE1/env,500=STATE2/env] [--no-register]
+        [--kubepulse BIN] [--telegraf BIN] [--json bench/results/F.json]
 
-For each N (ascending: each N registers nodes 0..N-1 over the previous N's) it starts one
-simulator (tests/sim) of N kubelets x P pods, registers its Nodes and Pods (bench/run.py's
-functions), runs Telegraf once with outputs.file into a real file to count what it emits
-(lines and fields per node, every node present, no error), then runs, one after the other on
+For each N (ascending: each N registers nodes 0..N-1 over the previous N's, so one set of
+servers cannot go down in N; --env N=ENV gives each N servers of its own, and --no-register
+reuses what an earlier run registered there) it starts one simulator (tests/sim) of N
+kubelets x P pods, registers its Nodes and Pods (bench/run.py's functions), runs Telegraf
+once with outputs.file into a real file to count what it emits (lines and fields per node,
+every node present, no error), then runs, one after the other on
 that cluster, --rounds times A B A B ...:
 
   A  kubepulse, the only replica (--leader-elect=false), --metric-resolution=15s, the null
@@ -36,11 +39,12 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_api import commit, sim_stats  # noqa: E402
 from run import (ROOT, BenchServers, Procs, add_bench_args, free_port, loadavg,  # noqa: E402
-                 log, proc_cpu, proc_mem, register, scrape_metrics, start_kubepulse,
+                 log, proc_cpu, proc_mem, read_env, register, scrape_metrics, start_kubepulse,
                  start_sim)
 
 RES = 15  # seconds; both collectors
@@ -51,8 +55,9 @@ PATHS = ("summaryRequests", "podsRequests", "metricsRequests", "healthzRequests"
          "unauthorized", "notFound")
 
 
-def telegraf_config(args, n, manifest, token, ca, out_file):
-    """Telegraf's TOML for N nodes of the manifest, writing line protocol to out_file."""
+def telegraf_config(args, n, manifest, token, ca, out_file, timeout=None):
+    """Telegraf's TOML for N nodes of the manifest, writing line protocol to out_file;
+    response_timeout Telegraf's default (5 s) unless given."""
     # Telegraf writes as soon as metric_batch_size metrics are buffered and drops the oldest
     # beyond metric_buffer_limit (default 10,000): sized to hold two whole cycles so nothing is
     # dropped at any N (about 160 metrics per node per cycle at 30 pods).
@@ -63,7 +68,8 @@ def telegraf_config(args, n, manifest, token, ca, out_file):
              "  skip_processors_after_aggregators = true", ""]
     for nd in manifest["nodes"][:n]:
         lines += ["[[inputs.kubernetes]]", f'  url = "https://{nd["address"]}:{nd["port"]}"',
-                  f'  bearer_token = "{token}"', f'  tls_ca = "{ca}"', ""]
+                  f'  bearer_token = "{token}"', f'  tls_ca = "{ca}"']
+        lines += [f'  response_timeout = "{timeout}"', ""] if timeout else [""]
     lines += ["[[outputs.file]]", f'  files = ["{out_file}"]', '  data_format = "influx"', ""]
     return "\n".join(lines)
 
@@ -132,7 +138,10 @@ def count_telegraf(args, n, manifest, token, ca, logdir):
     out = os.path.join(logdir, f"telegraf-once-{n}.lp")
     cfg = os.path.join(logdir, f"telegraf-once-{n}.conf")
     with open(cfg, "w", encoding="utf-8") as f:
-        f.write(telegraf_config(args, n, manifest, token, ca, out))
+        # The counting gather opens every connection at once (500 TLS handshakes and
+        # Summaries): on a loaded machine some exceed Telegraf's 5 s default, which would
+        # count a load artefact, not what Telegraf emits. The measured runs keep the default.
+        f.write(telegraf_config(args, n, manifest, token, ca, out, timeout="60s"))
     logpath = os.path.join(logdir, f"telegraf-once-{n}.log")
     with open(logpath, "wb") as lf:
         r = subprocess.run([args.telegraf, "--config", cfg, *TELEGRAF_FLAGS, "--once"],
@@ -198,10 +207,12 @@ def run_one(args, nargs, env, logdir, token, control, sim_pid, manifest, who, rn
             p = procs.start("telegraf", [args.telegraf, "--config", cfg, *TELEGRAF_FLAGS],
                             logdir,
                             nofile=args.nofile)
-        begin, end = window_bounds(time.time(), args.warmup, args.cycles, args.phase)
+        t_started = time.time()
+        begin, end = window_bounds(t_started, args.warmup, args.cycles, args.phase)
         sleep_until(begin, p, who, logdir)
         s0, c0, sc0, t0 = sim_stats(control), proc_cpu(p.pid), proc_cpu(sim_pid), time.time()
         k0 = kp_counts(port) if port else None
+        hwm0, rss0 = proc_mem(p.pid)
         loads = []
         while time.time() < end - 0.5:
             sleep_until(min(end, time.time() + RES), p, who, logdir)
@@ -219,6 +230,8 @@ def run_one(args, nargs, env, logdir, token, control, sim_pid, manifest, who, rn
          "cpu_ms_per_node_scrape": (c1 - c0) / max(1, scrapes) * 1000,
          "millicores_per_node": (c1 - c0) / (t1 - t0) / n * 1000,
          "hwm_kib": hwm, "rss_kib": rss, "hwm_kib_per_node": hwm / n,
+         "window_start_hwm_kib": hwm0, "window_start_rss_kib": rss0,
+         "seconds_since_start": t1 - t_started,
          "kubelet_requests": d,
          "kubelet_requests_per_min": {k: v / minutes for k, v in d.items() if k in PATHS and v},
          "kubelet_bytes_per_node_scrape": d["bytes"] / max(1, scrapes),
@@ -239,7 +252,8 @@ def run_one(args, nargs, env, logdir, token, control, sim_pid, manifest, who, rn
             f"{args.cycles} cycles of {n} nodes")
     print(f"{who} N={n} round {rnd}: {r['cpu_s']:.2f} CPU-s for {scrapes} node-scrapes = "
           f"{r['cpu_ms_per_node_scrape']:.3f} ms each; peak RSS {hwm} KiB "
-          f"({r['hwm_kib_per_node']:.1f} KiB/node), RSS {rss} KiB; kubelet requests/min "
+          f"({r['hwm_kib_per_node']:.1f} KiB/node), RSS {rss0} -> {rss} KiB over the window; "
+          f"kubelet requests/min "
           f"{json.dumps({k: round(v, 1) for k, v in r['kubelet_requests_per_min'].items()})}; "
           f"simulator {r['sim_cpu_s']:.2f} CPU-s; load1 avg {r['load1_avg']:.2f}", flush=True)
     return r
@@ -311,6 +325,8 @@ def main():
     ap.add_argument("--phase", type=float, default=7.5,
                     help="seconds after a grid tick where windows start and end (default 7.5)")
     add_bench_args(ap, state="/tmp/kp-telegraf-bench", addr_base="127.5.0.1")
+    ap.add_argument("--no-register", action="store_true",
+                    help="the env's Nodes and Pods are those of N already (an earlier run)")
     ap.add_argument("--telegraf", help="binary (default: bench/telegraf/build.sh)")
     ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--json", help="save the results here")
@@ -332,6 +348,13 @@ def main():
         if args.json:  # after each run: a later failure keeps what was measured
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(out, f, indent=1)
+    # --env N=ENV,N=ENV: running servers of each N's own
+    envs = {}
+    if args.env and "=" in args.env:
+        envs = {int(k): read_env(v) for k, v in (x.split("=", 1) for x in args.env.split(","))}
+        if set(ns) - set(envs):
+            sys.exit(f"--env names no servers for N = {sorted(set(ns) - set(envs))}")
+        args.env = os.path.join(envs[ns[0]]["KP_STATE_DIR"], "env")
     servers = BenchServers(args.env, args.state)
     env = servers.env
     try:
@@ -339,6 +362,7 @@ def main():
               f"{args.rounds} rounds A/B of {args.cycles} cycles after {args.warmup}; "
               f"loadavg at start {loadavg()}", flush=True)
         for n in ns:
+            env = envs.get(n, env)
             nargs = argparse.Namespace(
                 nodes=n, pods=args.pods, addr_base=args.addr_base, nofile=args.nofile,
                 pods_max_nodes=1000, kubepulse=args.kubepulse, influx=False, no_encode=False,
@@ -349,9 +373,14 @@ def main():
             sim_procs = Procs()
             try:
                 sim_pid, control, token = start_sim(nargs, env, sim_procs, logdir)
-                register(nargs, env, control, logdir)
-                with open(os.path.join(logdir, "manifest.json"), encoding="utf-8") as f:
-                    manifest = json.load(f)
+                if args.no_register:
+                    with urllib.request.urlopen(f"http://{control}/manifest?offset=0&limit={n}",
+                                                timeout=600) as r:
+                        manifest = json.load(r)
+                else:
+                    register(nargs, env, control, logdir)
+                    with open(os.path.join(logdir, "manifest.json"), encoding="utf-8") as f:
+                        manifest = json.load(f)
                 counted[str(n)] = count_telegraf(args, n, manifest, token, env["KP_CA_CERT"],
                                                  logdir)
                 for rnd in range(1, args.rounds + 1):
