@@ -5,14 +5,13 @@
  * write Leases in the namespace can edit: a malformed one must not write
  * outside the host buffer.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "daemon_int.h"
 #include "metricsapi.h"
 
@@ -26,7 +25,7 @@ static void expect_host(const char *addr, const char *want)
     assert_string_equal(buf + 1, want);
 }
 
-static void test_host_of_address(void **state)
+KP_TEST(test_host_of_address)
 {
     (void)state;
     expect_host("10.0.0.7:8443", "10.0.0.7");
@@ -34,7 +33,7 @@ static void test_host_of_address(void **state)
     expect_host("leader.example", "leader.example");
 }
 
-static void test_host_of_malformed_address(void **state)
+KP_TEST(test_host_of_malformed_address)
 {
     (void)state;
     /* an unclosed bracket: no write before the buffer, no byte of the name dropped */
@@ -46,7 +45,7 @@ static void test_host_of_malformed_address(void **state)
 /* The samples endpoint serves only GET: a POST is authorized as verb "create" on the path, so
  * serving it would hand the samples to someone allowed only to create there. No peer is
  * needed to refuse it. */
-static void test_samples_only_get(void **state)
+KP_TEST(test_samples_only_get)
 {
     (void)state;
     struct mapi_response r = {0};
@@ -57,12 +56,4 @@ static void test_samples_only_get(void **state)
         free(r.body);
     }
     assert_false(mapi_peer_samples(NULL, "POST", "/kubepulse/v1/samplesx", &r));
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_host_of_address),
-                                       cmocka_unit_test(test_host_of_malformed_address),
-                                       cmocka_unit_test(test_samples_only_get)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,14 +7,13 @@
  * (tests/integration/test_status_server.py).
  */
 #include <ctype.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "collector.h"
 #include "elector.h"
 #include "sink.h"
@@ -63,7 +62,7 @@ static void check_table(const struct stat_desc *t, size_t n, const char **seen, 
     }
 }
 
-static void test_tables(void **state)
+KP_TEST(test_tables)
 {
     (void)state;
     const char *seen[256];
@@ -73,10 +72,4 @@ static void test_tables(void **state)
     check_table(elector_stat_descs, elector_stat_ndescs, seen, &nseen);
     check_table(status_stat_descs, status_stat_ndescs, seen, &nseen);
     assert_true(nseen > 30);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_tables)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,15 +2,14 @@
 /*
  * test_options.c - flags, the YAML config file and their precedence.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "options.h"
 #include "parse_quiet.h"
 
@@ -26,7 +25,7 @@ static enum kp_options_result parse(struct kp_options *o, char *err, size_t errl
     return parse_quiet(o, argc, argv, err, errlen);
 }
 
-static void test_defaults(void **state)
+KP_TEST(test_defaults)
 {
     (void)state;
     struct kp_options o;
@@ -43,7 +42,7 @@ static void test_defaults(void **state)
     kp_options_fini(&o);
 }
 
-static void test_flag_forms(void **state)
+KP_TEST(test_flag_forms)
 {
     (void)state;
     struct kp_options o;
@@ -82,7 +81,7 @@ static void expect_error(const char *needle, ...)
     kp_options_fini(&o);
 }
 
-static void test_bad_flags_name_the_flag(void **state)
+KP_TEST(test_bad_flags_name_the_flag)
 {
     (void)state;
     expect_error("unknown flag --nope", "--nope=1", NULL);
@@ -99,7 +98,7 @@ static void test_bad_flags_name_the_flag(void **state)
 
 /* Every setting is refused at flag time, before the daemon connects anywhere: what the
  * elector or a sink would refuse later is refused by kp_options_parse. */
-static void test_refused_at_flag_time(void **state)
+KP_TEST(test_refused_at_flag_time)
 {
     (void)state;
     /* Accepted by the option table before, then refused by the elector with API access open:
@@ -143,7 +142,7 @@ static void test_refused_at_flag_time(void **state)
 
 /* Heapster's flags: '_' and '-' alike; glog's and Heapster's meaningless flags accepted and
  * named once. */
-static void test_heapster_flag_spellings(void **state)
+KP_TEST(test_heapster_flag_spellings)
 {
     (void)state;
     struct kp_options o;
@@ -174,7 +173,7 @@ static void test_heapster_flag_spellings(void **state)
 
 /* Heapster's API port: --heapster-port is the port of --listen unless --listen is given; run
  * as /heapster (Heapster's manifests) the default is Heapster's 8082. */
-static void test_heapster_port(void **state)
+KP_TEST(test_heapster_port)
 {
     (void)state;
     struct kp_options o;
@@ -212,7 +211,7 @@ static void test_heapster_port(void **state)
     }
 }
 
-static void test_help_lists_every_flag_with_default(void **state)
+KP_TEST(test_help_lists_every_flag_with_default)
 {
     (void)state;
     char *buf = NULL;
@@ -250,7 +249,7 @@ static const char *write_tmp(const char *text)
     return path;
 }
 
-static void test_config_file_and_precedence(void **state)
+KP_TEST(test_config_file_and_precedence)
 {
     (void)state;
     struct kp_options o;
@@ -289,7 +288,7 @@ static void expect_yaml_error(const char *yaml, const char *needle)
     kp_options_fini(&o);
 }
 
-static void test_config_errors_name_key_and_line(void **state)
+KP_TEST(test_config_errors_name_key_and_line)
 {
     (void)state;
     expect_yaml_error("lease-name: a\nbogus-key: 1\n", "c.yaml:2: unknown key \"bogus-key\"");
@@ -301,7 +300,7 @@ static void test_config_errors_name_key_and_line(void **state)
     expect_yaml_error("config: other.yaml\n", "unknown key \"config\"");
 }
 
-static void test_missing_config_file(void **state)
+KP_TEST(test_missing_config_file)
 {
     (void)state;
     struct kp_options o;
@@ -310,21 +309,4 @@ static void test_missing_config_file(void **state)
                      KP_OPTIONS_EXIT_ERROR);
     assert_non_null(strstr(err, "cannot read the config file: /nonexistent/kp.yaml: No such file"));
     kp_options_fini(&o);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_flag_forms),
-        cmocka_unit_test(test_bad_flags_name_the_flag),
-        cmocka_unit_test(test_refused_at_flag_time),
-        cmocka_unit_test(test_heapster_flag_spellings),
-        cmocka_unit_test(test_heapster_port),
-        cmocka_unit_test(test_help_lists_every_flag_with_default),
-        cmocka_unit_test(test_config_file_and_precedence),
-        cmocka_unit_test(test_config_errors_name_key_and_line),
-        cmocka_unit_test(test_missing_config_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,6 @@
  * test_source.c - Heapster's --source=kubernetes:... parsed onto struct heapster_source
  * (src/app/source.c).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,13 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "options.h"
 #include "parse_quiet.h"
 #include "source.h"
 
-static void test_heapster_source(void **state)
+KP_TEST(test_heapster_source)
 {
     (void)state;
     struct heapster_source hs;
@@ -66,7 +64,7 @@ static int parse_source(struct kp_options *o, char *err, size_t errlen, const ch
 }
 
 /* The command lines of ../shared/reference/seed-notes.md, each mapped as Heapster did. */
-static void test_seed_command_lines(void **state)
+KP_TEST(test_seed_command_lines)
 {
     (void)state;
     struct kp_options o;
@@ -133,7 +131,7 @@ static void expect_source_error(const char *src, const char *extra, const char *
     kp_options_fini(&o);
 }
 
-static void test_kubelet_options(void **state)
+KP_TEST(test_kubelet_options)
 {
     (void)state;
     struct kp_options o;
@@ -154,14 +152,4 @@ static void test_kubelet_options(void **state)
     expect_source_error("kubernetes:?inClusterConfig=false&auth=/a", "--kubeconfig=/k",
                         "name two kubeconfigs");
     expect_source_error("kubernetes:?apiVersion=v2", NULL, "only v1 is supported");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_heapster_source),
-        cmocka_unit_test(test_seed_command_lines),
-        cmocka_unit_test(test_kubelet_options),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

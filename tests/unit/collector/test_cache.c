@@ -6,7 +6,6 @@
  * cache's memory per pod (KP_BENCH_PODS=150000 to measure a large cluster).
  */
 #include <malloc.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "cache.h"
 #include "strmap.h"
 
@@ -49,7 +47,7 @@ static const char NODE_A[] =
     "\"capacity\":{\"cpu\":\"4\",\"memory\":\"16Gi\"},"
     "\"allocatable\":{\"cpu\":\"3500m\",\"memory\":\"15Gi\"}}}";
 
-static void test_node_address_and_port(void **state)
+KP_TEST(test_node_address_and_port)
 {
     (void)state;
     struct node_cache nc;
@@ -125,7 +123,7 @@ static int pod_teardown(void **state)
     return 0;
 }
 
-static void test_pod_lookup(void **state)
+KP_TEST_F(test_pod_lookup, pod_setup, pod_teardown)
 {
     struct pod_cache *pc = *state;
     apply_ns(pc, "kube-system", "ns-uid-ks");
@@ -149,7 +147,7 @@ static void test_pod_lookup(void **state)
     assert_null(pod_cache_lookup("config-hash-uid", "kube-system", "etcd-node1", pc));
 }
 
-static void test_pod_recreated(void **state)
+KP_TEST_F(test_pod_recreated, pod_setup, pod_teardown)
 {
     struct pod_cache *pc = *state;
     /* a StatefulSet pod re-created under the same name with a new uid; the
@@ -175,7 +173,7 @@ static void test_pod_recreated(void **state)
     assert_int_equal(pc->strings.count, 0);
 }
 
-static void test_interning_shares(void **state)
+KP_TEST_F(test_interning_shares, pod_setup, pod_teardown)
 {
     struct pod_cache *pc = *state;
     apply_pod(pc, KUBE_EVENT_ADDED, "web", "w-1", "u1", "\"app\":\"web\"");
@@ -192,7 +190,7 @@ static void test_interning_shares(void **state)
     assert_int_equal(pc->strings.count, 6);
 }
 
-static void test_namespace_relist(void **state)
+KP_TEST_F(test_namespace_relist, pod_setup, pod_teardown)
 {
     struct pod_cache *pc = *state;
     apply_ns(pc, "gone", "u-gone");
@@ -209,7 +207,7 @@ static void test_namespace_relist(void **state)
  * namespaces, 20 images. */
 /* Heapster's LabelCopier (metrics/util/label_copier.go): the labels tag joins every label but
  * the ignored ones with the separator, sorted; stored labels are copied under their name. */
-static void test_label_policy(void **state)
+KP_TEST(test_label_policy)
 {
     (void)state;
     json_object *l = json_tokener_parse(
@@ -234,7 +232,7 @@ static void test_label_policy(void **state)
     json_object_put(l);
 }
 
-static void test_memory_per_pod(void **state)
+KP_TEST(test_memory_per_pod)
 {
     (void)state;
     const char *env = getenv("KP_BENCH_PODS");
@@ -270,18 +268,4 @@ static void test_memory_per_pod(void **state)
     for (long i = 0; i < n; i++)
         json_object_put(objs[i]);
     free(objs);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_address_and_port),
-        cmocka_unit_test_setup_teardown(test_pod_lookup, pod_setup, pod_teardown),
-        cmocka_unit_test_setup_teardown(test_pod_recreated, pod_setup, pod_teardown),
-        cmocka_unit_test_setup_teardown(test_interning_shares, pod_setup, pod_teardown),
-        cmocka_unit_test_setup_teardown(test_namespace_relist, pod_setup, pod_teardown),
-        cmocka_unit_test(test_memory_per_pod),
-        cmocka_unit_test(test_label_policy),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

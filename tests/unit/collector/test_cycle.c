@@ -8,7 +8,6 @@
  */
 #include <ev.h>
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <json-c/json.h>
 
+#include "kp_test.h"
 #include "collector.h"
 #include "collector_int.h"
 #include "http.h"
@@ -115,7 +114,7 @@ static int64_t ns(double t)
     return (int64_t)llround(t * 1e9);
 }
 
-static void test_grid(void **state)
+KP_TEST(test_grid)
 {
     (void)state;
     assert_true(sched_grid(RES, G) == G);
@@ -129,7 +128,7 @@ static void test_grid(void **state)
 
 /* After a takeover the first cycle starts at once, stamped with the tick of
  * the interval it runs in; the next ones on the ticks. */
-static void test_first_cycle_after_takeover(void **state)
+KP_TEST_F(test_first_cycle_after_takeover, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 3.2;
@@ -146,7 +145,7 @@ static void test_first_cycle_after_takeover(void **state)
 }
 
 /* A takeover within a second of the next tick waits for the tick. */
-static void test_first_cycle_waits_for_close_tick(void **state)
+KP_TEST_F(test_first_cycle_waits_for_close_tick, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + RES - 0.6;
@@ -159,7 +158,7 @@ static void test_first_cycle_waits_for_close_tick(void **state)
 
 /* After the previous holder released the Lease, it has written this interval:
  * the first cycle is the next tick, however far it is. */
-static void test_handoff_first_cycle_on_next_tick(void **state)
+KP_TEST_F(test_handoff_first_cycle_on_next_tick, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 0.03;
@@ -174,7 +173,7 @@ static void test_handoff_first_cycle_on_next_tick(void **state)
 }
 
 /* The caches have not listed: no first cycle until they have (or the tick). */
-static void test_first_cycle_waits_for_caches(void **state)
+KP_TEST(test_first_cycle_waits_for_caches)
 {
     (void)state;
     struct sched s;
@@ -197,7 +196,7 @@ static void test_first_cycle_waits_for_caches(void **state)
 /* A cycle that runs past the next tick: that tick is skipped and counted, the
  * cycle in flight goes on; the next cycle starts on a tick, not when the long
  * one ends. */
-static void test_overrun_skips_tick(void **state)
+KP_TEST_F(test_overrun_skips_tick, setup, teardown)
 {
     struct fixture *f = *state;
     lead_with_cycle_in_flight(f->c);
@@ -223,7 +222,7 @@ static void test_overrun_skips_tick(void **state)
 }
 
 /* Stepping down cancels the cycle in flight: it never reports done. */
-static void test_step_down_cancels(void **state)
+KP_TEST_F(test_step_down_cancels, setup, teardown)
 {
     struct fixture *f = *state;
     lead_with_cycle_in_flight(f->c);
@@ -237,7 +236,7 @@ static void test_step_down_cancels(void **state)
 /* SIGTERM: the interval's cycle is due while it runs, and in the first moments
  * after its tick before it ran; not once it completed, not long after the
  * tick, not for an interval a predecessor handed over. */
-static void test_drain_at_sigterm(void **state)
+KP_TEST_F(test_drain_at_sigterm, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 3;
@@ -256,19 +255,4 @@ static void test_drain_at_sigterm(void **state)
     run_at(f->c, G + 2 * RES);
     fake_wall = G + 2 * RES + 5;
     assert_true(collector_cycle_due(f->c)); /* in flight */
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid),
-        cmocka_unit_test_setup_teardown(test_first_cycle_after_takeover, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_cycle_waits_for_close_tick, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handoff_first_cycle_on_next_tick, setup, teardown),
-        cmocka_unit_test(test_first_cycle_waits_for_caches),
-        cmocka_unit_test_setup_teardown(test_overrun_skips_tick, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_step_down_cancels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drain_at_sigterm, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,14 +7,13 @@
  * t0 = 2024-01-01T00:00:00Z, t1 = t0 + 10 s. Every expected value below is
  * computed by hand from the fixture numbers, arithmetic in the comments.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "harness.h"
 #include "rates.h"
 #include "scope.h"
@@ -95,7 +94,7 @@ static void two_cycles(struct env *e, size_t chunk, int with_n2)
     model_cycle_end(e->model, h_collect, NULL);
 }
 
-static void test_node_metrics(void **state)
+KP_TEST_F(test_node_metrics, setup, teardown)
 {
     struct env *e = *state;
     two_cycles(e, 0, 0);
@@ -143,7 +142,7 @@ static void test_node_metrics(void **state)
     assert_int_equal(h_int(fs, KP_M_FS_INODES_FREE), 6000000);
 }
 
-static void test_sys_containers(void **state)
+KP_TEST_F(test_sys_containers, setup, teardown)
 {
     struct env *e = *state;
     two_cycles(e, 0, 0);
@@ -159,7 +158,7 @@ static void test_sys_containers(void **state)
     assert_int_equal(h_int(r, KP_M_UPTIME), 86404000);
 }
 
-static void test_containers_and_pods(void **state)
+KP_TEST_F(test_containers_and_pods, setup, teardown)
 {
     struct env *e = *state;
     two_cycles(e, 0, 0);
@@ -221,7 +220,7 @@ static void test_containers_and_pods(void **state)
 
 /* Every point of a cycle carries the cycle's grid time, whatever the kubelets'
  * sample times; rates and uptime still come from the sample times. */
-static void test_points_carry_cycle_time(void **state)
+KP_TEST_F(test_points_carry_cycle_time, setup, teardown)
 {
     struct env *e = *state;
     const int64_t g0 = T0_NS + 3000000000LL, g1 = g0 + 15000000000LL; /* not the samples' */
@@ -250,7 +249,7 @@ static void test_points_carry_cycle_time(void **state)
     assert_int_equal(h_find("type=cluster", KP_M_CPU_USAGE_RATE)->sampled, -1);
 }
 
-static void test_ns_and_cluster(void **state)
+KP_TEST_F(test_ns_and_cluster, setup, teardown)
 {
     struct env *e = *state;
     two_cycles(e, 0, 1);
@@ -275,7 +274,7 @@ static void test_ns_and_cluster(void **state)
     assert_int_equal(h_order_violations, 0);
 }
 
-static void test_failed_node_not_summed(void **state)
+KP_TEST_F(test_failed_node_not_summed, setup, teardown)
 {
     struct env *e = *state;
     size_t len;
@@ -297,7 +296,7 @@ static void test_failed_node_not_summed(void **state)
 /* The scope: prod's pods are out (no pod, container, volume or ns series; the cluster sums
  * only default), n1's own requests still count db-0's; only the cpu metrics but cpu/usage,
  * and memory/usage, written. */
-static void test_scope(void **state)
+KP_TEST_F(test_scope, setup, teardown)
 {
     struct env *e = *state;
     struct scope sc;
@@ -328,7 +327,7 @@ static void test_scope(void **state)
     scope_fini(&sc);
 }
 
-static void test_scope_include(void **state)
+KP_TEST_F(test_scope_include, setup, teardown)
 {
     struct env *e = *state;
     struct scope sc;
@@ -345,7 +344,7 @@ static void test_scope_include(void **state)
     scope_fini(&sc);
 }
 
-static void test_scope_errors(void **state)
+KP_TEST(test_scope_errors)
 {
     (void)state;
     static const struct {
@@ -392,7 +391,7 @@ static char *render_all(void)
     return s;
 }
 
-static void test_chunking_identical(void **state)
+KP_TEST_F(test_chunking_identical, setup, teardown)
 {
     struct env *e = *state;
     two_cycles(e, 0, 1);
@@ -410,21 +409,4 @@ static void test_chunking_identical(void **state)
         free(other);
     }
     free(whole);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_node_metrics, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sys_containers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_containers_and_pods, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ns_and_cluster, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_points_carry_cycle_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_node_not_summed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chunking_identical, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scope_include, setup, teardown),
-        cmocka_unit_test(test_scope_errors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,14 +4,13 @@
  * NaN and negatives, RFC 3339 times, rate edge cases (restart, reset,
  * repeated sample) and resource.Quantity parsing.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "harness.h"
 #include "quantity.h"
 #include "rates.h"
@@ -38,7 +37,7 @@ static int parse_str(const char *json, size_t chunk, char *err, size_t errlen,
     return rc;
 }
 
-static void test_quantity(void **state)
+KP_TEST(test_quantity)
 {
     (void)state;
     static const struct {
@@ -87,7 +86,7 @@ static void test_quantity(void **state)
     }
 }
 
-static void test_time(void **state)
+KP_TEST(test_time)
 {
     (void)state;
     int64_t ns;
@@ -122,7 +121,7 @@ static struct summary_stats st_at(int64_t start, int64_t ts, uint64_t cpu, uint6
     return s;
 }
 
-static void test_rates_edges(void **state)
+KP_TEST(test_rates_edges)
 {
     (void)state;
     struct rates *r = rates_new();
@@ -169,7 +168,7 @@ static void test_rates_edges(void **state)
     rates_free(r);
 }
 
-static void test_wrong_types_nan_negative(void **state)
+KP_TEST(test_wrong_types_nan_negative)
 {
     (void)state;
     char err[256];
@@ -197,7 +196,7 @@ static void test_wrong_types_nan_negative(void **state)
 
 /* kubeletsim's nan fault: counts beyond int64 must be skipped, and sums of
  * huge values must not wrap into negative ns/cluster points. */
-static void test_out_of_range_and_sums(void **state)
+KP_TEST(test_out_of_range_and_sums)
 {
     (void)state;
     char err[256];
@@ -232,7 +231,7 @@ static void test_out_of_range_and_sums(void **state)
     assert_int_equal(h_int("type=cluster", KP_M_MEM_USAGE), INT64_MAX);
 }
 
-static void test_malformed(void **state)
+KP_TEST(test_malformed)
 {
     (void)state;
     char err[256];
@@ -292,7 +291,7 @@ static void test_malformed(void **state)
                      0);
 }
 
-static void test_element_bound(void **state)
+KP_TEST(test_element_bound)
 {
     (void)state;
     char err[256];
@@ -307,18 +306,4 @@ static void test_element_bound(void **state)
     memcpy(big + 2, "skip", 4);
     assert_int_equal(parse_str(big, 65536, err, sizeof(err), NULL), 0);
     free(big);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantity),
-        cmocka_unit_test(test_time),
-        cmocka_unit_test(test_rates_edges),
-        cmocka_unit_test(test_wrong_types_nan_negative),
-        cmocka_unit_test(test_out_of_range_and_sums),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_element_bound),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

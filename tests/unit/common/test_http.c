@@ -5,7 +5,6 @@
  * streamed bodies, connection reuse, max_body, Retry-After, timeouts, error
  * classes, cancellation from inside callbacks; plus Retry-After parsing.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <arpa/inet.h>
@@ -20,9 +19,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 #include <curl/curl.h>
 
+#include "kp_test.h"
 #include "fake_server.h"
 #include "http.h"
 
@@ -88,6 +87,8 @@ static int server_down(void **state)
     curl_global_cleanup();
     return 0;
 }
+
+KP_TEST_GROUP(server_up, server_down);
 
 /* ---- client side ------------------------------------------------------------------ */
 
@@ -189,7 +190,7 @@ static struct outcome get(struct http_client *c, const char *path, size_t max_bo
     return o;
 }
 
-static void test_body_and_reuse(void **state)
+KP_TEST_F(test_body_and_reuse, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome o = {0};
@@ -222,7 +223,7 @@ static int open_fds(void)
 /* Hosts spread over several curl multi handles: concurrent requests to ten servers all
  * complete, and each server's second request reuses the connection of its first, so the
  * same server always lands on the same handle. */
-static void test_shards_keep_connections(void **state)
+KP_TEST(test_shards_keep_connections)
 {
     (void)state;
     enum { NSERV = 10 };
@@ -271,7 +272,7 @@ static void test_shards_keep_connections(void **state)
     assert_non_null(strstr(err, "one shard"));
 }
 
-static void test_retry_after(void **state)
+KP_TEST_F(test_retry_after, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome o = get(c, "/retry", 0, false, 5000);
@@ -283,7 +284,7 @@ static void test_retry_after(void **state)
     assert_true(o.retry_after >= 28 && o.retry_after <= 31);
 }
 
-static void test_too_large_and_streaming(void **state)
+KP_TEST_F(test_too_large_and_streaming, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome o = get(c, "/big", 1000, false, 5000);
@@ -300,7 +301,7 @@ static void test_too_large_and_streaming(void **state)
     assert_int_equal(o.error, HTTP_ERR_ABORTED);
 }
 
-static void test_cancel_inside_on_data(void **state)
+KP_TEST_F(test_cancel_inside_on_data, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome o = {.cancel_at = 1};
@@ -320,7 +321,7 @@ static void test_cancel_inside_on_data(void **state)
     assert_int_equal(q.done, 0);
 }
 
-static void test_start_inside_on_data(void **state)
+KP_TEST_F(test_start_inside_on_data, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome inner = {0};
@@ -334,7 +335,7 @@ static void test_start_inside_on_data(void **state)
     assert_string_equal(inner.body, "hello world");
 }
 
-static void test_error_classes(void **state)
+KP_TEST_F(test_error_classes, client_setup, client_teardown)
 {
     struct http_client *c = *state;
     struct outcome o = get(c, "/silent", 0, false, 300);
@@ -371,7 +372,7 @@ static void test_error_classes(void **state)
     http_client_free(NULL); /* a no-op */
 }
 
-static void test_parse_retry_after(void **state)
+KP_TEST(test_parse_retry_after)
 {
     (void)state;
     long now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
@@ -386,20 +387,4 @@ static void test_parse_retry_after(void **state)
     assert_true(http_parse_retry_after("-3", now) < 0);
     assert_true(http_parse_retry_after("12abc", now) < 0);
     assert_true(http_parse_retry_after(NULL, now) < 0);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_body_and_reuse, client_setup, client_teardown),
-        cmocka_unit_test(test_shards_keep_connections),
-        cmocka_unit_test_setup_teardown(test_retry_after, client_setup, client_teardown),
-        cmocka_unit_test_setup_teardown(test_too_large_and_streaming, client_setup,
-                                        client_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_inside_on_data, client_setup, client_teardown),
-        cmocka_unit_test_setup_teardown(test_start_inside_on_data, client_setup, client_teardown),
-        cmocka_unit_test_setup_teardown(test_error_classes, client_setup, client_teardown),
-        cmocka_unit_test(test_parse_retry_after),
-    };
-    return cmocka_run_group_tests(tests, server_up, server_down);
 }

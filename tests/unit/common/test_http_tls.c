@@ -9,7 +9,6 @@
  * The handshakes themselves (wrong CA, host name, client certificate) are in
  * tests/integration/test_http_tls.py against the real kube-apiserver.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <openssl/evp.h>
@@ -22,8 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "http_tls.h"
 #include "testcert.h"
 
@@ -93,6 +92,8 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+KP_TEST_GROUP(setup, teardown);
+
 static const char *write_file(const char *name, const char *content)
 {
     static char paths[8][128];
@@ -137,7 +138,7 @@ static bool installs_cert(const struct http_tls_entry *x, X509 *want)
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
-static void test_wants_entry(void **state)
+KP_TEST(test_wants_entry)
 {
     (void)state;
     struct http_tls t = {0};
@@ -153,7 +154,7 @@ static void test_wants_entry(void **state)
     assert_true(http_tls_wants_entry(&t));
 }
 
-static void test_key_is_content_not_pointer(void **state)
+KP_TEST(test_key_is_content_not_pointer)
 {
     (void)state;
     struct http_tls_cache *tc = http_tls_cache_new();
@@ -190,7 +191,7 @@ static void test_key_is_content_not_pointer(void **state)
     http_tls_cache_free(tc);
 }
 
-static void test_bounded_and_refcounted(void **state)
+KP_TEST(test_bounded_and_refcounted)
 {
     (void)state;
     struct http_tls_cache *tc = http_tls_cache_new();
@@ -222,7 +223,7 @@ static void test_bounded_and_refcounted(void **state)
         free_pair(&cas[i]);
 }
 
-static void test_install_shares_and_releases_buffers(void **state)
+KP_TEST(test_install_shares_and_releases_buffers)
 {
     (void)state;
     struct http_tls_cache *tc = http_tls_cache_new();
@@ -271,7 +272,7 @@ static void assert_fails(struct http_tls_cache *tc, const struct http_tls *t, co
     assert_no_key_bytes(err, b.key);
 }
 
-static void test_bad_material_errors(void **state)
+KP_TEST(test_bad_material_errors)
 {
     (void)state;
     struct http_tls_cache *tc = http_tls_cache_new();
@@ -300,7 +301,7 @@ static void test_bad_material_errors(void **state)
     http_tls_cache_free(tc);
 }
 
-static void test_rotated_files(void **state)
+KP_TEST(test_rotated_files)
 {
     (void)state;
     struct http_tls_cache *tc = http_tls_cache_new();
@@ -339,7 +340,7 @@ static void test_rotated_files(void **state)
     http_tls_cache_free(tc);
 }
 
-static void test_client_cert_without_ca_uses_curl_defaults(void **state)
+KP_TEST(test_client_cert_without_ca_uses_curl_defaults)
 {
     (void)state;
     if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) != 0)
@@ -356,18 +357,4 @@ static void test_client_cert_without_ca_uses_curl_defaults(void **state)
     SSL_CTX_free(ctx);
     http_tls_entry_release(x);
     http_tls_cache_free(tc);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wants_entry),
-        cmocka_unit_test(test_key_is_content_not_pointer),
-        cmocka_unit_test(test_bounded_and_refcounted),
-        cmocka_unit_test(test_install_shares_and_releases_buffers),
-        cmocka_unit_test(test_bad_material_errors),
-        cmocka_unit_test(test_rotated_files),
-        cmocka_unit_test(test_client_cert_without_ca_uses_curl_defaults),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,7 +14,6 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "https_server.h"
 #include "testcert.h"
 
@@ -220,6 +219,8 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+KP_TEST_GROUP(setup, teardown);
+
 /* The server tests' fixture: a server with a fresh "serving-a" pair in *state. */
 static int server_setup(void **state)
 {
@@ -242,7 +243,7 @@ static void run_for(struct fixture *f, double seconds)
         ev_run(f->loop, EVRUN_NOWAIT);
 }
 
-static void test_request_answered_later(void **state)
+KP_TEST_F(test_request_answered_later, server_setup, server_teardown)
 {
     struct fixture *f = *state;
     const char *r = request(f, path_of("srv.crt"), NULL, NULL,
@@ -260,7 +261,7 @@ static void test_request_answered_later(void **state)
     assert_int_equal(st.open, 0);
 }
 
-static void test_rotation(void **state)
+KP_TEST_F(test_rotation, server_setup, server_teardown)
 {
     struct fixture *f = *state;
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET / HTTP/1.1\r\n\r\n"), "CN=serving-a"));
@@ -280,7 +281,7 @@ static void test_rotation(void **state)
     assert_true(st.cert_reload_failed >= 1);
 }
 
-static void test_bad_heads(void **state)
+KP_TEST_F(test_bad_heads, server_setup, server_teardown)
 {
     struct fixture *f = *state;
     assert_non_null(strstr(request(f, NULL, NULL, NULL, "GET /\r\n\r\n"), "HTTP/1.1 400 "));
@@ -294,7 +295,7 @@ static void test_bad_heads(void **state)
     free(big);
 }
 
-static void test_head_parse(void **state)
+KP_TEST(test_head_parse)
 {
     (void)state;
     struct https_head h;
@@ -339,11 +340,5 @@ int main(int argc, char **argv)
                      *argv[5] ? argv[5] : NULL, argv[6], atoi(argv[7]));
         return 0;
     }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_head_parse),
-        cmocka_unit_test_setup_teardown(test_request_answered_later, server_setup, server_teardown),
-        cmocka_unit_test_setup_teardown(test_rotation, server_setup, server_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_heads, server_setup, server_teardown),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return kp_test_run();
 }

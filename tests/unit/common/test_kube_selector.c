@@ -5,16 +5,15 @@
  * What a requirement matches is tested with the metrics API's selectors
  * (tests/unit/metricsapi/test_selector.c).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "kube_selector.h"
 
-static void test_valid(void **state)
+KP_TEST(test_valid)
 {
     (void)state;
     static const char *const ok[] = {
@@ -49,7 +48,7 @@ static void test_valid(void **state)
     assert_int_equal(kube_label_selector_check(NULL, NULL, 0), 0);
 }
 
-static void test_invalid(void **state)
+KP_TEST(test_invalid)
 {
     (void)state;
     static const struct {
@@ -89,7 +88,7 @@ static void test_invalid(void **state)
 }
 
 /* The bounds: 4096 bytes, 32 requirements, 32 values in a set. */
-static void test_bounds(void **state)
+KP_TEST(test_bounds)
 {
     (void)state;
     char sel[8192], err[512];
@@ -114,14 +113,4 @@ static void test_bounds(void **state)
     assert_non_null(strstr(err, "longer than 4096 bytes"));
     sel[4096] = '\0';
     assert_int_equal(kube_label_selector_check(sel, err, sizeof(err)), 0);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_bounds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,15 +5,14 @@
  * metav1.Status splitting, ExecCredential parsing, exec plugins run as children the loop
  * watches (the loop keeps turning while a slow plugin runs).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "kube_internal.h"
 
 static const char stream_text[] =
@@ -63,7 +62,7 @@ static void check_all(const struct collected *c)
     assert_string_equal(c->names[3], "ERROR");
 }
 
-static void test_whole_and_two_part_splits(void **state)
+KP_TEST(test_whole_and_two_part_splits)
 {
     (void)state;
     size_t len = strlen(stream_text);
@@ -79,7 +78,7 @@ static void test_whole_and_two_part_splits(void **state)
     }
 }
 
-static void test_byte_by_byte_and_three_parts(void **state)
+KP_TEST(test_byte_by_byte_and_three_parts)
 {
     (void)state;
     size_t len = strlen(stream_text);
@@ -105,7 +104,7 @@ static void test_byte_by_byte_and_three_parts(void **state)
     kube_stream_free(s);
 }
 
-static void test_callback_stop_and_reset(void **state)
+KP_TEST(test_callback_stop_and_reset)
 {
     (void)state;
     char err[256];
@@ -139,7 +138,7 @@ static void feed_bad(const char *data, size_t len, size_t max, const char *want)
     kube_stream_free(s);
 }
 
-static void test_malformed_and_bounds(void **state)
+KP_TEST(test_malformed_and_bounds)
 {
     (void)state;
     feed_bad("[1,2]", 5, 0, "expected '{'");
@@ -176,7 +175,7 @@ static int take_n(json_object *obj, void *ud)
 
 /* json-c 0.16 parsed "9" + "-}" (a number split across calls) as 9: the
  * decoder holds back a trailing number run so this is an error at every cut. */
-static void test_number_split_across_chunks(void **state)
+KP_TEST(test_number_split_across_chunks)
 {
     (void)state;
     const char bad[] = "{\"n\":9-}\n{\"n\":1}", good[] = "{\"n\":-12345.5e1} {\"n\":77}";
@@ -207,7 +206,7 @@ static void test_number_split_across_chunks(void **state)
 
 /* Lenient json-c read past an object's end into "/..." (a comment?) and failed
  * the whole chunk, while the same bytes in pieces delivered the object first. */
-static void test_no_lookahead_past_object(void **state)
+KP_TEST(test_no_lookahead_past_object)
 {
     (void)state;
     const char text[] = "{\"n\":5}\n/\377";
@@ -226,7 +225,7 @@ static void test_no_lookahead_past_object(void **state)
     }
 }
 
-static void test_event_split_and_status(void **state)
+KP_TEST(test_event_split_and_status)
 {
     (void)state;
     const char *type, *reason, *message;
@@ -251,7 +250,7 @@ static void test_event_split_and_status(void **state)
     assert_int_equal(kube_status_parse(NULL, &reason, &message), -1);
 }
 
-static void test_exec_credential(void **state)
+KP_TEST(test_exec_credential)
 {
     (void)state;
     struct kube_exec_cred cred;
@@ -340,7 +339,7 @@ static void run_plugin(struct kube_exec *x, long timeout_ms, struct run *r)
     assert_int_equal(r->done, 1);
 }
 
-static void test_exec_run(void **state)
+KP_TEST(test_exec_run)
 {
     (void)state;
     struct run r;
@@ -383,7 +382,7 @@ static void test_exec_run(void **state)
 /* A plugin that takes 300 ms: the loop keeps turning (a 20 ms timer fires throughout), the
  * output written in two parts with a pause between arrives whole, and a run can be cancelled
  * while it is in progress. */
-static void test_exec_slow_plugin_loop_turns(void **state)
+KP_TEST(test_exec_slow_plugin_loop_turns)
 {
     (void)state;
     struct kube_exec x = {.command = "sh",
@@ -414,21 +413,4 @@ static void test_exec_slow_plugin_loop_turns(void **state)
     assert_null(kube_exec_start(other, &x, 5000, on_run_done, &r, err, sizeof(err)));
     assert_non_null(strstr(err, "default loop"));
     ev_loop_destroy(other);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_and_two_part_splits),
-        cmocka_unit_test(test_byte_by_byte_and_three_parts),
-        cmocka_unit_test(test_callback_stop_and_reset),
-        cmocka_unit_test(test_malformed_and_bounds),
-        cmocka_unit_test(test_number_split_across_chunks),
-        cmocka_unit_test(test_no_lookahead_past_object),
-        cmocka_unit_test(test_event_split_and_status),
-        cmocka_unit_test(test_exec_credential),
-        cmocka_unit_test(test_exec_run),
-        cmocka_unit_test(test_exec_slow_plugin_loop_turns),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

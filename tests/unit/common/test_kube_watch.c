@@ -8,7 +8,6 @@
  * (The same paths run against the real kube-apiserver in
  * tests/integration/test_kube_client.py.)
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <ev.h>
@@ -16,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 #include <curl/curl.h>
 
+#include "kp_test.h"
 #include "fake_server.h"
 #include "http.h"
 #include "kube.h"
@@ -150,6 +149,8 @@ static int teardown(void **state)
     return 0;
 }
 
+KP_TEST_GROUP(setup, teardown);
+
 static struct kube_client *client_with(const char *token, const char *token_file)
 {
     char err[256];
@@ -186,7 +187,7 @@ static void on_resp(const struct kube_response *r, void *ud)
     ev_break(loop, EVBREAK_ONE);
 }
 
-static void test_request_headers_and_status(void **state)
+KP_TEST(test_request_headers_and_status)
 {
     (void)state;
     struct kube_client *kc = client_with("tok-1", NULL);
@@ -218,7 +219,7 @@ static void test_request_headers_and_status(void **state)
     json_object_put(body);
 }
 
-static void test_token_file_reread_after_401(void **state)
+KP_TEST(test_token_file_reread_after_401)
 {
     (void)state;
     char path[] = "/tmp/kp-token-XXXXXX";
@@ -261,7 +262,7 @@ static void count_tick(struct ev_loop *l, ev_timer *w, int revents)
     ++*(int *)w->data;
 }
 
-static void test_request_waits_for_slow_exec_plugin(void **state)
+KP_TEST(test_request_waits_for_slow_exec_plugin)
 {
     (void)state;
     struct kube_client *kc = client_with(NULL, NULL);
@@ -366,7 +367,7 @@ static void h_error(const struct kube_response *resp, void *ud)
     rec_add(ud, s);
 }
 
-static void test_list_watch_bookmark_relist_reconnect(void **state)
+KP_TEST(test_list_watch_bookmark_relist_reconnect)
 {
     (void)state;
     sc.valid_token = NULL; /* whatever an earlier test left */
@@ -405,15 +406,4 @@ static void test_list_watch_bookmark_relist_reconnect(void **state)
     assert_non_null(strstr(sc.seen[6], "resourceVersion=20&"));
     kube_watch_stop(NULL);
     kube_client_free(kc);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_headers_and_status),
-        cmocka_unit_test(test_token_file_reread_after_401),
-        cmocka_unit_test(test_request_waits_for_slow_exec_plugin),
-        cmocka_unit_test(test_list_watch_bookmark_relist_reconnect),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,6 @@
  * contexts, relative paths, errors with file:line: key), in-cluster config,
  * kube_config_load_auto's order. (base64 and RFC 3339: test_util.c.)
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "kube_internal.h"
 
 /* "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" */
@@ -92,7 +91,7 @@ static void parse_err(const char *text, const char *context, const char *want)
         fail_msg("error '%s' lacks '%s'", err, want);
 }
 
-static void test_current_context_data_forms(void **state)
+KP_TEST(test_current_context_data_forms)
 {
     (void)state;
     struct kube_config *cfg = parse_ok(full_config, NULL);
@@ -112,7 +111,7 @@ static void test_current_context_data_forms(void **state)
     kube_config_free(cfg);
 }
 
-static void test_context_override_file_forms(void **state)
+KP_TEST(test_context_override_file_forms)
 {
     (void)state;
     struct kube_config *cfg = parse_ok(full_config, "dev");
@@ -129,7 +128,7 @@ static void test_context_override_file_forms(void **state)
     kube_config_free(cfg);
 }
 
-static void test_exec(void **state)
+KP_TEST(test_exec)
 {
     (void)state;
     struct kube_config *cfg = parse_ok(full_config, "exec");
@@ -156,7 +155,7 @@ static void test_exec(void **state)
     kube_config_free(cfg);
 }
 
-static void test_errors_name_file_line_key(void **state)
+KP_TEST(test_errors_name_file_line_key)
 {
     (void)state;
     parse_err("current-context: c\n"
@@ -210,7 +209,7 @@ static void test_errors_name_file_line_key(void **state)
     parse_err(deep, NULL, "nested deeper than");
 }
 
-static void test_secrets_not_in_errors(void **state)
+KP_TEST(test_secrets_not_in_errors)
 {
     (void)state;
     struct kube_config *cfg = NULL;
@@ -252,7 +251,9 @@ static int teardown_tmp(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void test_load_file_relative_and_size(void **state)
+KP_TEST_GROUP(setup_tmp, teardown_tmp);
+
+KP_TEST(test_load_file_relative_and_size)
 {
     (void)state;
     char path[256], err[512];
@@ -284,7 +285,7 @@ static void test_load_file_relative_and_size(void **state)
     assert_non_null(strstr(err, "No such file"));
 }
 
-static void test_incluster(void **state)
+KP_TEST(test_incluster)
 {
     (void)state;
     char err[512], sa[256];
@@ -327,7 +328,7 @@ static void test_incluster(void **state)
     assert_null(kube_pod_namespace(err));
 }
 
-static void test_load_auto_order(void **state)
+KP_TEST(test_load_auto_order)
 {
     (void)state;
     char err[512], flag[256], envf[256], home[256];
@@ -367,19 +368,4 @@ static void test_load_auto_order(void **state)
     assert_int_equal(kube_config_load_auto(NULL, NULL, &cfg, err, sizeof(err)), 0);
     assert_string_equal(cfg->server, "https://home");
     kube_config_free(cfg);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_current_context_data_forms),
-        cmocka_unit_test(test_context_override_file_forms),
-        cmocka_unit_test(test_exec),
-        cmocka_unit_test(test_errors_name_file_line_key),
-        cmocka_unit_test(test_secrets_not_in_errors),
-        cmocka_unit_test(test_load_file_relative_and_size),
-        cmocka_unit_test(test_incluster),
-        cmocka_unit_test(test_load_auto_order),
-    };
-    return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

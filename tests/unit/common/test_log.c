@@ -5,15 +5,14 @@
  * UTF-8, NaN and infinities, a line over the bound; and --vmodule's grammar and matching.
  */
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "log.h"
 
 static char *buf;
@@ -50,7 +49,7 @@ static const char *last(void)
     return h && line[0] != '{' ? h + 2 : line;
 }
 
-static void test_text_corners(void **state)
+KP_TEST_F(test_text_corners, setup, teardown)
 {
     (void)state;
     log_configure(LOG_FORMAT_TEXT, 0, out);
@@ -70,7 +69,7 @@ static void test_text_corners(void **state)
     assert_string_equal(last(), "\"retrying\" op=\"get\" err=\"boom\"");
 }
 
-static void test_json_corners(void **state)
+KP_TEST_F(test_json_corners, setup, teardown)
 {
     (void)state;
     log_configure(LOG_FORMAT_JSON, 0, out);
@@ -84,7 +83,7 @@ static void test_json_corners(void **state)
     assert_non_null(strstr(last(), "\"msg\":\"failed\",\"op\":\"get\",\"err\":\"boom\"}"));
 }
 
-static void test_long_line_is_cut(void **state)
+KP_TEST_F(test_long_line_is_cut, setup, teardown)
 {
     (void)state;
     char big[10000];
@@ -97,7 +96,7 @@ static void test_long_line_is_cut(void **state)
     assert_int_equal(buf[len - 1], '\n');
 }
 
-static void test_vmodule(void **state)
+KP_TEST_F(test_vmodule, setup, teardown)
 {
     (void)state;
     char err[256];
@@ -132,15 +131,4 @@ static void test_vmodule(void **state)
         assert_true(err[0] != '\0');
     }
     assert_int_equal(log_vmodule_check("a=1,b*=2,", err, sizeof(err)), 0);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_text_corners, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_corners, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_line_is_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vmodule, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,6 @@
  * test_optmap.c - the option map shared by flags, config keys, sink URI options and --source
  * (src/optmap.c): typed setting with bounds and checks, defaults, URI options, names.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "optmap.h"
 #include "uri.h"
 
@@ -58,7 +56,7 @@ static void expect_set_error(const char *name, const char *value, const char *ne
     kp_opts_free(TAB, &c);
 }
 
-static void test_defaults_and_types(void **state)
+KP_TEST(test_defaults_and_types)
 {
     (void)state;
     struct conf c = {0};
@@ -89,7 +87,7 @@ static void test_defaults_and_types(void **state)
     expect_set_error("size", "1Q", "invalid size");
 }
 
-static void test_names(void **state)
+KP_TEST(test_names)
 {
     (void)state;
     assert_non_null(kp_opts_find(TAB, "d_ur", 4, true));
@@ -99,7 +97,7 @@ static void test_names(void **state)
     assert_non_null(kp_opts_find(TAB, "n=5", 1, false));
 }
 
-static void test_bool_grammar(void **state)
+KP_TEST(test_bool_grammar)
 {
     (void)state;
     const char *t[] = {"1", "t", "T", "TRUE", "true", "True", "yes"};
@@ -115,7 +113,7 @@ static void test_bool_grammar(void **state)
     assert_int_equal(kp_parse_bool("", &b), -1);
 }
 
-static void test_uri_options(void **state)
+KP_TEST(test_uri_options)
 {
     (void)state;
     struct uri u;
@@ -146,7 +144,7 @@ static void test_uri_options(void **state)
     uri_fini(&u);
 }
 
-static void test_durations(void **state)
+KP_TEST(test_durations)
 {
     (void)state;
     double s;
@@ -163,7 +161,7 @@ static void test_durations(void **state)
     assert_int_equal(kp_parse_duration("s", &s), -1);
 }
 
-static void test_help_lines(void **state)
+KP_TEST(test_help_lines)
 {
     (void)state;
     char *buf = NULL;
@@ -174,14 +172,4 @@ static void test_help_lines(void **state)
     assert_non_null(strstr(buf, "  --n int              a count (default 3)\n"));
     assert_non_null(strstr(buf, "  --list value         a list\n"));
     free(buf);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_types), cmocka_unit_test(test_names),
-        cmocka_unit_test(test_bool_grammar),       cmocka_unit_test(test_uri_options),
-        cmocka_unit_test(test_durations),          cmocka_unit_test(test_help_lines),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

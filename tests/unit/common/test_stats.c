@@ -6,15 +6,14 @@
  */
 #include <json-c/json.h>
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "stats.h"
 #include "status.h"
 
@@ -45,7 +44,7 @@ static const struct stat_desc demo[] = {
 };
 #undef S
 
-static void test_hist_buckets(void **state)
+KP_TEST(test_hist_buckets)
 {
     (void)state;
     struct kp_hist h;
@@ -63,7 +62,7 @@ static void test_hist_buckets(void **state)
     assert_true(fabs(h.sum - 8.6) < 1e-9);
 }
 
-static void test_prom_text(void **state)
+KP_TEST(test_prom_text)
 {
     (void)state;
     struct demo_stats a = {.requests = 3, .held = true, .dropped = {1, 2}};
@@ -108,7 +107,7 @@ static void test_prom_text(void **state)
 }
 
 /* No instance (no sink configured): every family is still declared. */
-static void test_prom_families_without_instances(void **state)
+KP_TEST(test_prom_families_without_instances)
 {
     (void)state;
     struct status_buf buf = {0};
@@ -129,7 +128,7 @@ static void test_prom_families_without_instances(void **state)
     free(buf.data);
 }
 
-static void test_json(void **state)
+KP_TEST(test_json)
 {
     (void)state;
     struct demo_stats a = {.requests = UINT64_C(9007199254740993), /* 2^53 + 1: exact */
@@ -143,15 +142,4 @@ static void test_json(void **state)
                         "{\"requests\":9007199254740993,\"lastSeconds\":0.25,\"held\":true,"
                         "\"lastStatus\":204,\"dropped\":9}");
     json_object_put(o);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hist_buckets),
-        cmocka_unit_test(test_prom_text),
-        cmocka_unit_test(test_prom_families_without_instances),
-        cmocka_unit_test(test_json),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

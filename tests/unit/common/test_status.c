@@ -9,7 +9,6 @@
 #include <ev.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +18,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "status.h"
 
 struct fixture {
@@ -143,7 +142,7 @@ static void expect_ok(struct fixture *f, int fd)
     free(resp);
 }
 
-static void test_answers_get(void **state)
+KP_TEST_F(test_answers_get, setup, teardown)
 {
     struct fixture *f = *state;
     int fd = connect_to(f, 0);
@@ -160,7 +159,7 @@ static void test_answers_get(void **state)
 }
 
 /* At the bound, a new connection sheds the oldest: idle ones never lock out a probe. */
-static void test_sheds_oldest_for_new(void **state)
+KP_TEST_F(test_sheds_oldest_for_new, setup, teardown)
 {
     struct fixture *f = *state;
     int idle[10];
@@ -186,7 +185,7 @@ static void test_sheds_oldest_for_new(void **state)
 }
 
 /* Out of fds: the oldest connection is shed so that the new one can be accepted. */
-static void test_sheds_oldest_when_out_of_fds(void **state)
+KP_TEST_F(test_sheds_oldest_when_out_of_fds, setup, teardown)
 {
     struct fixture *f = *state;
     struct rlimit saved, tight;
@@ -224,7 +223,7 @@ static void assert_all_timed_out(struct fixture *f, uint64_t n)
 }
 
 /* Idle and slowloris connections are closed at the head deadline, however they trickle. */
-static void test_head_deadline(void **state)
+KP_TEST_F(test_head_deadline, setup, teardown)
 {
     struct fixture *f = *state;
     set_limits(f, 100, 0.3, 5.0, 8192);
@@ -244,7 +243,7 @@ static void test_head_deadline(void **state)
 }
 
 /* A client that never reads its (large) answer is cut off at the answer deadline. */
-static void test_write_deadline(void **state)
+KP_TEST_F(test_write_deadline, setup, teardown)
 {
     struct fixture *f = *state;
     f->big = 8 << 20;
@@ -263,7 +262,7 @@ static void test_write_deadline(void **state)
     close(fd);
 }
 
-static void test_head_bound(void **state)
+KP_TEST_F(test_head_bound, setup, teardown)
 {
     struct fixture *f = *state;
     char head[3000];
@@ -281,17 +280,4 @@ static void test_head_bound(void **state)
     struct status_server_stats st;
     status_server_get_stats(f->srv, &st);
     assert_int_equal(st.too_large, 1);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_answers_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sheds_oldest_for_new, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sheds_oldest_when_out_of_fds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_head_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_head_bound, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,15 +5,13 @@
  * and strmap_fini_values, which frees a map with the values it owns.
  * Put, get and interning are exercised through the caches (tests/unit/collector/test_cache.c).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "strmap.h"
 
 /* strmap_remove_if: takes the values it frees, keeps the rest findable, counts right. */
@@ -34,7 +32,7 @@ static bool remove_some(const char *key, void *value, void *ud)
     return true;
 }
 
-static void test_strmap_remove_if(void **state)
+KP_TEST(test_strmap_remove_if)
 {
     (void)state;
     struct strmap m;
@@ -75,7 +73,7 @@ static void count_free(void *value, void *ud)
     (*(int *)ud)++;
 }
 
-static void test_strmap_fini_values(void **state)
+KP_TEST(test_strmap_fini_values)
 {
     (void)state;
     struct strmap m;
@@ -92,13 +90,4 @@ static void test_strmap_fini_values(void **state)
     assert_int_equal(freed, 100);
     assert_int_equal(m.count, 0);
     assert_null(strmap_get(&m, "1"));
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strmap_remove_if),
-        cmocka_unit_test(test_strmap_fini_values),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,6 @@
 /*
  * test_uri.c - the Heapster-style flag URI parser (src/uri.c).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "uri.h"
 
-static void test_uri_generic(void **state)
+KP_TEST(test_uri_generic)
 {
     (void)state;
     struct uri u;
@@ -53,12 +51,4 @@ static void test_uri_generic(void **state)
         sprintf(many + strlen(many), "k%d=v&", i);
     assert_int_equal(uri_parse(many, &u, err, sizeof err), -1);
     uri_fini(&u);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uri_generic),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,6 @@
  * base64, kp_grow, RFC 3339 times (Go's grammar), sizes with unit suffixes, the backoff, the
  * intrusive list macros.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "util.h"
 
 static char *write_tmp(const char *data, size_t len)
@@ -47,7 +46,7 @@ static void expect_secret(const char *content, size_t len, const char *want)
     free(path);
 }
 
-static void test_secret_files(void **state)
+KP_TEST(test_secret_files)
 {
     (void)state;
     expect_secret("hunter2", 7, "hunter2");
@@ -62,7 +61,7 @@ static void test_secret_files(void **state)
     expect_secret(big, sizeof(big), NULL); /* over the bound */
 }
 
-static void test_read_file_bounds(void **state)
+KP_TEST(test_read_file_bounds)
 {
     (void)state;
     char *buf = NULL, err[256] = "";
@@ -83,7 +82,7 @@ static void test_read_file_bounds(void **state)
     free(path);
 }
 
-static void test_base64_round_trip(void **state)
+KP_TEST(test_base64_round_trip)
 {
     (void)state;
     const char *cases[] = {"", "f", "fo", "foo", "user:pass", "\xff\x00\x80"};
@@ -103,7 +102,7 @@ static void test_base64_round_trip(void **state)
     free(enc);
 }
 
-static void test_grow(void **state)
+KP_TEST(test_grow)
 {
     (void)state;
     int *a = NULL;
@@ -157,7 +156,7 @@ static void check_b64(const char *in, const char *want)
     free(out);
 }
 
-static void test_base64_rules(void **state)
+KP_TEST(test_base64_rules)
 {
     (void)state;
     check_b64("", "");
@@ -212,7 +211,7 @@ static int64_t rfc(const char *s, int32_t *ns)
     return sec;
 }
 
-static void test_rfc3339_accepts(void **state)
+KP_TEST(test_rfc3339_accepts)
 {
     (void)state;
     int32_t ns;
@@ -245,7 +244,7 @@ static void test_rfc3339_accepts(void **state)
 }
 
 /* Every instant of a pseudo-random walk over 0000..9999 agrees with glibc's gmtime. */
-static void test_rfc3339_matches_gmtime(void **state)
+KP_TEST(test_rfc3339_matches_gmtime)
 {
     (void)state;
     uint64_t x = 88172645463325252ULL;
@@ -262,7 +261,7 @@ static void test_rfc3339_matches_gmtime(void **state)
     }
 }
 
-static void test_rfc3339_rejects(void **state)
+KP_TEST(test_rfc3339_rejects)
 {
     (void)state;
     static const char *bad[] = {
@@ -318,7 +317,7 @@ static void check_size(const char *s, int rc, uint64_t want)
 }
 
 /* FNV-1a 64's published test vectors: a hash that is not FNV-1a fails here. */
-static void test_hash(void **state)
+KP_TEST(test_hash)
 {
     (void)state;
     assert_int_equal(kp_hash("", 0), 0xcbf29ce484222325ULL);
@@ -327,7 +326,7 @@ static void test_hash(void **state)
     assert_int_equal(kp_hash("foobarX", 6), kp_hash("foobar", 6)); /* len, not NUL */
 }
 
-static void test_parse_size(void **state)
+KP_TEST(test_parse_size)
 {
     (void)state;
     check_size("0", 0, 0);
@@ -357,7 +356,7 @@ static void test_parse_size(void **state)
     check_size(NULL, -1, 0);
 }
 
-static void test_backoff_delay(void **state)
+KP_TEST(test_backoff_delay)
 {
     (void)state;
     assert_true(kp_backoff_delay(0, 0.5, 30, 0) == 0.25);      /* half fixed */
@@ -392,7 +391,7 @@ static void walk(struct node *first, struct node *last, char *out)
         assert_ptr_equal(last, prev);
 }
 
-static void test_dlist_and_dqueue(void **state)
+KP_TEST(test_dlist_and_dqueue)
 {
     (void)state;
     struct node n[4] = {{.v = 0}, {.v = 1}, {.v = 2}, {.v = 3}};
@@ -423,23 +422,4 @@ static void test_dlist_and_dqueue(void **state)
     KP_DQUEUE_UNLINK(first, last, &n[2]);
     assert_null(first);
     assert_null(last);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_secret_files),
-        cmocka_unit_test(test_read_file_bounds),
-        cmocka_unit_test(test_base64_round_trip),
-        cmocka_unit_test(test_grow),
-        cmocka_unit_test(test_base64_rules),
-        cmocka_unit_test(test_rfc3339_accepts),
-        cmocka_unit_test(test_rfc3339_matches_gmtime),
-        cmocka_unit_test(test_rfc3339_rejects),
-        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_parse_size),
-        cmocka_unit_test(test_backoff_delay),
-        cmocka_unit_test(test_dlist_and_dqueue),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

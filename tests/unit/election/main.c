@@ -1,23 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * main.c - the election module's unit test executable: every group runs.
- */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+/* main.c - the election module's unit test executable: every group runs, the log to /dev/null. */
 #include <stdio.h>
-#include <cmocka.h>
 
+#include "kp_test.h"
 #include "log.h"
-#include "tests.h"
 
 int main(void)
 {
     FILE *devnull = fopen("/dev/null", "w");
     log_configure(LOG_FORMAT_TEXT, 0, devnull ? devnull : stderr);
-    int failed = run_lease_tests();
-    failed += run_elector_tests();
+    int failed = kp_test_run();
     if (devnull)
         fclose(devnull);
-    return failed ? 1 : 0;
+    return failed;
 }

@@ -4,18 +4,16 @@
  * clock and the in-memory lock of memlock.c: client-go's LeaseLock rules plus
  * the watch-driven fast paths and the deadline guarantees.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "elector_lock.h"
 #include "memlock.h"
-#include "tests.h"
+#include "kp_test.h"
 
 #define WALL0 INT64_C(1700000000000000) /* the fake wall clock at mono 0 */
 
@@ -211,7 +209,7 @@ static void expect_invalid(const struct elector_config *c, const char *needle)
         fail_msg("error '%s' does not mention '%s'", err, needle);
 }
 
-static void test_config_validation(void **state)
+KP_TEST_F(test_config_validation, setup, teardown)
 {
     (void)state;
     struct rep r = {.id = "a"};
@@ -275,7 +273,7 @@ static void assert_lease_written_now(const char *holder, int duration_s, int tra
     assert_true(store.rec.renew_us == WALL0 + (int64_t)(fake_mono * 1e6));
 }
 
-static void test_acquire_when_missing(void **state)
+KP_TEST_F(test_acquire_when_missing, setup, teardown)
 {
     (void)state;
     struct rep *a = add_rep("a");
@@ -297,7 +295,7 @@ static void test_acquire_when_missing(void **state)
     assert_true(st.leading);
 }
 
-static void test_renew_cadence_keeps_acquire(void **state)
+KP_TEST_F(test_renew_cadence_keeps_acquire, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -337,25 +335,25 @@ static void takeover_after_observation(int64_t remote_renew_us, bool watch)
     assert_true(store.rec.acquire_us >= WALL0 + (int64_t)((observed + 15) * 1e6));
 }
 
-static void test_takeover_waits_ancient_renew(void **state)
+KP_TEST_F(test_takeover_waits_ancient_renew, setup, teardown)
 {
     (void)state;
     takeover_after_observation(0, true); /* renewTime 1970 */
 }
 
-static void test_takeover_waits_future_renew(void **state)
+KP_TEST_F(test_takeover_waits_future_renew, setup, teardown)
 {
     (void)state;
     takeover_after_observation(WALL0 + INT64_C(3600000000) * 24, true); /* a day ahead */
 }
 
-static void test_takeover_waits_polling_only(void **state)
+KP_TEST_F(test_takeover_waits_polling_only, setup, teardown)
 {
     (void)state;
     takeover_after_observation(0, false);
 }
 
-static void test_skewed_wall_clock_no_steal(void **state)
+KP_TEST_F(test_skewed_wall_clock_no_steal, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -368,7 +366,7 @@ static void test_skewed_wall_clock_no_steal(void **state)
     assert_string_equal(store.rec.holder, "a");
 }
 
-static void test_renewing_holder_never_taken(void **state)
+KP_TEST_F(test_renewing_holder_never_taken, setup, teardown)
 {
     (void)state;
     put_remote("other", 0, 15);
@@ -384,7 +382,7 @@ static void test_renewing_holder_never_taken(void **state)
 
 /* ---- losing ------------------------------------------------------------- */
 
-static void test_step_down_after_renew_deadline(void **state)
+KP_TEST_F(test_step_down_after_renew_deadline, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -410,7 +408,7 @@ static void test_step_down_after_renew_deadline(void **state)
     assert_int_equal(a->started, 2);
 }
 
-static void test_hung_renew_steps_down_and_late_answer_ignored(void **state)
+KP_TEST_F(test_hung_renew_steps_down_and_late_answer_ignored, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -424,7 +422,7 @@ static void test_hung_renew_steps_down_and_late_answer_ignored(void **state)
     assert_true(leaders() <= 1);
 }
 
-static void test_late_acquire_answer_gives_no_leadership(void **state)
+KP_TEST_F(test_late_acquire_answer_gives_no_leadership, setup, teardown)
 {
     (void)state;
     memstore_init(&store);
@@ -446,7 +444,7 @@ static void test_late_acquire_answer_gives_no_leadership(void **state)
     assert_true(dl > sent + 11);
 }
 
-static void test_conflict_rereads_never_overwrites(void **state)
+KP_TEST_F(test_conflict_rereads_never_overwrites, setup, teardown)
 {
     (void)state;
     struct rep *a = add_rep_cfg("a", false);
@@ -463,7 +461,7 @@ static void test_conflict_rereads_never_overwrites(void **state)
     assert_string_equal(a->new_leader, "intruder");
 }
 
-static void test_conflict_same_holder_renews(void **state)
+KP_TEST_F(test_conflict_same_holder_renews, setup, teardown)
 {
     (void)state;
     struct rep *a = add_rep_cfg("a", false);
@@ -479,7 +477,7 @@ static void test_conflict_same_holder_renews(void **state)
     assert_int_equal(a->stopped, 0);
 }
 
-static void test_watch_sees_takeover_immediately(void **state)
+KP_TEST_F(test_watch_sees_takeover_immediately, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -490,7 +488,7 @@ static void test_watch_sees_takeover_immediately(void **state)
 
 /* ---- releasing ---------------------------------------------------------- */
 
-static void test_release_writes_empty_holder(void **state)
+KP_TEST_F(test_release_writes_empty_holder, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -509,7 +507,7 @@ static void test_release_writes_empty_holder(void **state)
     assert_int_equal(a->lock->gets + a->lock->updates + a->lock->creates, n);
 }
 
-static void test_release_within_a_second_when_api_hangs(void **state)
+KP_TEST_F(test_release_within_a_second_when_api_hangs, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -523,7 +521,7 @@ static void test_release_within_a_second_when_api_hangs(void **state)
     assert_true(a->release_status < 0);
 }
 
-static void test_release_as_follower_and_without_release_on_cancel(void **state)
+KP_TEST_F(test_release_as_follower_and_without_release_on_cancel, setup, teardown)
 {
     (void)state;
     put_remote("other", WALL0, 15);
@@ -535,7 +533,7 @@ static void test_release_as_follower_and_without_release_on_cancel(void **state)
     assert_string_equal(store.rec.holder, "other");
 }
 
-static void test_released_lease_taken_immediately(void **state)
+KP_TEST_F(test_released_lease_taken_immediately, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -566,7 +564,7 @@ static void hand_over(struct rep *from, struct rep *to, int transitions)
     assert_int_equal(store.rec.transitions, transitions);
 }
 
-static void test_transitions_count(void **state)
+KP_TEST_F(test_transitions_count, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -584,7 +582,7 @@ static void test_transitions_count(void **state)
 
 /* ---- deletion and errors ------------------------------------------------ */
 
-static void test_deleted_lease(void **state)
+KP_TEST_F(test_deleted_lease, setup, teardown)
 {
     (void)state;
     struct rep *a = add_leader("a");
@@ -600,7 +598,7 @@ static void test_deleted_lease(void **state)
     assert_false(elector_is_leader(b->e));
 }
 
-static void test_deleted_lease_follower_waits_for_expiry(void **state)
+KP_TEST_F(test_deleted_lease_follower_waits_for_expiry, setup, teardown)
 {
     (void)state;
     put_remote("gone", WALL0, 15);
@@ -615,7 +613,7 @@ static void test_deleted_lease_follower_waits_for_expiry(void **state)
     assert_true(elector_is_leader(b->e));
 }
 
-static void test_forbidden_backs_off_then_joins(void **state)
+KP_TEST_F(test_forbidden_backs_off_then_joins, setup, teardown)
 {
     (void)state;
     memstore_init(&store);
@@ -639,7 +637,7 @@ static void test_forbidden_backs_off_then_joins(void **state)
 
 /* ---- many replicas, random trouble: never two leaders ------------------- */
 
-static void test_chaos_never_two_leaders(void **state)
+KP_TEST_F(test_chaos_never_two_leaders, setup, teardown)
 {
     (void)state;
     srand(7);
@@ -667,39 +665,4 @@ static void test_chaos_never_two_leaders(void **state)
     run_for(40);
     assert_int_equal(leaders(), 1);
     assert_true(became >= 2);
-}
-
-int run_elector_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_validation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_acquire_when_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_renew_cadence_keeps_acquire, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_takeover_waits_ancient_renew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_takeover_waits_future_renew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_takeover_waits_polling_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_skewed_wall_clock_no_steal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_renewing_holder_never_taken, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_step_down_after_renew_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hung_renew_steps_down_and_late_answer_ignored, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_late_acquire_answer_gives_no_leadership, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_rereads_never_overwrites, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_same_holder_renews, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_sees_takeover_immediately, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_writes_empty_holder, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_within_a_second_when_api_hangs, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_release_as_follower_and_without_release_on_cancel,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_released_lease_taken_immediately, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transitions_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_lease, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_lease_follower_waits_for_expiry, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_forbidden_backs_off_then_joins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chaos_never_two_leaders, setup, teardown),
-    };
-    return cmocka_run_group_tests_name("elector", tests, NULL, NULL);
 }

@@ -2,16 +2,14 @@
 /*
  * test_lease.c - MicroTime text and the Lease JSON (election/lease.c).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "lease.h"
-#include "tests.h"
+#include "kp_test.h"
 
 static int64_t parse(const char *s)
 {
@@ -20,7 +18,7 @@ static int64_t parse(const char *s)
     return us;
 }
 
-static void test_microtime_format(void **state)
+KP_TEST(test_microtime_format)
 {
     (void)state;
     char buf[MICROTIME_LEN + 1];
@@ -39,7 +37,7 @@ static void test_microtime_format(void **state)
                      -1); /* year 10000 */
 }
 
-static void test_microtime_round_trip(void **state)
+KP_TEST(test_microtime_round_trip)
 {
     (void)state;
     char buf[MICROTIME_LEN + 1];
@@ -52,7 +50,7 @@ static void test_microtime_round_trip(void **state)
     }
 }
 
-static void test_microtime_parse_variants(void **state)
+KP_TEST(test_microtime_parse_variants)
 {
     (void)state;
     int64_t ref = INT64_C(1136214245000000);
@@ -64,7 +62,7 @@ static void test_microtime_parse_variants(void **state)
     assert_true(parse("2000-02-29T00:00:00.000000Z") == INT64_C(951782400) * 1000000);
 }
 
-static void test_microtime_parse_rejects(void **state)
+KP_TEST(test_microtime_parse_rejects)
 {
     (void)state;
     static const char *bad[] = {
@@ -115,7 +113,7 @@ static json_object *js(const char *text)
     return o;
 }
 
-static void test_decode_full(void **state)
+KP_TEST(test_decode_full)
 {
     (void)state;
     struct lease_record r;
@@ -135,7 +133,7 @@ static void test_decode_full(void **state)
     json_object_put(o);
 }
 
-static void test_decode_tolerant(void **state)
+KP_TEST(test_decode_tolerant)
 {
     (void)state;
     struct lease_record r;
@@ -165,7 +163,7 @@ static void test_decode_tolerant(void **state)
     json_object_put(arr);
 }
 
-static void test_decode_bounds(void **state)
+KP_TEST(test_decode_bounds)
 {
     (void)state;
     struct lease_record r;
@@ -181,7 +179,7 @@ static void test_decode_bounds(void **state)
     json_object_put(o);
 }
 
-static void test_encode(void **state)
+KP_TEST(test_encode)
 {
     (void)state;
     struct lease_record r = {.duration_s = 1,
@@ -227,7 +225,7 @@ static void test_encode(void **state)
     json_object_put(base);
 }
 
-static void test_watch_event(void **state)
+KP_TEST(test_watch_event)
 {
     (void)state;
     struct lease_record r;
@@ -248,7 +246,7 @@ static void test_watch_event(void **state)
     json_object_put(ev);
 }
 
-static void test_record_equal(void **state)
+KP_TEST(test_record_equal)
 {
     (void)state;
     struct lease_record a = {.duration_s = 15, .transitions = 1}, b;
@@ -261,21 +259,4 @@ static void test_record_equal(void **state)
     assert_true(lease_record_equal(&a, &b)); /* absent times compare equal */
     b.has_renew = true;
     assert_false(lease_record_equal(&a, &b));
-}
-
-int run_lease_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_microtime_format),
-        cmocka_unit_test(test_microtime_round_trip),
-        cmocka_unit_test(test_microtime_parse_variants),
-        cmocka_unit_test(test_microtime_parse_rejects),
-        cmocka_unit_test(test_decode_full),
-        cmocka_unit_test(test_decode_tolerant),
-        cmocka_unit_test(test_decode_bounds),
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_watch_event),
-        cmocka_unit_test(test_record_equal),
-    };
-    return cmocka_run_group_tests_name("lease", tests, NULL, NULL);
 }

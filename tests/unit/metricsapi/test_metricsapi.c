@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "mapi_int.h"
-#include "tests.h"
+#include "kp_test.h"
 
 #define S  1000000000LL
 #define T0 (1700000000LL * S)
@@ -100,7 +100,7 @@ static int store_teardown(void **state)
 /* Points carry the cycle's grid time; the store must take the kubelet's sample time from
  * kp_batch.sampled_ns, or a kubelet that repeats a sample in the next cycle reads as 0 CPU
  * over one resolution. */
-static void test_node_usage_from_kubelet_sample_time(void **state)
+KP_TEST_F(test_node_usage_from_kubelet_sample_time, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -123,7 +123,7 @@ static void test_node_usage_from_kubelet_sample_time(void **state)
     assert_in_range(u.cpu_nano, 263157894, 263157895); /* 15e9 core-ns / 57 s */
 }
 
-static void test_node_usage_over_window(void **state)
+KP_TEST_F(test_node_usage_over_window, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct mapi_usage u;
@@ -147,7 +147,7 @@ static void test_node_usage_over_window(void **state)
     assert_int_equal(mapi_store_node_usage(st, "n1", &u), -1);
 }
 
-static void test_node_counter_back(void **state)
+KP_TEST_F(test_node_counter_back, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct mapi_usage u;
@@ -162,7 +162,7 @@ static void test_node_counter_back(void **state)
 
 /* ---- pods ------------------------------------------------------------------------------ */
 
-static void test_pod_rules(void **state)
+KP_TEST_F(test_pod_rules, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -197,7 +197,7 @@ static void test_pod_rules(void **state)
     assert_int_equal(mapi_store_container_usage(st, "ns", "p", "a", &u), -1);
 }
 
-static void test_fresh_container(void **state)
+KP_TEST_F(test_fresh_container, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -213,7 +213,7 @@ static void test_fresh_container(void **state)
     assert_int_equal(mapi_store_container_usage(st, "ns", "newborn", "c", &u), -1);
 }
 
-static void test_pod_missing_value_dropped(void **state)
+KP_TEST_F(test_pod_missing_value_dropped, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -228,7 +228,7 @@ static void test_pod_missing_value_dropped(void **state)
     assert_null(mapi_set_pod(mapi_store_set(st), "ns", "p"));
 }
 
-static void test_discard(void **state)
+KP_TEST_F(test_discard, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -245,7 +245,7 @@ static void test_discard(void **state)
 
 /* ---- formats ---------------------------------------------------------------------------- */
 
-static void test_formats(void **state)
+KP_TEST(test_formats)
 {
     (void)state;
     char q[32], d[40], t[32];
@@ -365,7 +365,7 @@ static void two_cycles(struct mapi_store *st)
     }
 }
 
-static void test_discovery(void **state)
+KP_TEST_F(test_discovery, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     json_object *o = get(st, "/apis", 200);
@@ -396,7 +396,7 @@ static void test_discovery(void **state)
     json_object_put(get(st, "/apis/metrics.k8s.io/v1beta1/services", 404));
 }
 
-static void test_nodes(void **state)
+KP_TEST_F(test_nodes, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     two_cycles(st);
@@ -427,7 +427,7 @@ static void test_nodes(void **state)
     json_object_put(o);
 }
 
-static void test_pods(void **state)
+KP_TEST_F(test_pods, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     two_cycles(st);
@@ -466,7 +466,7 @@ static void test_pods(void **state)
 }
 
 /* A follower's copy: the same answers; after a takeover the next cycle is served at once. */
-static void test_export_import(void **state)
+KP_TEST_F(test_export_import, store_setup, store_teardown)
 {
     struct mapi_store *leader = *state, *follower = mapi_store_new(60);
     two_cycles(leader);
@@ -571,7 +571,7 @@ static const struct {
      "ta\":{},\"items\":[]}"},
 };
 
-static void test_render_text(void **state)
+KP_TEST_F(test_render_text, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct tb b = {0};
@@ -628,7 +628,7 @@ static void test_render_text(void **state)
 
 /* import.c's reader: members in any order, unknown ones skipped, escapes decoded; what it
  * refuses changes nothing. */
-static void test_import_grammar(void **state)
+KP_TEST_F(test_import_grammar, store_setup, store_teardown)
 {
     struct mapi_store *st = *state;
     struct mapi_usage u;
@@ -708,27 +708,4 @@ static void test_import_grammar(void **state)
     assert_int_not_equal(mapi_store_import(st, doc, strlen(doc), err, sizeof err), 0);
 #undef DOC
 #undef NODE
-}
-
-int run_store_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_node_usage_over_window, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_node_usage_from_kubelet_sample_time, store_setup,
-                                        store_teardown),
-        cmocka_unit_test_setup_teardown(test_node_counter_back, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_pod_rules, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_fresh_container, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_pod_missing_value_dropped, store_setup,
-                                        store_teardown),
-        cmocka_unit_test_setup_teardown(test_discard, store_setup, store_teardown),
-        cmocka_unit_test(test_formats),
-        cmocka_unit_test_setup_teardown(test_discovery, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_nodes, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_pods, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_export_import, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_render_text, store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_import_grammar, store_setup, store_teardown),
-    };
-    return cmocka_run_group_tests_name("metricsapi", tests, NULL, NULL);
 }

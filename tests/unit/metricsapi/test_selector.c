@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "mapi_int.h"
-#include "tests.h"
+#include "kp_test.h"
 
 static bool lmatch(const char *sel, const char *labels)
 {
@@ -21,7 +21,7 @@ static bool lmatch(const char *sel, const char *labels)
     return m;
 }
 
-static void test_label_grammar(void **state)
+KP_TEST(test_label_grammar)
 {
     (void)state;
     const char *l = "app:web,app.kubernetes.io/name:kp,tier:front,n:5";
@@ -96,7 +96,7 @@ static bool fmatch(const char *sel, const char *const *obj)
     return m;
 }
 
-static void test_field_grammar(void **state)
+KP_TEST(test_field_grammar)
 {
     (void)state;
     const char *const obj[] = {"metadata.name", "a,b=c", "metadata.namespace", "ns", NULL};
@@ -117,13 +117,4 @@ static void test_field_grammar(void **state)
         if (mapi_field_selector_parse(bad[i], &s, err, sizeof err) == 0)
             fail_msg("'%s' accepted", bad[i]);
     }
-}
-
-int run_selector_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_label_grammar),
-        cmocka_unit_test(test_field_grammar),
-    };
-    return cmocka_run_group_tests_name("selectors", tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "mapi_int.h"
-#include "tests.h"
+#include "kp_test.h"
 
 #define S  1000000000LL
 #define T0 (1700000000LL * S) /* 2023-11-14T22:13:20Z */
@@ -49,7 +49,7 @@ static json_object *get(struct mapi_window *w, const char *path, const char *que
     return o;
 }
 
-static void test_model_api(void **state)
+KP_TEST(test_model_api)
 {
     (void)state;
     struct mapi_window *w = mapi_window_new(60);
@@ -135,7 +135,7 @@ static int64_t point_value(json_object *o, size_t i)
 
 /* Points are kept exactly when they do not fit the narrow ring (whole seconds after the
  * series' first point, int32 values): the ring widens, before and after it wraps. */
-static void test_wide_points(void **state)
+KP_TEST(test_wide_points)
 {
     (void)state;
     const char *path = "/api/v1/model/nodes/n1/metrics/memory/usage";
@@ -169,13 +169,4 @@ static void test_wide_points(void **state)
     assert_int_equal(point_value(o, 16), 4000000000LL + 44);
     json_object_put(o);
     mapi_window_free(w);
-}
-
-int run_window_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model_api),
-        cmocka_unit_test(test_wide_points),
-    };
-    return cmocka_run_group_tests_name("window", tests, NULL, NULL);
 }

@@ -4,20 +4,16 @@
  * number formatting round trips, the two layouts, skipped values.
  */
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "dtoa.h"
 #include "lineproto.h"
 #include "lp_strict_parse.h"
-
-int run_lineproto_tests(void);
 
 static const char *const HOSTILE[] = {
     "plain",     "with space", "a,b",    "k=v",     "quote\"d",  "back\\slash", "\\,",
@@ -59,7 +55,7 @@ static void parse_all(const char *text, struct lps_line *lines, int max, int *n)
     }
 }
 
-static void test_hostile_tags_round_trip(void **state)
+KP_TEST(test_hostile_tags_round_trip)
 {
     (void)state;
     size_t nh = sizeof HOSTILE / sizeof HOSTILE[0];
@@ -108,7 +104,7 @@ static void test_hostile_tags_round_trip(void **state)
     }
 }
 
-static void test_escape_elements(void **state)
+KP_TEST(test_escape_elements)
 {
     (void)state;
     char out[64];
@@ -146,7 +142,7 @@ static void expect_usage_line(const struct lp_options *o, const struct kp_label 
     expect_encoding(o, &b, want);
 }
 
-static void test_empty_and_time_tags_omitted(void **state)
+KP_TEST(test_empty_and_time_tags_omitted)
 {
     (void)state;
     static const struct kp_label labels[] = {
@@ -158,7 +154,7 @@ static void test_empty_and_time_tags_omitted(void **state)
 }
 
 /* Heapster's InfluxDB sink never wrote pod_id, namespace_id, hostname and host_id. */
-static void test_drop_ids(void **state)
+KP_TEST(test_drop_ids)
 {
     (void)state;
     static const struct kp_label labels[] = {{"host_id", "aws:///i-1"}, {"hostname", "h"},
@@ -173,7 +169,7 @@ static void test_drop_ids(void **state)
                       "namespace_id=u1,nodename=n,pod_id=u2,pod_name=p value=1i 1\n");
 }
 
-static void test_int_formatting(void **state)
+KP_TEST(test_int_formatting)
 {
     (void)state;
     const int64_t v[] = {0, 1, -1, 9, 10, 99, 100, 12345, INT64_MAX, INT64_MIN, -1000000007};
@@ -197,7 +193,7 @@ static void check_double(double d)
         fail_msg("%.17g formatted as %s reads back as %.17g", d, buf, back);
 }
 
-static void test_double_round_trip(void **state)
+KP_TEST(test_double_round_trip)
 {
     (void)state;
     const double fixed[] = {0.0,
@@ -247,7 +243,7 @@ static void test_double_round_trip(void **state)
     assert_string_equal(buf, "1.5e-7");
 }
 
-static void test_nonfinite_and_invalid_skipped(void **state)
+KP_TEST(test_nonfinite_and_invalid_skipped)
 {
     (void)state;
     struct kp_series s = {.nlabels = 0};
@@ -267,7 +263,7 @@ static void test_nonfinite_and_invalid_skipped(void **state)
     assert_int_equal(r.points, 1);
 }
 
-static void test_withfields_merging(void **state)
+KP_TEST(test_withfields_merging)
 {
     (void)state;
     struct kp_series s[2] = {{.nlabels = 1}, {.nlabels = 1}};
@@ -295,7 +291,7 @@ static void test_withfields_merging(void **state)
     assert_int_equal(r.nonfinite, 1);
 }
 
-static void test_skip_cumulative(void **state)
+KP_TEST(test_skip_cumulative)
 {
     (void)state;
     struct kp_series s = {0};
@@ -306,7 +302,7 @@ static void test_skip_cumulative(void **state)
     assert_int_equal(r.filtered, 1);
 }
 
-static void test_int_metric_always_int(void **state)
+KP_TEST(test_int_metric_always_int)
 {
     (void)state;
     /* Every metric's field type comes from the table: ints carry 'i', floats never do. */
@@ -334,21 +330,4 @@ static void test_int_metric_always_int(void **state)
         lps_line_fini(&l[m]);
     }
     free(text);
-}
-
-int run_lineproto_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape_elements),
-        cmocka_unit_test(test_hostile_tags_round_trip),
-        cmocka_unit_test(test_empty_and_time_tags_omitted),
-        cmocka_unit_test(test_drop_ids),
-        cmocka_unit_test(test_int_formatting),
-        cmocka_unit_test(test_double_round_trip),
-        cmocka_unit_test(test_nonfinite_and_invalid_skipped),
-        cmocka_unit_test(test_withfields_merging),
-        cmocka_unit_test(test_skip_cumulative),
-        cmocka_unit_test(test_int_metric_always_int),
-    };
-    return cmocka_run_group_tests_name("lineproto", tests, NULL, NULL);
 }

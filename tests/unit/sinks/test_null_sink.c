@@ -3,17 +3,13 @@
  * test_null_sink.c - the benchmark sink (--sink=null): counts what it is handed, encodes or
  * not as asked, keeps nothing, flushes at once, rejects a target and unknown options.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "sink.h"
-
-int run_null_sink_tests(void);
 
 static const struct kp_series SERIES[] = {
     {.labels = {{"nodename", "node-1"}, {"type", "node"}}, .nlabels = 2},
@@ -62,7 +58,7 @@ static void write_twice(const char *uri, struct sink_stats *st)
     assert_int_equal(st->points_written, 6); /* counted as written, encoded or not */
 }
 
-static void test_null_encodes_and_counts(void **state)
+KP_TEST(test_null_encodes_and_counts)
 {
     (void)state;
     struct sink_stats st;
@@ -74,7 +70,7 @@ static void test_null_encodes_and_counts(void **state)
     assert_int_equal(st.requests, 0);
 }
 
-static void test_null_without_encoding(void **state)
+KP_TEST(test_null_without_encoding)
 {
     (void)state;
     struct sink_stats st;
@@ -95,7 +91,7 @@ static void encode_once(const char *uri, struct sink_stats *st)
 
 /* The null sink encodes what influxdb: would write with the same options, so a benchmark
  * compares like with like: withfields (one line per group) and withids. */
-static void test_null_layout_options(void **state)
+KP_TEST(test_null_layout_options)
 {
     (void)state;
     struct sink_stats plain, wf, noids;
@@ -112,7 +108,7 @@ static void test_null_layout_options(void **state)
                      3 * strlen(",host_id=i-0123456789"));
 }
 
-static void test_null_bad_uris(void **state)
+KP_TEST(test_null_bad_uris)
 {
     (void)state;
     struct sink_env env = {.batch_lines = 5000, .buffer_size = "256Mi", .timeout_s = 1};
@@ -124,15 +120,4 @@ static void test_null_bad_uris(void **state)
     assert_int_equal(sink_open("null?db=k8s", &env, &s, err, sizeof err), -1);
     assert_non_null(strstr(err, "unknown option \"db\""));
     assert_null(s);
-}
-
-int run_null_sink_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_null_encodes_and_counts),
-        cmocka_unit_test(test_null_without_encoding),
-        cmocka_unit_test(test_null_layout_options),
-        cmocka_unit_test(test_null_bad_uris),
-    };
-    return cmocka_run_group_tests_name("null_sink", tests, NULL, NULL);
 }

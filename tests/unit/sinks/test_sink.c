@@ -4,7 +4,6 @@
  * buffer, the pure retry helpers, and delivery through a scripted HTTP client.
  */
 #include <ev.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,14 +12,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <cmocka.h>
-
+#include "kp_test.h"
 #include "fake_http.h"
 #include "influxdb.h"
 #include "sink.h"
 #include "sink_buffer.h"
-
-int run_sink_tests(void);
 
 static struct ev_loop *loop;
 static struct sink_env env;
@@ -48,7 +44,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_sink_options(void **state)
+KP_TEST_F(test_sink_options, setup, teardown)
 {
     (void)state;
     struct sink *s;
@@ -95,7 +91,7 @@ static void test_sink_options(void **state)
     assert_int_equal(sink_open("log?bad=1", &env, &s, err, sizeof err), -1);
 }
 
-static void test_buffer_size_and_backoff(void **state)
+KP_TEST(test_buffer_size_and_backoff)
 {
     (void)state;
     uint64_t b;
@@ -155,7 +151,7 @@ static void put_line(struct sbuf *b, const char *line)
     sbuf_commit(b, strlen(line), 1);
 }
 
-static void test_buffer_points_bound(void **state)
+KP_TEST(test_buffer_points_bound)
 {
     (void)state;
     struct sbuf b;
@@ -184,7 +180,7 @@ static void test_buffer_points_bound(void **state)
     assert_int_equal(sbuf_fini(&b) + dropped_pts + inflight, 400);
 }
 
-static void test_buffer_bytes_bound_and_split(void **state)
+KP_TEST(test_buffer_bytes_bound_and_split)
 {
     (void)state;
     struct sbuf b;
@@ -232,7 +228,7 @@ static long gunzip(const char *in, size_t len, char *out, size_t outlen)
 
 /* Packing: sealed chunks wait gzipped, count their packed size against the bound, and come
  * back (whole, split or as a first line) exactly as written. */
-static void test_buffer_pack(void **state)
+KP_TEST(test_buffer_pack)
 {
     (void)state;
     static char want[200000], got[200000];
@@ -311,7 +307,7 @@ static void on_flush(struct sink *s, int status, void *ud)
     flushed = status;
 }
 
-static void test_delivery_verdicts(void **state)
+KP_TEST_F(test_delivery_verdicts, setup, teardown)
 {
     (void)state;
     struct sink *s;
@@ -361,7 +357,7 @@ static void test_delivery_verdicts(void **state)
 
 /* gzip on (the default): each write is one packed chunk, sent as it waited; a 413 splits it
  * into plain halves that are packed again as they go. */
-static void test_delivery_gzip(void **state)
+KP_TEST_F(test_delivery_gzip, setup, teardown)
 {
     (void)state;
     struct sink *s;
@@ -398,7 +394,7 @@ static void test_delivery_gzip(void **state)
     sink_free(s);
 }
 
-static void test_auth_failure_no_storm(void **state)
+KP_TEST_F(test_auth_failure_no_storm, setup, teardown)
 {
     (void)state;
     struct sink *s;
@@ -430,7 +426,7 @@ static bool gate(void *ud)
 /* The gate closes (leadership lost) with a write in flight and more waiting: the write is
  * cancelled, nothing more is sent, no retry fires, a flush ends at once as held; when it
  * opens again everything goes out, in order, and nothing was dropped. */
-static void test_gate_holds_and_resumes(void **state)
+KP_TEST_F(test_gate_holds_and_resumes, setup, teardown)
 {
     (void)state;
     struct sink *s;
@@ -484,20 +480,4 @@ static void test_gate_holds_and_resumes(void **state)
         assert_int_equal(st.points_dropped[r], 0);
     sink_free(s);
     env.may_send = NULL;
-}
-
-int run_sink_tests(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sink_options, setup, teardown),
-        cmocka_unit_test(test_buffer_size_and_backoff),
-        cmocka_unit_test(test_buffer_points_bound),
-        cmocka_unit_test(test_buffer_bytes_bound_and_split),
-        cmocka_unit_test(test_buffer_pack),
-        cmocka_unit_test_setup_teardown(test_delivery_verdicts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delivery_gzip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_failure_no_storm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gate_holds_and_resumes, setup, teardown),
-    };
-    return cmocka_run_group_tests_name("sink", tests, NULL, NULL);
 }
