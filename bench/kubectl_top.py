@@ -41,8 +41,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import (ROOT, Procs, free_port, loadavg, log, proc_cpu, proc_mem, read_env,  # noqa: E402
-                 register, start_sim)
+from run import (ROOT, Procs, add_bench_args, free_port, loadavg, log, proc_cpu,  # noqa: E402
+                 proc_mem, read_env, register, start_kubepulse, start_sim)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "chaos"))
@@ -83,22 +83,6 @@ def direct_count(addr, port, env, what):
             return len(json.load(r)["items"])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def start_kubepulse(args, env, procs, logdir, token, addr, port, cert):
-    argv = [args.kubepulse, "--kubeconfig", env["KP_KUBECONFIG"], "--leader-elect=false",
-            "--metric-resolution", f"{args.resolution}s",
-            "--kubelet-certificate-authority", env["KP_CA_CERT"],
-            "--kubelet-token-file", token, "--kubelet-preferred-address-types", "InternalIP",
-            "--kubelet-max-concurrency", "256", "--sink", args.sink,
-            "--listen", f"127.0.0.1:{free_port()}", "--log-format", "json",
-            f"--metrics-api-listen={addr}:{port}", f"--tls-cert-file={cert[0]}",
-            f"--tls-private-key-file={cert[1]}"]
-    if args.nodes > args.pods_max_nodes:
-        argv.append("--watch-pods=false")
-    argv += args.kp_arg
-    log("kubepulse: " + " ".join(argv))
-    return procs.start("kubepulse", argv, logdir, nofile=args.nofile)
 
 
 def apply_apiservice(env, ns, addr, port):
@@ -220,14 +204,11 @@ def main():
     ap.add_argument("--nodes", type=int, default=5000)
     ap.add_argument("--pods", type=int, default=30)
     ap.add_argument("--runs", type=int, default=50, help="runs of each kubectl top command")
-    ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
-    ap.add_argument("--state", default="/tmp/kp-top-bench", help="STATE_DIR when starting")
-    ap.add_argument("--addr-base", default="127.6.0.1", help="simulator -addr-base")
-    ap.add_argument("--nofile", type=int, default=20000)
+    add_bench_args(ap, state="/tmp/kp-top-bench", addr_base="127.6.0.1")
     ap.add_argument("--pods-max-nodes", type=int, default=1000,
                     help="above this N register Nodes only; kubepulse --watch-pods=false")
     ap.add_argument("--sink", default="null?encode=true", help="kubepulse --sink (history)")
-    ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench/src/kubepulse"))
+    ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
     ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--ready-timeout", type=float, default=900,
                     help="seconds to wait for every node and pod to be served")
@@ -239,6 +220,7 @@ def main():
                     help="the Nodes (and Pods) are registered already (same N, P, --addr-base)")
     ap.add_argument("--resolution", type=int, default=15, help="--metric-resolution, seconds")
     ap.add_argument("--json", help="save the results here")
+    ap.set_defaults(kubelet_ca=None)  # start_kubepulse: the simulator started here, the env's CA
     args = ap.parse_args()
     # SIGTERM runs the finally below too (what was started is stopped, the veth deleted)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
@@ -274,7 +256,9 @@ def main():
                              check=True, capture_output=True, text=True)
         cert = out.stdout.split()
         port = free_port()
-        kp = start_kubepulse(args, env, procs, logdir, token, addr, port, cert)
+        kp = start_kubepulse(args, env, procs, logdir, token, free_port(),
+                             [f"--metrics-api-listen={addr}:{port}", f"--tls-cert-file={cert[0]}",
+                              f"--tls-private-key-file={cert[1]}"])
         apply_apiservice(env, ns, addr, port)
         print(f"# N={args.nodes} P={args.pods} ({args.nodes * args.pods} pods), "
               f"{args.resolution} s resolution, sink {args.sink}; {args.runs} runs each; "

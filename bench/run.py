@@ -182,7 +182,9 @@ def sink_uri(args, env):
             else f"null?encode={'false' if args.no_encode else 'true'}")
 
 
-def start_kubepulse(args, env, procs, logdir, token, port):
+def start_kubepulse(args, env, procs, logdir, token, port, extra=()):
+    """kubepulse on the simulator's kubelets, its status server on port; extra: more flags
+    before args.kp_arg (bench/kubectl_top.py: the metrics API's)."""
     kp = args.kubepulse
     sink = sink_uri(args, env)
     argv = [kp, "--kubeconfig", env["KP_KUBECONFIG"], "--leader-elect=false",
@@ -191,6 +193,7 @@ def start_kubepulse(args, env, procs, logdir, token, port):
             "--kubelet-preferred-address-types", "InternalIP",
             "--kubelet-max-concurrency", str(args.concurrency), "--sink", sink,
             "--listen", f"127.0.0.1:{port}", "--log-format", "json"]
+    argv += extra
     if args.nodes > args.pods_max_nodes:
         argv.append("--watch-pods=false")
     argv += args.kp_arg
