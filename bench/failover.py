@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, free_port, loadavg, read_env  # noqa: E402
+from run import ROOT, free_port, loadavg, read_env, save_json  # noqa: E402
 
 
 RESOLUTION = 15.0  # --metric-resolution of the kubepulse replicas
@@ -206,8 +206,7 @@ def main():
                   f"max {res[name]['max']:.3f}s min {res[name]['min']:.3f}s (n={len(xs)})")
     print(f"# load1 avg {res['load1_avg']:.2f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(res, f, indent=1)
+        save_json(args.json, res)
 
 
 if __name__ == "__main__":

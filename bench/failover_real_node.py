@@ -64,7 +64,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 from failover import pct  # noqa: E402
-from run import ROOT, loadavg  # noqa: E402
+from run import ROOT, loadavg, save_json  # noqa: E402
 from kpharness import Cluster, real_node_cluster, real_nodes_unavailable, wait_for  # noqa: E402
 from test_chart_real_node import (CHART, IMAGE_REPO, IMAGE_TAG, IMAGE_TAR, LEASE,  # noqa: E402
                                   NODE_SH, RELEASE, Release, free_port, http_get, install_args,
@@ -336,9 +336,7 @@ def bench(args, c):
           f"{out['runs_influx_bracketed']}/{len(runs)} runs, "
           f"load1 avg {out['load1_avg']:.2f} max {out['load1_max']:.2f}, commit {commit}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=1)
-            f.write("\n")
+        save_json(args.json, out)
 
 
 def main():

@@ -331,8 +331,7 @@ def main():
             out["real" if real else "null"] = {"summary": s, "rows": rows, "verify": v}
         report(out)
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(out, f, indent=1)
+            run.save_json(args.json, out)
     finally:
         procs.stop_all()
         servers.stop()

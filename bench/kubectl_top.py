@@ -42,7 +42,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import (ROOT, Procs, add_bench_args, free_port, loadavg, log, proc_cpu,  # noqa: E402
-                 proc_mem, read_env, register, start_kubepulse, start_sim)
+                 proc_mem, read_env, register, save_json, start_kubepulse, start_sim)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "chaos"))
@@ -270,13 +270,11 @@ def main():
         results = [run_top(args, env, kp.pid, apiserver, what) for what in (
             ["top", "node"], ["top", "pod", "-A"], ["get", "--raw", f"{BASE}/pods"])]
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump({"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
-                           "commit": commit(), "sink": args.sink,
-                           "resolution_s": args.resolution, "register_s": reg_s,
-                           "ready_s": ready_s, "served_at_start": served, "answers": sizes, "results": results,
-                           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                          f, indent=1)
+            save_json(args.json, {
+                "nodes": args.nodes, "pods": args.pods, "argv": sys.argv, "commit": commit(),
+                "sink": args.sink, "resolution_s": args.resolution, "register_s": reg_s,
+                "ready_s": ready_s, "served_at_start": served, "answers": sizes,
+                "results": results, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     finally:
         if env is not None and not started_infra:
             kubectl(env, "delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found",

@@ -42,7 +42,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_server import kubeconfig_with_token  # noqa: E402
 from run import (ROOT, BenchServers, Procs, add_bench_args, free_port, loadavg,  # noqa: E402
-                 log, proc_cpu, proc_mem, register, start_sim)
+                 log, proc_cpu, proc_mem, register, save_json, start_sim)
 
 
 def commit():
@@ -233,9 +233,8 @@ def main():
                 results.append(run_setup(args, env, logdir, token, control, sim_pid, setup,
                                          rnd, cert))
                 if args.json:  # after each setup: a later failure keeps what was measured
-                    with open(args.json, "w", encoding="utf-8") as f:
-                        json.dump({"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
-                                   "commit": commit(), "results": results}, f, indent=1)
+                    save_json(args.json, {"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
+                                          "commit": commit(), "results": results})
     finally:
         sim_procs.stop_all()
         servers.stop()

@@ -24,7 +24,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, free_port, loadavg, proc_cpu, proc_mem, read_env  # noqa: E402
+from run import (ROOT, free_port, loadavg, proc_cpu, proc_mem, read_env,  # noqa: E402
+                 save_json)
 
 
 def kubeconfig_with_token(env, token_file, path):
@@ -127,8 +128,7 @@ def main():
         s["hwm_kib_per_node"] = s["hwm_kib"] / args.nodes
         print(f"# summary: {json.dumps(s)}")
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump({"summary": s, "rows": rows, "argv": argv}, f, indent=1)
+            save_json(args.json, {"summary": s, "rows": rows, "argv": argv})
 
 
 if __name__ == "__main__":

@@ -295,6 +295,13 @@ def summarize(args, rows):
     return s
 
 
+def save_json(path, obj):
+    """Writes a benchmark's results (--json): one JSON document, indented, a newline at the end."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+
+
 def add_bench_args(ap, state: str, addr_base: str):
     """The options of every simulator benchmark: the servers (--env to reuse running ones, else
     started in --state), the simulator's first address, RLIMIT_NOFILE, the kubepulse binary."""
@@ -349,9 +356,8 @@ def main():
         rows = per_cycle(args, kp.pid, sim_pid, port)
         s = summarize(args, rows)
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump({"summary": s, "rows": rows, "argv": sys.argv,
-                           "logdir": logdir}, f, indent=1)
+            save_json(args.json, {"summary": s, "rows": rows, "argv": sys.argv,
+                                  "logdir": logdir})
     finally:
         procs.stop_all()
         servers.stop()

@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 from run import (ROOT, Procs, free_port, loadavg, proc_cpu, proc_mem, register,  # noqa: E402
-                 scrape_metrics)
+                 save_json, scrape_metrics)
 from kpharness import BenchServers, Cluster, wait_for  # noqa: E402
 from test_chart_real_node import Nodes, http_get  # noqa: E402
 
@@ -346,9 +346,7 @@ def main():
               f"{d['bytes_per_node_scrape']:.0f} B, {d['points_per_node_scrape']:.1f} points "
               f"per node-scrape; {d['cycles']:.0f} cycles, load1 avg {d['load1_avg']:.2f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=1)
-            f.write("\n")
+        save_json(args.json, out)
 
 
 if __name__ == "__main__":

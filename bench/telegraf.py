@@ -44,8 +44,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_api import commit, sim_stats  # noqa: E402
 from run import (ROOT, BenchServers, Procs, add_bench_args, free_port, loadavg,  # noqa: E402
-                 log, proc_cpu, proc_mem, read_env, register, scrape_metrics, start_kubepulse,
-                 start_sim)
+                 log, proc_cpu, proc_mem, read_env, register, save_json, scrape_metrics,
+                 start_kubepulse, start_sim)
 
 RES = 15  # seconds; both collectors
 # No environment variables in our configuration: opt in to v1.38's default, which also keeps
@@ -346,8 +346,7 @@ def main():
 
     def save():
         if args.json:  # after each run: a later failure keeps what was measured
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(out, f, indent=1)
+            save_json(args.json, out)
     # --env N=ENV,N=ENV: running servers of each N's own
     envs = {}
     if args.env and "=" in args.env:
