@@ -18,8 +18,9 @@ starts and stops) with the same pods per node and containers per pod:
   2. Parser: build-bench/bench/summary_bench on each saved response (ROUNDS times, CPU time
      of the parse only): bytes, pods, containers, ms per response, MB per CPU second.
   3. Daemon: build-bench/src/kubepulse (--leader-elect=false, --sink=null, which encodes
-     line protocol, --metric-resolution=RES) against the three real kubelets, then against
-     the three simulated ones, CYCLES cycles each after a warm-up; from /proc/PID/stat (and
+     line protocol, --metric-resolution=RES), one against the three real kubelets and one
+     against the three simulated ones, side by side (the same minutes, so the same load on
+     this shared machine), CYCLES cycles each after a warm-up; from /proc/PID/stat (and
      the threads' schedstat, in ns) and its /metrics: CPU per node-scrape (process CPU /
      cycles / nodes: the cycle's fixed part, the watches and the encoding included, which
      is why both run the same node count), bytes received and points produced per
@@ -28,6 +29,7 @@ Everything it starts is stopped by pid; the workload pods and namespace are dele
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -135,7 +137,7 @@ def sched_ns(pid):
     return total
 
 
-def daemon_run(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, procs):
+def daemon_start(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, procs):
     port = free_port()
     argv = [args.kubepulse, "--kubeconfig", kubeconfig, "--leader-elect=false",
             "--metric-resolution", f"{args.resolution}s", "--kubelet-timeout",
@@ -143,51 +145,69 @@ def daemon_run(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, pr
             "--kubelet-token-file", token_file, "--kubelet-preferred-address-types",
             "InternalIP", "--sink", "null", "--listen", f"127.0.0.1:{port}",
             "--log-format", "json"]
-    p = procs.start(f"kubepulse-{what}", argv, logdir)
-    m = wait_for(lambda: (lambda m: m if m.get("kubepulse_scrape_cycles_total", 0)
-                          >= args.warmup else None)(_metrics(port)),
-                 timeout=120, interval=0.1, what=f"{args.warmup} cycles ({what})")
+    name = "kubepulse-" + what.replace(" ", "-")
+    return {"what": what, "nodes": nodes, "argv": argv, "port": port,
+            "p": procs.start(name, argv, logdir)}
 
-    def snap(m):
-        return {"t": time.time(), "cpu": proc_cpu(p.pid), "sched": sched_ns(p.pid) / 1e9,
-                "hwm": proc_mem(p.pid)[0],
-                "cycles": m["kubepulse_scrape_cycles_total"],
-                "scraped": m.get("kubepulse_nodes_scraped_total", 0),
-                "failed": m.get("kubepulse_nodes_failed_total#sum", 0),
-                "bytes": m.get("kubepulse_scrape_received_bytes_total", 0),
-                "points": m.get("kubepulse_points_produced_total", 0)}
 
-    # start on a cycle end
-    c0 = m["kubepulse_scrape_cycles_total"]
-    m = wait_for(lambda: (lambda m: m if m.get("kubepulse_scrape_cycles_total", 0) > c0
-                          else None)(_metrics(port)), timeout=30, interval=0.02, what="a cycle")
-    a, load = snap(m), [float(loadavg().split()[0])]
-    target = a["cycles"] + args.cycles
-    while True:
-        time.sleep(min(5, args.resolution * 5))
-        load.append(float(loadavg().split()[0]))
-        m = _metrics(port)
-        if m and m["kubepulse_scrape_cycles_total"] >= target:
-            break
-    b = snap(m)
-    procs.stop_all()
-    d = {k: b[k] - a[k] for k in ("t", "cpu", "sched", "cycles", "scraped", "failed", "bytes",
-                                  "points")}
-    scrapes = d["scraped"]
-    r = {"what": what, "nodes": nodes, "cycles": d["cycles"], "node_scrapes": scrapes,
-         "failed": d["failed"], "wall_s": d["t"], "cpu_s": d["cpu"],
-         "cpu_ms_per_node_scrape": d["cpu"] / max(1, d["cycles"] * nodes) * 1000,
-         "sched_cpu_s": d["sched"],
-         "sched_ms_per_node_scrape": d["sched"] / max(1, d["cycles"] * nodes) * 1000,
-         "bytes_per_node_scrape": d["bytes"] / max(1, scrapes),
-         "points_per_node_scrape": d["points"] / max(1, scrapes),
-         "peak_rss_kib": b["hwm"], "load1_avg": sum(load) / len(load), "argv": argv}
-    log(f"daemon on {what}: {r['cpu_ms_per_node_scrape']:.3f} ms CPU per node-scrape "
-        f"({r['sched_ms_per_node_scrape']:.3f} ms by schedstat), "
-        f"{r['bytes_per_node_scrape']:.0f} B and {r['points_per_node_scrape']:.1f} points per "
-        f"node-scrape, {d['cycles']:.0f} cycles, {scrapes:.0f} scrapes, {d['failed']:.0f} "
-        f"failed, load1 avg {r['load1_avg']:.2f}")
-    return r
+def _snap(d, m):
+    pid = d["p"].pid
+    return {"t": time.time(), "cpu": proc_cpu(pid), "sched": sched_ns(pid) / 1e9,
+            "hwm": proc_mem(pid)[0], "cycles": m["kubepulse_scrape_cycles_total"],
+            "scraped": m.get("kubepulse_nodes_scraped_total", 0),
+            "failed": m.get("kubepulse_nodes_failed_total#sum", 0),
+            "bytes": m.get("kubepulse_scrape_received_bytes_total", 0),
+            "points": m.get("kubepulse_points_produced_total", 0)}
+
+
+def _cycles(d):
+    return _metrics(d["port"]).get("kubepulse_scrape_cycles_total", 0)
+
+
+def daemons_measure(args, daemons):
+    """Measures the daemons over the same wall-clock window (same load): each from the end of
+    a cycle after its warm-up to the end of its CYCLES-th cycle after that."""
+    for d in daemons:
+        wait_for(lambda: _cycles(d) >= args.warmup, timeout=120, interval=0.1,
+                 what=f"{args.warmup} cycles ({d['what']})")
+    for d in daemons:
+        c0 = _cycles(d)
+        m = wait_for(lambda: (lambda m: m if m.get("kubepulse_scrape_cycles_total", 0) > c0
+                              else None)(_metrics(d["port"])), timeout=30, interval=0.02,
+                     what="a cycle")
+        d["a"], d["target"] = _snap(d, m), m["kubepulse_scrape_cycles_total"] + args.cycles
+    load, t0 = [float(loadavg().split()[0])], time.time()
+    while any("b" not in d for d in daemons):
+        time.sleep(0.1)
+        for d in daemons:
+            if "b" not in d:
+                m = _metrics(d["port"])
+                if m.get("kubepulse_scrape_cycles_total", 0) >= d["target"]:
+                    d["b"] = _snap(d, m)
+        if time.time() - t0 > len(load) * 5:
+            load.append(float(loadavg().split()[0]))
+    out = {}
+    for d in daemons:
+        a, b, nodes = d["a"], d["b"], d["nodes"]
+        x = {k: b[k] - a[k] for k in ("t", "cpu", "sched", "cycles", "scraped", "failed",
+                                      "bytes", "points")}
+        scrapes = x["scraped"]
+        r = {"what": d["what"], "nodes": nodes, "cycles": x["cycles"], "node_scrapes": scrapes,
+             "failed": x["failed"], "wall_s": x["t"], "cpu_s": x["cpu"],
+             "cpu_ms_per_node_scrape": x["cpu"] / max(1, x["cycles"] * nodes) * 1000,
+             "sched_cpu_s": x["sched"],
+             "sched_ms_per_node_scrape": x["sched"] / max(1, x["cycles"] * nodes) * 1000,
+             "bytes_per_node_scrape": x["bytes"] / max(1, scrapes),
+             "points_per_node_scrape": x["points"] / max(1, scrapes),
+             "peak_rss_kib": b["hwm"], "load1_avg": sum(load) / len(load),
+             "argv": d["argv"]}
+        log(f"daemon on {d['what']}: {r['cpu_ms_per_node_scrape']:.3f} ms CPU per "
+            f"node-scrape ({r['sched_ms_per_node_scrape']:.3f} ms by schedstat), "
+            f"{r['bytes_per_node_scrape']:.0f} B and {r['points_per_node_scrape']:.1f} points "
+            f"per node-scrape, {x['cycles']:.0f} cycles, {scrapes:.0f} scrapes, "
+            f"{x['failed']:.0f} failed, load1 avg {r['load1_avg']:.2f}")
+        out["real" if d["what"].startswith("real") else "sim"] = r
+    return out
 
 
 def _metrics(port):
@@ -233,7 +253,9 @@ def start_sim(env, pods, containers, addr_base, logdir, procs):
     return p, control, token
 
 
-def measure_real(args, c, logdir, procs):
+@contextlib.contextmanager
+def real_side(args, c, logdir):
+    """The workload on the real nodes and their saved Summaries: yields (saved, token file)."""
     nodes = Nodes(c)
     ns = c.create_namespace("kpcost")
     try:
@@ -242,51 +264,44 @@ def measure_real(args, c, logdir, procs):
         token_file = os.path.join(logdir, "token")
         with open(token_file, "w", encoding="ascii") as f:
             f.write(token)
-        bodies = real_summaries(c, nodes, ns, token, args.pods_per_node)
         saved = {}
-        for node, body in bodies.items():
+        for node, body in real_summaries(c, nodes, ns, token, args.pods_per_node).items():
             path = os.path.join(args.save, f"summary-real-{node}.json")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(body)
             saved[node] = {"file": path, **shape(body)}
             log(f"real {node}: {saved[node]}")
-        daemon = daemon_run(args, "real kubelets", c.kubeconfig, c.env["KP_KUBELET_CA"],
-                            token_file, len(bodies), logdir, procs)
-        return saved, daemon
+        yield saved, token_file
     finally:
         c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def measure_sim(args, pods, containers, logdir, procs):
+@contextlib.contextmanager
+def sim_side(args, pods, containers, logdir):
+    """The simulator with a plain cluster of its own: yields (saved Summary, env, token)."""
     state = tempfile.mkdtemp(prefix="kubepulse-scrape-cost-")
     servers = BenchServers(None, state)
+    sim_procs = Procs()
     try:
         env = servers.env
-        sim_procs = Procs()
-        try:
-            _, control, token = start_sim(env, pods, containers,
-                                          args.addr_base or free_addr_base(), logdir, sim_procs)
-            register(types.SimpleNamespace(nodes=3, pods_max_nodes=1000), env, control, logdir)
-            ctx = ssl.create_default_context(cafile=env["KP_CA_CERT"])
-            ctx.check_hostname = False
-            man = json.load(urllib.request.urlopen(f"http://{control}/manifest", timeout=30))
-            node0 = man["nodes"][0] if isinstance(man, dict) else man[0]
-            addr = node0.get("address") or node0.get("ip")
-            port = node0.get("port", 10250)
-            code, body = http_get(f"https://{addr}:{port}/stats/summary",
-                                  token=open(token, encoding="ascii").read(), ctx=ctx)
-            assert code == 200, (code, body[:200])
-            path = os.path.join(args.save, "summary-sim-node-0000.json")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(body)
-            saved = {"file": path, **shape(body)}
-            log(f"simulator node 0: {saved}")
-            daemon = daemon_run(args, "simulated kubelets", env["KP_KUBECONFIG"],
-                                env["KP_CA_CERT"], token, 3, logdir, procs)
-        finally:
-            sim_procs.stop_all()
-        return saved, daemon
+        _, control, token = start_sim(env, pods, containers,
+                                      args.addr_base or free_addr_base(), logdir, sim_procs)
+        register(types.SimpleNamespace(nodes=3, pods_max_nodes=1000), env, control, logdir)
+        ctx = ssl.create_default_context(cafile=env["KP_CA_CERT"])
+        ctx.check_hostname = False
+        man = json.load(urllib.request.urlopen(f"http://{control}/manifest", timeout=30))
+        node0 = man["nodes"][0] if isinstance(man, dict) else man[0]
+        code, body = http_get(f"https://{node0['address']}:{node0['port']}/stats/summary",
+                              token=open(token, encoding="ascii").read(), ctx=ctx)
+        assert code == 200, (code, body[:200])
+        path = os.path.join(args.save, "summary-sim-node-0000.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(body)
+        saved = {"file": path, **shape(body)}
+        log(f"simulator node 0: {saved}")
+        yield saved, env, token
     finally:
+        sim_procs.stop_all()
         servers.stop()
         shutil.rmtree(state, ignore_errors=True)
 
@@ -310,14 +325,19 @@ def main():
     args.save = args.save or logdir
     os.makedirs(args.save, exist_ok=True)
     procs = Procs()
-    try:
-        real, real_daemon = measure_real(args, c, logdir, procs)
+    with contextlib.ExitStack() as stack:
+        real, token_file = stack.enter_context(real_side(args, c, logdir))
         pods = round(sum(s["pods"] for s in real.values()) / len(real))
         containers = max(1, round(sum(s["containers"] for s in real.values()) /
                                   sum(s["pods"] for s in real.values())))
-        sim, sim_daemon = measure_sim(args, pods, containers, logdir, procs)
-    finally:
-        procs.stop_all()
+        sim, sim_env, sim_token = stack.enter_context(sim_side(args, pods, containers, logdir))
+        stack.callback(procs.stop_all)
+        daemons = [daemon_start(args, "real kubelets", c.kubeconfig, c.env["KP_KUBELET_CA"],
+                                token_file, len(real), logdir, procs),
+                   daemon_start(args, "simulated kubelets", sim_env["KP_KUBECONFIG"],
+                                sim_env["KP_CA_CERT"], sim_token, 3, logdir, procs)]
+        measured = daemons_measure(args, daemons)
+        real_daemon, sim_daemon = measured["real"], measured["sim"]
     parse = {"real": {n: parse_bench(s["file"], args.rounds) for n, s in real.items()},
              "sim": parse_bench(sim["file"], args.rounds)}
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
