@@ -224,6 +224,7 @@ def main():
     args = ap.parse_args()
     # SIGTERM runs the finally below too (what was started is stopped, the veth deleted)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
+    args.commit = commit()  # at the start: HEAD may move while it runs
     procs = Procs()
     started_infra = False
     n = None
@@ -271,7 +272,7 @@ def main():
             ["top", "node"], ["top", "pod", "-A"], ["get", "--raw", f"{BASE}/pods"])]
         if args.json:
             save_json(args.json, {
-                "nodes": args.nodes, "pods": args.pods, "argv": sys.argv, "commit": commit(),
+                "nodes": args.nodes, "pods": args.pods, "argv": sys.argv, "commit": args.commit,
                 "sink": args.sink, "resolution_s": args.resolution, "register_s": reg_s,
                 "ready_s": ready_s, "served_at_start": served, "answers": sizes,
                 "results": results, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

@@ -208,6 +208,7 @@ def main():
     ap.add_argument("--json", help="save the results here")
     args = ap.parse_args()
     args.pods_max_nodes = 1000  # run.register registers Pods up to this N
+    args.commit = commit()  # at the start: HEAD may move while it runs
     if not args.telegraf and "C" in args.setups:
         args.telegraf = subprocess.run([os.path.join(ROOT, "bench/telegraf/build.sh")],
                                        check=True, capture_output=True, text=True).stdout.strip()
@@ -234,7 +235,7 @@ def main():
                                          rnd, cert))
                 if args.json:  # after each setup: a later failure keeps what was measured
                     save_json(args.json, {"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
-                                          "commit": commit(), "results": results})
+                                          "commit": args.commit, "results": results})
     finally:
         sim_procs.stop_all()
         servers.stop()
