@@ -10,22 +10,24 @@ Starts (or, with --env, reuses) the real servers of tests/infra, one kubelet sim
 (tests/sim) of N x P on --addr-base, registers its Nodes (and their Pods when
 N <= --pods-max-nodes; above it Nodes only and kubepulse runs with --watch-pods=false, as
 bench/run.py does), then one kubepulse (--leader-elect=false, --metric-resolution=15s or
---resolution, history to the null sink with encoding, or --sink) with the metrics API on. The API server
-refuses loopback Endpoints, so the metrics API listens on the host's end of a veth pair
-(tests/chaos/netns.py makes it, on a free 10.x.y.z/30; deleted at the end). A Service, its
-Endpoints and the APIService v1beta1.metrics.k8s.io (caBundle: the cluster CA, the serving
-certificate naming the Service) are applied as in tests/integration/test_metrics_api.py;
-the API server's front-proxy certificate from tests/infra/pki.sh authenticates it to
-kubepulse.
+--resolution, history to the null sink with encoding, or --sink) with the metrics API on.
+The API server refuses loopback Endpoints, so the metrics API listens on the host's end of a
+veth pair (tests/chaos/netns.py makes it, on a free 10.x.y.z/30; deleted at the end). A
+Service, its Endpoints and the APIService v1beta1.metrics.k8s.io (caBundle: the cluster CA,
+the serving certificate naming the Service) are applied as in
+tests/integration/test_metrics_api.py; the API server's front-proxy certificate from
+tests/infra/pki.sh authenticates it to kubepulse.
 
 Waits until the APIService is Available and kubepulse serves every node and N x P pods
-(read directly with the admin certificate), then runs `kubectl top node`,
-`kubectl top pod -A` and `kubectl get --raw /apis/metrics.k8s.io/v1beta1/pods` (the same
-answer without kubectl's decoding, sorting and table) back to back, --runs times each,
-timing each run (wall, from exec to exit) and kubectl's own CPU. Reported per command: p50/p99/max latency, failures, rows printed, bytes of the
-API's answer (`kubectl get --raw` once), kubepulse's CPU (user+sys) and peak/current RSS
-over the runs, the API server's CPU over the runs, load1 before and after. Everything
-started is stopped by pid; the APIService and namespace are deleted.
+(read directly with the admin certificate), measures kubepulse's CPU without requests for
+--baseline s, then runs `kubectl top node`, `kubectl top pod -A` and
+`kubectl get --raw /apis/metrics.k8s.io/v1beta1/pods` (the same answer without kubectl's
+decoding, sorting and table) back to back, --runs times each, timing each run (wall, from
+exec to exit). Reported per command: p50/p99/max latency, failures, rows printed, bytes of
+the API's answer (`kubectl get --raw` once), kubectl's own CPU, kubepulse's CPU (user+sys;
+also above the baseline) and peak/current RSS over the runs, the API server's CPU over the
+runs, load1 before and after. Everything started is stopped by pid; the APIService and
+namespace are deleted.
 """
 
 import argparse
@@ -148,7 +150,16 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_top(args, env, kp_pid, apiserver_pid, what):
+def baseline(args, kp_pid):
+    """kubepulse's CPU-s per second with no request (its scrape alone), over --baseline s."""
+    c0, t0 = proc_cpu(kp_pid), time.time()
+    time.sleep(args.baseline)
+    rate = (proc_cpu(kp_pid) - c0) / (time.time() - t0)
+    log(f"kubepulse without requests: {rate:.3f} CPU-s per second over {args.baseline:.0f} s")
+    return rate
+
+
+def run_top(args, env, kp_pid, apiserver_pid, what, base_rate=0.0):
     """--runs back-to-back runs of `kubectl WHAT` (top ..., or get --raw PATH: the same answer
     without kubectl's decoding and table); returns the summary. kubectl's own CPU is that of
     the waited-for children (one at a time)."""
@@ -176,6 +187,8 @@ def run_top(args, env, kp_pid, apiserver_pid, what):
          "failed": len(fails), "errors": fails[:5], "rows_min": min(rows), "rows_max": max(rows),
          "stdout_bytes": max(out_bytes), "seconds": t1 - t0,
          "kubepulse_cpu_s": c1 - c0, "kubepulse_cpu_s_per_run": (c1 - c0) / args.runs,
+         "kubepulse_cpu_s_per_run_above_baseline":
+             (c1 - c0 - base_rate * (t1 - t0)) / args.runs,
          "apiserver_cpu_s": a1 - a0, "apiserver_cpu_s_per_run": (a1 - a0) / args.runs,
          "kubepulse_hwm_kib": hwm, "kubepulse_rss_kib": rss,
          "load_before": load0, "load_after": loadavg()}
@@ -215,6 +228,8 @@ def main():
     ap.add_argument("--min-served", type=float, default=1.0,
                     help="after --ready-timeout, measure anyway when this share of the nodes "
                     "is served (recorded in the JSON)")
+    ap.add_argument("--baseline", type=float, default=60,
+                    help="seconds of kubepulse's CPU without requests, subtracted per run")
     ap.add_argument("--poll", type=float, default=15, help="seconds between readiness checks")
     ap.add_argument("--no-register", action="store_true",
                     help="the Nodes (and Pods) are registered already (same N, P, --addr-base)")
@@ -268,13 +283,15 @@ def main():
         sizes = [raw_size(env, f"{BASE}/nodes"), raw_size(env, f"{BASE}/pods")]
         print(f"# answers through the aggregator: {json.dumps(sizes)}", flush=True)
         apiserver = int(env["KP_APISERVER_PID"])
-        results = [run_top(args, env, kp.pid, apiserver, what) for what in (
+        rate = baseline(args, kp.pid) if args.baseline > 0 else 0.0
+        results = [run_top(args, env, kp.pid, apiserver, what, rate) for what in (
             ["top", "node"], ["top", "pod", "-A"], ["get", "--raw", f"{BASE}/pods"])]
         if args.json:
             save_json(args.json, {
                 "nodes": args.nodes, "pods": args.pods, "argv": sys.argv, "commit": args.commit,
                 "sink": args.sink, "resolution_s": args.resolution, "register_s": reg_s,
-                "ready_s": ready_s, "served_at_start": served, "answers": sizes,
+                "ready_s": ready_s, "served_at_start": served,
+                "kubepulse_baseline_cpu_s_per_s": rate, "answers": sizes,
                 "results": results, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     finally:
         if env is not None and not started_infra:
