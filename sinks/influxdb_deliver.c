@@ -264,9 +264,13 @@ static int start_write(struct influx *in, struct influx_req *r, struct sbuf_chun
     r->in = in;
     r->chunk = chunk;
     /* Chunks are packed as they are sealed; one that is not (split after a 413, or packing
-     * failed) is tried again here, else it goes raw. */
+     * failed) is tried again here, else it goes raw. With gzip=false a chunk the buffer packed
+     * to stay within its bound goes plain again (or, when memory is short, gzipped: InfluxDB
+     * reads both). */
     if (in->buf.pack)
         sbuf_pack(&in->buf, chunk);
+    else if (chunk->packed)
+        sbuf_unpack(&in->buf, chunk);
     const char *headers[8];
     int h = 0;
     headers[h++] = in->ua_header;

@@ -81,6 +81,18 @@ uint64_t sbuf_fini(struct sbuf *b)
     return pts;
 }
 
+static bool over_bytes(const struct sbuf *b, uint64_t add);
+static int pack_waiting(struct sbuf *b, const struct sbuf_chunk *keep);
+
+/* A chunk grew in place (unpacked to be sent plain, or split): back within the bound by
+ * packing others that wait. Nothing is dropped for it: when nothing is left to pack, the
+ * chunk in flight stays over the bound by its plain size until it is answered. */
+static void repack_to_bound(struct sbuf *b, const struct sbuf_chunk *keep)
+{
+    while (over_bytes(b, 0) && pack_waiting(b, keep) == 0)
+        ;
+}
+
 /* Free c to make room, and tell the drop hook what went. */
 static void drop_chunk(struct sbuf *b, struct sbuf_chunk *c)
 {
@@ -110,12 +122,29 @@ static bool over_bytes(const struct sbuf *b, uint64_t add)
     return !b->bound_points && b->bytes + add > b->bound;
 }
 
+/* The byte bound is reached: gzip the oldest waiting chunk still plain, rather than drop one.
+ * A sink that sends plain bodies (gzip=false) keeps its chunks plain while the server keeps up,
+ * and holds some ten times more once a backlog fills the bound. 0 when one shrank. */
+static int pack_waiting(struct sbuf *b, const struct sbuf_chunk *keep)
+{
+    for (struct sbuf_chunk *c = b->head; c; c = c->next) {
+        if (c->inflight || c == keep || !c->sealed || c->packed || c->unpackable)
+            continue;
+        if (sbuf_pack(b, c))
+            return 0;
+        c->unpackable = true; /* would not shrink (or no memory): not tried again */
+    }
+    return -1;
+}
+
 static struct sbuf_chunk *chunk_new(struct sbuf *b, size_t need)
 {
     size_t cap = need > CHUNK_FIRST_CAP ? need : CHUNK_FIRST_CAP;
     if (cap > b->bytes_max && need <= b->bytes_max)
         cap = b->bytes_max;
     while (over_bytes(b, cap + CHUNK_OVERHEAD)) {
+        if (pack_waiting(b, NULL) == 0)
+            continue;
         if (drop_oldest(b, NULL) < 0) {
             if (cap == need)
                 return NULL;
@@ -171,7 +200,7 @@ char *sbuf_reserve(struct sbuf *b, size_t max)
         if (ncap > b->bytes_max)
             ncap = b->bytes_max;
         while (over_bytes(b, ncap - t->cap)) {
-            if (drop_oldest(b, t) < 0)
+            if (pack_waiting(b, t) < 0 && drop_oldest(b, t) < 0)
                 break;
         }
         if (!over_bytes(b, ncap - t->cap)) {
@@ -288,6 +317,13 @@ int sbuf_split(struct sbuf *b, struct sbuf_chunk *c)
         b->tail = n;
     b->bytes += n->cap + CHUNK_OVERHEAD;
     b->nchunks++;
+    char *d = realloc(c->data, off); /* the second half lives in n now */
+    if (d) {
+        b->bytes -= c->cap - off;
+        c->data = d;
+        c->cap = off;
+    }
+    repack_to_bound(b, c);
     return 0;
 }
 
@@ -373,6 +409,7 @@ int sbuf_unpack(struct sbuf *b, struct sbuf_chunk *c)
     c->data = raw;
     c->len = c->cap = c->raw_len;
     c->packed = false;
+    repack_to_bound(b, c);
     return 0;
 }
 

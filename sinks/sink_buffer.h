@@ -12,6 +12,9 @@
  * With packing on (the sink gzips its requests), a chunk is gzipped as it is sealed and waits
  * in that form: line protocol shrinks some tenfold, so a byte bound holds that many more
  * points through an outage, and a leader's memory between cycles is that much smaller.
+ * With packing off, chunks stay plain until the byte bound is reached; then the oldest waiting
+ * plain chunks are gzipped, one at a time, before any chunk is dropped (the sink unpacks such a
+ * chunk again to send it plain).
  */
 #ifndef KP_SINKS_SINK_BUFFER_H
 #define KP_SINKS_SINK_BUFFER_H
@@ -31,7 +34,8 @@ struct sbuf_chunk {
     int64_t ts_min, ts_max; /* sample times of its lines, Unix ns (min > max: none yet) */
     bool sealed;
     bool inflight;
-    bool packed; /* data is a gzip stream of raw_len bytes */
+    bool packed;     /* data is a gzip stream of raw_len bytes */
+    bool unpackable; /* packing it was tried under the bound and did not shrink it */
 };
 
 /* Called for every chunk dropped to make room (for counting and the once-per-episode log),
