@@ -58,7 +58,7 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     collector_run_timers(w->data);
 }
 
-void collector_set_leading(struct collector *c, bool leading, bool handoff)
+void collector_set_leading(struct collector *c, bool leading, double released)
 {
     if (leading == c->sched.leading)
         return;
@@ -72,12 +72,15 @@ void collector_set_leading(struct collector *c, bool leading, bool handoff)
         return;
     }
     double wall = collector_wall(c);
-    sched_lead(&c->sched, wall, handoff);
+    sched_lead(&c->sched, wall, released);
     c->lead_since = collector_mono(c);
     c->first_logged = false;
-    if (handoff)
+    if (c->sched.first_tick > c->sched.tick)
         log_info("previous leader released the Lease: first cycle on the next tick",
                  LF_DBL("in_s", sched_next(&c->sched) - wall));
+    else if (released >= 0)
+        log_info("previous leader released the Lease in an earlier interval: this one is ours",
+                 LF_DBL("released_s_ago", wall - released));
     /* ticks on multiples of the resolution, so a new leader continues the old one's grid */
     if (c->loop) {
         ev_periodic_set(&c->tick, 0., c->sched.res, 0);

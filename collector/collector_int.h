@@ -67,9 +67,8 @@ struct collector {
     struct collector_stats st;
 };
 
-/* The injected clocks (collector_opts.clock), else the system's. */
+/* The injected monotonic clock (collector_opts.clock), else the system's. */
 double collector_mono(const struct collector *c);
-double collector_wall(const struct collector *c);
 /* Start the cycle sched_poll asked for, stamped with the grid time stamp. */
 void cycle_start(struct collector *c, double stamp);
 /* Cancel the cycle in flight: nothing more of it is emitted. */

@@ -23,16 +23,18 @@ void sched_init(struct sched *s, double res)
     *s = (struct sched){.res = res, .tick = -1, .first_tick = -1, .last_done = -1};
 }
 
-void sched_lead(struct sched *s, double wall, bool handoff)
+void sched_lead(struct sched *s, double wall, double released)
 {
     if (s->leading)
         return;
     s->leading = true;
     s->in_cycle = false;
     s->tick = sched_grid(s->res, wall);
-    /* after a handoff the predecessor completed this interval: ours begins at the next tick */
-    s->first_tick = handoff ? s->tick + s->res : s->tick;
-    s->first_wait = !handoff;
+    /* released in this interval: the predecessor completed it, ours begins at the next tick;
+     * released before this interval's tick: it started no cycle here, the interval is ours */
+    bool handed = released >= 0 && sched_grid(s->res, released) >= s->tick;
+    s->first_tick = handed ? s->tick + s->res : s->tick;
+    s->first_wait = !handed;
 }
 
 void sched_stop(struct sched *s)
@@ -55,7 +57,8 @@ enum sched_action sched_poll(struct sched *s, double wall, bool ready, double *s
         *stamp = g;
         return SCHED_START;
     }
-    if (s->first_wait && ready && !s->in_cycle && g + s->res - wall > SCHED_FIRST_WAIT_S) {
+    double near = s->res / 4 < SCHED_FIRST_WAIT_S ? s->res / 4 : SCHED_FIRST_WAIT_S;
+    if (s->first_wait && ready && !s->in_cycle && g + s->res - wall > near) {
         s->first_wait = false;
         s->in_cycle = true;
         *stamp = g;

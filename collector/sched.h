@@ -3,7 +3,8 @@
  * sched.h - when scrape cycles start and what time they carry: the one owner
  * of the resolution grid. Cycles start on wall-clock multiples of the
  * resolution and are stamped with that grid time; a term's first cycle starts
- * at once after a takeover and on the next tick after a handoff; a tick that
+ * at once after a takeover and on the next tick after a handoff within the
+ * interval (a release in an earlier interval counts as a takeover); a tick that
  * comes while a cycle still runs is skipped; at shutdown it says whether the
  * current interval's cycle is due. Pure (no loop, no clock of its own): the
  * collector passes the wall time and arms the timer.
@@ -14,7 +15,8 @@
 #include <stdbool.h>
 
 /* A term's first cycle after a takeover waits for the next tick when that is
- * this close: the tick is then the first cycle. */
+ * this close (or a quarter of the resolution, if shorter): the tick is then the
+ * first cycle, rather than two cycles back to back over one kubelet sample. */
 #define SCHED_FIRST_WAIT_S 1.0
 /* At shutdown, a tick this recent whose cycle has not run yet is still due. */
 #define SCHED_TICK_DUE_S 0.2
@@ -40,11 +42,14 @@ enum sched_action {
 double sched_grid(double res, double wall);
 
 void sched_init(struct sched *s, double res);
-/* Leading begins at wall. handoff: the previous holder released the Lease
- * after completing the current interval, so the first cycle is the next tick;
- * else (a takeover from an expired Lease, or the first leader) the first cycle
- * starts as soon as ready, unless the next tick is within SCHED_FIRST_WAIT_S. */
-void sched_lead(struct sched *s, double wall, bool handoff);
+/* Leading begins at wall. released: the wall time the previous holder's
+ * release of the Lease was observed, or < 0 (a takeover from an expired Lease,
+ * or the first leader). A holder releases only after completing the interval
+ * it releases in: when that is wall's interval, the first cycle is the next
+ * tick. Otherwise (no release, or one in an earlier interval: the handoff
+ * crossed a tick and nobody started this interval) the first cycle starts as
+ * soon as ready, unless the next tick is within SCHED_FIRST_WAIT_S. */
+void sched_lead(struct sched *s, double wall, double released);
 /* Leading ends: nothing more starts; the cycle in flight is aborted. */
 void sched_stop(struct sched *s);
 /* Called when a tick fired, leading began or readiness changed (ready: the

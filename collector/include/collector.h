@@ -101,12 +101,16 @@ struct collector;
 struct collector *collector_new(struct ev_loop *loop, struct http_client *http,
                                 struct kube_client *kube, const struct collector_opts *opts,
                                 const struct collector_sink *sink, char *err, size_t errlen);
-/* On: cycles run on the resolution grid. The first starts on the next tick
- * after a handoff (the previous holder released the Lease, having completed
- * the current interval), else as soon as the caches have listed, unless the
- * next tick is within 1 s. Off: the cycle in flight is cancelled and nothing
- * more is emitted. */
-void collector_set_leading(struct collector *c, bool leading, bool handoff);
+/* On: cycles run on the resolution grid. released: the time (collector_wall)
+ * the previous holder's release of the Lease was observed, or < 0. The first
+ * cycle starts on the next tick after a release in the current interval (the
+ * previous holder completed it), else as soon as the caches have listed,
+ * unless the next tick is within 1 s (sched_lead). Off: the cycle in flight is
+ * cancelled and nothing more is emitted. */
+void collector_set_leading(struct collector *c, bool leading, double released);
+/* The wall clock the grid runs on (collector_opts.clock, else the system's): seconds
+ * since the epoch. */
+double collector_wall(const struct collector *c);
 /* At shutdown: the current interval's cycle runs, or its tick is due; releasing
  * the Lease now would lose that interval. */
 bool collector_cycle_due(const struct collector *c);

@@ -103,11 +103,13 @@ static void on_batch(const struct kp_batch *b, void *ud)
 
 /*
  * Exactly one writer per interval. A leader that released the Lease (SIGTERM) has
- * completed the current interval (it lets a cycle in flight finish first, on_signal), so
- * after such a handoff the collector starts on the next grid tick rather than scraping the
- * same interval again. After a takeover from an expired Lease (a leader that died or lost
- * the API server) it starts at once: that interval may be missing. The collector owns the
- * rule (collector_set_leading).
+ * completed the interval it released in (it lets a cycle in flight finish first,
+ * on_signal), so when this replica leads within that interval the collector starts on the
+ * next grid tick rather than scraping the same interval again; when the handoff crossed a
+ * tick, nobody started the new interval and the collector starts at once (hence the time
+ * of the release, released_at, not a flag). After a takeover from an expired Lease (a
+ * leader that died or lost the API server) it starts at once: that interval may be
+ * missing. The collector owns the rule (collector_set_leading, sched_lead).
  */
 static void start_leading(struct daemon *d)
 {
@@ -117,7 +119,7 @@ static void start_leading(struct daemon *d)
     d->leader_transitions++;
     sinks_gate_changed(d);
     daemon_mapi_started_leading(d);
-    collector_set_leading(d->collector, true, d->holder_released);
+    collector_set_leading(d->collector, true, d->released_at);
 }
 
 static void stop_leading(struct daemon *d)
@@ -125,7 +127,7 @@ static void stop_leading(struct daemon *d)
     if (!d->leading)
         return;
     d->leading = false;
-    collector_set_leading(d->collector, false, false);
+    collector_set_leading(d->collector, false, -1);
     daemon_mapi_stopped_leading(d);
     sinks_gate_changed(d);
 }
@@ -148,7 +150,7 @@ static void on_new_leader(struct elector *e, const char *identity, void *ud)
     (void)e;
     snprintf(d->observed_leader, sizeof(d->observed_leader), "%s", identity);
     if (strcmp(identity, d->identity) != 0) {
-        d->holder_released = !*identity;
+        d->released_at = *identity ? -1 : collector_wall(d->collector);
         log_info("observed leader", LF_STR("holder", *identity ? identity : "(none)"));
     }
 }
@@ -536,7 +538,7 @@ static void daemon_fini(struct daemon *d)
 
 int daemon_run(const struct kp_options *opts)
 {
-    struct daemon d = {0};
+    struct daemon d = {.released_at = -1};
     char err[1024] = "";
 
     d.loop = EV_DEFAULT;

@@ -49,9 +49,9 @@ struct daemon {
     double started_at;
     bool leading; /* the collector runs for us */
     bool stopping;
-    bool draining;        /* stopping, but the cycle in flight may still write */
-    bool exit_flush;      /* released the Lease as leader at SIGTERM: sinks may flush */
-    bool holder_released; /* the last other holder observed released the Lease */
+    bool draining;      /* stopping, but the cycle in flight may still write */
+    bool exit_flush;    /* released the Lease as leader at SIGTERM: sinks may flush */
+    double released_at; /* when the last other holder was seen releasing the Lease; -1: not */
     size_t flushes_pending;
     int exit_code;
     /* counters for /metrics */

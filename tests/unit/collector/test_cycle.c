@@ -99,7 +99,7 @@ static void lead_with_cycle_in_flight(struct collector *c)
 {
     add_node(c);
     fake_wall = G + 3;
-    collector_set_leading(c, true, false);
+    collector_set_leading(c, true, -1);
     assert_true(collector_in_cycle(c));
 }
 
@@ -132,7 +132,7 @@ KP_TEST_F(test_first_cycle_after_takeover, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 3.2;
-    collector_set_leading(f->c, true, false);
+    collector_set_leading(f->c, true, -1);
     assert_int_equal(ndone, 1);
     assert_int_equal(done_ts[0], ns(G));
     assert_true(run_at(f->c, G + 9) == G + RES);
@@ -149,20 +149,20 @@ KP_TEST_F(test_first_cycle_waits_for_close_tick, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + RES - 0.6;
-    collector_set_leading(f->c, true, false);
+    collector_set_leading(f->c, true, -1);
     assert_int_equal(ndone, 0);
     run_at(f->c, G + RES);
     assert_int_equal(ndone, 1);
     assert_int_equal(done_ts[0], ns(G + RES));
 }
 
-/* After the previous holder released the Lease, it has written this interval:
- * the first cycle is the next tick, however far it is. */
+/* After the previous holder released the Lease in this interval, it has written
+ * it: the first cycle is the next tick, however far it is. */
 KP_TEST_F(test_handoff_first_cycle_on_next_tick, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 0.03;
-    collector_set_leading(f->c, true, true);
+    collector_set_leading(f->c, true, G + 0.01);
     assert_int_equal(ndone, 0);
     assert_false(collector_cycle_due(f->c)); /* the interval is the predecessor's */
     run_at(f->c, G + 10);
@@ -172,6 +172,40 @@ KP_TEST_F(test_handoff_first_cycle_on_next_tick, setup, teardown)
     assert_int_equal(done_ts[0], ns(G + RES));
 }
 
+/* A release seen just before a tick, leading just after it: the releasing holder
+ * started no cycle for the new interval, so it is ours at once (waiting for the
+ * next tick would leave it without a writer). */
+KP_TEST_F(test_handoff_across_a_tick_starts_at_once, setup, teardown)
+{
+    struct fixture *f = *state;
+    fake_wall = G + 0.15;
+    collector_set_leading(f->c, true, G - 0.05);
+    assert_int_equal(ndone, 1);
+    assert_int_equal(done_ts[0], ns(G));
+    run_at(f->c, G + RES + 0.001);
+    assert_int_equal(ndone, 2);
+    assert_int_equal(done_ts[1], ns(G + RES));
+}
+
+/* The first-cycle wait is at most a quarter of the resolution: at 1 s, a takeover
+ * half an interval before the tick starts at once, one a tenth before waits. */
+KP_TEST(test_first_wait_short_resolution)
+{
+    (void)state;
+    struct sched s;
+    double stamp = 0;
+    sched_init(&s, 1.0);
+    sched_lead(&s, 100.5, -1);
+    assert_int_equal(sched_poll(&s, 100.5, true, &stamp), SCHED_START);
+    assert_true(stamp == 100.0);
+    sched_stop(&s);
+    sched_init(&s, 1.0);
+    sched_lead(&s, 200.9, 199.95); /* released in the interval before: a takeover */
+    assert_int_equal(sched_poll(&s, 200.9, true, &stamp), SCHED_NONE);
+    assert_int_equal(sched_poll(&s, 201.0, true, &stamp), SCHED_START);
+    assert_true(stamp == 201.0);
+}
+
 /* The caches have not listed: no first cycle until they have (or the tick). */
 KP_TEST(test_first_cycle_waits_for_caches)
 {
@@ -179,14 +213,14 @@ KP_TEST(test_first_cycle_waits_for_caches)
     struct sched s;
     double stamp = 0;
     sched_init(&s, RES);
-    sched_lead(&s, G + 2, false);
+    sched_lead(&s, G + 2, -1);
     assert_int_equal(sched_poll(&s, G + 2, false, &stamp), SCHED_NONE);
     assert_int_equal(sched_poll(&s, G + 4, true, &stamp), SCHED_START);
     assert_true(stamp == G);
     sched_cycle_end(&s, stamp, true);
     /* never ready: the tick starts the cycle anyway */
     sched_stop(&s);
-    sched_lead(&s, G + RES + 5, false);
+    sched_lead(&s, G + RES + 5, -1);
     assert_int_equal(sched_poll(&s, G + RES + 5, false, &stamp), SCHED_NONE);
     assert_int_equal(sched_poll(&s, G + RES + 14.5, true, &stamp), SCHED_NONE); /* < 1 s */
     assert_int_equal(sched_poll(&s, G + 2 * RES, false, &stamp), SCHED_START);
@@ -212,7 +246,7 @@ KP_TEST_F(test_overrun_skips_tick, setup, teardown)
     struct sched s;
     double stamp = 0;
     sched_init(&s, RES);
-    sched_lead(&s, G + 3, false);
+    sched_lead(&s, G + 3, -1);
     assert_int_equal(sched_poll(&s, G + 3, true, &stamp), SCHED_START);
     assert_int_equal(sched_poll(&s, G + RES, true, &stamp), SCHED_SKIP);
     sched_cycle_end(&s, G, true);
@@ -226,7 +260,7 @@ KP_TEST_F(test_step_down_cancels, setup, teardown)
 {
     struct fixture *f = *state;
     lead_with_cycle_in_flight(f->c);
-    collector_set_leading(f->c, false, false);
+    collector_set_leading(f->c, false, -1);
     assert_false(collector_in_cycle(f->c));
     assert_false(collector_cycle_due(f->c));
     assert_true(run_at(f->c, G + RES) < 0);
@@ -240,7 +274,7 @@ KP_TEST_F(test_drain_at_sigterm, setup, teardown)
 {
     struct fixture *f = *state;
     fake_wall = G + 3;
-    collector_set_leading(f->c, true, false);
+    collector_set_leading(f->c, true, -1);
     assert_int_equal(ndone, 1);
     fake_wall = G + 3.1;
     assert_false(collector_cycle_due(f->c)); /* completed */
