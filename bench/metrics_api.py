@@ -64,7 +64,7 @@ def api_items(port, env, what):
     ctx.load_cert_chain(env["KP_ADMIN_CERT"], env["KP_ADMIN_KEY"])
     try:
         with urllib.request.urlopen(f"https://127.0.0.1:{port}/apis/metrics.k8s.io/v1beta1/"
-                                    f"{what}", context=ctx, timeout=20) as r:
+                                    f"{what}", context=ctx, timeout=120) as r:
             return len(json.load(r)["items"])
     except OSError as e:
         return f"error: {e}"
@@ -81,10 +81,13 @@ def start_kubepulse(args, env, procs, logdir, token, setup, i, lease, mapi):
     """One replica; returns (Popen, metrics API port or None)."""
     argv = [args.kubepulse, "--kubeconfig", env["KP_KUBECONFIG"], "--lease-name", lease,
             "--lease-namespace", "default", "--identity", f"{lease}-{i}",
-            "--metric-resolution", "15s", "--kubelet-certificate-authority", env["KP_CA_CERT"],
+            "--metric-resolution", f"{args.resolution}s",
+            "--kubelet-certificate-authority", env["KP_CA_CERT"],
             "--kubelet-token-file", token, "--kubelet-preferred-address-types", "InternalIP",
-            "--sink", f"influxdb:{env['KP_INFLUX_URL']}?db=k8smapibench",
-            "--listen", f"127.0.0.1:{free_port()}", "--log-format", "json"]
+            "--sink", args.sink or f"influxdb:{env['KP_INFLUX_URL']}?db=k8smapibench",
+            "--listen", f"127.0.0.1:{free_port()}", "--log-format", "json", *args.kp_arg]
+    if args.nodes > args.pods_max_nodes:
+        argv.append("--watch-pods=false")  # Nodes only registered, as bench/run.py does
     port = None
     if mapi:
         port = free_port()
@@ -105,7 +108,8 @@ def start_metrics_server(args, env, procs, logdir, token, setup, i):
     argv = [args.metrics_server, "--kubeconfig", kc, "--authentication-kubeconfig",
             env["KP_KUBECONFIG"], "--authorization-kubeconfig", env["KP_KUBECONFIG"],
             "--secure-port", str(port), "--bind-address", "127.0.0.1", "--cert-dir", d,
-            "--metric-resolution", "15s", "--kubelet-certificate-authority", env["KP_CA_CERT"],
+            "--metric-resolution", f"{args.resolution}s",
+            "--kubelet-certificate-authority", env["KP_CA_CERT"],
             "--kubelet-preferred-address-types", "InternalIP", "--kubelet-use-node-status-port"]
     if i == 0:
         log(f"{setup} metrics-server: " + " ".join(argv))
@@ -205,6 +209,11 @@ def main():
     ap.add_argument("--telegraf", help="binary (default: bench/telegraf/build.sh)")
     ap.add_argument("--setups", default="AB", help="which setups, in order (default AB; C: "
                     "metrics-server x2 + Telegraf)")
+    ap.add_argument("--resolution", type=int, default=15, help="--metric-resolution, seconds")
+    ap.add_argument("--sink", help="kubepulse --sink (default: the real InfluxDB)")
+    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
+    ap.add_argument("--no-register", action="store_true",
+                    help="the Nodes (and Pods) are registered already (same N, P, --addr-base)")
     ap.add_argument("--json", help="save the results here")
     args = ap.parse_args()
     args.pods_max_nodes = 1000  # run.register registers Pods up to this N
@@ -225,9 +234,16 @@ def main():
                               f"metrics-api-{args.nodes}x{args.pods}-{time.strftime('%H%M%S')}")
         os.makedirs(logdir, exist_ok=True)
         sim_pid, control, token = start_sim(args, env, sim_procs, logdir)
-        register(args, env, control, logdir)
+        if args.no_register:  # start_telegraf reads the manifest register() saves
+            with urllib.request.urlopen(f"http://{control}/manifest?offset=0&limit={args.nodes}",
+                                        timeout=600) as r, \
+                    open(os.path.join(logdir, "manifest.json"), "wb") as f:
+                f.write(r.read())
+        else:
+            register(args, env, control, logdir)
         cert = issue_cert(env, f"metrics-api-bench-{os.getpid()}")
-        print(f"# N={args.nodes} P={args.pods} 15 s resolution, {args.seconds:.0f} s per setup "
+        print(f"# N={args.nodes} P={args.pods} {args.resolution} s resolution, "
+              f"{args.seconds:.0f} s per setup "
               f"after {args.warmup:.0f} s warm-up; loadavg at start: {loadavg()}", flush=True)
         for rnd in range(1, args.rounds + 1):
             for setup in args.setups:
@@ -235,7 +251,8 @@ def main():
                                          rnd, cert))
                 if args.json:  # after each setup: a later failure keeps what was measured
                     save_json(args.json, {"nodes": args.nodes, "pods": args.pods, "argv": sys.argv,
-                                          "commit": args.commit, "results": results})
+                                          "commit": args.commit, "resolution_s": args.resolution,
+                                          "results": results})
     finally:
         sim_procs.stop_all()
         servers.stop()
