@@ -183,6 +183,8 @@ int daemon_mapi_start(struct daemon *d, char *err, size_t errlen)
 
 int daemon_model_start(struct daemon *d, char *err, size_t errlen)
 {
+    if (d->o->disable_metric_sink)
+        return 0;
     d->model = mapi_window_new(d->o->metric_resolution_s);
     if (!d->model) {
         snprintf(err, errlen, "out of memory");
@@ -194,6 +196,11 @@ int daemon_model_start(struct daemon *d, char *err, size_t errlen)
 void daemon_model_page(struct daemon *d, const char *path, struct status_response *r)
 {
     struct mapi_response mr;
+    if (!d->model) {
+        r->code = 404;
+        status_buf_printf(&r->body, "Heapster's model API is off (--disable_metric_sink)\n");
+        return;
+    }
     mapi_window_handle(d->model, path, r->query, wall_ns(), &mr);
     r->code = mr.body ? mr.code : 500;
     r->content_type = mr.content_type ? mr.content_type : "text/plain; charset=utf-8";

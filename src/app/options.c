@@ -244,6 +244,10 @@ static const struct kp_opt opts[] = {
      "address of the status server (/healthz /readyz /metrics /status, Heapster's model API "
      "/api/v1/model/)",
      0, 0, NULL},
+    {"disable-metric-sink", KP_OPT_BOOL, "false", OFF(disable_metric_sink),
+     "as Heapster's: keep no window of recent batches, so Heapster's model API (/api/v1/model/) "
+     "answers 404; saves the window's memory (most of the daemon's: docs/benchmarks.md)",
+     0, 0, NULL},
     {"heapster-port", KP_OPT_INT, "0", OFF(heapster_port),
      "Heapster's API port: without --listen, the status server listens on :PORT (all "
      "addresses); run as /heapster (Heapster's manifests) the default is Heapster's 8082, the "
@@ -289,7 +293,6 @@ static const struct {
     {"historical-source", false},
     {"disable-export", true},
     {"sink-export-data-timeout", false},
-    {"disable-metric-sink", true},
     /* k8s.io/apiserver serving, authentication, authorization and feature options */
     {"bind-address", false},
     {"secure-port", false},

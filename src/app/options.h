@@ -47,6 +47,7 @@ struct kp_options {
     long kubelet_max_concurrency;
     long long kubelet_max_body_bytes;
     bool watch_pods;
+    bool disable_metric_sink; /* Heapster's --disable_metric_sink: no model API window */
     /* scope: what is scraped and written (the collector owns the lists' grammar) */
     char *node_selector;
     char *metric_allow, *metric_deny;

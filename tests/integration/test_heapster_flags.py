@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from kpharness import REPO_ROOT, ProcessGroup, wait_for
-from kpreplicas import free_port
+from kpreplicas import free_port, http_get
 
 BUILD_DIR = Path(os.environ.get("KP_BUILD_DIR", REPO_ROOT / "build"))
 KUBEPULSE = BUILD_DIR / "src" / "kubepulse"
@@ -194,6 +194,25 @@ def test_heapster_spellings_glog_flags_and_the_urls_server(sims, cluster, procs,
     # Heapster's default kubelet port (10255, plain HTTP) is not what this run scrapes
     assert "read-only HTTP port 10255, is off" in log
     assert not points_of(kp, HTTP_PREFIX)
+
+
+def test_disable_metric_sink_turns_the_model_api_off(sims, cluster, procs, tmp_path):
+    """Heapster's --disable_metric_sink acts: no model API window (404 on /api/v1/model/),
+    the scrape and the sink go on, and the flag is not among the ignored ones. Without it
+    the model API answers."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc-nosink")
+    runs = {"kp-model": start(procs, "kp-model", "--kubeconfig", kc),
+            "kp-nosink": start(procs, "kp-nosink", "--kubeconfig", kc, "--disable_metric_sink")}
+    for name, kp in runs.items():
+        assert wait_points(kp, TLS_PREFIX)
+        port = int(wait_for(lambda: re.search(r"status server listening.*?port[=\":]+(\d+)",
+                                              kp.log()), timeout=10, what="port").group(1))
+        code, body = http_get(port, "/api/v1/model/nodes/")
+        if name == "kp-model":
+            assert code == 200 and "kphs-" in body, (code, body)
+        else:
+            assert code == 404 and "--disable_metric_sink" in body, (code, body)
+            assert "disable-metric-sink" not in kp.log()  # acts: not named as ignored
 
 
 def test_insecure_skips_api_server_and_kubelet_verification(sims, cluster, procs, tmp_path):

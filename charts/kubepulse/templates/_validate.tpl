@@ -77,7 +77,7 @@ allowed-users: ignored
 historical-source: ignored
 disable-export: ignored
 sink-export-data-timeout: ignored
-disable-metric-sink: ignored
+disable-metric-sink: bool
 bind-address: ignored
 secure-port: ignored
 cert-dir: ignored
@@ -112,7 +112,7 @@ metric-deny: ""
 influxdb: [user, pw, pwFile, pwEnv, db, retention, rp, createdb, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip, withids]
 influxdb2: [org, bucket, tokenFile, tokenEnv, withfields, cluster_name, disable_counter_metrics, concurrency, insecuressl, secure, gzip, withids]
 log: [withfields, cluster_name, disable_counter_metrics, withids]
-"null": [encode, cluster_name]
+"null": [encode, cluster_name, withfields, withids]
 {{- end }}
 
 {{/* The metric names of docs/metrics.md (src/include/metric.h), for --metric-allow/-deny. */}}

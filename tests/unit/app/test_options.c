@@ -165,6 +165,20 @@ KP_TEST(test_heapster_flag_spellings)
     expect_error("flag --lease-name needs a value", "--lease_name", NULL);
     expect_error("flag --source: given twice",
                  "--source=kubernetes:", "--source=kubernetes:", NULL);
+    /* --disable_metric_sink acts (no model API window), in both spellings, and is not named
+     * among the ignored */
+    assert_int_equal(parse(&o, err, sizeof(err), NULL), KP_OPTIONS_RUN);
+    assert_false(o.disable_metric_sink);
+    kp_options_fini(&o);
+    assert_int_equal(parse(&o, err, sizeof(err), "--disable_metric_sink", "--logtostderr", NULL),
+                     KP_OPTIONS_RUN);
+    assert_true(o.disable_metric_sink);
+    assert_string_equal(o.ignored, "--logtostderr");
+    kp_options_fini(&o);
+    assert_int_equal(parse(&o, err, sizeof(err), "--disable-metric-sink=false", NULL),
+                     KP_OPTIONS_RUN);
+    assert_false(o.disable_metric_sink);
+    kp_options_fini(&o);
     /* Heapster's --version is a boolean flag: false asks for nothing */
     assert_int_equal(parse(&o, err, sizeof(err), "--version=false", "--v=1", NULL), KP_OPTIONS_RUN);
     assert_int_equal(o.verbosity, 1);
