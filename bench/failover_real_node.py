@@ -46,10 +46,12 @@ Prints p50/p99/max; writes every run with --json. Stops and removes what it star
 """
 
 import argparse
+import http.client
 import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +59,6 @@ import threading
 import time
 import types
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,29 +88,44 @@ class Watch(threading.Thread):
         self.cluster, self.path, self.events, self.cond = cluster, path, [], threading.Condition()
         self.rv = None
         self.error = None
+        self.conn = None
+        self.stopped = False
 
     def run(self):
         ctx = self.cluster.ssl_context(self.cluster.admin_cert)
-        while True:
+        host = urllib.parse.urlsplit(self.cluster.apiserver)
+        while not self.stopped:
             sep = "&" if "?" in self.path else "?"
-            url = f"{self.cluster.apiserver}{self.path}{sep}watch=true&timeoutSeconds=3600"
+            path = f"{self.path}{sep}watch=true&timeoutSeconds=3600"
             if self.rv:
-                url += f"&resourceVersion={self.rv}"
+                path += f"&resourceVersion={self.rv}"
             try:
-                with urllib.request.urlopen(url, context=ctx, timeout=3700) as resp:
-                    for line in resp:
-                        now = time.time()
-                        ev = json.loads(line)
-                        if ev["type"] == "ERROR":
-                            self.rv = None  # too old: start from now
-                            break
-                        self.rv = ev["object"]["metadata"]["resourceVersion"]
-                        with self.cond:
-                            self.events.append((now, ev["type"], ev["object"]))
-                            self.cond.notify_all()
-            except (OSError, ValueError) as err:
+                self.conn = http.client.HTTPSConnection(host.hostname, host.port, context=ctx,
+                                                        timeout=3700)
+                self.conn.request("GET", path)
+                resp = self.conn.getresponse()
+                for line in resp:
+                    now = time.time()
+                    ev = json.loads(line)
+                    if ev["type"] == "ERROR":
+                        self.rv = None  # too old: start from now
+                        break
+                    self.rv = ev["object"]["metadata"]["resourceVersion"]
+                    with self.cond:
+                        self.events.append((now, ev["type"], ev["object"]))
+                        self.cond.notify_all()
+            except (OSError, ValueError, http.client.HTTPException) as err:
                 self.error = err
                 time.sleep(0.2)
+
+    def stop(self):
+        """Ends the watch (the API server waits for open watches when it shuts down)."""
+        self.stopped = True
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+        self.join(5)
 
     def wait(self, start, pred, timeout):
         """The first event from index start on with pred(type, obj) true: (wall_s, obj)."""
@@ -284,18 +300,21 @@ def bench(args, c):
     helm.run("install", RELEASE, CHART, "--namespace", ns,
              *install_args(c, port, "--set", f"metricResolution={res:g}s",
                            "--set", f"kubelet.timeout={args.kubelet_timeout}", db=DB))
+    leases = Watch(c, f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases?"
+                   f"fieldSelector=metadata.name%3D{LEASE}")
+    pods = Watch(c, f"/api/v1/namespaces/{ns}/pods?labelSelector=" +
+                 urllib.parse.quote(f"app.kubernetes.io/instance={RELEASE}"))
     try:
         wait_ready(rel, 3, timeout=120)
-        leases = Watch(c, f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases?"
-                       f"fieldSelector=metadata.name%3D{LEASE}")
-        pods = Watch(c, f"/api/v1/namespaces/{ns}/pods?labelSelector=" +
-                     urllib.parse.quote(f"app.kubernetes.io/instance={RELEASE}"))
         leases.start()
         pods.start()
         time.sleep(1)
         log(f"release in {ns}: resolution {res:g}s, {args.runs} runs, load {loadavg()}")
         runs = [one_run(i, args, rel, leases, pods) for i in range(args.runs)]
     finally:
+        for w in (leases, pods):
+            if w.is_alive():
+                w.stop()
         if not args.keep:
             helm.run("uninstall", RELEASE, "--namespace", ns, "--wait", check=False,
                      timeout=180)
