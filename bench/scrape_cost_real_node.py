@@ -24,7 +24,9 @@ starts and stops) with the same pods per node and containers per pod:
      the threads' schedstat, in ns) and its /metrics: CPU per node-scrape (process CPU /
      cycles / nodes: the cycle's fixed part, the watches and the encoding included, which
      is why both run the same node count), bytes received and points produced per
-     node-scrape.
+     node-scrape. With each runs a daemon selecting no node of the same cluster
+     (--node-selector of none: its watches and empty cycles); its CPU over the same window
+     is subtracted for the scrapes' own cost (--no-baseline: not run).
 Everything it starts is stopped by pid; the workload pods and namespace are deleted.
 """
 
@@ -137,15 +139,16 @@ def sched_ns(pid):
     return total
 
 
-def daemon_start(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, procs):
+def daemon_start(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, procs,
+                 extra=()):
     port = free_port()
     argv = [args.kubepulse, "--kubeconfig", kubeconfig, "--leader-elect=false",
             "--metric-resolution", f"{args.resolution}s", "--kubelet-timeout",
             f"{args.resolution * 0.8:g}s", "--kubelet-certificate-authority", kubelet_ca,
             "--kubelet-token-file", token_file, "--kubelet-preferred-address-types",
             "InternalIP", "--sink", "null", "--listen", f"127.0.0.1:{port}",
-            "--log-format", "json"]
-    name = "kubepulse-" + what.replace(" ", "-")
+            "--log-format", "json", *extra]
+    name = "kubepulse-" + what.replace(" ", "-").replace(",", "")
     return {"what": what, "nodes": nodes, "argv": argv, "port": port,
             "p": procs.start(name, argv, logdir)}
 
@@ -153,7 +156,7 @@ def daemon_start(args, what, kubeconfig, kubelet_ca, token_file, nodes, logdir, 
 def _snap(d, m):
     pid = d["p"].pid
     return {"t": time.time(), "cpu": proc_cpu(pid), "sched": sched_ns(pid) / 1e9,
-            "hwm": proc_mem(pid)[0], "cycles": m["kubepulse_scrape_cycles_total"],
+            "hwm": proc_mem(pid)[0], "cycles": m.get("kubepulse_scrape_cycles_total", 0),
             "scraped": m.get("kubepulse_nodes_scraped_total", 0),
             "failed": m.get("kubepulse_nodes_failed_total#sum", 0),
             "bytes": m.get("kubepulse_scrape_received_bytes_total", 0),
@@ -166,28 +169,39 @@ def _cycles(d):
 
 def daemons_measure(args, daemons):
     """Measures the daemons over the same wall-clock window (same load): each from the end of
-    a cycle after its warm-up to the end of its CYCLES-th cycle after that."""
-    for d in daemons:
+    a cycle after its warm-up to the end of its CYCLES-th cycle after that. A daemon with a
+    "base" (one that selects no node of the same cluster: the watches, the Pod cache and the
+    empty cycles) is measured over its sibling's window; the difference is what the node
+    scrapes cost."""
+    full = [d for d in daemons if "base" not in d]
+    for d in full:
         wait_for(lambda: _cycles(d) >= args.warmup, timeout=120, interval=0.1,
                  what=f"{args.warmup} cycles ({d['what']})")
     for d in daemons:
+        wait_for(lambda: _metrics(d["port"]), timeout=60, interval=0.1,
+                 what=f"the /metrics of {d['what']}")
+    for d in full:
         c0 = _cycles(d)
         m = wait_for(lambda: (lambda m: m if m.get("kubepulse_scrape_cycles_total", 0) > c0
                               else None)(_metrics(d["port"])), timeout=30, interval=0.02,
                      what="a cycle")
         d["a"], d["target"] = _snap(d, m), m["kubepulse_scrape_cycles_total"] + args.cycles
+        if d.get("baseline"):
+            d["baseline"]["a"] = _snap(d["baseline"], {})
     load, t0 = [float(loadavg().split()[0])], time.time()
-    while any("b" not in d for d in daemons):
+    while any("b" not in d for d in full):
         time.sleep(0.1)
-        for d in daemons:
+        for d in full:
             if "b" not in d:
                 m = _metrics(d["port"])
                 if m.get("kubepulse_scrape_cycles_total", 0) >= d["target"]:
                     d["b"] = _snap(d, m)
+                    if d.get("baseline"):
+                        d["baseline"]["b"] = _snap(d["baseline"], {})
         if time.time() - t0 > len(load) * 5:
             load.append(float(loadavg().split()[0]))
     out = {}
-    for d in daemons:
+    for d in full:
         a, b, nodes = d["a"], d["b"], d["nodes"]
         x = {k: b[k] - a[k] for k in ("t", "cpu", "sched", "cycles", "scraped", "failed",
                                       "bytes", "points")}
@@ -201,6 +215,16 @@ def daemons_measure(args, daemons):
              "points_per_node_scrape": x["points"] / max(1, scrapes),
              "peak_rss_kib": b["hwm"], "load1_avg": sum(load) / len(load),
              "argv": d["argv"]}
+        if d.get("baseline"):
+            base = d["baseline"]
+            r["baseline_argv"] = base["argv"]
+            r["baseline_sched_cpu_s"] = base["b"]["sched"] - base["a"]["sched"]
+            r["baseline_cpu_s"] = base["b"]["cpu"] - base["a"]["cpu"]
+            r["marginal_ms_per_node_scrape"] = (x["sched"] - r["baseline_sched_cpu_s"]) / max(
+                1, x["cycles"] * nodes) * 1000
+            log(f"  without nodes (--node-selector of none): {r['baseline_sched_cpu_s']:.3f} s "
+                f"CPU against {x['sched']:.3f} s: {r['marginal_ms_per_node_scrape']:.3f} ms per "
+                f"node-scrape for the scrapes alone")
         log(f"daemon on {d['what']}: {r['cpu_ms_per_node_scrape']:.3f} ms CPU per "
             f"node-scrape ({r['sched_ms_per_node_scrape']:.3f} ms by schedstat), "
             f"{r['bytes_per_node_scrape']:.0f} B and {r['points_per_node_scrape']:.1f} points "
@@ -314,6 +338,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--resolution", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=2000, help="summary_bench rounds")
+    ap.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run a daemon per side that selects no node, to subtract")
     ap.add_argument("--addr-base", help="the simulator's -addr-base (default: a free 127.N.0.1)")
     ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench", "src", "kubepulse"))
     ap.add_argument("--save", help="where to keep the captured Summaries (default the log dir)")
@@ -332,10 +358,19 @@ def main():
                                   sum(s["pods"] for s in real.values())))
         sim, sim_env, sim_token = stack.enter_context(sim_side(args, pods, containers, logdir))
         stack.callback(procs.stop_all)
-        daemons = [daemon_start(args, "real kubelets", c.kubeconfig, c.env["KP_KUBELET_CA"],
-                                token_file, len(real), logdir, procs),
-                   daemon_start(args, "simulated kubelets", sim_env["KP_KUBECONFIG"],
-                                sim_env["KP_CA_CERT"], sim_token, 3, logdir, procs)]
+        sides = [("real kubelets", c.kubeconfig, c.env["KP_KUBELET_CA"], token_file, len(real)),
+                 ("simulated kubelets", sim_env["KP_KUBECONFIG"], sim_env["KP_CA_CERT"],
+                  sim_token, 3)]
+        daemons = []
+        for side in sides:
+            d = daemon_start(args, *side, logdir, procs)
+            daemons.append(d)
+            if args.baseline:
+                base = daemon_start(args, f"{side[0]}, no node", *side[1:], logdir, procs,
+                                    extra=["--node-selector", "kubepulse.io/bench-none=1"])
+                base["base"] = d
+                d["baseline"] = base
+                daemons.append(base)
         measured = daemons_measure(args, daemons)
         real_daemon, sim_daemon = measured["real"], measured["sim"]
     parse = {"real": {n: parse_bench(s["file"], args.rounds) for n, s in real.items()},
