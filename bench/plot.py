@@ -5,7 +5,8 @@
     bench/plot.py OUT.svg LABEL=FILE.json [LABEL=FILE.json ...]   (split at the last "=")
 
 Each FILE.json is a --json result of bench/run.py or bench/metrics_server.py; points with the
-same LABEL form one line (sorted by N). Both axes of N are logarithmic. For a label with two
+same LABEL form one line (sorted by N). A bench/telegraf.py result gives one line per collector
+("LABEL kubepulse", "LABEL telegraf"), each point the mean of its rounds at that N. Both axes of N are logarithmic. For a label with two
 or more sizes it also fits CPU per cycle and peak RSS as a + b x N (least squares) and prints
 the slope b with r^2 on stdout and under the legend: the marginal cost of one more node.
 """
@@ -84,6 +85,24 @@ def slope_text(label, totals):
             f"{label}: peak RSS = {ra / 1024:.1f} MiB + {rb:.1f} KiB x N (r^2 {rr2:.4f})"]
 
 
+def summaries(label, doc):
+    """(label, summary) pairs of one result file: run.py's summary, or per collector and N
+    the mean of a telegraf.py file's rounds."""
+    if "summary" in doc:
+        return [(label, doc["summary"])]
+    groups = {}
+    for r in doc["runs"]:
+        groups.setdefault((r["collector"], r["nodes"]), []).append(r)
+    out = []
+    for (collector, n), runs in sorted(groups.items()):
+        mean = lambda k: sum(r[k] for r in runs) / len(runs)  # noqa: E731
+        out.append((f"{label} {collector}".strip(), {
+            "nodes": n, "mcore_per_node": mean("millicores_per_node"),
+            "hwm_kib_per_node": mean("hwm_kib_per_node"), "hwm_kib": mean("hwm_kib"),
+            "cpu_s_avg": sum(r["cpu_s"] / r["cycles"] for r in runs) / len(runs)}))
+    return out
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -91,10 +110,10 @@ def main():
     for arg in sys.argv[2:]:
         label, path = arg.rsplit("=", 1)
         with open(path, encoding="utf-8") as f:
-            s = json.load(f)["summary"]
-        cpu.setdefault(label, []).append((s["nodes"], s["mcore_per_node"]))
-        rss.setdefault(label, []).append((s["nodes"], s["hwm_kib_per_node"]))
-        totals.setdefault(label, []).append((s["nodes"], s["cpu_s_avg"], s["hwm_kib"]))
+            for lab, s in summaries(label, json.load(f)):
+                cpu.setdefault(lab, []).append((s["nodes"], s["mcore_per_node"]))
+                rss.setdefault(lab, []).append((s["nodes"], s["hwm_kib_per_node"]))
+                totals.setdefault(lab, []).append((s["nodes"], s["cpu_s_avg"], s["hwm_kib"]))
     slopes = [t for label in cpu for t in slope_text(label, totals) or []]
     for t in slopes:
         print(t)
