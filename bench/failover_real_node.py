@@ -20,12 +20,15 @@ and imports it into the nodes, installs the chart with helm as test_chart_real_n
       holder: the first Lease event, on a watch opened before the run, naming a holder other
               than the old one and "";
       point:  the moment the new leader's first point is queryable in InfluxDB. The new
-              leader's points are told apart by their time: a leader that released the Lease
-              has written every interval up to its release and starts no cycle after it, and
-              the new leader's cycles start on grid ticks after its acquireTime (the Lease's,
-              written by the new leader's own clock, the same machine's). So the first point
-              stamped at or after acquireTime is the new leader's; the bench polls InfluxDB
-              every --poll s for one (any measurement) and takes the wall time it appears.
+              leader's points are told apart by their time. The old leader's release writes
+              the Lease with holder "" and renewTime = its clock when it let go (the same
+              machine's clock); it has then completed every cycle it started and starts no
+              other, so it wrote nothing stamped after that time, and the new leader's
+              cycles start on grid ticks after it (the next one when the release fell in
+              the interval it leads in, else that interval). So the first point stamped
+              after the release's renewTime is the new leader's (without a release event,
+              after its acquireTime); the bench polls InfluxDB every --poll s for one (any
+              measurement) and takes the wall time it appears.
     "Deletion" is the moment kubectl sent the DELETE: kubectl runs with -v=6, whose log line
     of the response gives its wall time (microseconds) and latency (ms); the API server
     committed the deletion within that latency. A kubectl descheduled before it logs makes
@@ -36,11 +39,11 @@ and imports it into the nodes, installs the chart with helm as test_chart_real_n
   - counts the intervals without a cluster point across the change (one point per
     resolution is due) and waits for the replacement pod to be Ready.
 
-The grid bounds "point": the new leader starts on the first tick after it acquired (a
-released Lease's interval is the old leader's), so point = holder + (wait for the next
-tick, 0..resolution) + one scrape cycle + the InfluxDB write. The JSON reports each run's
-parts: holder, the first point's grid time after acquireTime (the tick wait), and the
-tick -> InfluxDB time.
+The grid bounds "point": the new leader starts on the first tick after the release (or at
+once, in a later interval), so point = holder + (wait for that tick, 0..resolution) + one
+scrape cycle + the InfluxDB write. The JSON reports each run's parts: holder, the first
+point's grid time after acquireTime (the tick wait; negative when the new leader took the
+interval it started in), and the tick -> InfluxDB time.
 Prints p50/p99/max; writes every run with --json. Stops and removes what it started
 (helm uninstall, down.sh --purge) unless --keep.
 """
@@ -227,22 +230,29 @@ def one_run(i, args, rel, leases, pods):
         sys.exit(f"run {i}: no new holder within 60 s of deleting {old}")
     new = lease["spec"]["holderIdentity"]
     acquire_ns = rfc3339_ns(lease["spec"]["acquireTime"])
-    until_ns = acquire_ns + int(60e9)
+    # The old leader's release (holder "", renewTime = its clock when it let go): it wrote
+    # nothing stamped after it, and the new leader nothing stamped before the next tick after
+    # it. Without a release event (a leader that could not release), acquireTime bounds it.
+    release = next((o for _, _, o in leases.events[lease_i:]
+                    if o["spec"].get("holderIdentity", "") == "" and o["spec"].get("renewTime")),
+                   None)
+    bound_ns = rfc3339_ns(release["spec"]["renewTime"]) + 1 if release else acquire_ns
+    until_ns = bound_ns + int(60e9)
     t_point = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if influx_count_since(c, acquire_ns, until_ns) > 0:
+        if influx_count_since(c, bound_ns, until_ns) > 0:
             t_point = time.time()
             break
         time.sleep(args.poll)
     if t_point is None:
-        sys.exit(f"run {i}: no point at or after the new leader's acquireTime within 60 s")
-    first_ns = first_point_time(c, acquire_ns)
+        sys.exit(f"run {i}: no point after the old leader's release within 60 s")
+    first_ns = first_point_time(c, bound_ns)
     # Cross-check: what the new leader's sink counts as written brackets what InfluxDB holds
-    # from acquireTime on (the old leader wrote nothing there).
+    # from the bound on (the old leader wrote nothing there).
     new_pod = next((p for p in rel.pods() if p["metadata"]["name"] == new), None)
     written_a = rel.status(new_pod)["sinks"][0]["pointsWritten"] if new_pod else None
-    in_influx = influx_count_since(c, acquire_ns, until_ns)
+    in_influx = influx_count_since(c, bound_ns, until_ns)
     written_b = rel.status(new_pod)["sinks"][0]["pointsWritten"] if new_pod else None
     # Intervals without a cluster point across the change.
     time.sleep(res + 1)
@@ -257,23 +267,27 @@ def one_run(i, args, rel, leases, pods):
          "holder_s": t_hold - t_del, "point_s": t_point - t_del,
          "holder_from_cmd_s": t_hold - t_cmd, "point_from_cmd_s": t_point - t_cmd,
          "acquire_after_delete_s": acquire_ns / 1e9 - t_del,
+         "released": release is not None,
+         "release_after_delete_s": (bound_ns - 1) / 1e9 - t_del if release else None,
          "tick_wait_s": (first_ns - acquire_ns) / 1e9,
          "tick_to_influx_s": t_point - first_ns / 1e9,
          "first_point_grid_time_ns": first_ns, "cluster_points_missing": missing,
          "new_leader_written_before": written_before.get(new),
          "new_leader_written_then": [written_a, written_b],
-         "influx_points_since_acquire": in_influx,
+         "influx_points_after_bound": in_influx,
          "replacement_ready_s": t_ready - t_del}
     log(f"run {i:2d}: {old} -> {new}: holder {r['holder_s']:.3f}s, first point "
         f"{r['point_s']:.3f}s (tick wait {r['tick_wait_s']:.3f}s, tick->InfluxDB "
-        f"{r['tick_to_influx_s']:.3f}s), missing {missing}, points since acquireTime "
+        f"{r['tick_to_influx_s']:.3f}s), missing {missing}, points after the release "
         f"{written_a} <= {in_influx} <= {written_b}, replacement Ready "
         f"{r['replacement_ready_s']:.1f}s, load1 {load1:.2f}")
     return r
 
 
 def summary(runs, key):
-    xs = [r[key] for r in runs]
+    xs = [r[key] for r in runs if r[key] is not None]
+    if not xs:
+        return None
     return {"p50": pct(xs, 50), "p99": pct(xs, 99), "max": max(xs), "min": min(xs),
             "n": len(xs)}
 
@@ -332,13 +346,14 @@ def bench(args, c):
     for key in ("holder_s", "point_s", "holder_from_cmd_s", "point_from_cmd_s",
                 "tick_wait_s", "tick_to_influx_s", "delete_cmd_to_request_s",
                 "delete_request_latency_s", "delete_sent_to_pod_event_s",
-                "acquire_after_delete_s",
+                "acquire_after_delete_s", "release_after_delete_s",
                 "replacement_ready_s"):
         out[key] = summary(runs, key)
     out["cluster_points_missing_total"] = sum(r["cluster_points_missing"] for r in runs)
+    out["runs_released"] = sum(1 for r in runs if r["released"])
     out["runs_influx_bracketed"] = sum(
         1 for r in runs if None not in r["new_leader_written_then"] and
-        r["new_leader_written_then"][0] <= r["influx_points_since_acquire"] <=
+        r["new_leader_written_then"][0] <= r["influx_points_after_bound"] <=
         r["new_leader_written_then"][1])
     out["runs"] = runs
     for key, what in (("holder_s", "deletion -> new holder (Lease watch event)"),
@@ -351,7 +366,7 @@ def bench(args, c):
         print(f"# {what}: p50 {s['p50']:.3f}s p99 {s['p99']:.3f}s max {s['max']:.3f}s "
               f"min {s['min']:.3f}s (n={s['n']})")
     print(f"# resolution {res:g}s, intervals missing {out['cluster_points_missing_total']}, "
-          f"InfluxDB count since acquireTime within the new leader's written count in "
+          f"InfluxDB count after the release within the new leader's written count in "
           f"{out['runs_influx_bracketed']}/{len(runs)} runs, "
           f"load1 avg {out['load1_avg']:.2f} max {out['load1_max']:.2f}, commit {commit}")
     if args.json:
