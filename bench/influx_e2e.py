@@ -230,7 +230,7 @@ def run_one(args, env, procs, logdir, token, sim_pid, real):
     label = "real" if real else "null"
     opts = dict(o.split("=", 1) for o in args.sink_opt)
     if real:
-        db = f"e2e_{time.strftime('%H%M%S')}"
+        db = args.db or f"e2e_{time.strftime('%H%M%S')}"
         q = "&".join(f"{k}={v}" for k, v in {"db": db, **opts}.items())
         args.sink = f"influxdb:{url}?{q}"
         prefix = "influxdb"
@@ -274,12 +274,12 @@ def run_one(args, env, procs, logdir, token, sim_pid, real):
         log(f"verify: {ver['stored_total']:.0f} values stored in InfluxDB for the "
             f"{len(rows)} measured cycles, {ver['produced_total']:.0f} produced; kubepulse "
             f"dropped {ver['kp_dropped_total']:.0f} in all; drained {drained}")
-        if not args.keep_db:
+        if not args.keep_db and not args.db:
             influx_query(url, f'DROP DATABASE "{db}"', post=True)
     else:
         kp.terminate()
         kp.wait(30)
-        if real and not args.keep_db:
+        if real and not args.keep_db and not args.db:
             influx_query(url, f'DROP DATABASE "{db}"', post=True)
     return s, rows, ver
 
@@ -297,7 +297,9 @@ def main():
     ap.add_argument("--null-opts", default="withfields,withids,cluster_name",
                     help="which --sink-opt keys the null sink takes too (same encoding)")
     ap.add_argument("--drain-timeout", type=float, default=60)
-    ap.add_argument("--keep-db", action="store_true")
+    ap.add_argument("--db", help="write to this database (default: a fresh one per run); "
+                    "one a previous --keep-db run left has its series already (steady state)")
+    ap.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     ap.add_argument("--no-verify", action="store_true",
                     help="skip the drain and the count in InfluxDB (rate sweeps)")
     ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
