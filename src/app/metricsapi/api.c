@@ -257,10 +257,42 @@ static bool query_match(const struct query *q, const char *labels, const char *n
            mapi_selector_match_fields(&q->fields, field_get, &f);
 }
 
-static void list_open(struct status_buf *b, const char *kind)
+/* A list is written as list_open, then per item matching q list_item_open, the item's render
+ * (which leaves its object open) and list_item_close, then list_close. list_open parses the
+ * request's selectors into q; when they are bad it answers 400 and returns -1. */
+static int list_open(struct status_buf *b, struct query *q, const struct req *r, const char *kind,
+                     struct mapi_response *resp)
 {
+    if (query_parse(r, q, resp) < 0)
+        return -1;
     status_buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"" GV "\",\"metadata\":{},\"items\":[",
                       kind);
+    return 0;
+}
+
+/* Returns the mark list_item_close takes back to; a comma unless this is the first item. */
+static size_t list_item_open(struct status_buf *b)
+{
+    size_t mark = b->len;
+    if (b->len && b->data[b->len - 1] != '[')
+        status_buf_append(b, ",", 1);
+    return mark;
+}
+
+/* Closes the item's object, or takes it back whole (its comma too) when it did not render. */
+static void list_item_close(struct status_buf *b, size_t mark, bool rendered)
+{
+    if (rendered)
+        status_buf_append(b, "}", 1);
+    else
+        b->len = mark;
+}
+
+static void list_close(struct status_buf *b, struct query *q, struct mapi_response *resp)
+{
+    query_fini(q);
+    status_buf_append(b, "]}", 2);
+    respond_buf(resp, b);
 }
 
 /* The end of one object of a get: its kind, or 404 for resource/name when nothing was
@@ -288,27 +320,16 @@ static void nodes(const struct mapi_set *set, const struct req *r, const char *n
         return;
     }
     struct query q;
-    if (query_parse(r, &q, resp) < 0)
+    if (list_open(&b, &q, r, "NodeMetricsList", resp) < 0)
         return;
-    list_open(&b, "NodeMetricsList");
-    bool first = true;
     for (size_t i = 0; i < set->nnodes && !b.failed; i++) {
         const struct mapi_node *nd = &set->nodes[i];
         if (!query_match(&q, nd->labels, NULL, nd->name))
             continue;
-        size_t mark = b.len;
-        if (!first)
-            status_buf_append(&b, ",", 1);
-        if (mapi_render_node(&b, nd, created)) {
-            status_buf_append(&b, "}", 1);
-            first = false;
-        } else {
-            b.len = mark; /* the comma */
-        }
+        size_t mark = list_item_open(&b);
+        list_item_close(&b, mark, mapi_render_node(&b, nd, created));
     }
-    query_fini(&q);
-    status_buf_append(&b, "]}", 2);
-    respond_buf(resp, &b);
+    list_close(&b, &q, resp);
 }
 
 /* The first pod of namespace ns in the sorted set (set->npods when none). */
@@ -338,10 +359,8 @@ static void pods(const struct mapi_set *set, const struct req *r, const char *ns
         return;
     }
     struct query q;
-    if (query_parse(r, &q, resp) < 0)
+    if (list_open(&b, &q, r, "PodMetricsList", resp) < 0)
         return;
-    list_open(&b, "PodMetricsList");
-    bool first = true;
     /* sorted by namespace: one namespace is one run */
     for (size_t i = ns ? pods_from(set, ns) : 0; i < set->npods && !b.failed; i++) {
         const struct mapi_pod *p = &set->pods[i];
@@ -349,19 +368,10 @@ static void pods(const struct mapi_set *set, const struct req *r, const char *ns
             break;
         if (!query_match(&q, p->labels, p->ns, p->name))
             continue;
-        size_t mark = b.len;
-        if (!first)
-            status_buf_append(&b, ",", 1);
-        if (mapi_render_pod(&b, p, created)) {
-            status_buf_append(&b, "}", 1);
-            first = false;
-        } else {
-            b.len = mark;
-        }
+        size_t mark = list_item_open(&b);
+        list_item_close(&b, mark, mapi_render_pod(&b, p, created));
     }
-    query_fini(&q);
-    status_buf_append(&b, "]}", 2);
-    respond_buf(resp, &b);
+    list_close(&b, &q, resp);
 }
 
 static void respond_static(struct mapi_response *resp, const char *body)
