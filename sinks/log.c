@@ -18,8 +18,7 @@ struct log_conf {
 };
 
 struct log_sink {
-    struct lp_encoder *enc; /* owned */
-    struct lp_buf buf;      /* owned scratch, reused per batch */
+    struct sink_scratch sc; /* owned */
     FILE *out;              /* borrowed */
 };
 
@@ -51,7 +50,7 @@ static int log_open(struct sink *s, struct uri *u, char *err, size_t errlen)
                             .skip_cumulative = c->disable_counter_metrics,
                             .cluster_name = c->cluster_name,
                             .drop_ids = !c->withids};
-    if (!(l->enc = lp_encoder_new(&lo, err, errlen))) {
+    if (sink_scratch_init(&l->sc, &lo, err, errlen) < 0) {
         free(l);
         return -1;
     }
@@ -64,17 +63,18 @@ static int log_write_batch(struct sink *s, const struct kp_batch *b, char *err, 
 {
     struct log_sink *l = s->impl;
     struct lp_result r = {0};
-    int rc = sink_encode_scratch(s, l->enc, &l->buf, b, &r, err, errlen);
+    int rc = sink_scratch_encode(s, &l->sc, b, &r, err, errlen);
     if (rc < 0)
         return rc;
-    if (l->buf.len && fwrite(l->buf.data, 1, l->buf.len, l->out) != l->buf.len) {
+    const struct lp_buf *out = &l->sc.buf;
+    if (out->len && fwrite(out->data, 1, out->len, l->out) != out->len) {
         s->stats.failures++;
         s->stats.points_dropped[SINK_DROP_REJECTED] += r.points;
         return 0;
     }
     s->stats.points_written += r.points;
     s->stats.lines_written += r.lines;
-    s->stats.bytes_written += l->buf.len;
+    s->stats.bytes_written += out->len;
     return 0;
 }
 
@@ -91,8 +91,7 @@ static void log_close(struct sink *s)
     if (!l)
         return;
     fflush(l->out);
-    lp_encoder_free(l->enc);
-    lp_buf_fini(&l->buf);
+    sink_scratch_fini(&l->sc);
     free(l);
     s->impl = NULL;
 }

@@ -23,8 +23,7 @@ struct null_conf {
 };
 
 struct null_sink {
-    struct lp_encoder *enc; /* owned; NULL when encode=false */
-    struct lp_buf buf;      /* owned scratch, reused per batch */
+    struct sink_scratch sc; /* owned; sc.enc NULL when encode=false */
     bool wrote;             /* the first batch has been logged */
 };
 
@@ -54,7 +53,7 @@ static int null_open(struct sink *s, struct uri *u, char *err, size_t errlen)
     }
     struct lp_options lo = {
         .cluster_name = c->cluster_name, .withfields = c->withfields, .drop_ids = !c->withids};
-    if (c->encode && !(n->enc = lp_encoder_new(&lo, err, errlen))) {
+    if (c->encode && sink_scratch_init(&n->sc, &lo, err, errlen) < 0) {
         free(n);
         return -1;
     }
@@ -66,11 +65,11 @@ static int null_write_batch(struct sink *s, const struct kp_batch *b, char *err,
 {
     struct null_sink *n = s->impl;
     size_t points = b->npoints, lines = b->npoints;
-    if (n->enc) {
+    if (n->sc.enc) {
         struct lp_result r = {0};
-        if (sink_encode_scratch(s, n->enc, &n->buf, b, &r, err, errlen) < 0)
+        if (sink_scratch_encode(s, &n->sc, b, &r, err, errlen) < 0)
             return -1;
-        s->stats.bytes_written += n->buf.len;
+        s->stats.bytes_written += n->sc.buf.len;
         points = r.points;
         lines = r.lines;
     }
@@ -93,8 +92,7 @@ static void null_close(struct sink *s)
     struct null_sink *n = s->impl;
     if (!n)
         return;
-    lp_encoder_free(n->enc);
-    lp_buf_fini(&n->buf);
+    sink_scratch_fini(&n->sc);
     free(n);
     s->impl = NULL;
 }

@@ -209,14 +209,28 @@ void sink_count_skipped(struct sink *s, const struct lp_result *r)
     s->stats.points_filtered += r->filtered;
 }
 
-int sink_encode_scratch(struct sink *s, struct lp_encoder *enc, struct lp_buf *buf,
-                        const struct kp_batch *b, struct lp_result *r, char *err, size_t errlen)
+int sink_scratch_init(struct sink_scratch *sc, const struct lp_options *o, char *err, size_t errlen)
+{
+    memset(sc, 0, sizeof(*sc));
+    sc->enc = lp_encoder_new(o, err, errlen);
+    return sc->enc ? 0 : -1;
+}
+
+int sink_scratch_encode(struct sink *s, struct sink_scratch *sc, const struct kp_batch *b,
+                        struct lp_result *r, char *err, size_t errlen)
 {
     struct lp_writer w;
-    buf->len = 0;
-    lp_buf_writer(buf, &w);
-    int rc = lp_encode_batch(enc, b, &w, r, err, errlen);
+    sc->buf.len = 0;
+    lp_buf_writer(&sc->buf, &w);
+    int rc = lp_encode_batch(sc->enc, b, &w, r, err, errlen);
     sink_count_skipped(s, r);
     s->stats.points_dropped[SINK_DROP_BUFFER_FULL] += r->no_room;
     return rc;
+}
+
+void sink_scratch_fini(struct sink_scratch *sc)
+{
+    lp_encoder_free(sc->enc);
+    lp_buf_fini(&sc->buf);
+    memset(sc, 0, sizeof(*sc));
 }

@@ -6,6 +6,7 @@
 #ifndef KP_SINKS_SINK_INT_H
 #define KP_SINKS_SINK_INT_H
 
+#include "lineproto.h"
 #include "optmap.h"
 #include "sink.h"
 #include "uri.h"
@@ -43,15 +44,22 @@ int sink_check_no_target(const void *conf, const struct uri *u, char *err, size_
 /* Invoke and clear the pending flush callback, if any. */
 void sink_flush_done(struct sink *s, int status);
 
-struct lp_buf;
-struct lp_encoder;
-struct lp_result;
 /* Count what the encoder left out of a batch (non-finite, invalid, filtered) in s's stats. */
 void sink_count_skipped(struct sink *s, const struct lp_result *r);
-/* Encode b whole into buf, emptied first: for the sinks that write out or discard each batch
- * at once (log, null). What was left out is counted in s's stats; r says what was encoded. */
-int sink_encode_scratch(struct sink *s, struct lp_encoder *enc, struct lp_buf *buf,
-                        const struct kp_batch *b, struct lp_result *r, char *err, size_t errlen);
+
+/* An encoder and the buffer it fills with one batch at a time: for the sinks that write out
+ * or discard each batch at once (log, null). */
+struct sink_scratch {
+    struct lp_encoder *enc; /* owned */
+    struct lp_buf buf;      /* owned, emptied before each batch */
+};
+int sink_scratch_init(struct sink_scratch *sc, const struct lp_options *o, char *err,
+                      size_t errlen);
+/* Encode b whole into sc->buf. What was left out is counted in s's stats; r says what was
+ * encoded. */
+int sink_scratch_encode(struct sink *s, struct sink_scratch *sc, const struct kp_batch *b,
+                        struct lp_result *r, char *err, size_t errlen);
+void sink_scratch_fini(struct sink_scratch *sc);
 
 extern const struct sink_ops sink_influxdb_ops;
 extern const struct sink_ops sink_influxdb2_ops;
