@@ -4,13 +4,17 @@
 
     bench/influx_e2e.py --nodes 500 --pods 30 --json bench/results/influx-e2e-DATE.json
         [--env STATE/env --sim PID,CONTROL --sim-token FILE --no-register]
-        [--sink-opt withfields=true ...] [--kp-arg=--sink-batch-lines=20000 ...]
-        [--mode both|real|null] [--cycles 8] [--warmup 2]
+        [--defaults] [--sink-opt gzip=true ...] [--kp-arg=--sink-batch-lines=20000 ...]
+        [--mode both|real|null] [--cycles 8] [--warmup 2] [--prewarm 3] [--db NAME]
 
 Reuses bench/run.py (servers, simulator, registration, kubepulse's argv, /proc and /metrics
-readers). Runs kubepulse as the only replica at 15 s twice on the same simulated cluster:
-first writing to the real InfluxDB of tests/infra (a fresh database per run), then to the null
-sink (which encodes the same layout and discards it). Per cycle it prints kubepulse's CPU,
+readers; without --env it starts the servers of tests/infra, whose InfluxDB is Debian's 1.6
+unless KP_INFLUXD_BIN names another influxd, e.g. tests/infra/influxdb2/build.sh's 1.8.10).
+Runs kubepulse as the only replica at 15 s twice on the same simulated cluster: first writing
+to the real InfluxDB (a fresh database, into which --prewarm cycles are written first so that
+its series exist, as for a collector that has run a while), then to the null sink (which
+encodes the same layout and discards it). The sink settings are the chosen ones
+(CHOSEN_SINK_OPTS, CHOSEN_KP_ARGS) unless --defaults; --sink-opt and --kp-arg add to them. Per cycle it prints kubepulse's CPU,
 points produced / written / dropped, the backlog (points buffered), InfluxDB's own CPU (its
 /proc), the lines and requests InfluxDB says it wrote (SHOW STATS, module httpd), and load1.
 After the real run it waits for the backlog to drain, stops kubepulse, and counts in InfluxDB
@@ -33,6 +37,15 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: the scale harness)
+
+
+# The settings that kept N = 500 inside what InfluxDB 1.8 sustained here (docs/benchmarks.md,
+# "End to end into InfluxDB 1.8"): Heapster's several-fields-per-line layout (a third of
+# InfluxDB's CPU per value), plain bodies on loopback (gzip costs kubepulse CPU and saves
+# nothing there), and the usual cut of the scope flags.
+CHOSEN_SINK_OPTS = ["withfields=true", "withids=false", "gzip=false"]
+CHOSEN_KP_ARGS = ["--metric-deny=cpu/usage,network/rx,network/tx,network/*_errors*,"
+                  "memory/*page_faults*,filesystem/inodes*,uptime"]
 
 
 def log(msg):
@@ -223,6 +236,20 @@ def summarize(args, rows, label):
     return s
 
 
+def start_ready(args, env, procs, logdir, token, port):
+    """kubepulse started by bench/run.py, once its /metrics answers."""
+    kp = run.start_kubepulse(args, env, procs, logdir, token, port)
+    for _ in range(100):
+        try:
+            run.scrape_metrics(port)
+            return kp
+        except OSError:
+            if kp.poll() is not None:
+                sys.exit(f"influx_e2e: kubepulse exited (see {logdir}/kubepulse.log)")
+            time.sleep(0.1)
+    return kp
+
+
 def run_one(args, env, procs, logdir, token, sim_pid, real):
     """One kubepulse run; returns (summary, rows, verification)."""
     url = env["KP_INFLUX_URL"]
@@ -240,16 +267,21 @@ def run_one(args, env, procs, logdir, token, sim_pid, real):
                      if k in args.null_opts.split(","))
         args.sink = "null" + (f"?{q}" if q else "")
         prefix = "null"
+    if real and args.prewarm:
+        # the series first: a collector that has run a while writes to series that exist
+        port = run.free_port()
+        kp = start_ready(args, env, procs, logdir, token, port)
+        log(f"prewarm: {args.prewarm} cycles into {db} to make its series")
+        deadline = time.time() + args.resolution * (args.prewarm + 2) + 60
+        while time.time() < deadline and kp.poll() is None:
+            m = run.scrape_metrics(port, timeout=60)
+            if m.get("kubepulse_scrape_cycles_total", 0) >= args.prewarm:
+                break
+            time.sleep(0.5)
+        kp.terminate()
+        kp.wait(30)
     port = run.free_port()
-    kp = run.start_kubepulse(args, env, procs, logdir, token, port)
-    for _ in range(100):
-        try:
-            run.scrape_metrics(port)
-            break
-        except OSError:
-            if kp.poll() is not None:
-                sys.exit(f"influx_e2e: kubepulse exited (see {logdir}/kubepulse.log)")
-            time.sleep(0.1)
+    kp = start_ready(args, env, procs, logdir, token, port)
     rows, _ = measure(args, kp, sim_pid, port, ipid, url if real else None, prefix, label)
     s = summarize(args, rows, label)
     s["sink"] = args.sink
@@ -296,6 +328,11 @@ def main():
                     help="KEY=VALUE on the influxdb: URI (gzip=false, withfields=true, ...)")
     ap.add_argument("--null-opts", default="withfields,withids,cluster_name",
                     help="which --sink-opt keys the null sink takes too (same encoding)")
+    ap.add_argument("--defaults", action="store_true",
+                    help="kubepulse's default sink settings instead of the chosen ones")
+    ap.add_argument("--prewarm", type=int, default=3,
+                    help="cycles written into the database before the measured run, so that "
+                    "its series exist (0: measure from a fresh database)")
     ap.add_argument("--drain-timeout", type=float, default=60)
     ap.add_argument("--db", help="write to this database (default: a fresh one per run); "
                     "one a previous --keep-db run left has its series already (steady state)")
@@ -313,6 +350,9 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     args.influx, args.no_encode = True, False  # what run.start_kubepulse reads
+    if not args.defaults:  # the settings docs/benchmarks.md chose; given ones come after
+        args.sink_opt = CHOSEN_SINK_OPTS + args.sink_opt
+        args.kp_arg = CHOSEN_KP_ARGS + args.kp_arg
 
     procs = run.Procs()
     servers = run.BenchServers(args.env, args.state)
