@@ -346,8 +346,6 @@ def main():
     ap.add_argument("--sim-token")
     ap.add_argument("--kubelet-ca")
     ap.add_argument("--no-register", action="store_true")
-    ap.add_argument("--kp-arg", action="append", default=[])
-    ap.add_argument("--json")
     args = ap.parse_args()
     args.influx, args.no_encode = True, False  # what run.start_kubepulse reads
     if not args.defaults:  # the settings docs/benchmarks.md chose; given ones come after

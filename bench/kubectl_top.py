@@ -222,7 +222,6 @@ def main():
                     help="above this N register Nodes only; kubepulse --watch-pods=false")
     ap.add_argument("--sink", default="null?encode=true", help="kubepulse --sink (history)")
     ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
-    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--ready-timeout", type=float, default=900,
                     help="seconds to wait for every node and pod to be served")
     ap.add_argument("--min-served", type=float, default=1.0,
@@ -234,7 +233,6 @@ def main():
     ap.add_argument("--no-register", action="store_true",
                     help="the Nodes (and Pods) are registered already (same N, P, --addr-base)")
     ap.add_argument("--resolution", type=int, default=15, help="--metric-resolution, seconds")
-    ap.add_argument("--json", help="save the results here")
     ap.set_defaults(kubelet_ca=None)  # start_kubepulse: the simulator started here, the env's CA
     args = ap.parse_args()
     # SIGTERM runs the finally below too (what was started is stopped, the veth deleted)

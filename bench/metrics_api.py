@@ -211,10 +211,8 @@ def main():
                     "metrics-server x2 + Telegraf)")
     ap.add_argument("--resolution", type=int, default=15, help="--metric-resolution, seconds")
     ap.add_argument("--sink", help="kubepulse --sink (default: the real InfluxDB)")
-    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
     ap.add_argument("--no-register", action="store_true",
                     help="the Nodes (and Pods) are registered already (same N, P, --addr-base)")
-    ap.add_argument("--json", help="save the results here")
     args = ap.parse_args()
     args.pods_max_nodes = 1000  # run.register registers Pods up to this N
     args.commit = commit()  # at the start: HEAD may move while it runs

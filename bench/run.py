@@ -304,13 +304,16 @@ def save_json(path, obj):
 
 def add_bench_args(ap, state: str, addr_base: str):
     """The options of every simulator benchmark: the servers (--env to reuse running ones, else
-    started in --state), the simulator's first address, RLIMIT_NOFILE, the kubepulse binary."""
+    started in --state), the simulator's first address, RLIMIT_NOFILE, the kubepulse binary,
+    extra kubepulse flags and the JSON results file."""
     ap.add_argument("--env", help="reuse running servers (tests/infra STATE_DIR/env)")
     ap.add_argument("--state", default=state, help="STATE_DIR when starting servers")
     ap.add_argument("--addr-base", default=addr_base, help="simulator -addr-base")
     ap.add_argument("--nofile", type=int, default=20000, help="RLIMIT_NOFILE for both")
     ap.add_argument("--kubepulse", default=os.path.join(ROOT, "build-bench/src/kubepulse"),
                     help="the kubepulse binary")
+    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
+    ap.add_argument("--json", help="save the results here (bench/results/ keeps them)")
 
 
 def main():
@@ -331,8 +334,6 @@ def main():
     ap.add_argument("--sim-token")
     ap.add_argument("--kubelet-ca", help="CA of a reused simulator (default: the env's CA)")
     ap.add_argument("--no-register", action="store_true", help="objects are registered already")
-    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
-    ap.add_argument("--json", help="save rows and summary here")
     args = ap.parse_args()
 
     procs = Procs()

@@ -328,8 +328,6 @@ def main():
     ap.add_argument("--no-register", action="store_true",
                     help="the env's Nodes and Pods are those of N already (an earlier run)")
     ap.add_argument("--telegraf", help="binary (default: bench/telegraf/build.sh)")
-    ap.add_argument("--kp-arg", action="append", default=[], help="extra kubepulse flag")
-    ap.add_argument("--json", help="save the results here")
     args = ap.parse_args()
     ns = sorted(int(x) for x in args.nodes.split(","))
     if not args.telegraf:
