@@ -527,7 +527,7 @@ static void daemon_fini(struct daemon *d)
     ev_timer_stop(d->loop, &d->drain_deadline);
     status_server_free(d->status);
     daemon_mapi_free(d);
-    mapi_window_free(d->model);
+    daemon_model_free(d);
     elector_free(d->elector);
     collector_free(d->collector);
     for (size_t i = 0; i < d->nsinks; i++)

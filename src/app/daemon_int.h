@@ -45,6 +45,7 @@ struct daemon {
     ev_timer heartbeat; /* proves the loop turns, for /healthz */
     ev_timer flush_deadline;
     ev_timer drain_deadline; /* SIGTERM: bound on finishing the cycle in flight */
+    ev_timer model_idle;     /* --model-api=on-demand: stops an idle window */
     double last_beat;
     double started_at;
     bool leading; /* the collector runs for us */
@@ -69,9 +70,10 @@ void daemon_mapi_stopped_leading(struct daemon *d);
 void daemon_mapi_started_leading(struct daemon *d);
 void daemon_mapi_free(struct daemon *d);
 /* Heapster's model API (/api/v1/model/...), served on the status port from the leader's
- * last 15 minutes. */
+ * last 15 minutes (--model-api: from the first request on, or always). */
 int daemon_model_start(struct daemon *d, char *err, size_t errlen);
 void daemon_model_page(struct daemon *d, const char *path, struct status_response *r);
+void daemon_model_free(struct daemon *d);
 
 /* daemon_mapi_peer.c: followers serve a copy of the leader's samples */
 struct mapi_peer *mapi_peer_new(struct daemon *d, struct mapi_store *store, int port);

@@ -181,16 +181,44 @@ int daemon_mapi_start(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* On demand, the window also stops when no batches come (a follower, a stuck cycle). */
+static void on_model_idle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct daemon *d = t->data;
+    mapi_window_tick(d->model);
+}
+
 int daemon_model_start(struct daemon *d, char *err, size_t errlen)
 {
-    if (d->o->disable_metric_sink)
+    enum kp_model_api mode = kp_options_model_api(d->o);
+    if (mode == KP_MODEL_API_OFF)
         return 0;
-    d->model = mapi_window_new(d->o->metric_resolution_s);
+    struct mapi_window_opts wo = {.resolution_s = d->o->metric_resolution_s,
+                                  .mode = mode == KP_MODEL_API_ALWAYS ? MAPI_WINDOW_ALWAYS
+                                                                      : MAPI_WINDOW_ON_DEMAND};
+    d->model = mapi_window_new(&wo);
     if (!d->model) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (mode == KP_MODEL_API_ON_DEMAND) {
+        ev_timer_init(&d->model_idle, on_model_idle, 60, 60);
+        d->model_idle.data = d;
+        ev_timer_start(d->loop, &d->model_idle);
+    }
+    log_info("Heapster's model API on the status port",
+             LF_STR("modelApi", mode == KP_MODEL_API_ALWAYS ? "always" : "on-demand"));
     return 0;
+}
+
+void daemon_model_free(struct daemon *d)
+{
+    if (d->model)
+        ev_timer_stop(d->loop, &d->model_idle);
+    mapi_window_free(d->model);
+    d->model = NULL;
 }
 
 void daemon_model_page(struct daemon *d, const char *path, struct status_response *r)
@@ -198,7 +226,8 @@ void daemon_model_page(struct daemon *d, const char *path, struct status_respons
     struct mapi_response mr;
     if (!d->model) {
         r->code = 404;
-        status_buf_printf(&r->body, "Heapster's model API is off (--disable_metric_sink)\n");
+        status_buf_printf(&r->body, "Heapster's model API is off (%s)\n",
+                          d->o->disable_metric_sink ? "--disable_metric_sink" : "--model-api=off");
         return;
     }
     mapi_window_handle(d->model, path, r->query, wall_ns(), &mr);

@@ -13,6 +13,7 @@
 #include "daemon_int.h"
 #include "elector.h"
 #include "log.h"
+#include "metricsapi.h"
 #include "sink.h"
 #include "procstat.h"
 #include "stats.h"
@@ -140,6 +141,9 @@ static void page_metrics(struct daemon *d, struct status_response *r)
     metrics_render(b, daemon_descs, STAT_TABLE_LEN(daemon_descs), &fig);
     metrics_render(b, elector_stat_descs, elector_stat_ndescs, &es);
     metrics_render(b, collector_stat_descs, collector_stat_ndescs, &cs);
+    struct mapi_window_stats ws;
+    mapi_window_get_stats(d->model, &ws);
+    metrics_render(b, mapi_window_stat_descs, mapi_window_stat_ndescs, &ws);
     metrics_sinks(d, b);
     metrics_render(b, status_stat_descs, status_stat_ndescs, &ss);
 }
@@ -167,6 +171,14 @@ static void page_status(struct daemon *d, struct status_response *r)
     collector_get_stats(d->collector, &cs);
     stats_render_json(coll, collector_stat_descs, collector_stat_ndescs, &cs);
     json_object_object_add(o, "collector", coll);
+    /* Heapster's model API window: its mode, whether it records, what it holds */
+    static const char *const MODE[] = {"on-demand", "always", "off"}; /* kp_model_api order */
+    json_object *model = json_object_new_object();
+    struct mapi_window_stats ws;
+    mapi_window_get_stats(d->model, &ws);
+    json_object_object_add(model, "mode", json_object_new_string(MODE[kp_options_model_api(d->o)]));
+    stats_render_json(model, mapi_window_stat_descs, mapi_window_stat_ndescs, &ws);
+    json_object_object_add(o, "modelApi", model);
     json_object *sinks = json_object_new_array();
     for (size_t i = 0; i < d->nsinks; i++) {
         struct sink_stats st;

@@ -91,6 +91,27 @@ static int check_log_format(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+static const char *const MODEL_API[] = {"on-demand", "always", "off"}; /* kp_model_api order */
+
+static int check_model_api(const char *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof MODEL_API / sizeof MODEL_API[0]; i++)
+        if (strcmp(v, MODEL_API[i]) == 0)
+            return 0;
+    snprintf(err, errlen, "invalid value \"%.64s\" (on-demand, always or off)", v);
+    return -1;
+}
+
+enum kp_model_api kp_options_model_api(const struct kp_options *o)
+{
+    if (o->disable_metric_sink)
+        return KP_MODEL_API_OFF;
+    for (size_t i = 0; o->model_api && i < sizeof MODEL_API / sizeof MODEL_API[0]; i++)
+        if (strcmp(o->model_api, MODEL_API[i]) == 0)
+            return (enum kp_model_api)i;
+    return KP_MODEL_API_ON_DEMAND;
+}
+
 static int check_vmodule(const char *v, char *err, size_t errlen)
 {
     return log_vmodule_check(v, err, errlen);
@@ -246,8 +267,14 @@ static const struct kp_opt opts[] = {
      0, 0, NULL},
     {"disable-metric-sink", KP_OPT_BOOL, "false", OFF(disable_metric_sink),
      "as Heapster's: keep no window of recent batches, so Heapster's model API (/api/v1/model/) "
-     "answers 404; saves the window's memory (most of the daemon's: docs/benchmarks.md)",
+     "answers 404 (the same as --model-api=off)",
      0, 0, NULL},
+    {"model-api", KP_OPT_STRING, NULL, OFF(model_api),
+     "Heapster's model API (/api/v1/model/) on the status port: on-demand (the default: its "
+     "window records from the first request on, and stops and frees its memory after 15 "
+     "minutes without one), always (Heapster's: records from the start; the window is most of "
+     "the daemon's memory, docs/benchmarks.md) or off (404)",
+     0, 0, check_model_api},
     {"heapster-port", KP_OPT_INT, "0", OFF(heapster_port),
      "Heapster's API port: without --listen, the status server listens on :PORT (all "
      "addresses); run as /heapster (Heapster's manifests) the default is Heapster's 8082, the "
@@ -721,6 +748,14 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
                "flag --store-label: at most %d labels (a series has room for %d "
                "tags beyond Heapster's)",
                KP_MAX_STORED_LABELS, KP_MAX_STORED_LABELS);
+        return -1;
+    }
+    if (o->disable_metric_sink && o->model_api && *o->model_api &&
+        strcmp(o->model_api, "off") != 0) {
+        seterr(err, errlen,
+               "flags --disable-metric-sink and --model-api=%s conflict: --disable-metric-sink "
+               "turns Heapster's model API off; give one of them (--model-api=off is the same)",
+               o->model_api);
         return -1;
     }
     if (o->kubelet_timeout_s >= o->metric_resolution_s) {

@@ -48,6 +48,7 @@ struct kp_options {
     long long kubelet_max_body_bytes;
     bool watch_pods;
     bool disable_metric_sink; /* Heapster's --disable_metric_sink: no model API window */
+    char *model_api;          /* --model-api: "on-demand", "always", "off"; NULL: not given */
     /* scope: what is scraped and written (the collector owns the lists' grammar) */
     char *node_selector;
     char *metric_allow, *metric_deny;
@@ -90,6 +91,10 @@ struct kp_options {
     char *ignored; /* owned: "--a, --b": flags accepted for Heapster but meaning nothing here */
     char *notes;   /* owned: what --source changed or left out, for one log line at start */
 };
+
+/* Heapster's model API window (--model-api, --disable_metric_sink). */
+enum kp_model_api { KP_MODEL_API_ON_DEMAND, KP_MODEL_API_ALWAYS, KP_MODEL_API_OFF };
+enum kp_model_api kp_options_model_api(const struct kp_options *o);
 
 enum kp_options_result { KP_OPTIONS_RUN, KP_OPTIONS_EXIT_OK, KP_OPTIONS_EXIT_ERROR };
 

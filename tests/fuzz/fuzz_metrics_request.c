@@ -93,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the same text as a Heapster model API request on the status port */
         static struct mapi_window *win;
         if (!win) {
-            win = mapi_window_new(60);
+            struct mapi_window_opts wo = {.resolution_s = 60, .mode = MAPI_WINDOW_ALWAYS};
+            win = mapi_window_new(&wo);
             for (int i = 0; i < 3; i++) {
                 struct kp_series se = {.labels = {{"namespace_name", "ns"}, {"type", "ns"}},
                                        .nlabels = 2};

@@ -23,6 +23,7 @@ Runtime: about a minute.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -154,6 +155,9 @@ def wait_points(proc, prefix: str, timeout: float = 25) -> set[str]:
     (["--source=kubernetes:https://kubernetes.default?inClusterConfig=false&nope=1"],
      '--source: unknown option "nope"'),
     (["--metric_resolution=60"], 'flag --metric-resolution: invalid duration "60"'),
+    (["--disable_metric_sink", "--model-api=always"],
+     "flags --disable-metric-sink and --model-api=always conflict"),
+    (["--model-api=sometimes"], 'flag --model-api: invalid value "sometimes"'),
 ])
 def test_refused_at_flag_time(cluster, tmp_path, args, needle):
     """With a working kubeconfig, the refusal comes first: nothing has started or connected
@@ -196,23 +200,63 @@ def test_heapster_spellings_glog_flags_and_the_urls_server(sims, cluster, procs,
     assert not points_of(kp, HTTP_PREFIX)
 
 
-def test_disable_metric_sink_turns_the_model_api_off(sims, cluster, procs, tmp_path):
-    """Heapster's --disable_metric_sink acts: no model API window (404 on /api/v1/model/),
-    the scrape and the sink go on, and the flag is not among the ignored ones. Without it
-    the model API answers."""
-    kc = admin_kubeconfig(cluster, tmp_path / "kc-nosink")
-    runs = {"kp-model": start(procs, "kp-model", "--kubeconfig", kc),
+def metric_value(port: int, name: str) -> float:
+    code, body = http_get(port, "/metrics")
+    assert code == 200, (code, body)
+    m = re.search(rf"^{re.escape(name)} (\S+)$", body, re.M)
+    assert m, (name, body)
+    return float(m.group(1))
+
+
+def test_model_api_modes(sims, cluster, procs, tmp_path):
+    """--model-api: on demand (the default) the window records nothing until the first model
+    API request, which is answered from the empty window, and from then on it records; always
+    (Heapster's) it records from the start; off, and Heapster's --disable_metric_sink, answer
+    404 naming the flag, while the scrape and the sink go on (and --disable_metric_sink is not
+    among the ignored flags). The stop after 15 idle minutes is test_window.c's."""
+    kc = admin_kubeconfig(cluster, tmp_path / "kc-model")
+    runs = {"kp-ondemand": start(procs, "kp-ondemand", "--kubeconfig", kc),
+            "kp-always": start(procs, "kp-always", "--kubeconfig", kc, "--model-api=always"),
+            "kp-off": start(procs, "kp-off", "--kubeconfig", kc, "--model_api=off"),
             "kp-nosink": start(procs, "kp-nosink", "--kubeconfig", kc, "--disable_metric_sink")}
+    ports = {}
     for name, kp in runs.items():
         assert wait_points(kp, TLS_PREFIX)
-        port = int(wait_for(lambda: re.search(r"status server listening.*?port[=\":]+(\d+)",
-                                              kp.log()), timeout=10, what="port").group(1))
-        code, body = http_get(port, "/api/v1/model/nodes/")
-        if name == "kp-model":
-            assert code == 200 and "kphs-" in body, (code, body)
-        else:
-            assert code == 404 and "--disable_metric_sink" in body, (code, body)
-            assert "disable-metric-sink" not in kp.log()  # acts: not named as ignored
+        ports[name] = int(wait_for(lambda: re.search(r"status server listening.*?port[=\":]+(\d+)",
+                                                     kp.log()), timeout=10, what="port").group(1))
+    # points were written: the cycles ran; the on-demand window kept none of them
+    port = ports["kp-ondemand"]
+    assert metric_value(port, "kubepulse_model_api_recording") == 0
+    assert metric_value(port, "kubepulse_model_api_points") == 0
+    assert "model API window recording" not in runs["kp-ondemand"].log()
+    code, body = http_get(port, "/api/v1/model/nodes/")
+    assert code == 200 and json.loads(body) == [], (code, body)
+    # an entity with no points answers in Heapster's shape, as before
+    code, body = http_get(port, "/api/v1/model/nodes/no-such-node/metrics/cpu/usage_rate")
+    assert code == 200 and json.loads(body)["metrics"] == [], (code, body)
+    assert metric_value(port, "kubepulse_model_api_recording") == 1
+    assert "model API window recording" in runs["kp-ondemand"].log()
+    nodes = wait_for(lambda: (lambda b: b if any(n.startswith(TLS_PREFIX) for n in b) else None)(
+        json.loads(http_get(port, "/api/v1/model/nodes/")[1])), timeout=15, interval=0.5,
+        what="the nodes of a cycle recorded after the first request")
+    assert len([n for n in nodes if n.startswith(TLS_PREFIX)]) == 2, nodes
+    assert metric_value(port, "kubepulse_model_api_points") > 0
+    code, body = http_get(port, "/status")
+    model = json.loads(body)["modelApi"]
+    assert model["mode"] == "on-demand" and model["recording"] and model["points"] > 0, model
+    # always: recording before any request, the nodes there at the first one
+    port = ports["kp-always"]
+    assert metric_value(port, "kubepulse_model_api_recording") == 1
+    assert metric_value(port, "kubepulse_model_api_points") > 0
+    code, body = http_get(port, "/api/v1/model/nodes/")
+    assert code == 200 and "kphs-" in body, (code, body)
+    for name, flag in (("kp-off", "--model-api=off"), ("kp-nosink", "--disable_metric_sink")):
+        code, body = http_get(ports[name], "/api/v1/model/nodes/")
+        assert code == 404 and flag in body, (name, code, body)
+        assert metric_value(ports[name], "kubepulse_model_api_recording") == 0
+        code, body = http_get(ports[name], "/status")
+        assert json.loads(body)["modelApi"]["mode"] == "off", body
+    assert "disable-metric-sink" not in runs["kp-nosink"].log()  # acts: not named as ignored
 
 
 def test_insecure_skips_api_server_and_kubelet_verification(sims, cluster, procs, tmp_path):

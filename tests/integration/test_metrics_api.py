@@ -222,8 +222,11 @@ def test_direct(cluster, world, tmp_path):
     crt, key = cluster.issue_cert("metrics-api-direct", "kubepulse-metrics",
                                   sans=["IP:127.0.0.1"])
     port = free_port()
+    # --model-api=always: the model API's history from the start, as Heapster kept it (the
+    # default, on demand, is test_heapster_flags.py's)
     r = world.start("mapi", extra=[f"--metrics-api-listen=127.0.0.1:{port}",
-                               f"--tls-cert-file={crt}", f"--tls-private-key-file={key}"])
+                               f"--tls-cert-file={crt}", f"--tls-private-key-file={key}",
+                               "--model-api=always"])
     api = Client(f"https://127.0.0.1:{port}", cluster.ca_cert)
     admin = (cluster.env["KP_ADMIN_CERT"], cluster.env["KP_ADMIN_KEY"])
     wait_all_nodes(api, admin, timeout=30, what="NodeMetrics of all 3 nodes")
@@ -286,9 +289,10 @@ def test_direct(cluster, world, tmp_path):
 
 
 def check_model_api(world, replica):
-    """Heapster's model API on the status port (the seed notes' query): a namespace's
-    memory/usage between start and end is the sum of its pods' memory usage in the kubelet's
-    Summary at each point's time; the list endpoints name what is there."""
+    """Heapster's model API on the status port (the seed notes' query), recording from the
+    start (--model-api=always): a namespace's memory/usage between start and end is the sum
+    of its pods' memory usage in the kubelet's Summary at each point's time; the list
+    endpoints name what is there."""
     import urllib.parse
     from kpreplicas import http_get
 

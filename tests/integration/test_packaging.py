@@ -162,6 +162,13 @@ CRASH_CASES = [
     ("config-not-a-bool", ["--set-string", "config.watch-pods=maybe"], [],
      {"watch-pods": "maybe"}),
     ("log-format", ["--set", "log.format=xml"], ["--logging-format=xml"], None),
+    ("model-api", ["--set", "modelApi=sometimes"], ["--model-api=sometimes"], None),
+    # Heapster's flag next to the chart's --model-api=on-demand (the value's default)
+    ("model-api-and-disable-metric-sink", ["--set", "extraArgs[0]=--disable_metric_sink"],
+     ["--disable_metric_sink"], None),
+    ("model-api-always-and-config-disable-metric-sink",
+     ["--set", "modelApi=always", "--set", "config.disable-metric-sink=true"],
+     ["--model-api=always"], {"disable-metric-sink": True}),
     ("vmodule", ["--set-json", 'extraArgs=["--vmodule=daemon"]'], ["--vmodule=daemon"], None),
     ("verbosity", ["--set", "log.verbosity=11"], ["--v=11"], None),
     ("config-sink-timeout-0", ["--set", "config.sink-timeout=0s"], [],
@@ -267,6 +274,18 @@ def test_chart_accepts_the_selectors_the_binary_accepts(helm, tmp_path):
                                f"--kubeconfig={tmp_path}/none", "--sink=log"],
                               capture_output=True, text=True, timeout=20)
         assert proc.returncode == 1 and "node-selector" not in proc.stderr, (selector, proc)
+
+
+def test_model_api_value(helm, tmp_path):
+    """modelApi is --model-api: on-demand by default; YAML's unquoted off (false) is off."""
+    assert "--model-api=on-demand" in chart_args(helm)
+    assert "--model-api=always" in chart_args(helm, "--set", "modelApi=always")
+    values = tmp_path / "values.yaml"
+    values.write_text("modelApi: off\n")  # YAML 1.1's false, as helm reads it
+    assert "--model-api=off" in chart_args(helm, "-f", str(values))
+    args = chart_args(helm, "--set-string", "modelApi=off",
+                      "--set", "extraArgs[0]=--disable_metric_sink")
+    assert "--model-api=off" in args and "--disable_metric_sink" in args, args
 
 
 def test_chart_flags_have_one_source(helm):

@@ -129,6 +129,8 @@ substitutes for $(VAR).
 {{- $f = append $f (list "metrics-api-ca-file" (printf "%s/ca.crt" $dir) "metricsApi.tls") }}
 {{- $f = append $f (list "metrics-api-peer-server-name" (printf "%s-metrics-api.%s.svc" (include "kubepulse.fullname" .) (include "kubepulse.namespace" .)) "") }}
 {{- end }}
+{{- /* "off" unquoted is YAML's false: the same */}}
+{{- $f = append $f (list "model-api" (ternary "off" (toString .Values.modelApi) (eq (toString .Values.modelApi) "false")) "modelApi") }}
 {{- $f = append $f (list "logging-format" (toString .Values.log.format) "log.format") }}
 {{- $f = append $f (list "v" (toString .Values.log.verbosity) "log.verbosity") }}
 {{- toJson $f }}

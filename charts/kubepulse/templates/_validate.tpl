@@ -78,6 +78,7 @@ historical-source: ignored
 disable-export: ignored
 sink-export-data-timeout: ignored
 disable-metric-sink: bool
+model-api: string
 bind-address: ignored
 secure-port: ignored
 cert-dir: ignored
@@ -214,6 +215,10 @@ the binary's kp_opt_set does. Argument: list name value where hint. */}}
 {{- else if or (eq $name "logging-format") (eq $name "log-format") }}
 {{- if not (has $v (list "text" "json")) }}
 {{- fail (printf "%s: invalid value \"%s\" (text or json)%s" $where $v $hint) }}
+{{- end }}
+{{- else if eq $name "model-api" }}
+{{- if not (has $v (list "on-demand" "always" "off")) }}
+{{- fail (printf "%s: invalid value \"%s\" (on-demand, always or off)%s" $where $v $hint) }}
 {{- end }}
 {{- else if eq $name "vmodule" }}
 {{- if not (regexMatch "^(,|[^,=]+=[0-9]+)*$" $v) }}
@@ -379,6 +384,10 @@ hint. */}}
 {{- end }}
 {{- if $le }}
 {{- fail (printf "flags --lease-duration, --renew-deadline, --retry-period: %s [values leaderElection.leaseDuration, renewDeadline, retryPeriod]" $le) }}
+{{- end }}
+{{- $model := get $eff "model-api" | default "" }}
+{{- if and (has (toString (get $eff "disable-metric-sink")) (list "1" "t" "T" "TRUE" "true" "True" "yes")) $model (ne $model "off") }}
+{{- fail (printf "flags --disable-metric-sink and --model-api=%s conflict: --disable-metric-sink turns Heapster's model API off; give one of them (--model-api=off is the same) [value modelApi: set it to off]" $model) }}
 {{- end }}
 {{- if ge $ktimeout $res }}
 {{- fail "flag --kubelet-timeout must be shorter than --metric-resolution [values kubelet.timeout, metricResolution]" }}

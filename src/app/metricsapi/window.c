@@ -8,6 +8,11 @@
  * dropped, and the total number of points is bounded (MAPI_WINDOW_MAX_POINTS):
  * beyond it new entities are not kept.
  *
+ * On demand (the default, --model-api=on-demand) the window records nothing until the
+ * first model API request, and after 15 minutes without one it stops and frees everything
+ * (most of the daemon's memory when recording: docs/benchmarks.md). Always (Heapster's
+ * behaviour) it records from the start and never stops.
+ *
  * Answers as Heapster's model_handlers.go: metric lists and entity lists are
  * JSON arrays of names, a metric is {"metrics":[{"timestamp","value"}...],
  * "latestTimestamp"}, values as integers; start and end are RFC 3339 (end
@@ -19,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -142,10 +149,18 @@ struct wentity {
 
 struct mapi_window {
     double resolution_s;
+    enum mapi_window_mode mode;
+    int64_t (*mono_ns)(void *ud);
+    void *clock_ud;
+    bool recording;
+    int64_t last_request; /* monotonic ns of the last request */
+    uint64_t recordings_started;
     /* owned values (struct wentity) by key: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR",
      * "cluster" */
     struct strmap entities;
     size_t points; /* capacity of every ring: the bound */
+    size_t held;   /* points in the rings */
+    size_t bytes;  /* of the rings */
     int64_t last_sweep;
     bool warned;
 };
@@ -155,14 +170,37 @@ static bool long_metric(int m)
     return m == KP_M_CPU_USAGE_RATE || m == KP_M_MEM_USAGE;
 }
 
-struct mapi_window *mapi_window_new(double resolution_s)
+static int64_t mono_ns(void *ud)
+{
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static int64_t now_mono(const struct mapi_window *w)
+{
+    return w->mono_ns(w->clock_ud);
+}
+
+struct mapi_window *mapi_window_new(const struct mapi_window_opts *o)
 {
     struct mapi_window *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    w->resolution_s = resolution_s > 0 ? resolution_s : 60;
+    w->resolution_s = o->resolution_s > 0 ? o->resolution_s : 60;
+    w->mode = o->mode;
+    w->mono_ns = o->mono_ns ? o->mono_ns : mono_ns;
+    w->clock_ud = o->clock_ud;
+    w->recording = o->mode == MAPI_WINDOW_ALWAYS;
+    w->recordings_started = w->recording;
     strmap_init(&w->entities);
     return w;
+}
+
+static size_t ring_bytes(const struct wseries *s)
+{
+    return (size_t)s->cap * (ts_size(s) + v_size(s));
 }
 
 /* Frees entity value of window ud (a strmap_fini_values callback). */
@@ -172,6 +210,8 @@ static void entity_free(void *value, void *ud)
     struct mapi_window *w = ud;
     for (size_t i = 0; i < e->ns; i++) {
         w->points -= e->s[i].cap;
+        w->held -= e->s[i].n;
+        w->bytes -= ring_bytes(&e->s[i]);
         free(e->s[i].p);
     }
     free(e->s);
@@ -201,6 +241,51 @@ void mapi_window_free(struct mapi_window *w)
         return;
     strmap_fini_values(&w->entities, entity_free, w);
     free(w);
+}
+
+/* Back to idle: nothing recorded, nothing held. */
+static void stop_recording(struct mapi_window *w, int64_t now)
+{
+    size_t held = w->held, bytes = w->bytes;
+    strmap_fini_values(&w->entities, entity_free, w);
+    strmap_init(&w->entities);
+    w->recording = false;
+    w->last_sweep = 0;
+    w->warned = false;
+    log_info("model API window stopped recording: no request for 15 minutes; memory freed",
+             LF_INT("idleSeconds", (now - w->last_request) / NS_PER_S),
+             LF_INT("pointsFreed", (int64_t)held), LF_INT("bytesFreed", (int64_t)bytes));
+}
+
+/* On demand, past the idle time since the last request: stop. True when recording. */
+static bool still_recording(struct mapi_window *w)
+{
+    if (!w->recording || w->mode != MAPI_WINDOW_ON_DEMAND)
+        return w->recording;
+    int64_t now = now_mono(w);
+    if (now - w->last_request >= MAPI_WINDOW_IDLE_NS)
+        stop_recording(w, now);
+    return w->recording;
+}
+
+void mapi_window_tick(struct mapi_window *w)
+{
+    if (w)
+        (void)still_recording(w);
+}
+
+/* A model API request: an idle window starts recording; a recording one stops later. */
+static void on_request(struct mapi_window *w)
+{
+    if (w->mode != MAPI_WINDOW_ON_DEMAND)
+        return;
+    w->last_request = now_mono(w);
+    if (w->recording)
+        return;
+    w->recording = true;
+    w->recordings_started++;
+    log_info("model API window recording: a request to /api/v1/model/ came; it stops after 15 "
+             "minutes without one (--model-api=on-demand)");
 }
 
 static struct wentity *entity(struct mapi_window *w, const char *key, int64_t ts)
@@ -260,6 +345,7 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
         e->ns++;
         *hint = e->ns;
         w->points += s->cap;
+        w->bytes += ring_bytes(s);
     }
     /* head < cap and n <= cap: a ring index is below 2 * cap, so one subtraction wraps it */
     uint32_t last = s->head + s->n - 1;
@@ -268,17 +354,23 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
     if (s->n && ts_at(s, last) >= ts)
         return; /* time only moves forward */
     bool wide_ts = s->wide_ts || !ts_narrow(s, ts), wide_v = s->wide_v || !v_narrow(v);
-    if ((wide_ts != s->wide_ts || wide_v != s->wide_v) && widen(s, wide_ts, wide_v) < 0)
-        return;
+    if (wide_ts != s->wide_ts || wide_v != s->wide_v) {
+        size_t was = ring_bytes(s);
+        if (widen(s, wide_ts, wide_v) < 0)
+            return;
+        w->bytes += ring_bytes(s) - was;
+    }
     if (s->n == s->cap) {
         s->head = s->head + 1 == s->cap ? 0 : s->head + 1;
         s->n--;
+        w->held--;
     }
     uint32_t end = s->head + s->n;
     if (end >= s->cap)
         end -= s->cap;
     put(s, end, ts, v);
     s->n++;
+    w->held++;
 }
 
 /* The entity key of a series, or 0 when the model has no such entity. One pass over the
@@ -328,6 +420,8 @@ static int key_of(const struct kp_series *se, char *out, size_t outlen)
 
 void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
 {
+    if (!still_recording(w))
+        return;
     char key[1024];
     int64_t newest = 0;
     struct wentity *cur = NULL;
@@ -492,14 +586,16 @@ static int parse_range(const char *query, int64_t now, int64_t *start, int64_t *
 
 #define MAX_PARTS 12
 
-void mapi_window_handle(const struct mapi_window *w, const char *path, const char *query,
-                        int64_t now_ns, struct mapi_response *r)
+void mapi_window_handle(struct mapi_window *w, const char *path, const char *query, int64_t now_ns,
+                        struct mapi_response *r)
 {
     char buf[2048], key[1200], mname[128];
     char *parts[MAX_PARTS];
     size_t n = 0;
     int64_t start, end;
     memset(r, 0, sizeof(*r));
+    (void)still_recording(w); /* an idle stop first: a late request finds an empty window */
+    on_request(w);
     if (strlen(path) >= sizeof(buf) || parse_range(query, now_ns, &start, &end) < 0) {
         text(r, 400, "bad request: start and end are RFC 3339 times\n");
         return;
@@ -576,7 +672,48 @@ void mapi_window_handle(const struct mapi_window *w, const char *path, const cha
         metric_names(e, r);
 }
 
+bool mapi_window_recording(const struct mapi_window *w)
+{
+    return w->recording;
+}
+
 size_t mapi_window_points(const struct mapi_window *w)
 {
-    return w->points;
+    return w->held;
 }
+
+void mapi_window_get_stats(const struct mapi_window *w, struct mapi_window_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!w)
+        return;
+    st->recording = w->recording;
+    st->points = w->held;
+    st->slots = w->points;
+    st->bytes = w->bytes;
+    st->entities = w->entities.count;
+    st->recordings_started = w->recordings_started;
+}
+
+#define W struct mapi_window_stats
+const struct stat_desc mapi_window_stat_descs[] = {
+    STAT_GAUGE_BOOL(W, recording, "kubepulse_model_api_recording",
+                    "1 while Heapster's model API window (/api/v1/model/) records the leader's "
+                    "batches (--model-api).",
+                    "recording"),
+    STAT_GAUGE_U64(W, points, "kubepulse_model_api_points", "Points the model API window holds.",
+                   "points"),
+    STAT_GAUGE_U64(W, bytes, "kubepulse_model_api_bytes",
+                   "Bytes of the model API window's rings (room for the points of its span).",
+                   "bytes"),
+    STAT_GAUGE_U64(W, entities, "kubepulse_model_api_entities",
+                   "Entities in the model API window: the cluster, nodes, namespaces, pods, "
+                   "containers.",
+                   "entities"),
+    STAT_COUNTER_U64(W, recordings_started, "kubepulse_model_api_recordings_started_total",
+                     "Times the model API window started recording (on demand: at a request "
+                     "after an idle time).",
+                     "recordingsStarted"),
+};
+#undef W
+const size_t mapi_window_stat_ndescs = STAT_TABLE_LEN(mapi_window_stat_descs);

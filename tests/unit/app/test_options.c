@@ -185,6 +185,52 @@ KP_TEST(test_heapster_flag_spellings)
     kp_options_fini(&o);
 }
 
+/* --model-api: on-demand by default; always; off; --disable_metric_sink is off, and given
+ * together with --model-api=on-demand or always it is an error naming both flags. */
+KP_TEST(test_model_api)
+{
+    (void)state;
+    struct kp_options o;
+    char err[512];
+    assert_int_equal(parse(&o, err, sizeof(err), NULL), KP_OPTIONS_RUN);
+    assert_int_equal(kp_options_model_api(&o), KP_MODEL_API_ON_DEMAND);
+    assert_null(o.model_api); /* not given: no default text a check would refuse */
+    assert_string_equal(o.log_format, "text");
+    kp_options_fini(&o);
+    static const struct {
+        const char *a, *b;
+        enum kp_model_api want;
+    } ok[] = {
+        {"--model-api=on-demand", NULL, KP_MODEL_API_ON_DEMAND},
+        {"--model-api=always", NULL, KP_MODEL_API_ALWAYS},
+        {"--model_api=off", NULL, KP_MODEL_API_OFF},
+        {"--disable_metric_sink", NULL, KP_MODEL_API_OFF},
+        {"--disable_metric_sink=true", "--model-api=off", KP_MODEL_API_OFF},
+        /* Heapster's default, given: the model API stays on demand unless --model-api says */
+        {"--disable_metric_sink=false", NULL, KP_MODEL_API_ON_DEMAND},
+        {"--disable-metric-sink=false", "--model-api=always", KP_MODEL_API_ALWAYS},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(parse(&o, err, sizeof(err), ok[i].a, ok[i].b, NULL), KP_OPTIONS_RUN);
+        assert_int_equal(kp_options_model_api(&o), ok[i].want);
+        kp_options_fini(&o);
+    }
+    expect_error("flag --model-api: invalid value \"sometimes\" (on-demand, always or off)",
+                 "--model-api=sometimes", NULL);
+    expect_error("flag --model-api: invalid value \"\"", "--model-api=", NULL);
+    expect_error("flags --disable-metric-sink and --model-api=always conflict",
+                 "--disable_metric_sink", "--model-api=always", NULL);
+    expect_error("flags --disable-metric-sink and --model-api=on-demand conflict",
+                 "--model-api=on-demand", "--disable-metric-sink=true", NULL);
+    /* the config file's keys are the same settings */
+    kp_options_init(&o);
+    const char *yaml = "disable_metric_sink: true\nmodel-api: always\n";
+    assert_int_equal(kp_options_load_yaml(&o, yaml, strlen(yaml), "c.yaml", err, sizeof(err)), 0);
+    assert_int_equal(kp_options_validate(&o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--disable-metric-sink and --model-api=always conflict"));
+    kp_options_fini(&o);
+}
+
 /* Heapster's API port: --heapster-port is the port of --listen unless --listen is given; run
  * as /heapster (Heapster's manifests) the default is Heapster's 8082. */
 KP_TEST(test_heapster_port)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "metric.h"
+#include "stats.h"
 
 struct mapi_store;
 
@@ -95,15 +96,51 @@ void mapi_handle(const struct mapi_store *s, const char *method, const char *tar
 
 /* Bound of the window: points of every ring together (16 bytes each). */
 #define MAPI_WINDOW_MAX_POINTS (8u << 20)
+/* On demand, the window stops recording and frees what it holds after this long without a
+ * model API request: its long span (15 minutes), so that a client that polls at least that
+ * often always finds the span it asks for. */
+#define MAPI_WINDOW_IDLE_NS (900LL * 1000000000LL)
+
+enum mapi_window_mode {
+    MAPI_WINDOW_ON_DEMAND, /* records from the first request until MAPI_WINDOW_IDLE_NS after
+                            * the last one */
+    MAPI_WINDOW_ALWAYS,    /* Heapster's: records from the start */
+};
+
+struct mapi_window_opts {
+    double resolution_s;
+    enum mapi_window_mode mode;
+    int64_t (*mono_ns)(void *ud); /* a monotonic clock; NULL: CLOCK_MONOTONIC */
+    void *clock_ud;
+};
+
+/* What /metrics and /status show of the window (mapi_window_stat_descs). */
+struct mapi_window_stats {
+    bool recording;
+    uint64_t points;   /* points held */
+    uint64_t slots;    /* points the rings have room for (bounded by MAPI_WINDOW_MAX_POINTS) */
+    uint64_t bytes;    /* bytes of the rings */
+    uint64_t entities; /* the cluster, nodes, namespaces, pods, containers */
+    uint64_t recordings_started;
+};
+extern const struct stat_desc mapi_window_stat_descs[];
+extern const size_t mapi_window_stat_ndescs;
 
 struct mapi_window;
-struct mapi_window *mapi_window_new(double resolution_s);
+struct mapi_window *mapi_window_new(const struct mapi_window_opts *o);
 void mapi_window_free(struct mapi_window *w);
-/* A batch of the leader's cycle. */
+/* A batch of the leader's cycle; kept only while recording. */
 void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b);
-/* Answer GET /api/v1/model/... path with its query ("start=...&end=..."; may be NULL). */
-void mapi_window_handle(const struct mapi_window *w, const char *path, const char *query,
-                        int64_t now_ns, struct mapi_response *r);
-size_t mapi_window_points(const struct mapi_window *w);
+/* Answer GET /api/v1/model/... path with its query ("start=...&end=..."; may be NULL) from
+ * what the window holds. Any request starts an idle window recording (on demand), and
+ * postpones its stop. */
+void mapi_window_handle(struct mapi_window *w, const char *path, const char *query, int64_t now_ns,
+                        struct mapi_response *r);
+/* On demand: stop recording and free everything once MAPI_WINDOW_IDLE_NS passed without a
+ * request (add_batch checks too; a timer calls this when no batches come). */
+void mapi_window_tick(struct mapi_window *w);
+bool mapi_window_recording(const struct mapi_window *w);
+size_t mapi_window_points(const struct mapi_window *w); /* points held */
+void mapi_window_get_stats(const struct mapi_window *w, struct mapi_window_stats *st);
 
 #endif
