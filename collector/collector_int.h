@@ -71,7 +71,7 @@ struct collector {
 double collector_mono(const struct collector *c);
 /* Start the cycle sched_poll asked for, stamped with the grid time stamp. */
 void cycle_start(struct collector *c, double stamp);
-/* Cancel the cycle in flight: nothing more of it is emitted. */
+/* Cancel the cycle in flight: nothing more of it is emitted (what was is not taken back). */
 void cycle_abort(struct collector *c);
 
 #endif

@@ -2,9 +2,14 @@
 /*
  * model.c - Summary elements to Heapster series and points (model.h).
  *
- * Per node, the points of the node, its system containers, pods, containers
- * and filesystems are buffered in reusable arrays and a chunked string arena
- * (flat: nothing is freed between cycles), then handed over as one batch.
+ * Per node, each Summary element's series are built in reusable arrays and
+ * handed over as one batch as soon as the element is decoded: the system
+ * containers with the "node" element, each pod with its containers,
+ * filesystems and volumes with its element of "pods", the node itself (whose
+ * requests sum all its pods') when the response completed. A batch's labels
+ * borrow the decoded element's and the pod cache's strings for the emit call;
+ * the node's own strings live in a chunked arena for the whole scrape (flat:
+ * nothing is freed between cycles).
  * Heapster's rules, checked against its processors:
  *  - rates: rate_calculator (cpu in integer millicores, others float per s);
  *  - pod = its own Summary values where present, else the sum of its
@@ -102,6 +107,12 @@ void vals_from_stats(struct model_vals *v, const struct summary_stats *st, const
 
 /* ---- the per-node buffers ------------------------------------------------ */
 
+/* NULL for NULL or "": the labels' and the namespace sums' "absent". */
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
 const char *mn_strdup(struct model_node *mn, const char *s)
 {
     if (!s || !*s)
@@ -189,9 +200,9 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"resource_id", l->resource_id},
         {"type", l->type},
     };
-    /* Every scrape slot keeps these for good, one node's worth (N = 100 x 30 pods: 270
-     * series of 264 bytes, 2,470 points of 24): grown by a quarter, not doubled, so a slot
-     * holds ~130 KiB rather than ~240 with half of it never used. */
+    /* Every scrape slot keeps these for good, one batch's worth (the largest of a node's
+     * system containers, pods and the node itself: ~10 series of 264 bytes and ~100
+     * points of 24 for a pod of two containers), grown by a quarter, not doubled. */
     size_t ns = mn->nseries + 1, np = mn->npoints + KP_M__COUNT;
     if (kp_grow_by((void **)&mn->series, &mn->scap, ns, sizeof(*mn->series), 64, 2) < 0 ||
         kp_grow_by((void **)&mn->sampled, &mn->sacap, ns, sizeof(*mn->sampled), 64, 2) < 0 ||
@@ -243,11 +254,14 @@ void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resou
 
 /* ---- public -------------------------------------------------------------- */
 
-struct model_node *model_node_new(struct model *m)
+struct model_node *model_node_new(struct model *m, model_emit_fn emit, void *ud)
 {
     struct model_node *mn = calloc(1, sizeof(*mn));
-    if (mn)
+    if (mn) {
         mn->m = m;
+        mn->emit = emit;
+        mn->emit_ud = ud;
+    }
     return mn;
 }
 
@@ -262,21 +276,59 @@ void model_node_free(struct model_node *mn)
     free(mn->series);
     free(mn->sampled);
     free(mn->points);
-    free(mn->nsadd);
+    free(mn->seen);
     free(mn);
 }
 
-size_t model_node_series(const struct model_node *mn)
+/* Slots of the pods-seen table a slot keeps between responses; a larger one (a kubelet that
+ * answered with more pods than any node runs) is given back. */
+#define SEEN_KEEP 1024
+
+/* Whether this response already had a pod of uid; else remembers it. */
+static bool mn_pod_seen(struct model_node *mn, const char *uid)
 {
-    return mn->nseries;
+    uint64_t h = kp_hash(uid, strlen(uid));
+    h += !h; /* 0 marks an empty slot */
+    if (2 * (mn->nseen + 1) > mn->seencap) {
+        size_t cap = mn->seencap ? 2 * mn->seencap : 64;
+        uint64_t *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return false; /* written again if it comes again: no worse than not knowing */
+        for (size_t i = 0; i < mn->seencap; i++) {
+            if (!mn->seen[i])
+                continue;
+            size_t j = mn->seen[i] & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = mn->seen[i];
+        }
+        free(mn->seen);
+        mn->seen = t;
+        mn->seencap = cap;
+    }
+    size_t j = h & (mn->seencap - 1);
+    for (; mn->seen[j]; j = (j + 1) & (mn->seencap - 1))
+        if (mn->seen[j] == h)
+            return true;
+    mn->seen[j] = h;
+    mn->nseen++;
+    return false;
 }
 
 void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
 {
     mn->cur = NULL;
-    mn->nseries = mn->npoints = mn->nnsadd = 0;
+    mn->nseries = mn->npoints = mn->emitted = 0;
     mn->oom = 0;
     mn->have_node = 0;
+    if (mn->seencap > SEEN_KEEP) {
+        free(mn->seen);
+        mn->seen = NULL;
+        mn->seencap = 0;
+    } else if (mn->nseen) {
+        memset(mn->seen, 0, mn->seencap * sizeof(*mn->seen));
+    }
+    mn->nseen = 0;
     mn->info = *ni;
     mn->info.name = mn_strdup(mn, ni->name);
     mn->info.hostname = mn_strdup(mn, ni->hostname ? ni->hostname : ni->name);
@@ -286,6 +338,32 @@ void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
     memset(mn->req, 0, sizeof(mn->req));
     mn->base = (struct model_labels){
         .nodename = mn->info.name, .hostname = mn->info.hostname, .host_id = mn->info.host_id};
+    mn->mark_cur = mn->cur;
+    mn->mark_used = mn->cur ? mn->cur->used : 0;
+}
+
+/* Hand the batch built so far over (unless it lost a series to a failed allocation: a pod
+ * is written whole or not at all) and empty the buffers and the batch's strings for the
+ * next. Returns 0 when the batch was emitted (or empty), -1 when it was dropped. */
+static int mn_emit(struct model_node *mn)
+{
+    int rc = mn->oom ? -1 : 0;
+    if (!mn->oom && mn->npoints) {
+        struct kp_batch b = {.series = mn->series,
+                             .nseries = mn->nseries,
+                             .points = mn->points,
+                             .npoints = mn->npoints,
+                             .sampled_ns = mn->sampled};
+        if (mn->emit)
+            mn->emit(&b, mn->emit_ud);
+        mn->emitted += b.npoints;
+    }
+    mn->nseries = mn->npoints = 0;
+    mn->oom = 0;
+    mn->cur = mn->mark_cur;
+    if (mn->cur)
+        mn->cur->used = mn->mark_used;
+    return rc;
 }
 
 /* Heapster's legacy names for the Summary's system containers. */
@@ -305,6 +383,8 @@ int model_node_on_node(const struct summary_node *n, void *ud)
     struct rate_out r;
     char key[SUMMARY_MAX_NAME * 2 + 8];
 
+    if (mn->have_node)
+        return 0; /* a second "node" element: the first wins, as a pod's first copy does */
     mn->have_node = 1;
     mn->node_fs = n->fs;
     mn->node_stats = n->st;
@@ -321,11 +401,12 @@ int model_node_on_node(const struct summary_node *n, void *ud)
         vals_reset(&v, m->cycle_ts);
         vals_from_stats(&v, &c->st, &r);
         l.type = "sys_container";
-        l.container_name = mn_strdup(mn, sys_name(c->name));
+        l.container_name = sys_name(c->name);
         mn_flush(mn, &l, &v);
         mn_flush_fs(mn, l, "/", &c->rootfs, v.ts_ns);
         mn_flush_fs(mn, l, "logs", &c->logs, v.ts_ns);
     }
+    mn_emit(mn);
     return 0;
 }
 
@@ -374,35 +455,30 @@ static void pod_container_emit(struct model_node *mn, const struct summary_pod *
         vals_set_i(&v, KP_M_CPU_LIMIT, pc->cpu_limit_m);
         vals_set_i(&v, KP_M_MEM_REQUEST, pc->mem_request);
         vals_set_i(&v, KP_M_MEM_LIMIT, pc->mem_limit);
-        l.container_base_image = mn_strdup(mn, pc->image);
+        l.container_base_image = nz(pc->image);
     }
     l.type = "pod_container";
-    l.container_name = mn_strdup(mn, c->name);
+    l.container_name = c->name;
     mn_flush(mn, &l, &v);
     mn_flush_fs(mn, l, "/", &c->rootfs, v.ts_ns);
     mn_flush_fs(mn, l, "logs", &c->logs, v.ts_ns);
     vals_add_gauges(sum, &v);
 }
 
+/* An emitted pod's values count in its namespace's sums (namespace_aggregator). */
 static void pod_ns_add(struct model_node *mn, const struct model_labels *l,
                        const struct model_vals *v)
 {
     if (!l->namespace_name)
         return;
-    if (kp_grow((void **)&mn->nsadd, &mn->nscap, mn->nnsadd + 1, sizeof(*mn->nsadd), 32) < 0) {
-        mn->oom = 1;
-        return;
-    }
-    struct ns_add *a = &mn->nsadd[mn->nnsadd++];
-    a->ns = l->namespace_name;
-    a->ns_uid = l->namespace_id;
-    a->has = 0;
+    struct ns_add a = {.ns = l->namespace_name, .ns_uid = l->namespace_id};
     for (int k = 0; k < AGG__N; k++) {
         if (v->has & (1ULL << model_agg_metric[k])) {
-            a->v[k] = v->v[model_agg_metric[k]].i;
-            a->has |= (uint8_t)(1u << k);
+            a.v[k] = v->v[model_agg_metric[k]].i;
+            a.has |= (uint8_t)(1u << k);
         }
     }
+    model_ns_apply(mn->m, &a, 1);
 }
 
 /* A scraped pod's requests and limits count in its node's (node_aggregator). */
@@ -426,20 +502,23 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
 
     if (!p->uid[0] || !p->name[0] || !p->ns[0])
         return 0; /* no identity: cannot be labelled or rated */
+    if (mn_pod_seen(mn, p->uid))
+        return 0; /* a copy (a body repeating its elements): written and summed once */
     const struct model_pod_info *pi =
         m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
     if (!scope_namespace(m->scope, p->ns)) {
         node_requests_add(mn, pi); /* the node's own figures stay whole */
         return 0;
     }
+    /* the element's and the pod cache's strings outlive the batch: it is emitted below */
     struct model_labels l = mn->base;
-    l.pod_id = mn_strdup(mn, p->uid);
-    l.pod_name = mn_strdup(mn, p->name);
-    l.namespace_name = mn_strdup(mn, p->ns);
+    l.pod_id = p->uid;
+    l.pod_name = p->name;
+    l.namespace_name = p->ns;
     if (pi) {
-        l.namespace_id = mn_strdup(mn, pi->namespace_uid);
-        l.labels = mn_strdup(mn, pi->labels);
-        l.stored = mn_strdup(mn, pi->stored);
+        l.namespace_id = nz(pi->namespace_uid);
+        l.labels = nz(pi->labels);
+        l.stored = nz(pi->stored);
     }
     vals_reset(&sum, 0);
     for (size_t i = 0; i < p->ncontainers; i++)
@@ -473,11 +552,12 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         snprintf(rid, sizeof(rid), "Volume:%s", p->volumes[i].name);
         mn_flush_fs(mn, l, mn_strdup(mn, rid), &p->volumes[i], pv.ts_ns);
     }
-    pod_ns_add(mn, &l, &pv);
+    if (mn_emit(mn) == 0)
+        pod_ns_add(mn, &l, &pv);
     return 0;
 }
 
-/* ---- the node itself, and the batch -------------------------------------- */
+/* ---- the node itself: its last batch --------------------------------------- */
 
 static void node_emit(struct model_node *mn)
 {
@@ -518,17 +598,11 @@ static void node_emit(struct model_node *mn)
     mn_flush_fs(mn, l, "/", &mn->node_fs, v.ts_ns);
 }
 
-size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud)
+size_t model_node_finish(struct model_node *mn)
 {
-    if (mn->have_node)
+    if (mn->have_node) {
         node_emit(mn);
-    model_ns_apply(mn->m, mn->nsadd, mn->nnsadd);
-    struct kp_batch b = {.series = mn->series,
-                         .nseries = mn->nseries,
-                         .points = mn->points,
-                         .npoints = mn->npoints,
-                         .sampled_ns = mn->sampled};
-    if (emit && b.npoints)
-        emit(&b, ud);
-    return b.npoints;
+        mn_emit(mn);
+    }
+    return mn->emitted;
 }

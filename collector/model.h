@@ -6,8 +6,21 @@
  * pod -> namespace -> cluster aggregation and the node autoscaling metrics.
  *
  * One struct model per collector holds what spans nodes (rates, namespace
- * sums). One struct model_node per node scrape in flight buffers that node's
- * points until its response is complete, so a failed node emits nothing.
+ * sums). One struct model_node per node scrape in flight builds that node's
+ * series one Summary element at a time and hands each over as soon as it is
+ * built, so it holds one pod's series and points, not a node's:
+ *  - the system containers (and their filesystems): one batch, when the "node"
+ *    element has been decoded;
+ *  - each pod with its containers, filesystems and volumes: one batch, when its
+ *    element of "pods" has been decoded; its namespace sums are added then, so
+ *    the ns and cluster series always sum the pods written;
+ *  - the node's own series and filesystem (its requests are the sum of all its
+ *    pods'): one batch, from model_node_finish, only when the response was
+ *    complete and valid.
+ * A response that fails after some pods (truncated, malformed further on, a
+ * timeout or reset mid-body) keeps what was already emitted: those pods were
+ * complete, valid elements. Its node series are not written and the node
+ * counts as failed.
  */
 #ifndef KP_COLLECTOR_MODEL_H
 #define KP_COLLECTOR_MODEL_H
@@ -62,16 +75,17 @@ void model_cycle_begin(struct model *m, uint32_t cycle, int64_t cycle_ts_ns);
 void model_cycle_end(struct model *m, model_emit_fn emit, void *ud);
 
 struct model_node;
-struct model_node *model_node_new(struct model *m);
+/* emit(batch, ud) receives every batch of the nodes this model_node scrapes. */
+struct model_node *model_node_new(struct model *m, model_emit_fn emit, void *ud);
 void model_node_free(struct model_node *mn);
 void model_node_begin(struct model_node *mn, const struct model_node_info *ni);
 /* Summary parser handlers (summary_handlers-compatible signatures). */
 int model_node_on_node(const struct summary_node *n, void *mn);
 int model_node_on_pod(const struct summary_pod *p, void *mn);
-/* The response was complete: emit this node's batch and add it to the cycle's
- * sums. Returns the number of points emitted. */
-size_t model_node_finish(struct model_node *mn, model_emit_fn emit, void *ud);
-/* Heapster's withfields grouping helps sinks; the number of series buffered. */
-size_t model_node_series(const struct model_node *mn);
+/* The response was complete: emit the node's own series (the last batch of the node).
+ * Returns the number of points this node emitted, its pods' and system containers' too.
+ * A node whose response failed is simply not finished: the next model_node_begin starts
+ * over. */
+size_t model_node_finish(struct model_node *mn);
 
 #endif

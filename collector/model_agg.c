@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model_agg.c - what spans nodes in a cycle: the namespace sums fed by each
- * completed node and, at cycle end, the ns and cluster series. Only nodes
- * whose scrape completed contribute; a failed node is missing, not zero.
+ * pod as it is emitted and, at cycle end, the ns and cluster series. So they
+ * always sum the pods written: a node that failed contributes the pods it
+ * wrote before its failure, and those it did not reach are missing, not zero.
  */
 #include "model_int.h"
 

@@ -40,9 +40,9 @@ struct ns_sum {
     uint32_t cycle; /* last cycle with a pod; older entries are not emitted */
 };
 
-/* One pod's contribution to its namespace, applied when the node completes. */
+/* One pod's contribution to its namespace, applied as the pod is emitted. */
 struct ns_add {
-    const char *ns, *ns_uid; /* in the node's arena */
+    const char *ns, *ns_uid; /* borrowed for the call */
     int64_t v[AGG__N];
     uint8_t has;
 };
@@ -53,19 +53,33 @@ struct mn_chunk {
     char data[];
 };
 
+/*
+ * One node's scrape. The series, points and sampled arrays hold one batch at a time (the
+ * system containers, one pod, or the node itself) and are reused for the next; the arena
+ * holds the node's own strings for the whole scrape (up to mark_cur/mark_used) and, after
+ * them, the strings of the batch being built, dropped once it is emitted.
+ */
 struct model_node {
-    struct model *m;               /* borrowed */
+    struct model *m; /* borrowed */
+    model_emit_fn emit;
+    void *emit_ud;
     struct model_node_info info;   /* strings in the arena */
     struct model_labels base;      /* nodename, hostname, host_id */
     struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
-    struct kp_series *series;      /* owned */
-    int64_t *sampled;              /* owned, beside series: kp_batch.sampled_ns */
+    struct mn_chunk *mark_cur;     /* borrowed: the arena's end after the node's strings */
+    size_t mark_used;
+    struct kp_series *series; /* owned */
+    int64_t *sampled;         /* owned, beside series: kp_batch.sampled_ns */
     size_t nseries, scap, sacap;
     struct kp_point *points; /* owned */
     size_t npoints, pcap;
-    struct ns_add *nsadd; /* owned */
-    size_t nnsadd, nscap;
-    int have_node, oom;
+    size_t emitted; /* points of this node handed to emit so far */
+    /* The pods of this response so far (hashes of their uids, open addressing, 0: empty):
+     * a copy of a pod already emitted is skipped rather than written and summed again. */
+    uint64_t *seen; /* owned */
+    size_t nseen, seencap;
+    int have_node;
+    int oom; /* the batch being built lost a series: it is not emitted */
     struct summary_stats node_stats;
     struct rate_out node_rate;
     struct summary_fs node_fs;

@@ -2,9 +2,11 @@
 /*
  * scrape.c - one scrape cycle: every cached node's Summary fetched
  * concurrently (at most max_concurrency in flight) through http.h, parsed as
- * it streams in, its points emitted as soon as that node completes; the
- * namespace and cluster points when the last node is done. A node's failure
- * only ends that node's scrape; per-node state changes are logged once.
+ * it streams in, each pod's points emitted as soon as its element is decoded
+ * and the node's own when its response completed (model.h); the namespace and
+ * cluster points when the last node is done. A node's failure only ends that
+ * node's scrape (the pods it already wrote stay written); per-node state
+ * changes are logged once.
  */
 #include <math.h>
 #include <stdio.h>
@@ -143,7 +145,7 @@ static void on_done(const struct http_result *res, void *ud)
     int reason = classify(s, res);
     kp_hist_observe(&c->st.scrape_duration, res->total_time_s);
     if (reason < 0)
-        model_node_finish(s->mn, emit, c);
+        model_node_finish(s->mn);
     const char *detail = s->detail[0] ? s->detail : res->error_msg ? res->error_msg : "";
     long status = s->bad_status ? s->bad_status : res->status;
     node_state(c, s->node, reason, detail, reason < 0 ? NULL : fail_hint(c, reason, status));
@@ -156,7 +158,7 @@ static void on_done(const struct http_result *res, void *ud)
 static int slot_ready(struct scrape *s)
 {
     if (!s->mn)
-        s->mn = model_node_new(s->c->model);
+        s->mn = model_node_new(s->c->model, emit, s->c);
     if (!s->parser)
         s->parser = summary_parser_new();
     return s->mn && s->parser ? 0 : -1;

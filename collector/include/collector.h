@@ -4,8 +4,12 @@
  * list+watch (always), and, while leading, a scrape cycle on wall-clock
  * multiples of the resolution (the grid, sched.c) that fetches every kubelet's Summary
  * concurrently, parses it as it streams in and hands Heapster-model points
- * to a sink callback: one batch per node as soon as that node completes,
- * then one batch of namespace and cluster points at cycle end.
+ * to a sink callback, one batch per Summary element as soon as it is decoded:
+ * a node's system containers, each of its pods (with its containers,
+ * filesystems and volumes), then the node's own series once its response
+ * completed; then one batch of namespace and cluster points at cycle end. A
+ * response that fails midway keeps the pods it already wrote; its node's own
+ * series are not written (model.h).
  */
 #ifndef KP_COLLECTOR_H
 #define KP_COLLECTOR_H

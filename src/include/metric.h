@@ -10,6 +10,12 @@
  * tags once per batch and then only append a name, a value and a timestamp
  * per point; that is what makes encoding cheap.
  *
+ * The collector hands a node's data over as it parses it: one batch of its
+ * system containers, one per pod (the pod with its containers, filesystems and
+ * volumes: never split), and one of the node's own series, the node's last;
+ * the namespaces and the cluster come in one batch at the cycle's end. What
+ * keeps state across batches keys it by the series' labels, not by batch.
+ *
  * Ordering contract: within a batch, the points of one series and timestamp
  * are contiguous and in ascending metric id order, so that a sink can merge
  * the metrics of one group ("cpu/usage", "cpu/usage_rate", ...) into one line

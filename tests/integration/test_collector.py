@@ -354,6 +354,31 @@ def check_node(e: Env, got: dict, idx: int, ts: int, ns_sums: dict):
     assert n["cpu/request"] == node_req
 
 
+def check_rollups(e: Env, got: dict, ts: int) -> dict:
+    """Each namespace's cpu/request and cpu/usage_rate are the sums of its pods written in the
+    cycle (a failed node's pods written before its failure included), the cluster's the sum of
+    the namespaces'. Returns the pods' sums per namespace."""
+    pod_sums: dict = {}
+    for key, v in got.items():
+        if key[0] == "pod":
+            s = pod_sums.setdefault(key[4], {"cpu/request": 0, "cpu/usage_rate": 0})
+            for k in s:
+                s[k] += v.get(k, 0)
+    cluster = {"cpu/request": 0, "cpu/usage_rate": 0}
+    for ns, sums in pod_sums.items():
+        g = got.get(("ns", None, None, None, ns, None))
+        assert g, f"no ns point for {ns} at {ts}"
+        assert g["tags"]["namespace_id"] == e.ns_uid[ns]
+        for k, v in sums.items():
+            assert g.get(k, 0) == v, (ns, k, ts)
+            cluster[k] += v
+    assert not any(k[0] == "ns" and k[4] not in pod_sums for k in got), f"an ns of no pod at {ts}"
+    c = got.get(("cluster", None, None, None, None, None))
+    assert c and c.get("cpu/request", 0) == cluster["cpu/request"], ts
+    assert c.get("cpu/usage_rate", 0) == cluster["cpu/usage_rate"], ts
+    return pod_sums
+
+
 def node_complete(e: Env, got: dict, idx: int) -> bool:
     """Every series of a node's manifest is in one cycle."""
     node = e.node_names[idx]
@@ -381,24 +406,10 @@ def test_values_and_tags(env):
         check_node(e, got, idx, ts, ns_sums)
     # ns = the sum of the pods scraped this cycle (any node's: the cluster is shared), and
     # for this simulator's pods the sums computed above are part of it
-    pod_sums: dict = {}
-    for key, v in got.items():
-        if key[0] == "pod":
-            s = pod_sums.setdefault(key[4], {"cpu/request": 0, "cpu/usage_rate": 0})
-            for k in s:
-                s[k] += v.get(k, 0)
-    cluster = {"cpu/request": 0, "cpu/usage_rate": 0}
+    pod_sums = check_rollups(e, got, ts)
     for ns, sums in pod_sums.items():
-        g = got.get(("ns", None, None, None, ns, None))
-        assert g, f"no ns point for {ns} at {ts}"
-        assert g["tags"]["namespace_id"] == e.ns_uid[ns]
         for k, v in sums.items():
-            assert g[k] == v, (ns, k)
-            assert g[k] >= ns_sums.get(ns, {}).get(k, 0)
-            cluster[k] += v
-    c = got.get(("cluster", None, None, None, None, None))
-    assert c and c["cpu/request"] == cluster["cpu/request"]
-    assert c["cpu/usage_rate"] == cluster["cpu/usage_rate"]
+            assert v >= ns_sums.get(ns, {}).get(k, 0)
     # one connection per kubelet, reused across cycles
     stats = http_json(f"http://{e.control}/stats")["nodes"]
     for name in e.node_names:
@@ -483,13 +494,19 @@ def test_faults(env, rnd):
             assert node_complete(e, got, idx), f"{e.node_names[idx]} incomplete at {ts}"
         assert any(k[0] == "ns" for k in got), f"no ns points at {ts}"
         assert durations[ts] < TIMEOUT + 0.8, f"cycle {ts} took {durations[ts]}s"
+        check_rollups(e, got, ts)
         for idx, (kind, reason) in zip(FAULTY, faults):
             node = e.node_names[idx]
             has = ("node", node, None, None, None, None) in got
             if reason:
-                assert not has, f"{node} ({kind}) emitted points at {ts}"
+                assert not has, f"{node} ({kind}) emitted its node series at {ts}"
             else:
                 assert has, f"{node} ({kind}) should still be scraped at {ts}"
+            if kind.startswith("truncated"):
+                # cut at half the body: the pods before the cut were complete and stay
+                # written (and summed, check_rollups), the rest and the node are not
+                pods = {k[2] for k in got if k[0] == "pod" and k[1] == node}
+                assert 0 < len(pods) < PODS, (node, kind, ts, pods)
     for idx, (kind, reason) in zip(FAULTY, faults):
         if reason:
             key = f'kubepulse_nodes_failed_total{{reason="{reason}"}}'

@@ -5,7 +5,9 @@
  *
  * - Per node and per container, the last sample of the latest completed cycle
  *   and the one before it. A node or pod missing from a cycle (its scrape
- *   failed) is missing from the API until scraped again.
+ *   failed; a failed node's pods written before its failure are not missing)
+ *   is missing from the API until scraped again. A node's entry and its pods'
+ *   containers come in different batches (model.h), gathered until commit.
  * - A node keeps its last sample as the previous one when the new sample is
  *   newer; when it is not, the stored previous one stays if it is older.
  * - A container younger than one resolution (but at least 10 s old) gets a

@@ -81,7 +81,7 @@ int h_scrape(struct model *m, struct summary_parser *p, const char *data, size_t
 {
     static const struct summary_handlers hs = {.node = model_node_on_node,
                                                .pod = model_node_on_pod};
-    struct model_node *mn = model_node_new(m);
+    struct model_node *mn = model_node_new(m, h_collect, NULL);
     assert_non_null(mn);
     model_node_begin(mn, ni);
     summary_parse_reset(p, &hs, mn);
@@ -93,7 +93,7 @@ int h_scrape(struct model *m, struct summary_parser *p, const char *data, size_t
     if (rc == 0)
         rc = summary_parse_finish(p, err, errlen);
     if (rc == 0)
-        model_node_finish(mn, h_collect, NULL);
+        model_node_finish(mn);
     model_node_free(mn);
     return rc;
 }

@@ -32,7 +32,8 @@ void h_collect(const struct kp_batch *b, void *ud);
 /* Read tests/unit/collector/fixtures/NAME; returns malloc'd bytes. */
 char *h_read_fixture(const char *name, size_t *len);
 /* Feed bytes in chunks of `chunk` (0: all at once) for one node. Returns the
- * parse result (0 or < 0), emitting only on success. */
+ * parse result (0 or < 0). Each pod (and the system containers) is emitted as
+ * its element is decoded; the node's own series only on success. */
 int h_scrape(struct model *m, struct summary_parser *p, const char *data, size_t len,
              const struct model_node_info *ni, size_t chunk, char *err, size_t errlen);
 /* The one record matching every "k=v" of query (comma separated) and metric,

@@ -274,23 +274,145 @@ KP_TEST_F(test_ns_and_cluster, setup, teardown)
     assert_int_equal(h_order_violations, 0);
 }
 
-KP_TEST_F(test_failed_node_not_summed, setup, teardown)
+/* A response cut inside db-0's element (n1 truncated after web-1): the elements decoded before
+ * the cut were complete and valid and stay written (n1's system containers, web-1 with its
+ * containers and volume) and count in their namespace; db-0 and n1's own series (which need
+ * every pod's requests) are not written. */
+KP_TEST_F(test_failed_node_keeps_pods_written, setup, teardown)
 {
     struct env *e = *state;
     size_t len;
     char err[256];
     model_cycle_begin(e->model, 1, T0_NS);
     scrape(e, "n2_t0.json", &n2_info, 0);
+    h_reset();
     char *data = h_read_fixture("n1_t0.json", &len);
-    /* truncated n1: parse fails, nothing of it is emitted or summed */
+    const char *cut = strstr(data, "\"db-0\"");
+    assert_non_null(cut);
     assert_int_not_equal(
-        h_scrape(e->model, e->parser, data, len / 2, &n1_info, 0, err, sizeof(err)), 0);
+        h_scrape(e->model, e->parser, data, (size_t)(cut - data), &n1_info, 0, err, sizeof(err)),
+        0);
     free(data);
+    assert_int_equal(h_order_violations, 0);
+    assert_true(h_count("type=sys_container,nodename=n1,container_name=kubelet") > 0);
+    assert_int_equal(h_int("type=pod,pod_name=web-1,nodename=n1", KP_M_CPU_REQUEST), 350);
+    assert_int_equal(
+        h_int("type=pod_container,pod_name=web-1,container_name=sidecar", KP_M_CPU_REQUEST), 100);
+    assert_true(h_count("type=pod,pod_name=web-1,resource_id=Volume:data") > 0);
+    assert_int_equal(h_count("pod_name=db-0"), 0);
+    assert_int_equal(h_count("type=node"), 0); /* nor its filesystem */
     h_reset();
     model_cycle_end(e->model, h_collect, NULL);
+    /* the sums are the pods written: job-x (n2) 200 + web-1 350; no db-0, so no prod */
     assert_int_equal(h_count("type=ns,namespace_name=prod"), 0);
-    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_CPU_REQUEST), 200);
-    assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 200);
+    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_CPU_REQUEST), 550);
+    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_MEM_REQUEST), 201326592);
+    assert_int_equal(h_int("type=cluster", KP_M_CPU_REQUEST), 550);
+}
+
+/* What a response is cut into: one batch per Summary element, as each is decoded (the
+ * system containers, then each pod whole), and the node's own series last, from
+ * model_node_finish. */
+static struct {
+    size_t start[16]; /* h_nrecs before each batch */
+    size_t n;
+} batches;
+
+static void batch_collect(const struct kp_batch *b, void *ud)
+{
+    assert_true(batches.n < 16);
+    batches.start[batches.n++] = h_nrecs;
+    h_collect(b, ud);
+}
+
+/* Every record of batch i matches query. */
+static void batch_all(size_t i, const char *query)
+{
+    size_t end = i + 1 < batches.n ? batches.start[i + 1] : h_nrecs;
+    assert_true(end > batches.start[i]);
+    for (size_t r = batches.start[i]; r < end; r++)
+        if (!strstr(h_recs[r].series, query))
+            fail_msg("batch %zu: %s is not %s", i, h_recs[r].series, query);
+}
+
+KP_TEST_F(test_batch_per_element, setup, teardown)
+{
+    static const struct summary_handlers hs = {.node = model_node_on_node,
+                                               .pod = model_node_on_pod};
+    struct env *e = *state;
+    size_t len;
+    char err[256];
+    char *data = h_read_fixture("n1_t0.json", &len);
+    struct model_node *mn = model_node_new(e->model, batch_collect, NULL);
+    assert_non_null(mn);
+    memset(&batches, 0, sizeof(batches));
+    model_cycle_begin(e->model, 1, T0_NS);
+    model_node_begin(mn, &n1_info);
+    summary_parse_reset(e->parser, &hs, mn);
+    assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
+    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+    assert_int_equal(batches.n, 3); /* system containers, web-1, db-0 */
+    size_t pods_points = h_nrecs, all = model_node_finish(mn);
+    assert_int_equal(all, h_nrecs); /* every point of the node, its pods' too */
+    assert_true(h_nrecs > pods_points);
+    assert_int_equal(batches.n, 4);
+    batch_all(0, "type=sys_container");
+    batch_all(1, "pod_name=web-1");
+    batch_all(2, "pod_name=db-0");
+    batch_all(3, "type=node");
+    assert_int_equal(h_order_violations, 0);
+    /* the same slot again, the next cycle: its buffers and strings are reused */
+    h_reset();
+    memset(&batches, 0, sizeof(batches));
+    model_cycle_begin(e->model, 2, T1_NS);
+    model_node_begin(mn, &n1_info);
+    summary_parse_reset(e->parser, &hs, mn);
+    assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
+    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+    model_node_finish(mn);
+    assert_int_equal(batches.n, 4);
+    batch_all(1, "pod_name=web-1");
+    assert_int_equal(h_int("type=pod,pod_name=web-1,nodename=n1,hostname=n1.example,"
+                           "host_id=aws:///eu-west-1a/i-0abc,labels=app:web,tier:front",
+                           KP_M_CPU_REQUEST),
+                     350);
+    free(data);
+    model_node_free(mn);
+}
+
+/* A body that repeats its elements (kubeletsim's huge and endless faults fill with copies of a
+ * pod until the body limit): each pod is written and summed once, the first "node" element
+ * counts. */
+KP_TEST_F(test_repeated_elements_once, setup, teardown)
+{
+    struct env *e = *state;
+    char err[256];
+#define WEB1                                                                                       \
+    "{\"podRef\":{\"name\":\"web-1\",\"namespace\":\"default\",\"uid\":\"uid-a\"},"                \
+    "\"containers\":[{\"name\":\"app\",\"memory\":{\"time\":\"2024-01-01T00:00:00Z\","             \
+    "\"usageBytes\":1000}}]}"
+    static const char body[] =
+        "{\"node\":{\"nodeName\":\"n1\",\"memory\":{\"time\":\"2024-01-01T00:00:00Z\","
+        "\"usageBytes\":7}},\"pods\":[" WEB1 "," WEB1 "," WEB1 "],"
+        "\"node\":{\"nodeName\":\"n1\",\"memory\":{\"time\":\"2024-01-01T00:00:00Z\","
+        "\"usageBytes\":9}}}";
+#undef WEB1
+    model_cycle_begin(e->model, 1, T0_NS);
+    for (int round = 0; round < 2; round++) { /* the slot's table is cleared between */
+        h_reset();
+        assert_int_equal(
+            h_scrape(e->model, e->parser, body, sizeof(body) - 1, &n1_info, 0, err, sizeof(err)),
+            0);
+        assert_int_equal(h_int("type=pod,pod_name=web-1", KP_M_CPU_REQUEST), 350);
+        assert_int_equal(h_int("type=pod_container,container_name=app", KP_M_MEM_USAGE), 1000);
+        assert_int_equal(h_int("type=node,nodename=n1", KP_M_CPU_REQUEST), 350);
+        assert_int_equal(h_int("type=node,nodename=n1", KP_M_MEM_USAGE), 7);
+    }
+    h_reset();
+    model_cycle_end(e->model, h_collect, NULL);
+    /* two responses of this cycle, one copy of web-1 each */
+    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_CPU_REQUEST), 700);
+    assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_MEM_USAGE), 2000);
 }
 
 /* The scope: prod's pods are out (no pod, container, volume or ns series; the cluster sums
