@@ -253,11 +253,31 @@ static const char DIGITS2[201] = "00010203040506070809"
                                  "80818283848586878889"
                                  "90919293949596979899";
 
+/* Decimal digits of u (1 for 0). */
+static inline unsigned u64_digits(uint64_t u)
+{
+    unsigned n = 1;
+    for (;;) {
+        if (u < 10)
+            return n;
+        if (u < 100)
+            return n + 1;
+        if (u < 1000)
+            return n + 2;
+        if (u < 10000)
+            return n + 3;
+        u /= 10000;
+        n += 4;
+    }
+}
+
+/* Written straight into buf from its last digit back, two digits a step. */
 size_t dtoa_format_i64(char *buf, int64_t v)
 {
-    char tmp[24];
-    char *end = tmp + sizeof tmp, *p = end;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t sign = v < 0;
+    size_t n = sign + u64_digits(u);
+    char *p = buf + n;
     while (u >= 100) {
         unsigned r = (unsigned)(u % 100);
         u /= 100;
@@ -270,9 +290,7 @@ size_t dtoa_format_i64(char *buf, int64_t v)
     } else {
         *--p = (char)('0' + u);
     }
-    if (v < 0)
-        *--p = '-';
-    size_t n = (size_t)(end - p);
-    memcpy(buf, p, n);
+    if (sign)
+        buf[0] = '-';
     return n;
 }

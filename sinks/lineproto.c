@@ -165,20 +165,131 @@ void lp_encoder_free(struct lp_encoder *e)
     free(e);
 }
 
-static int is_time_key(const char *k)
+/* SWAR over 8 bytes: a high bit in each byte of w that equals c (exact as to whether there is
+ * one; the lowest set bit is the first such byte on little-endian machines). */
+#define LP_ONES  UINT64_C(0x0101010101010101)
+#define LP_HIGHS UINT64_C(0x8080808080808080)
+static inline uint64_t swar_eq(uint64_t w, unsigned char c)
 {
-    return k[0] == 't' && strcmp(k, "time") == 0;
+    uint64_t x = w ^ (LP_ONES * c);
+    return (x - LP_ONES) & ~x & LP_HIGHS;
+}
+
+/* Bytes that need attention in a tag key or value: ',', '=', ' ', and with one test every
+ * byte below 0x21 (CR and LF among them; the other control bytes are passed as they are by the
+ * slow path, which only costs them time). */
+static inline uint64_t swar_tag_special(uint64_t w)
+{
+    uint64_t lt = (w - LP_ONES * 0x21) & ~w & LP_HIGHS;
+    return lt | swar_eq(w, ',') | swar_eq(w, '=');
+}
+
+/* A word holding every byte of s (n < 8), some twice, and clean bytes in the rest: enough to
+ * ask whether any byte needs attention. Built from loads within s, in registers (a memcpy of
+ * n bytes into a word would stall on store forwarding). */
+static inline uint64_t load_short(const char *s, size_t n)
+{
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return lo | (uint64_t)hi << 32;
+    }
+    uint64_t w = LP_ONES * 'a';
+    if (n > 0)
+        w = (w << 24) | (uint64_t)(unsigned char)s[0] << 16 |
+            (uint64_t)(unsigned char)s[n / 2] << 8 | (unsigned char)s[n - 1];
+    return w;
+}
+
+/* lp_escape_tag's output, with runs of bytes that need no escaping copied whole: the label
+ * strings of a series are mostly such runs. Byte-identical to escape_with(..., 2). */
+static size_t escape_tag_fast(char *dst, const char *s, size_t n)
+{
+    uint64_t w;
+    if (n < 8) {
+        if (swar_tag_special(load_short(s, n)))
+            return escape_with(dst, s, n, 2);
+        memcpy(dst, s, n);
+    } else {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            if (swar_tag_special(w))
+                return i + escape_with(dst + i, s + i, n - i, 2);
+            memcpy(dst + i, s + i, 8);
+        }
+        /* the last 8 bytes, overlapping the word before when n is no multiple of 8 */
+        memcpy(&w, s + n - 8, 8);
+        if (swar_tag_special(w))
+            return i + escape_with(dst + i, s + i, n - i, 2);
+        memcpy(dst + n - 8, s + n - 8, 8);
+    }
+    if (n > 0 && s[n - 1] == '\\') {
+        /* A trailing backslash would escape the separator after it: U+FF3C instead. */
+        memcpy(dst + n - 1, "\xef\xbc\xbc", 3);
+        return n + 2;
+    }
+    return n;
 }
 
 /* The four tags Heapster's InfluxDB sink never wrote (influxdbBlacklistLabels in
  * metrics/sinks/influxdb/influxdb.go), though its schema document lists them. */
-static int is_id_key(const char *k)
+static int is_id_key(const char *k, size_t n)
 {
-    return strcmp(k, "pod_id") == 0 || strcmp(k, "namespace_id") == 0 ||
-           strcmp(k, "hostname") == 0 || strcmp(k, "host_id") == 0;
+    switch (n) {
+    case 6: return memcmp(k, "pod_id", 6) == 0;
+    case 7: return memcmp(k, "host_id", 7) == 0;
+    case 8: return memcmp(k, "hostname", 8) == 0;
+    case 12: return memcmp(k, "namespace_id", 12) == 0;
+    default: return 0;
+    }
 }
 
-/* Render every series' ",k=v..." once, cluster_name in its sorted place. */
+/* strcmp(k, "cluster_name"), deciding on the first byte when it can. */
+static inline int cluster_cmp(const char *k)
+{
+    if (k[0] != 'c')
+        return (unsigned char)k[0] < 'c' ? -1 : 1;
+    return strcmp(k, "cluster_name");
+}
+
+/* One series' ",k=v..." at e->tags + len (room already made); returns the new length. lens
+ * holds each label's key and value length, 0 for a label that is left out. */
+static size_t render_series(struct lp_encoder *e, const struct kp_series *s, unsigned nl,
+                            const size_t (*lens)[2], size_t len)
+{
+    char *t = e->tags;
+    int cluster_done = e->cluster_tag == NULL;
+    for (unsigned j = 0; j < nl; j++) {
+        size_t kl = lens[j][0], vl = lens[j][1];
+        if (kl == 0)
+            continue;
+        const struct kp_label *l = &s->labels[j];
+        if (!cluster_done) {
+            int c = cluster_cmp(l->key);
+            if (c >= 0) {
+                memcpy(t + len, e->cluster_tag, e->cluster_tag_len);
+                len += e->cluster_tag_len;
+                cluster_done = 1;
+                if (c == 0)
+                    continue; /* the sink's cluster_name wins over a label of that name */
+            }
+        }
+        t[len++] = ',';
+        len += escape_tag_fast(t + len, l->key, kl);
+        t[len++] = '=';
+        len += escape_tag_fast(t + len, l->value, vl);
+    }
+    if (!cluster_done) {
+        memcpy(t + len, e->cluster_tag, e->cluster_tag_len);
+        len += e->cluster_tag_len;
+    }
+    return len;
+}
+
+/* Render every series' ",k=v..." once, cluster_name in its sorted place. Tags with an empty
+ * key or value, "time", and (drop_ids) the id tags are left out. */
 static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
 {
     if (kp_grow((void **)&e->toff, &e->toff_cap, b->nseries + 1, sizeof *e->toff, 256) < 0)
@@ -186,38 +297,29 @@ static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
     size_t len = 0;
     for (size_t i = 0; i < b->nseries; i++) {
         const struct kp_series *s = &b->series[i];
-        size_t need = len + e->cluster_tag_len;
-        for (unsigned j = 0; j < s->nlabels && j < KP_MAX_LABELS; j++) {
+        unsigned nl = s->nlabels < KP_MAX_LABELS ? s->nlabels : KP_MAX_LABELS;
+        size_t lens[KP_MAX_LABELS][2];
+        size_t need = len + e->cluster_tag_len + 1;
+        for (unsigned j = 0; j < nl; j++) {
             const struct kp_label *l = &s->labels[j];
-            if (l->key && l->value)
-                need += 2 + LP_ESCAPED_MAX(strlen(l->key)) + LP_ESCAPED_MAX(strlen(l->value));
+            size_t kl = 0, vl = 0;
+            if (l->key && l->value && l->key[0] && l->value[0]) {
+                kl = strlen(l->key);
+                if ((kl == 4 && memcmp(l->key, "time", 4) == 0) ||
+                    (e->opts.drop_ids && is_id_key(l->key, kl)))
+                    kl = 0;
+                else
+                    vl = strlen(l->value);
+            }
+            lens[j][0] = kl;
+            lens[j][1] = vl;
+            if (kl)
+                need += 2 + LP_ESCAPED_MAX(kl) + LP_ESCAPED_MAX(vl);
         }
-        if (kp_grow((void **)&e->tags, &e->tags_cap, need + 1, 1, 256) < 0)
+        if (kp_grow((void **)&e->tags, &e->tags_cap, need, 1, 256) < 0)
             return -1;
         e->toff[i] = len;
-        int cluster_done = e->cluster_tag == NULL;
-        for (unsigned j = 0; j < s->nlabels && j < KP_MAX_LABELS; j++) {
-            const struct kp_label *l = &s->labels[j];
-            if (!l->key || !l->value || !l->key[0] || !l->value[0] || is_time_key(l->key) ||
-                (e->opts.drop_ids && is_id_key(l->key)))
-                continue;
-            int c = cluster_done ? -1 : strcmp(l->key, "cluster_name");
-            if (c >= 0 && !cluster_done) {
-                memcpy(e->tags + len, e->cluster_tag, e->cluster_tag_len);
-                len += e->cluster_tag_len;
-                cluster_done = 1;
-                if (c == 0)
-                    continue; /* the sink's cluster_name wins over a label of that name */
-            }
-            e->tags[len++] = ',';
-            len += lp_escape_tag(e->tags + len, l->key, strlen(l->key));
-            e->tags[len++] = '=';
-            len += lp_escape_tag(e->tags + len, l->value, strlen(l->value));
-        }
-        if (!cluster_done) {
-            memcpy(e->tags + len, e->cluster_tag, e->cluster_tag_len);
-            len += e->cluster_tag_len;
-        }
+        len = render_series(e, s, nl, (const size_t(*)[2])lens, len);
     }
     e->toff[b->nseries] = len;
     return 0;
@@ -372,6 +474,8 @@ static char *buf_reserve(void *ud, size_t max)
     struct lp_buf *b = ud;
     if (b->limit && b->len + max > b->limit)
         return NULL;
+    if (b->data && b->len + max <= b->cap)
+        return b->data + b->len; /* the common case: no call */
     if (kp_grow((void **)&b->data, &b->cap, b->len + max, 1, 4096) < 0)
         return NULL;
     return b->data + b->len;

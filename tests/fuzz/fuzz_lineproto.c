@@ -34,7 +34,7 @@ static uint64_t u64(struct in *in)
 
 static char *str(struct in *in)
 {
-    size_t len = byte(in) % 24;
+    size_t len = byte(in) % 40; /* past 16: the encoder escapes tags a word at a time */
     char *s = malloc(len + 1);
     for (size_t i = 0; i < len; i++) {
         s[i] = (char)byte(in);

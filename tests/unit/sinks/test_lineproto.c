@@ -331,3 +331,44 @@ KP_TEST(test_int_metric_always_int)
     }
     free(text);
 }
+
+/* The encoder's word-at-a-time tag escaping against lp_escape_tag (byte by byte), on random
+ * strings of every length up to 40 over the bytes that matter, in keys and values. */
+KP_TEST(test_tag_escaping_matches_reference)
+{
+    (void)state;
+    static const char alphabet[] = {'a',  'z',    ',', '=',    ' ',    '\\', '\n', '\r',
+                                    '\t', '\x01', '"', '\xc3', '\xbc', '0',  '!'};
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 20000; round++) {
+        char v[48], k[48];
+        size_t vn = (size_t)(round % 41), kn = 1 + (size_t)(round / 41 % 12);
+        for (size_t i = 0; i < vn + kn; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* mostly plain bytes, so that clean words and specials at every offset occur */
+            char c = (x >> 8) % 4 ? (char)('b' + x % 20) : alphabet[x % sizeof alphabet];
+            if (i < vn)
+                v[i] = c;
+            else
+                k[i - vn] = c;
+        }
+        v[vn] = k[kn] = '\0';
+        if (vn == 0 || strcmp(k, "time") == 0)
+            continue;
+        struct kp_series s = {.nlabels = 1};
+        s.labels[0] = (struct kp_label){k, v};
+        struct kp_point p = {.metric = KP_M_MEM_USAGE, .v.i = 1, .ts_ns = 1};
+        struct kp_batch b = {&s, 1, &p, 1, NULL};
+        char want[256];
+        size_t n = 0;
+        memcpy(want, "memory/usage,", 13);
+        n = 13 + lp_escape_tag(want + 13, k, kn);
+        want[n++] = '=';
+        n += lp_escape_tag(want + n, v, vn);
+        memcpy(want + n, " value=1i 1\n", 13);
+        struct lp_options o = {0};
+        expect_encoding(&o, &b, want);
+    }
+}
