@@ -2,7 +2,8 @@
 /*
  * rates.c - the previous-sample store and the rate rules of rates.h.
  * An open-addressing table (linear probing, backward-shift deletion) of
- * fixed-size entries: no per-series allocation, ~128 bytes per series.
+ * fixed-size entries: no per-series allocation, 104 bytes per series (only the
+ * counters a rate is made of are kept, not every value of the sample).
  * Series are identified by a 64-bit FNV-1a hash of their key; at a million
  * series the chance of any collision is about 3e-8, and a collision can only
  * cost one interval's rate (the start time or counters would not match).
@@ -14,11 +15,13 @@
 
 #include "util.h"
 
+#define RATE_N 7 /* the counters of RATE_COUNTERS */
+
 struct rate_entry {
     uint64_t key; /* 0: empty slot */
     int64_t start_ns;
     int64_t ts_ns[SG__COUNT];
-    uint64_t v[SV__COUNT];
+    uint64_t v[RATE_N]; /* by rate_slot */
     uint32_t has;
     uint32_t cycle;
 };
@@ -38,6 +41,13 @@ static const uint8_t rate_group[SV__COUNT] = {
 #define RATE_COUNTERS                                                                              \
     ((1u << SV_CPU_USAGE) | (1u << SV_MEM_PAGE_FAULTS) | (1u << SV_MEM_MAJOR_PAGE_FAULTS) |        \
      (1u << SV_NET_RX) | (1u << SV_NET_RX_ERRORS) | (1u << SV_NET_TX) | (1u << SV_NET_TX_ERRORS))
+/* Where a counter of RATE_COUNTERS is kept in rate_entry.v; 0 for the other values. */
+static const uint8_t rate_slot[SV__COUNT] = {
+    [SV_CPU_USAGE] = 0,     [SV_MEM_PAGE_FAULTS] = 1, [SV_MEM_MAJOR_PAGE_FAULTS] = 2,
+    [SV_NET_RX] = 3,        [SV_NET_RX_ERRORS] = 4,   [SV_NET_TX] = 5,
+    [SV_NET_TX_ERRORS] = 6,
+};
+_Static_assert(__builtin_popcount(RATE_COUNTERS) == RATE_N, "one slot per rate counter");
 
 struct rates *rates_new(void)
 {
@@ -102,9 +112,10 @@ static int rate_one(const struct rate_entry *old, const struct summary_stats *st
     if (!(old->has & st->has & (1u << i)))
         return 0;
     int64_t t0 = old->ts_ns[g], t1 = st->ts_ns[g];
-    if (!t0 || !t1 || t1 <= t0 || st->v[i] < old->v[i])
+    uint64_t prev = old->v[rate_slot[i]];
+    if (!t0 || !t1 || t1 <= t0 || st->v[i] < prev)
         return 0; /* repeated or reordered sample, or a counter reset */
-    uint64_t dv = st->v[i] - old->v[i];
+    uint64_t dv = st->v[i] - prev;
     double dt = (double)(t1 - t0);
     if (i == SV_CPU_USAGE) {
         /* ns of CPU per ns of wall time, in millicores; truncated like Heapster's
@@ -140,7 +151,9 @@ int rates_update(struct rates *r, const char *key, const struct summary_stats *s
      * from before, so the next interval starts clean */
     e->start_ns = st->start_ns;
     memcpy(e->ts_ns, st->ts_ns, sizeof(e->ts_ns));
-    memcpy(e->v, st->v, sizeof(e->v));
+    for (int i = 0; i < SV__COUNT; i++)
+        if (RATE_COUNTERS & (1u << i))
+            e->v[rate_slot[i]] = st->v[i];
     e->has = st->has;
     e->cycle = cycle;
     return 0;

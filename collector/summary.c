@@ -218,7 +218,8 @@ static int bracket(struct vscan *v, unsigned char c)
 
 /* value_run's largest step: the element buffer is reserved for a whole step
  * up front, so the run loops store without checks. */
-#define RUN_STEP 65536
+#define RUN_STEP  65536
+#define ELEM_STEP 1024 /* an element's buffer is grown when less is free */
 
 /*
  * Scan up to RUN_STEP bytes of the current value. Strings go in runs of plain
@@ -238,8 +239,14 @@ static enum vs_result value_run(struct summary_parser *p, const unsigned char *b
     char scratch[1];
     if (n > RUN_STEP)
         n = RUN_STEP;
-    if (cap && elem_reserve(p, p->elen + n) < 0)
-        return (*used = 0), VS_NOMEM;
+    if (cap) {
+        /* the element grows by what it holds, not by the chunk curl hands over (16 KB
+         * against elements of 2-3 KB): every node in flight keeps a parser */
+        if (p->ecap - p->elen < ELEM_STEP && elem_reserve(p, p->elen + ELEM_STEP) < 0)
+            return (*used = 0), VS_NOMEM;
+        if (n > p->ecap - p->elen)
+            n = p->ecap - p->elen;
+    }
     char *o = cap ? p->elem + p->elen : scratch;
     enum vs_result r = VS_MORE;
     size_t i = 0;

@@ -392,6 +392,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
     struct http_request *r = ud;
     size_t n = size * nitems;
     static const char name[] = "retry-after:";
+    http_tls_use_track(r->c->tls, r->easy, &r->tls); /* once: see http_tls_use_fini */
     if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         r->retry_after_s = -1; /* a new response (after 100-continue or a redirect) */
     } else if (n > sizeof(name) - 1 && n < 256 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {

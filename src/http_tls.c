@@ -441,8 +441,68 @@ void http_tls_apply(struct http_tls_cache *tc, CURL *e, const struct http_tls *t
 #endif
 }
 
+/* ---- a connection's record buffers ------------------------------------------------ */
+
+/* SSL_MODE_RELEASE_BUFFERS gives the read buffer back only when an SSL_read consumed the
+ * last record; curl reads until SSL_read says WANT_READ, which sets up a new buffer first,
+ * so every kept connection held ~17 KB while idle: a megabyte per hundred kubelets. After
+ * a request, SSL_free_buffers gives it back (it declines when data is pending). curl does
+ * not say whether it kept or closed the connection, so the request marks the SSL (ex_data)
+ * and OpenSSL's free callback clears the request's pointer when the SSL goes first. */
+static int use_index = -1;
+static unsigned long buffers_released;
+
+static void on_ssl_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    if (ptr)
+        ((struct http_tls_use *)ptr)->ssl = NULL;
+}
+
+void http_tls_use_track_ssl(struct http_tls_use *u, void *ssl)
+{
+    if (!ssl || u->ssl)
+        return;
+    if (use_index < 0 && (use_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, on_ssl_free)) < 0) {
+        ERR_clear_error();
+        return;
+    }
+    /* a request still marked on this connection is over: it must not touch it again */
+    struct http_tls_use *prev = SSL_get_ex_data(ssl, use_index);
+    if (prev)
+        prev->ssl = NULL;
+    if (SSL_set_ex_data(ssl, use_index, u) != 1) {
+        ERR_clear_error();
+        return;
+    }
+    u->ssl = ssl;
+}
+
+void http_tls_use_track(struct http_tls_cache *tc, CURL *e, struct http_tls_use *u)
+{
+    struct curl_tlssessioninfo *info = NULL;
+    if (u->tracked || !tc->shared)
+        return;
+    u->tracked = true;
+    if (curl_easy_getinfo(e, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+        info->backend == CURLSSLBACKEND_OPENSSL)
+        http_tls_use_track_ssl(u, info->internals);
+}
+
+unsigned long http_tls_buffers_released(void)
+{
+    return buffers_released;
+}
+
 void http_tls_use_fini(struct http_tls_use *u)
 {
+    if (u->ssl) {
+        SSL_set_ex_data(u->ssl, use_index, NULL);
+        if (SSL_free_buffers(u->ssl) == 1)
+            buffers_released++;
+        u->ssl = NULL;
+    }
+    u->tracked = false;
     http_tls_entry_release(u->entry);
     u->entry = NULL;
     u->err[0] = '\0';

@@ -24,7 +24,9 @@ struct http_tls_entry;
  * request (its address is curl's CURLOPT_SSL_CTX_DATA). Zeroed is empty. */
 struct http_tls_use {
     struct http_tls_entry *entry; /* owned reference, or NULL */
-    char err[256];                /* why the material did not load; "" when it did */
+    void *ssl;     /* borrowed: the connection's SSL (http_tls_use_track); NULL once freed */
+    bool tracked;  /* http_tls_use_track looked for it */
+    char err[256]; /* why the material did not load; "" when it did */
 };
 
 /* One per http_client. Knows curl's built-in CA locations (for a client certificate
@@ -40,6 +42,14 @@ size_t http_tls_cache_size(const struct http_tls_cache *tc);
  * (HTTP_ERR_TLS) with u->err as the message. */
 void http_tls_apply(struct http_tls_cache *tc, CURL *e, const struct http_tls *t,
                     struct http_tls_use *u);
+/* Called once the response has begun (from curl's header callback): remembers the SSL of the
+ * transfer's connection, so that http_tls_use_fini can give back its record buffers. Looks
+ * once per request; does nothing when curl does not run on our OpenSSL or over plain HTTP. */
+void http_tls_use_track(struct http_tls_cache *tc, CURL *e, struct http_tls_use *u);
+/* Drops the entry reference; when a tracked connection is still open (kept for reuse), frees
+ * its TLS record buffers (SSL_free_buffers: ~17 KB of read buffer that OpenSSL keeps after
+ * curl's last SSL_read ended in WANT_READ; SSL_MODE_RELEASE_BUFFERS does not cover that
+ * case). Call it after curl has let go of the transfer (curl_multi_remove_handle). */
 void http_tls_use_fini(struct http_tls_use *u);
 
 /* ---- the pieces, for tests ---- */
@@ -60,6 +70,10 @@ void http_tls_entry_release(struct http_tls_entry *x); /* NULL is a no-op */
  * with one certificate or CA is never reused for another. It names no directory
  * ("/dev/null/..."), and the store curl adds it to is the entry's, where it finds nothing. */
 const char *http_tls_entry_name(const struct http_tls_entry *x);
+/* http_tls_use_track's step once the SSL is known (ssl: an SSL, or NULL); the test's door. */
+void http_tls_use_track_ssl(struct http_tls_use *u, void *ssl);
+/* Record buffers given back by http_tls_use_fini in this process, for tests. */
+unsigned long http_tls_buffers_released(void);
 
 /* Per connection, from CURLOPT_SSL_CTX_FUNCTION: share x's store, certificate and key into
  * ssl_ctx (an SSL_CTX) and set SSL_MODE_RELEASE_BUFFERS. x may be NULL (only the mode).

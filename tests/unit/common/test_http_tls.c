@@ -249,6 +249,53 @@ KP_TEST(test_install_shares_and_releases_buffers)
     http_tls_cache_free(tc);
 }
 
+/* A request marks its connection's SSL so that its end gives the record buffers back
+ * (http_tls_use_fini); the mark never outlives either side: an SSL freed first clears the
+ * request's pointer, a request ended first clears the SSL's mark (ASan sees a write to the
+ * freed request otherwise), and a second request on the connection takes the mark over. */
+KP_TEST(test_use_tracks_connection_ssl)
+{
+    (void)state;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *s1 = SSL_new(ctx), *s2 = SSL_new(ctx);
+    assert_non_null(s1);
+    assert_non_null(s2);
+    unsigned long released = http_tls_buffers_released();
+
+    /* the request ends first: buffers given back, the SSL no longer points at it */
+    struct http_tls_use *u = calloc(1, sizeof(*u));
+    http_tls_use_track_ssl(u, s1);
+    assert_ptr_equal(u->ssl, s1);
+    http_tls_use_fini(u);
+    assert_null(u->ssl);
+    assert_int_equal(http_tls_buffers_released(), released + 1);
+    free(u);
+
+    /* a second request on the kept connection takes the mark over */
+    struct http_tls_use a1 = {0}, a2 = {0};
+    http_tls_use_track_ssl(&a1, s1);
+    http_tls_use_track_ssl(&a2, s1);
+    assert_null(a1.ssl);
+    assert_ptr_equal(a2.ssl, s1);
+    http_tls_use_fini(&a1);
+    assert_int_equal(http_tls_buffers_released(), released + 1);
+    http_tls_use_fini(&a2);
+    assert_int_equal(http_tls_buffers_released(), released + 2);
+    SSL_free(s1); /* unmarked now: touches neither request */
+
+    /* the connection is closed first: the request forgets it and frees nothing */
+    struct http_tls_use b1 = {0};
+    http_tls_use_track_ssl(&b1, s2);
+    SSL_free(s2);
+    assert_null(b1.ssl);
+    http_tls_use_fini(&b1);
+    assert_int_equal(http_tls_buffers_released(), released + 2);
+
+    http_tls_use_track_ssl(&b1, NULL); /* plain HTTP: nothing to track */
+    assert_null(b1.ssl);
+    SSL_CTX_free(ctx);
+}
+
 /* No 16 characters of any base64 line of key appear in err. */
 static void assert_no_key_bytes(const char *err, const char *key)
 {
