@@ -140,6 +140,24 @@ static int read_escape(struct jcursor *jc, char out[4])
     return 4;
 }
 
+/* The first '"' or '\\' in [p, end), or end: eight bytes a step while eight remain (strings
+ * here are mostly short keys and values without escapes). */
+static const char *find_quote_or_backslash(const char *p, const char *end)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        if (((q - ones) & ~q & highs) | ((b - ones) & ~b & highs))
+            break; /* one of the eight: found by the byte loop below */
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 long jc_get_string(struct jcursor *jc, char *dst, size_t cap)
 {
     if (jc_peek(jc) != JC_STRING)
@@ -149,9 +167,7 @@ long jc_get_string(struct jcursor *jc, char *dst, size_t cap)
     int overflow = cap == 0, nul = 0;
     for (;;) {
         const char *run = jc->p;
-        const char *q = memchr(run, '"', (size_t)(jc->end - run));
-        const char *bs = q ? memchr(run, '\\', (size_t)(q - run)) : NULL;
-        jc->p = bs ? bs : q ? q : jc->end;
+        jc->p = find_quote_or_backslash(run, jc->end);
         size_t rl = (size_t)(jc->p - run);
         if (!overflow && n + rl < cap)
             memcpy(dst + n, run, rl);
@@ -245,6 +261,21 @@ int jc_get_number(struct jcursor *jc, enum jc_num_kind *kind, uint64_t *u)
     p += neg;
     if (p >= end || *p < '0' || *p > '9')
         return read_nonfinite(jc, kind);
+    if (*p != '0') {
+        /* the common case first: up to 18 digits (below INT64_MAX), then no '.', 'e' or digit */
+        const char *d = p;
+        uint64_t v = 0;
+        while (d < end && d - p < 18 && (unsigned)(*d - '0') < 10)
+            v = v * 10 + (unsigned)(*d++ - '0');
+        if (d == end || (*d != '.' && (*d | 0x20) != 'e' && (unsigned)(*d - '0') >= 10)) {
+            jc->p = d;
+            if (neg && v)
+                *kind = JC_NUM_NEGATIVE;
+            else
+                *kind = JC_NUM_UINT, *u = v;
+            return 0;
+        }
+    }
     const char *int_end = *p == '0' ? p + 1 : digits(p, end);
     const char *q = int_end;
     int is_float = 0;

@@ -6,7 +6,8 @@
  * begin and end. Those elements are captured (bounded) without the
  * whitespace outside their strings and decoded one at a time by
  * summary_decode.c; everything else is checked and skipped, never stored.
- * Strings, the bulk of a response, are scanned in runs, not byte by byte.
+ * Strings, the bulk of a response, are scanned in runs, eight bytes a step, and a
+ * pretty-printed response's indentation is skipped a word at a time.
  */
 #include "summary_int.h"
 
@@ -129,6 +130,48 @@ static void byte_class_init(void)
             k |= C_ORD; /* kept as it is between strings; the decoder checks it */
         byte_class[c] = k;
     }
+}
+
+/* Word-at-a-time helpers for the run loops (SWAR over 8 bytes). */
+#define W_ONES  UINT64_C(0x0101010101010101)
+#define W_HIGHS UINT64_C(0x8080808080808080)
+#define W_LOWS  UINT64_C(0x7F7F7F7F7F7F7F7F)
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Whether a string's word holds a byte that is not plain (C_STR): '"', '\\', a control
+ * byte or a byte of a multi-byte UTF-8 sequence. Exact as to whether, not where. */
+static inline uint64_t str_word_special(uint64_t w)
+{
+    uint64_t q = w ^ (W_ONES * '"'), bs = w ^ (W_ONES * '\\');
+    return (w | ((w - W_ONES * 0x20) & ~w) | ((q - W_ONES) & ~q) | ((bs - W_ONES) & ~bs)) & W_HIGHS;
+}
+
+/* The spaces at p (at most n), which after a newline are a pretty-printed response's
+ * indentation: counted a word at a time where the byte order allows, else not at all (the
+ * caller's byte loop drops them either way). */
+static inline size_t indent_len(const unsigned char *p, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    size_t k = 0;
+    while (n - k >= 8) {
+        uint64_t x = load8(p + k) ^ (W_ONES * ' ');
+        /* a high bit in each byte that is not a space (exact per byte: no borrows) */
+        uint64_t other = (((x & W_LOWS) + W_LOWS) | x) & W_HIGHS;
+        if (other)
+            return k + ((size_t)__builtin_ctzll(other) >> 3);
+        k += 8;
+    }
+    return k;
+#else
+    (void)p, (void)n;
+    return 0;
+#endif
 }
 
 /* The lead byte of a UTF-8 sequence (RFC 3629: no overlong forms, no
@@ -255,6 +298,8 @@ static enum vs_result value_run(struct summary_parser *p, const unsigned char *b
         if (v->in_str) {
             if (!v->esc && !v->uni && !v->utf8_need) {
                 size_t s = i;
+                while (n - i >= 8 && !str_word_special(load8(b + i)))
+                    i += 8;
                 while (i < n && (byte_class[b[i]] & C_STR))
                     i++;
                 if (cap) {
@@ -283,7 +328,8 @@ static enum vs_result value_run(struct summary_parser *p, const unsigned char *b
             while (i < n && ((k = byte_class[b[i]]) & (C_WS | C_ORD))) {
                 *o = (char)b[i];
                 o += adv & (k >> 2); /* C_ORD: kept; whitespace: dropped */
-                i++;
+                if (b[i++] == '\n')
+                    i += indent_len(b + i, n - i);
             }
             if (i == n)
                 break;

@@ -20,6 +20,10 @@
 struct dec {
     struct jcursor jc;
     struct summary_counts *cnt; /* borrowed */
+    /* The last time string read and its value: an element's stats mostly share one time. */
+    char last_time[40];
+    long last_time_len; /* 0: none */
+    int64_t last_time_ns;
 };
 
 /* 1 when the value at the cursor has type want; otherwise it is skipped
@@ -84,9 +88,16 @@ static int64_t dec_time(struct dec *d)
     long n = jc_get_string(&d->jc, buf, sizeof(buf));
     if (n == -1)
         return 0;
+    if (n > 0 && n == d->last_time_len && memcmp(buf, d->last_time, (size_t)n) == 0)
+        return d->last_time_ns;
     if (n == -2 || summary_parse_time(buf, &ns) < 0) {
         d->cnt->type_errors++;
         return 0;
+    }
+    if ((size_t)n < sizeof(d->last_time)) {
+        memcpy(d->last_time, buf, (size_t)n);
+        d->last_time_len = n;
+        d->last_time_ns = ns;
     }
     return ns;
 }
@@ -144,7 +155,7 @@ static void group_member(struct dec *d, const char *key, size_t klen, void *ctx)
         return;
     }
     for (const struct vkey *k = gc->keys; k->key; k++) {
-        if (klen == k->len && memcmp(key, k->key, klen) == 0) {
+        if (klen == k->len && key[0] == k->key[0] && memcmp(key, k->key, klen) == 0) {
             if (dec_u64(d, &gc->st->v[k->v]))
                 gc->st->has |= 1u << k->v;
             return;
@@ -197,7 +208,8 @@ static void fs_member(struct dec *d, const char *key, size_t klen, void *ctx)
         return;
     }
     for (int i = 0; i < SF__COUNT; i++) {
-        if (klen == keys[i].len && memcmp(key, keys[i].key, klen) == 0) {
+        if (klen == keys[i].len && key[0] == keys[i].key[0] &&
+            memcmp(key, keys[i].key, klen) == 0) {
             if (dec_u64(d, &fs->v[i]))
                 fs->has |= (uint8_t)(1u << i);
             return;

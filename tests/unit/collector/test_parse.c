@@ -307,3 +307,100 @@ KP_TEST(test_element_bound)
     assert_int_equal(parse_str(big, 65536, err, sizeof(err), NULL), 0);
     free(big);
 }
+
+/* A document with one pod named name whose memory usageBytes is the text num, each member on
+ * its own line indented by indent (a pretty-printed kubelet response). */
+static void doc_with(char *out, size_t cap, const char *name, const char *num, const char *indent)
+{
+    snprintf(out, cap,
+             "{\n%s\"node\": {\n%s%s\"nodeName\": \"n1\"\n%s},\n%s\"pods\": [\n%s{\n%s%s"
+             "\"podRef\": {\"name\": \"%s\", \"namespace\": \"ns\", \"uid\": \"u\"},\n%s%s"
+             "\"memory\": {\"time\": \"2024-01-01T00:00:10Z\", \"usageBytes\": %s}\n%s}\n%s]\n}",
+             indent, indent, indent, indent, indent, indent, indent, indent, name, indent, indent,
+             num, indent, indent);
+}
+
+/* The scanner and the cursor read strings, indentation and numbers a word at a time: a
+ * special byte at every offset of a long string, indentation of every width, integers of
+ * every length must read as byte by byte, in one piece and in 1- and 7-byte chunks. */
+KP_TEST(test_word_at_a_time_paths)
+{
+    (void)state;
+    char err[256], doc[2048], name[64], want[96], q[160];
+    static const struct {
+        const char *text; /* in the JSON */
+        const char *read; /* decoded; NULL: the response is malformed */
+    } specials[] = {
+        {"\\u00e9", "\xc3\xa9"}, {"\xc3\xa9", "\xc3\xa9"}, {"\\\"", "\""}, {"\\\\", "\\"},
+        {"\x01", NULL},          {"\x7f", "\x7f"},         {"\xff", NULL}, {"\\n", "\n"}};
+    size_t chunks[] = {0, 1, 7};
+    for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++) {
+        for (int off = 0; off <= 20; off++) {
+            snprintf(name, sizeof name, "%.*s%s%s", off, "abcdefghijklmnopqrstuvwxyz",
+                     specials[s].text, "-0123456789");
+            snprintf(want, sizeof want, "%.*s%s%s", off, "abcdefghijklmnopqrstuvwxyz",
+                     specials[s].read ? specials[s].read : "", "-0123456789");
+            doc_with(doc, sizeof doc, name, "42", "  ");
+            for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+                h_reset();
+                int rc = parse_str(doc, chunks[c], err, sizeof err, NULL);
+                if (!specials[s].read) {
+                    if (rc == 0)
+                        fail_msg("accepted special %zu at offset %d", s, off);
+                    continue;
+                }
+                if (rc != 0)
+                    fail_msg("special %zu at offset %d, chunk %zu: %s", s, off, chunks[c], err);
+                if (specials[s].read[0] == '\n')
+                    continue; /* a newline in a name: the model's, not the parser's, concern */
+                snprintf(q, sizeof q, "type=pod,pod_name=%s", want);
+                assert_int_equal(h_int(q, KP_M_MEM_USAGE), 42);
+            }
+        }
+    }
+    for (int width = 0; width <= 20; width++) {
+        char indent[32];
+        memset(indent, ' ', (size_t)width);
+        indent[width] = '\0';
+        if (width % 3 == 2)
+            indent[width / 2] = '\t';
+        doc_with(doc, sizeof doc, "p", "1234", indent);
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            h_reset();
+            if (parse_str(doc, chunks[c], err, sizeof err, NULL) != 0)
+                fail_msg("indentation %d, chunk %zu: %s", width, chunks[c], err);
+            assert_int_equal(h_int("type=pod,pod_name=p", KP_M_MEM_USAGE), 1234);
+        }
+    }
+    static const struct {
+        const char *num;
+        int64_t want;       /* -1: not a count */
+        unsigned negatives; /* negative, beyond int64 or non-finite */
+    } nums[] = {{"0", 0, 0},
+                {"7", 7, 0},
+                {"123456789012345678", 123456789012345678, 0},
+                {"1234567890123456789", 1234567890123456789, 0},
+                {"9223372036854775806", 9223372036854775806, 0},
+                {"9223372036854775807", -1, 1},
+                {"12345678901234567890123", -1, 1},
+                {"123456789012345678.5", 123456789012345680, 0}, /* the nearest double */
+                {"12345.5", -1, 0},
+                {"123456789012345678e2", -1, 1},
+                {"12e2", 1200, 0},
+                {"-0", 0, 0},
+                {"-123456789012345678", -1, 1},
+                {"1E3", 1000, 0}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        struct summary_counts cnt;
+        doc_with(doc, sizeof doc, "p", nums[i].num, " ");
+        h_reset();
+        if (parse_str(doc, 0, err, sizeof err, &cnt) != 0)
+            fail_msg("number %s: %s", nums[i].num, err);
+        if (nums[i].want >= 0)
+            assert_int_equal(h_int("type=pod,pod_name=p", KP_M_MEM_USAGE), nums[i].want);
+        else if (h_find("type=pod,pod_name=p", KP_M_MEM_USAGE))
+            fail_msg("number %s: read as a count", nums[i].num);
+        if (cnt.negatives != nums[i].negatives)
+            fail_msg("number %s: %u negatives", nums[i].num, cnt.negatives);
+    }
+}
