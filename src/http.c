@@ -661,6 +661,13 @@ static int setup_easy(struct http_request *r, const struct http_request_opts *o,
     }
     if (strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+#if LIBCURL_VERSION_NUM >= 0x073e00
+    /* Over TLS curl copies the request head into an upload buffer, 64 KiB by default and
+     * one per transfer in flight (a Summary scrape of every node at once): a GET needs
+     * only curl's smallest. */
+    if (!o->body && strcmp(m, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+#endif
     http_tls_apply(r->c->tls, e, o->tls, &r->tls);
     return 0;
 }
