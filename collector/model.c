@@ -32,9 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "rates.h"
 #include "scope.h"
 #include "util.h"
+
+_Static_assert(MN_CHUNK >= CACHE_MAX_LABELS_STR, "a node's labels must fit an arena chunk");
 
 /* ---- values of one series -------------------------------------------------- */
 
@@ -204,8 +207,8 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
      * system containers, pods and the node itself: ~10 series of 264 bytes and ~100
      * points of 24 for a pod of two containers), grown by a quarter, not doubled. */
     size_t ns = mn->nseries + 1, np = mn->npoints + KP_M__COUNT;
-    if (kp_grow_by((void **)&mn->series, &mn->scap, ns, sizeof(*mn->series), 64, 2) < 0 ||
-        kp_grow_by((void **)&mn->sampled, &mn->sacap, ns, sizeof(*mn->sampled), 64, 2) < 0 ||
+    if (kp_grow_by((void **)&mn->series, &mn->scap, ns, sizeof(*mn->series), 16, 2) < 0 ||
+        kp_grow_by((void **)&mn->sampled, &mn->sacap, ns, sizeof(*mn->sampled), 16, 2) < 0 ||
         kp_grow_by((void **)&mn->points, &mn->pcap, np, sizeof(*mn->points), 64, 2) < 0) {
         mn->oom = 1;
         return;

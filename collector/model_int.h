@@ -10,7 +10,9 @@
 #include "rates.h"
 #include "strmap.h"
 
-#define MN_CHUNK 16384
+/* An arena chunk: the node's own strings (its rendered labels are below 4 KiB,
+ * CACHE_MAX_LABELS_STR) and one batch's; a node with more takes a second. */
+#define MN_CHUNK 4096
 
 struct model_vals {
     uint64_t has;       /* bit per enum kp_metric_id */

@@ -415,6 +415,59 @@ KP_TEST_F(test_repeated_elements_once, setup, teardown)
     assert_int_equal(h_int("type=ns,namespace_name=default", KP_M_MEM_USAGE), 2000);
 }
 
+/* The longest "labels" value of the node series emitted, whole (h_collect keeps 768 bytes). */
+static size_t node_labels_len;
+
+static void labels_collect(const struct kp_batch *b, void *ud)
+{
+    for (size_t i = 0; i < b->nseries; i++) {
+        const struct kp_series *se = &b->series[i];
+        bool node = false;
+        size_t len = 0;
+        for (uint8_t l = 0; l < se->nlabels; l++) {
+            if (!strcmp(se->labels[l].key, "type"))
+                node = !strcmp(se->labels[l].value, "node");
+            if (!strcmp(se->labels[l].key, "labels"))
+                len = strlen(se->labels[l].value);
+        }
+        if (node && len > node_labels_len)
+            node_labels_len = len;
+    }
+    h_collect(b, ud);
+}
+
+/* The longest labels the node cache renders (CACHE_MAX_LABELS_STR - 1 bytes) fit the arena,
+ * after the node's other strings, cycle after cycle. */
+KP_TEST_F(test_longest_node_labels, setup, teardown)
+{
+    static const struct summary_handlers hs = {.node = model_node_on_node,
+                                               .pod = model_node_on_pod};
+    struct env *e = *state;
+    static char labels[4096];
+    char err[256];
+    size_t len;
+    memset(labels, 'x', sizeof(labels) - 1);
+    memcpy(labels, "k:", 2);
+    struct model_node_info ni = n1_info;
+    ni.labels = labels;
+    struct model_node *mn = model_node_new(e->model, labels_collect, NULL);
+    for (uint32_t cycle = 1; cycle <= 2; cycle++) {
+        char *data = h_read_fixture(cycle == 1 ? "n1_t0.json" : "n1_t1.json", &len);
+        h_reset();
+        node_labels_len = 0;
+        model_cycle_begin(e->model, cycle, cycle == 1 ? T0_NS : T1_NS);
+        model_node_begin(mn, &ni);
+        summary_parse_reset(e->parser, &hs, mn);
+        assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
+        assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+        model_node_finish(mn);
+        free(data);
+        assert_int_equal(node_labels_len, sizeof(labels) - 1);
+        assert_true(h_int("type=pod,pod_name=web-1,resource_id=Volume:data", KP_M_FS_USAGE) > 0);
+    }
+    model_node_free(mn);
+}
+
 /* The scope: prod's pods are out (no pod, container, volume or ns series; the cluster sums
  * only default), n1's own requests still count db-0's; only the cpu metrics but cpu/usage,
  * and memory/usage, written. */
