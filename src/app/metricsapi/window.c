@@ -11,43 +11,23 @@
  * On demand (the default, --model-api=on-demand) the window records nothing until the
  * first model API request, and after 15 minutes without one it stops and frees everything
  * (most of the daemon's memory when recording: docs/benchmarks.md). Always (Heapster's
- * behaviour) it records from the start and never stops.
- *
- * Answers as Heapster's model_handlers.go: metric lists and entity lists are
- * JSON arrays of names, a metric is {"metrics":[{"timestamp","value"}...],
- * "latestTimestamp"}, values as integers; start and end are RFC 3339 (end
- * defaults to now).
+ * behaviour) it records from the start and never stops. The requests are window_api.c's.
  */
-#include "mapi_int.h"
+#include "window_int.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__GLIBC__)
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "log.h"
-#include "strmap.h"
 #include "util.h"
 
 #define LONG_NS  (900LL * 1000000000LL)
 #define SHORT_NS (140LL * 1000000000LL)
-
-/* A series' ring holds cap timestamps, then cap values. Both start narrow, 4 bytes each:
- * a timestamp as whole seconds after the series' first point (the points of a cycle carry
- * its grid time), a value as an int32. The first point that does not fit widens that array
- * to int64 for good, so every point is kept exactly. Most series stay narrow: 8 bytes a
- * point instead of 16, and the window is most of the daemon's memory (N = 100 x 30 pods at
- * 15 s: 156,000 series, 42 MB of rings at 16 bytes a point). */
-struct wseries {
-    uint16_t metric;
-    uint8_t wide_ts, wide_v; /* 0: uint32 / int32; 1: int64 */
-    uint32_t cap, n, head;
-    int64_t base;     /* the first point's time: a narrow timestamp counts seconds after it */
-    unsigned char *p; /* owned ring */
-};
-
-#define NS_PER_S 1000000000LL
 
 static size_t ts_size(const struct wseries *s)
 {
@@ -59,7 +39,7 @@ static size_t v_size(const struct wseries *s)
     return s->wide_v ? 8 : 4;
 }
 
-static int64_t ts_at(const struct wseries *s, uint32_t i)
+int64_t wseries_ts_at(const struct wseries *s, uint32_t i)
 {
     if (s->wide_ts) {
         int64_t t;
@@ -71,7 +51,7 @@ static int64_t ts_at(const struct wseries *s, uint32_t i)
     return s->base + (int64_t)d * NS_PER_S;
 }
 
-static int64_t v_at(const struct wseries *s, uint32_t i)
+int64_t wseries_v_at(const struct wseries *s, uint32_t i)
 {
     const unsigned char *vs = s->p + (size_t)s->cap * ts_size(s);
     if (s->wide_v) {
@@ -107,7 +87,7 @@ static int widen(struct wseries *s, bool wide_ts, bool wide_v)
         return -1;
     unsigned char *vs = w.p + (size_t)w.cap * ts_size(&w);
     for (uint32_t i = 0; i < s->cap; i++) {
-        int64_t t = ts_at(s, i), v = v_at(s, i);
+        int64_t t = wseries_ts_at(s, i), v = wseries_v_at(s, i);
         int32_t v32 = (int32_t)v;
         uint32_t d = (uint32_t)((t - s->base) / NS_PER_S);
         if (wide_ts)
@@ -140,30 +120,6 @@ static void put(struct wseries *s, uint32_t i, int64_t ts, int64_t v)
         memcpy(vs + (size_t)i * 4, &v32, 4);
     }
 }
-
-struct wentity {
-    int64_t seen_ns;
-    struct wseries *s; /* owned */
-    size_t ns;
-};
-
-struct mapi_window {
-    double resolution_s;
-    enum mapi_window_mode mode;
-    int64_t (*mono_ns)(void *ud);
-    void *clock_ud;
-    bool recording;
-    int64_t last_request; /* monotonic ns of the last request */
-    uint64_t recordings_started;
-    /* owned values (struct wentity) by key: "n/NODE", "ns/NS", "p/NS/POD", "c/NS/POD/CTR",
-     * "cluster" */
-    struct strmap entities;
-    size_t points; /* capacity of every ring: the bound */
-    size_t held;   /* points in the rings */
-    size_t bytes;  /* of the rings */
-    int64_t last_sweep;
-    bool warned;
-};
 
 static bool long_metric(int m)
 {
@@ -252,9 +208,15 @@ static void stop_recording(struct mapi_window *w, int64_t now)
     w->recording = false;
     w->last_sweep = 0;
     w->warned = false;
+#if defined(__GLIBC__)
+    /* the window was most of the heap: give its free pages back to the system, or the RSS of
+     * its peak stays (glibc keeps what is freed) */
+    malloc_trim(0);
+#endif
     log_info("model API window stopped recording: no request for 15 minutes; memory freed",
              LF_INT("idleSeconds", (now - w->last_request) / NS_PER_S),
-             LF_INT("pointsFreed", (int64_t)held), LF_INT("bytesFreed", (int64_t)bytes));
+             LF_INT("pointsFreed", (int64_t)held), LF_INT("bytesFreed", (int64_t)bytes),
+             LF_DBL("freeSeconds", (double)(now_mono(w) - now) / 1e9));
 }
 
 /* On demand, past the idle time since the last request: stop. True when recording. */
@@ -274,9 +236,9 @@ void mapi_window_tick(struct mapi_window *w)
         (void)still_recording(w);
 }
 
-/* A model API request: an idle window starts recording; a recording one stops later. */
-static void on_request(struct mapi_window *w)
+void window_note_request(struct mapi_window *w)
 {
+    (void)still_recording(w); /* an idle stop first: a late request finds an empty window */
     if (w->mode != MAPI_WINDOW_ON_DEMAND)
         return;
     w->last_request = now_mono(w);
@@ -351,7 +313,7 @@ static void add_point(struct mapi_window *w, struct wentity *e, int metric, int6
     uint32_t last = s->head + s->n - 1;
     if (last >= s->cap)
         last -= s->cap;
-    if (s->n && ts_at(s, last) >= ts)
+    if (s->n && wseries_ts_at(s, last) >= ts)
         return; /* time only moves forward */
     bool wide_ts = s->wide_ts || !ts_narrow(s, ts), wide_v = s->wide_v || !v_narrow(v);
     if (wide_ts != s->wide_ts || wide_v != s->wide_v) {
@@ -449,227 +411,6 @@ void mapi_window_add_batch(struct mapi_window *w, const struct kp_batch *b)
         struct sweep old = {w, newest - LONG_NS};
         strmap_remove_if(&w->entities, entity_stale, &old);
     }
-}
-
-/* ---- requests -------------------------------------------------------------------- */
-
-struct names {
-    json_object *a;
-    const char *prefix;
-    size_t pl;
-};
-
-static void add_name(const char *key, void *value, void *ud)
-{
-    (void)value;
-    struct names *n = ud;
-    if (strncmp(key, n->prefix, n->pl) == 0 && !strchr(key + n->pl, '/'))
-        json_object_array_add(n->a, json_object_new_string(key + n->pl));
-}
-
-static json_object *names_under(const struct mapi_window *w, const char *prefix)
-{
-    struct names n = {json_object_new_array(), prefix, strlen(prefix)};
-    strmap_each(&w->entities, add_name, &n);
-    return n.a;
-}
-
-static int cmp_json_str(const void *a, const void *b)
-{
-    return strcmp(json_object_get_string(*(json_object *const *)a),
-                  json_object_get_string(*(json_object *const *)b));
-}
-
-static void respond(struct mapi_response *r, int code, json_object *o)
-{
-    if (json_object_is_type(o, json_type_array))
-        json_object_array_sort(o, cmp_json_str);
-    mapi_respond_json(r, code, o);
-}
-
-static void text(struct mapi_response *r, int code, const char *msg)
-{
-    r->code = code;
-    r->content_type = "text/plain; charset=utf-8";
-    r->body = strdup(msg);
-    r->len = r->body ? strlen(r->body) : 0;
-}
-
-static int metric_id(const char *name)
-{
-    for (int i = 0; i < KP_M__COUNT; i++)
-        if (!strcmp(kp_metrics[i].name, name))
-            return i;
-    return -1;
-}
-
-static void metric_names(const struct wentity *e, struct mapi_response *r)
-{
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; e && i < e->ns; i++)
-        if (e->s[i].n)
-            json_object_array_add(a, json_object_new_string(kp_metrics[e->s[i].metric].name));
-    respond(r, 200, a);
-}
-
-static void metric_points(const struct wentity *e, const char *name, int64_t start, int64_t end,
-                          struct mapi_response *r)
-{
-    int m = metric_id(name);
-    const struct wseries *s = NULL;
-    for (size_t i = 0; e && m >= 0 && i < e->ns && !s; i++)
-        if (e->s[i].metric == m)
-            s = &e->s[i];
-    json_object *o = json_object_new_object(), *pts = json_object_new_array();
-    int64_t latest = 0;
-    char t[32];
-    for (uint32_t i = 0; s && i < s->n; i++) {
-        uint32_t at = (s->head + i) % s->cap;
-        int64_t ts = ts_at(s, at), v = v_at(s, at);
-        if (ts > latest)
-            latest = ts;
-        if (ts < start || ts > end)
-            continue;
-        json_object *pt = json_object_new_object();
-        mapi_fmt_time(t, ts);
-        json_object_object_add(pt, "timestamp", json_object_new_string(t));
-        json_object_object_add(pt, "value", json_object_new_int64(v < 0 ? 0 : v));
-        json_object_array_add(pts, pt);
-    }
-    json_object_object_add(o, "metrics", pts);
-    mapi_fmt_time(t, latest);
-    json_object_object_add(o, "latestTimestamp", json_object_new_string(t));
-    respond(r, 200, o);
-}
-
-/* "start=...&end=..." (percent-encoded '+' and ':' allowed) into Unix ns. */
-static int parse_range(const char *query, int64_t now, int64_t *start, int64_t *end)
-{
-    *start = INT64_MIN;
-    *end = now;
-    for (const char *p = query; p && *p;) {
-        const char *amp = strchr(p, '&'), *stop = amp ? amp : p + strlen(p);
-        const char *eq = memchr(p, '=', (size_t)(stop - p));
-        bool is_start = eq && eq - p == 5 && !strncmp(p, "start", 5);
-        if (is_start || (eq && eq - p == 3 && !strncmp(p, "end", 3))) {
-            char v[64];
-            size_t o = 0;
-            for (const char *q = eq + 1; q < stop && o + 1 < sizeof(v); q++) {
-                if (*q == '%' && stop - q >= 3) {
-                    char hex[3] = {q[1], q[2], 0};
-                    v[o++] = (char)strtol(hex, NULL, 16);
-                    q += 2;
-                } else {
-                    v[o++] = *q;
-                }
-            }
-            v[o] = '\0';
-            int64_t sec;
-            int32_t nsec;
-            if (o && kp_rfc3339_parse(v, o, -1, &sec, &nsec) < 0)
-                return -1;
-            /* Unix nanoseconds hold the years 1678 to 2261; RFC 3339 has 0000 to 9999 */
-            if (o && (sec <= INT64_MIN / 1000000000LL || sec >= INT64_MAX / 1000000000LL))
-                return -1;
-            if (o) {
-                int64_t ns = sec * 1000000000LL + nsec;
-                if (is_start)
-                    *start = ns;
-                else
-                    *end = ns;
-            }
-        }
-        p = amp ? amp + 1 : stop;
-    }
-    return 0;
-}
-
-#define MAX_PARTS 12
-
-void mapi_window_handle(struct mapi_window *w, const char *path, const char *query, int64_t now_ns,
-                        struct mapi_response *r)
-{
-    char buf[2048], key[1200], mname[128];
-    char *parts[MAX_PARTS];
-    size_t n = 0;
-    int64_t start, end;
-    memset(r, 0, sizeof(*r));
-    (void)still_recording(w); /* an idle stop first: a late request finds an empty window */
-    on_request(w);
-    if (strlen(path) >= sizeof(buf) || parse_range(query, now_ns, &start, &end) < 0) {
-        text(r, 400, "bad request: start and end are RFC 3339 times\n");
-        return;
-    }
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (n == MAX_PARTS) {
-            text(r, 404, "not found\n");
-            return;
-        }
-        parts[n++] = t;
-    }
-    if (n < 3 || strcmp(parts[0], "api") || strcmp(parts[1], "v1") || strcmp(parts[2], "model")) {
-        text(r, 404, "not found\n");
-        return;
-    }
-    char **q = parts + 3;
-    size_t m = n - 3, k = 0;
-    const char *metric = NULL;
-    /* "metrics" or "metrics/NAME" (a name holds a slash: "memory/usage"); the entity part is
-     * kind/name pairs, so "metrics" sits at an even index */
-    while (k < m && strcmp(q[k], "metrics") != 0)
-        k += 2;
-    if (k >= m) {
-        /* entity lists */
-        if (m == 1 && !strcmp(q[0], "nodes"))
-            respond(r, 200, names_under(w, "n/"));
-        else if (m == 1 && !strcmp(q[0], "namespaces"))
-            respond(r, 200, names_under(w, "ns/"));
-        else if (m == 3 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods")) {
-            snprintf(key, sizeof(key), "p/%s/", q[1]);
-            respond(r, 200, names_under(w, key));
-        } else if (m == 5 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods") &&
-                   !strcmp(q[4], "containers")) {
-            snprintf(key, sizeof(key), "c/%s/%s/", q[1], q[3]);
-            respond(r, 200, names_under(w, key));
-        } else {
-            text(r, 404, "not found\n");
-        }
-        return;
-    }
-    if (k + 1 < m) {
-        size_t o = 0;
-        for (size_t i = k + 1; i < m; i++) {
-            int wr = snprintf(mname + o, sizeof(mname) - o, "%s%s", i > k + 1 ? "/" : "", q[i]);
-            if (wr < 0 || (size_t)wr >= sizeof(mname) - o) {
-                text(r, 404, "not found\n");
-                return;
-            }
-            o += (size_t)wr;
-        }
-        metric = mname;
-    }
-    m = k;
-    if (m == 0)
-        snprintf(key, sizeof(key), "cluster");
-    else if (m == 2 && !strcmp(q[0], "nodes"))
-        snprintf(key, sizeof(key), "n/%s", q[1]);
-    else if (m == 2 && !strcmp(q[0], "namespaces"))
-        snprintf(key, sizeof(key), "ns/%s", q[1]);
-    else if (m == 4 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods"))
-        snprintf(key, sizeof(key), "p/%s/%s", q[1], q[3]);
-    else if (m == 6 && !strcmp(q[0], "namespaces") && !strcmp(q[2], "pods") &&
-             !strcmp(q[4], "containers"))
-        snprintf(key, sizeof(key), "c/%s/%s/%s", q[1], q[3], q[5]);
-    else {
-        text(r, 404, "not found\n");
-        return;
-    }
-    const struct wentity *e = strmap_get(&w->entities, key);
-    if (metric)
-        metric_points(e, metric, start, end, r);
-    else
-        metric_names(e, r);
 }
 
 bool mapi_window_recording(const struct mapi_window *w)
