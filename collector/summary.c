@@ -56,7 +56,6 @@ struct summary_parser {
     int capture;
     char *elem; /* owned: the current element's bytes, whitespace removed */
     size_t elen, ecap;
-    struct summary_node node;
     struct summary_pod pod;
     struct summary_pod_bufs bufs;
     struct summary_counts cnt;
@@ -407,9 +406,17 @@ static int elem_finish(struct summary_parser *p, int is_pod, char *err, size_t e
         if (d == SUMMARY_DEC_OK && p->h && p->h->pod)
             rc = p->h->pod(&p->pod, p->ud);
     } else {
-        d = summary_decode_node(p->elem, p->elen, &p->node, &p->cnt, derr, sizeof(derr));
+        /* ~10 KB (its system containers), once per response: not kept in every parser */
+        struct summary_node *n = malloc(sizeof(*n));
+        if (!n) {
+            snprintf(err, errlen, "out of memory for a summary node");
+            p->failed = 1;
+            return -1;
+        }
+        d = summary_decode_node(p->elem, p->elen, n, &p->cnt, derr, sizeof(derr));
         if (d == SUMMARY_DEC_OK && p->h && p->h->node)
-            rc = p->h->node(&p->node, p->ud);
+            rc = p->h->node(n, p->ud);
+        free(n);
     }
     p->elen = 0;
     if (d == SUMMARY_DEC_MALFORMED)
