@@ -361,17 +361,28 @@ static int next_member(struct jcursor *jc, char open, char close)
     return 1;
 }
 
-int jc_obj_next(struct jcursor *jc, char *key, size_t keycap, size_t *klen)
+int jc_obj_next(struct jcursor *jc, char *buf, size_t bufcap, const char **key, size_t *klen)
 {
     int r = next_member(jc, '{', '}');
     if (r <= 0)
         return r;
-    long n = jc_get_string(jc, key, keycap);
-    if (n == -1)
-        return -1;
-    if (n == -2)
-        key[0] = '\0', n = 0;
-    *klen = (size_t)n;
+    const char *q = NULL;
+    if (jc->p < jc->end && *jc->p == '"')
+        q = find_quote_or_backslash(jc->p + 1, jc->end);
+    if (q && q < jc->end && *q == '"') {
+        /* no escape: the key is read where it is (the scanner let no raw NUL through) */
+        *key = jc->p + 1;
+        *klen = (size_t)(q - *key);
+        jc->p = q + 1;
+    } else {
+        long n = jc_get_string(jc, buf, bufcap);
+        if (n == -1)
+            return -1;
+        if (n == -2)
+            buf[0] = '\0', n = 0;
+        *key = buf;
+        *klen = (size_t)n;
+    }
     if (jc->p >= jc->end || *jc->p != ':')
         return jc_fail(jc, "expected ':'");
     jc->p++;
@@ -388,7 +399,8 @@ int jc_arr_next(struct jcursor *jc)
 
 int jc_skip(struct jcursor *jc)
 {
-    char key[1];
+    char buf[1];
+    const char *key;
     size_t klen;
     int r;
     enum jc_num_kind k;
@@ -401,7 +413,7 @@ int jc_skip(struct jcursor *jc)
     case JC_OBJECT:
         if (jc_obj_begin(jc) < 0)
             return -1;
-        while ((r = jc_obj_next(jc, key, sizeof(key), &klen)) == 1)
+        while ((r = jc_obj_next(jc, buf, sizeof(buf), &key, &klen)) == 1)
             if (jc_skip(jc) < 0)
                 return -1;
         return r;

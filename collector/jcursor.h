@@ -38,16 +38,16 @@ int jc_skip(struct jcursor *jc);
 
 /*
  * Objects: jc_obj_begin() consumes '{'; then jc_obj_next() reads one key and
- * its ':' into key (NUL-terminated, its length in *klen; a key longer than
- * keycap-1 bytes or with a NUL in it comes back as "" so it matches nothing)
- * and returns 1, returns
- * 0 after the closing '}', or -1. Between two calls the caller consumes the
- * value (a jc_get_* call or jc_skip).
+ * its ':' and returns 1 with *key and *klen set (not NUL-terminated: *key points
+ * into the input, or, for a key with escapes, to its unescaped copy in buf; such
+ * a key longer than bufcap-1 bytes or with a NUL in it comes back as "" so it
+ * matches nothing), returns 0 after the closing '}', or -1. Between two calls
+ * the caller consumes the value (a jc_get_* call or jc_skip).
  * Arrays: jc_arr_begin() consumes '['; jc_arr_next() returns 1 when a value
  * follows, 0 after ']', -1 on error.
  */
 int jc_obj_begin(struct jcursor *jc);
-int jc_obj_next(struct jcursor *jc, char *key, size_t keycap, size_t *klen);
+int jc_obj_next(struct jcursor *jc, char *buf, size_t bufcap, const char **key, size_t *klen);
 int jc_arr_begin(struct jcursor *jc);
 int jc_arr_next(struct jcursor *jc);
 

@@ -114,7 +114,7 @@ static int is_scalar(unsigned char c)
 }
 
 /* Byte classes for the run loops of value_run. */
-enum { C_WS = 1, C_STR = 2, C_ORD = 4 };
+enum { C_WS = 1, C_STR = 2, C_ORD = 4, C_DIGIT = 8 };
 static unsigned char byte_class[256];
 
 static void byte_class_init(void)
@@ -127,6 +127,8 @@ static void byte_class_init(void)
             k |= C_STR; /* a string byte that needs no attention */
         if (c > 0x20 && c != '"' && c != '{' && c != '[' && c != '}' && c != ']')
             k |= C_ORD; /* kept as it is between strings; the decoder checks it */
+        if (c >= '0' && c <= '9')
+            k |= C_DIGIT;
         byte_class[c] = k;
     }
 }
@@ -149,6 +151,13 @@ static inline uint64_t str_word_special(uint64_t w)
 {
     uint64_t q = w ^ (W_ONES * '"'), bs = w ^ (W_ONES * '\\');
     return (w | ((w - W_ONES * 0x20) & ~w) | ((q - W_ONES) & ~q) | ((bs - W_ONES) & ~bs)) & W_HIGHS;
+}
+
+/* Whether all eight bytes of w are ASCII digits. */
+static inline int all_digits(uint64_t w)
+{
+    const uint64_t hi = UINT64_C(0xF0F0F0F0F0F0F0F0), threes = W_ONES * 0x30;
+    return (w & hi) == threes && ((w + W_ONES * 6) & hi) == threes;
 }
 
 /* The spaces at p (at most n), which after a newline are a pretty-printed response's
@@ -325,6 +334,16 @@ static enum vs_result value_run(struct summary_parser *p, const unsigned char *b
             /* inside an object or array, between strings */
             unsigned char k;
             while (i < n && ((k = byte_class[b[i]]) & (C_WS | C_ORD))) {
+                if ((k & C_DIGIT) && cap) {
+                    /* a number's digits, eight at a time while eight follow */
+                    uint64_t w;
+                    while (n - i >= 8 && all_digits(w = load8(b + i))) {
+                        memcpy(o, &w, 8);
+                        o += 8, i += 8;
+                    }
+                    if (i == n || !((k = byte_class[b[i]]) & (C_WS | C_ORD)))
+                        break;
+                }
                 *o = (char)b[i];
                 o += adv & (k >> 2); /* C_ORD: kept; whitespace: dropped */
                 if (b[i++] == '\n')

@@ -107,11 +107,12 @@ static int64_t dec_time(struct dec *d)
 typedef void (*member_fn)(struct dec *d, const char *key, size_t klen, void *ctx);
 static int dec_object(struct dec *d, member_fn fn, void *ctx)
 {
-    char key[40];
+    char buf[40];
+    const char *key;
     size_t klen;
     if (!dec_want(d, JC_OBJECT) || jc_obj_begin(&d->jc) < 0)
         return 0;
-    while (jc_obj_next(&d->jc, key, sizeof(key), &klen) == 1)
+    while (jc_obj_next(&d->jc, buf, sizeof(buf), &key, &klen) == 1)
         fn(d, key, klen, ctx);
     return 1;
 }

@@ -312,12 +312,13 @@ KP_TEST(test_element_bound)
  * its own line indented by indent (a pretty-printed kubelet response). */
 static void doc_with(char *out, size_t cap, const char *name, const char *num, const char *indent)
 {
-    snprintf(out, cap,
-             "{\n%s\"node\": {\n%s%s\"nodeName\": \"n1\"\n%s},\n%s\"pods\": [\n%s{\n%s%s"
-             "\"podRef\": {\"name\": \"%s\", \"namespace\": \"ns\", \"uid\": \"u\"},\n%s%s"
-             "\"memory\": {\"time\": \"2024-01-01T00:00:10Z\", \"usageBytes\": %s}\n%s}\n%s]\n}",
-             indent, indent, indent, indent, indent, indent, indent, indent, name, indent, indent,
-             num, indent, indent);
+    snprintf(
+        out, cap,
+        "{\n%s\"node\": {\n%s%s\"nodeName\": \"n1\"\n%s},\n%s\"pods\": [\n%s{\n%s%s"
+        "\"podRef\": {\"name\": \"%s\", \"namespace\": \"ns\", \"uid\": \"u\"},\n%s%s"
+        "\"memory\": {\"time\": \"2024-01-01T00:00:10Z\", \"usageBytes\": %s\n%s}\n%s}\n%s]\n}",
+        indent, indent, indent, indent, indent, indent, indent, indent, name, indent, indent, num,
+        indent, indent, indent);
 }
 
 /* The scanner and the cursor read strings, indentation and numbers a word at a time: a
@@ -378,6 +379,8 @@ KP_TEST(test_word_at_a_time_paths)
         unsigned negatives; /* negative, beyond int64 or non-finite */
     } nums[] = {{"0", 0, 0},
                 {"7", 7, 0},
+                {"12345678", 12345678, 0}, /* exactly one word, then whitespace */
+                {"1234567812345678", 1234567812345678, 0},
                 {"123456789012345678", 123456789012345678, 0},
                 {"1234567890123456789", 1234567890123456789, 0},
                 {"9223372036854775806", 9223372036854775806, 0},
@@ -403,4 +406,16 @@ KP_TEST(test_word_at_a_time_paths)
         if (cnt.negatives != nums[i].negatives)
             fail_msg("number %s: %u negatives", nums[i].num, cnt.negatives);
     }
+    /* a key with an escape is read unescaped; one of 40 bytes or more matches nothing */
+    h_reset();
+    assert_int_equal(parse_str("{\"node\":{\"nodeName\":\"n1\"},\"pods\":[{\"podRef\":{"
+                               "\"n\\u0061me\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+                               "\"memory\":{\"time\":\"2024-01-01T00:00:10Z\","
+                               "\"usage\\u0042ytes\":5,\"workingSetBytes\\u0000\":6,"
+                               "\"rssBytesrssBytesrssBytesrssBytesrssBytes\":7}}]}",
+                               0, err, sizeof err, NULL),
+                     0);
+    assert_int_equal(h_int("type=pod,pod_name=p", KP_M_MEM_USAGE), 5);
+    assert_null(h_find("type=pod,pod_name=p", KP_M_MEM_WORKING_SET));
+    assert_null(h_find("type=pod,pod_name=p", KP_M_MEM_RSS));
 }
