@@ -2,14 +2,14 @@
 /*
  * model.c - Summary elements to Heapster series and points (model.h).
  *
- * Per node, each Summary element's series are built in reusable arrays and
- * handed over as one batch as soon as the element is decoded: the system
- * containers with the "node" element, each pod with its containers,
+ * Per node, each Summary element's series are built in the model's reusable
+ * batch (struct model_batch: arrays and a chunked string arena, flat, nothing
+ * freed between cycles) and handed over as soon as the element is decoded: the
+ * system containers with the "node" element, each pod with its containers,
  * filesystems and volumes with its element of "pods", the node itself (whose
  * requests sum all its pods') when the response completed. A batch's labels
- * borrow the decoded element's and the pod cache's strings for the emit call;
- * the node's own strings live in a chunked arena for the whole scrape (flat:
- * nothing is freed between cycles).
+ * borrow the decoded element's and the pod cache's strings for the emit call
+ * and the node's own, copied at model_node_begin for the whole scrape.
  * Heapster's rules, checked against its processors:
  *  - rates: rate_calculator (cpu in integer millicores, others float per s);
  *  - pod = its own Summary values where present, else the sum of its
@@ -118,14 +118,15 @@ static const char *nz(const char *s)
 
 const char *mn_strdup(struct model_node *mn, const char *s)
 {
+    struct model_batch *b = &mn->m->batch;
     if (!s || !*s)
         return NULL;
     size_t len = strlen(s) + 1;
     if (len > MN_CHUNK)
         return NULL; /* every string here is bounded far below a chunk */
-    struct mn_chunk *c = mn->cur;
+    struct mn_chunk *c = b->cur;
     if (!c || c->used + len > MN_CHUNK) {
-        struct mn_chunk *next = c ? c->next : mn->chunks;
+        struct mn_chunk *next = c ? c->next : b->chunks;
         if (!next) {
             next = malloc(sizeof(*next) + MN_CHUNK);
             if (!next)
@@ -134,15 +135,27 @@ const char *mn_strdup(struct model_node *mn, const char *s)
             if (c)
                 c->next = next;
             else
-                mn->chunks = next;
+                b->chunks = next;
         }
         next->used = 0;
-        c = mn->cur = next;
+        c = b->cur = next;
     }
     char *p = c->data + c->used;
     memcpy(p, s, len);
     c->used += len;
     return p;
+}
+
+void model_batch_fini(struct model_batch *b)
+{
+    for (struct mn_chunk *c = b->chunks, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(b->series);
+    free(b->sampled);
+    free(b->points);
+    memset(b, 0, sizeof(*b));
 }
 
 /* A label key (at most 317 bytes) or value (63) of a stored label. */
@@ -203,17 +216,18 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
         {"resource_id", l->resource_id},
         {"type", l->type},
     };
-    /* Every scrape slot keeps these for good, one batch's worth (the largest of a node's
-     * system containers, pods and the node itself: ~10 series of 264 bytes and ~100
-     * points of 24 for a pod of two containers), grown by a quarter, not doubled. */
-    size_t ns = mn->nseries + 1, np = mn->npoints + KP_M__COUNT;
-    if (kp_grow_by((void **)&mn->series, &mn->scap, ns, sizeof(*mn->series), 16, 2) < 0 ||
-        kp_grow_by((void **)&mn->sampled, &mn->sacap, ns, sizeof(*mn->sampled), 16, 2) < 0 ||
-        kp_grow_by((void **)&mn->points, &mn->pcap, np, sizeof(*mn->points), 64, 2) < 0) {
-        mn->oom = 1;
+    /* The model keeps these for good, one batch's worth (the largest of a node's system
+     * containers, pods and the node itself: ~10 series of 264 bytes and ~100 points of 24
+     * for a pod of two containers), grown by a quarter, not doubled. */
+    struct model_batch *b = &mn->m->batch;
+    size_t ns = b->nseries + 1, np = b->npoints + KP_M__COUNT;
+    if (kp_grow_by((void **)&b->series, &b->scap, ns, sizeof(*b->series), 16, 2) < 0 ||
+        kp_grow_by((void **)&b->sampled, &b->sacap, ns, sizeof(*b->sampled), 16, 2) < 0 ||
+        kp_grow_by((void **)&b->points, &b->pcap, np, sizeof(*b->points), 64, 2) < 0) {
+        b->oom = 1;
         return;
     }
-    struct kp_series *s = &mn->series[mn->nseries];
+    struct kp_series *s = &b->series[b->nseries];
     s->nlabels = 0;
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
         if (kv[i][1] && *kv[i][1]) {
@@ -227,8 +241,8 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
     for (int id = 0; id < KP_M__COUNT; id++) {
         if (!(has & (1ULL << id)))
             continue;
-        struct kp_point *p = &mn->points[mn->npoints++];
-        p->series = (uint32_t)mn->nseries;
+        struct kp_point *p = &b->points[b->npoints++];
+        p->series = (uint32_t)b->nseries;
         p->metric = (uint16_t)id;
         if (kp_metrics[id].type == KP_VALUE_INT)
             p->v.i = v->v[id].i;
@@ -236,7 +250,7 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
             p->v.f = v->v[id].f;
         p->ts_ns = v->ts_ns;
     }
-    mn->sampled[mn->nseries++] = v->sampled_ns;
+    b->sampled[b->nseries++] = v->sampled_ns;
 }
 
 void mn_flush_fs(struct model_node *mn, struct model_labels l, const char *resource_id,
@@ -272,13 +286,7 @@ void model_node_free(struct model_node *mn)
 {
     if (!mn)
         return;
-    for (struct mn_chunk *c = mn->chunks, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
-    free(mn->series);
-    free(mn->sampled);
-    free(mn->points);
+    free(mn->strs);
     free(mn->seen);
     free(mn);
 }
@@ -318,11 +326,29 @@ static bool mn_pod_seen(struct model_node *mn, const char *uid)
     return false;
 }
 
+/* Copy the node's strings (those of the node cache may change during the scrape) into
+ * mn->strs; each NULL when absent, empty or longer than an arena chunk (as mn_strdup). */
+static void node_strings(struct model_node *mn, const char *const *src, const char **dst, int n)
+{
+    size_t len[5], total = 0;
+    for (int i = 0; i < n; i++) {
+        len[i] = src[i] && *src[i] ? strlen(src[i]) + 1 : 0;
+        if (len[i] > MN_CHUNK)
+            len[i] = 0;
+        total += len[i];
+    }
+    if (kp_grow((void **)&mn->strs, &mn->strs_cap, total ? total : 1, 1, 256) < 0)
+        total = 0;
+    char *p = mn->strs;
+    for (int i = 0; i < n; i++) {
+        dst[i] = total && len[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += total ? len[i] : 0;
+    }
+}
+
 void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
 {
-    mn->cur = NULL;
-    mn->nseries = mn->npoints = mn->emitted = 0;
-    mn->oom = 0;
+    mn->emitted = 0;
     mn->have_node = 0;
     if (mn->seencap > SEEN_KEEP) {
         free(mn->seen);
@@ -333,39 +359,40 @@ void model_node_begin(struct model_node *mn, const struct model_node_info *ni)
     }
     mn->nseen = 0;
     mn->info = *ni;
-    mn->info.name = mn_strdup(mn, ni->name);
-    mn->info.hostname = mn_strdup(mn, ni->hostname ? ni->hostname : ni->name);
-    mn->info.host_id = mn_strdup(mn, ni->host_id);
-    mn->info.labels = mn_strdup(mn, ni->labels);
-    mn->info.stored = mn_strdup(mn, ni->stored);
+    const char *src[5] = {ni->name, ni->hostname ? ni->hostname : ni->name, ni->host_id, ni->labels,
+                          ni->stored};
+    const char *dst[5];
+    node_strings(mn, src, dst, 5);
+    mn->info.name = dst[0];
+    mn->info.hostname = dst[1];
+    mn->info.host_id = dst[2];
+    mn->info.labels = dst[3];
+    mn->info.stored = dst[4];
     memset(mn->req, 0, sizeof(mn->req));
     mn->base = (struct model_labels){
         .nodename = mn->info.name, .hostname = mn->info.hostname, .host_id = mn->info.host_id};
-    mn->mark_cur = mn->cur;
-    mn->mark_used = mn->cur ? mn->cur->used : 0;
 }
 
 /* Hand the batch built so far over (unless it lost a series to a failed allocation: a pod
- * is written whole or not at all) and empty the buffers and the batch's strings for the
- * next. Returns 0 when the batch was emitted (or empty), -1 when it was dropped. */
+ * is written whole or not at all) and empty it, and its strings, for the next. Returns 0
+ * when the batch was emitted (or empty), -1 when it was dropped. */
 static int mn_emit(struct model_node *mn)
 {
-    int rc = mn->oom ? -1 : 0;
-    if (!mn->oom && mn->npoints) {
-        struct kp_batch b = {.series = mn->series,
-                             .nseries = mn->nseries,
-                             .points = mn->points,
-                             .npoints = mn->npoints,
-                             .sampled_ns = mn->sampled};
+    struct model_batch *mb = &mn->m->batch;
+    int rc = mb->oom ? -1 : 0;
+    if (!mb->oom && mb->npoints) {
+        struct kp_batch b = {.series = mb->series,
+                             .nseries = mb->nseries,
+                             .points = mb->points,
+                             .npoints = mb->npoints,
+                             .sampled_ns = mb->sampled};
         if (mn->emit)
             mn->emit(&b, mn->emit_ud);
         mn->emitted += b.npoints;
     }
-    mn->nseries = mn->npoints = 0;
-    mn->oom = 0;
-    mn->cur = mn->mark_cur;
-    if (mn->cur)
-        mn->cur->used = mn->mark_used;
+    mb->nseries = mb->npoints = 0;
+    mb->oom = 0;
+    mb->cur = NULL;
     return rc;
 }
 

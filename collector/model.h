@@ -6,9 +6,10 @@
  * pod -> namespace -> cluster aggregation and the node autoscaling metrics.
  *
  * One struct model per collector holds what spans nodes (rates, namespace
- * sums). One struct model_node per node scrape in flight builds that node's
- * series one Summary element at a time and hands each over as soon as it is
- * built, so it holds one pod's series and points, not a node's:
+ * sums) and the one batch being built. One struct model_node per node scrape
+ * in flight builds that node's series one Summary element at a time and hands
+ * each over as soon as it is built, so it holds what it sums over its pods and
+ * its own strings, no series or points:
  *  - the system containers (and their filesystems): one batch, when the "node"
  *    element has been decoded;
  *  - each pod with its containers, filesystems and volumes: one batch, when its

@@ -50,6 +50,7 @@ void model_free(struct model *m)
     if (!m)
         return;
     strmap_fini_values(&m->ns, ns_free_one, NULL);
+    model_batch_fini(&m->batch);
     free(m);
 }
 

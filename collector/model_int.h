@@ -56,32 +56,36 @@ struct mn_chunk {
 };
 
 /*
- * One node's scrape. The series, points and sampled arrays hold one batch at a time (the
- * system containers, one pod, or the node itself) and are reused for the next; the arena
- * holds the node's own strings for the whole scrape (up to mark_cur/mark_used) and, after
- * them, the strings of the batch being built, dropped once it is emitted.
+ * The batch being built: the system containers, one pod, or a node's own series. A batch is
+ * built and emitted within one call (a parser handler or model_node_finish), so every node in
+ * flight shares one (struct model's): its arrays and its arena (the strings made for the
+ * batch: volume resource ids, --store_label tags) are reused for the next.
  */
-struct model_node {
-    struct model *m; /* borrowed */
-    model_emit_fn emit;
-    void *emit_ud;
-    struct model_node_info info;   /* strings in the arena */
-    struct model_labels base;      /* nodename, hostname, host_id */
-    struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
-    struct mn_chunk *mark_cur;     /* borrowed: the arena's end after the node's strings */
-    size_t mark_used;
+struct model_batch {
     struct kp_series *series; /* owned */
     int64_t *sampled;         /* owned, beside series: kp_batch.sampled_ns */
     size_t nseries, scap, sacap;
     struct kp_point *points; /* owned */
     size_t npoints, pcap;
+    struct mn_chunk *chunks, *cur; /* owned list; cur borrowed */
+    int oom;                       /* a series was lost: the batch is not emitted */
+};
+
+/* One node's scrape: what it sums over its pods and its own strings (copied at begin). */
+struct model_node {
+    struct model *m; /* borrowed */
+    model_emit_fn emit;
+    void *emit_ud;
+    struct model_node_info info; /* strings in strs */
+    struct model_labels base;    /* nodename, hostname, host_id */
+    char *strs;                  /* owned: the node's strings, one after another */
+    size_t strs_cap;
     size_t emitted; /* points of this node handed to emit so far */
     /* The pods of this response so far (hashes of their uids, open addressing, 0: empty):
      * a copy of a pod already emitted is skipped rather than written and summed again. */
     uint64_t *seen; /* owned */
     size_t nseen, seencap;
     int have_node;
-    int oom; /* the batch being built lost a series: it is not emitted */
     struct summary_stats node_stats;
     struct rate_out node_rate;
     struct summary_fs node_fs;
@@ -97,6 +101,7 @@ struct model {
     uint32_t cycle;
     int64_t cycle_ts;
     struct strmap ns; /* namespace name -> struct ns_sum (owned) */
+    struct model_batch batch;
 };
 
 /* Sums of kubelet-supplied values saturate rather than wrap. */
@@ -108,7 +113,9 @@ static inline int64_t sat_add(int64_t a, int64_t b)
     return r;
 }
 
+/* A copy of s for the batch being built (NULL for NULL or ""), valid until it is emitted. */
 const char *mn_strdup(struct model_node *mn, const char *s);
+void model_batch_fini(struct model_batch *b);
 void mn_flush(struct model_node *mn, const struct model_labels *l, const struct model_vals *v);
 void vals_reset(struct model_vals *v, int64_t ts);
 int64_t stats_ts(const struct summary_stats *st, int64_t fallback);

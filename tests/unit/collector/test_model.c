@@ -585,3 +585,71 @@ KP_TEST_F(test_chunking_identical, setup, teardown)
     }
     free(whole);
 }
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    int c = strcmp(x->series, y->series);
+    return c ? c : (int)x->metric - (int)y->metric;
+}
+
+/* Two nodes in flight at once, their bytes interleaved as two connections' would be: every
+ * node shares the model's one batch (each is built and emitted within one handler call), so
+ * the points are those of the two nodes scraped one after the other. */
+KP_TEST_F(test_interleaved_nodes, setup, teardown)
+{
+    static const struct summary_handlers hs = {.node = model_node_on_node,
+                                               .pod = model_node_on_pod};
+    struct env *e = *state;
+    char err[256];
+    size_t l1, l2;
+    char *d1 = h_read_fixture("n1_t0.json", &l1), *d2 = h_read_fixture("n2_t0.json", &l2);
+    memset(h_recs, 0, sizeof(h_recs)); /* render_all prints both values of a record */
+    model_cycle_begin(e->model, 1, T0_NS);
+    scrape(e, "n1_t0.json", &n1_info, 0);
+    scrape(e, "n2_t0.json", &n2_info, 0);
+    model_cycle_end(e->model, h_collect, NULL);
+    qsort(h_recs, h_nrecs, sizeof(h_recs[0]), cmp_rec);
+    char *sequential = render_all();
+    size_t n = h_nrecs;
+
+    teardown(state);
+    setup(state);
+    e = *state;
+    memset(h_recs, 0, sizeof(h_recs));
+    struct summary_parser *p2 = summary_parser_new();
+    struct model_node *a = model_node_new(e->model, h_collect, NULL);
+    struct model_node *b = model_node_new(e->model, h_collect, NULL);
+    model_cycle_begin(e->model, 1, T0_NS);
+    model_node_begin(a, &n1_info);
+    model_node_begin(b, &n2_info);
+    summary_parse_reset(e->parser, &hs, a);
+    summary_parse_reset(p2, &hs, b);
+    for (size_t off = 0; off < l1 || off < l2; off += 97) {
+        if (off < l1)
+            assert_int_equal(summary_parse_feed(e->parser, d1 + off, l1 - off < 97 ? l1 - off : 97,
+                                                err, sizeof(err)),
+                             0);
+        if (off < l2)
+            assert_int_equal(
+                summary_parse_feed(p2, d2 + off, l2 - off < 97 ? l2 - off : 97, err, sizeof(err)),
+                0);
+    }
+    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+    assert_int_equal(summary_parse_finish(p2, err, sizeof(err)), 0);
+    model_node_finish(b);
+    model_node_finish(a);
+    model_cycle_end(e->model, h_collect, NULL);
+    assert_int_equal(h_order_violations, 0);
+    assert_int_equal(h_nrecs, n);
+    qsort(h_recs, h_nrecs, sizeof(h_recs[0]), cmp_rec);
+    char *interleaved = render_all();
+    assert_string_equal(sequential, interleaved);
+    free(sequential);
+    free(interleaved);
+    model_node_free(a);
+    model_node_free(b);
+    summary_parser_free(p2);
+    free(d1);
+    free(d2);
+}
