@@ -94,6 +94,17 @@ struct lp_encoder {
     size_t tags_cap;
     size_t *toff; /* owned: nseries + 1 offsets into tags */
     size_t toff_cap;
+    /* Labels already rendered in this batch, by the address of their key and value: the
+     * series of one pod share most labels (the same strings), which are then copied. Valid
+     * while gen equals frag_gen: within one lp_encode_batch call, when no string of the
+     * borrowed batch can change or move. */
+    struct lp_frag {
+        const char *key, *value; /* borrowed, compared by address only */
+        uint32_t gen;
+        uint32_t len; /* of ",k=v" in tags; 0: the label is left out */
+        size_t off;   /* into tags */
+    } frag[64];
+    uint32_t frag_gen;
     /* The last timestamp written, as text (" 1700000000000000000\n"): a series' points share
      * their sample time, so most lines repeat the one before. */
     int64_t ts;
@@ -254,16 +265,42 @@ static inline int cluster_cmp(const char *k)
     return strcmp(k, "cluster_name");
 }
 
-/* One series' ",k=v..." at e->tags + len (room already made); returns the new length. lens
- * holds each label's key and value length, 0 for a label that is left out. */
+/* The memo slot of a label (direct-mapped by the addresses of its strings). */
+static inline struct lp_frag *frag_slot(struct lp_encoder *e, const struct kp_label *l)
+{
+    uintptr_t h = ((uintptr_t)l->value >> 3) ^ ((uintptr_t)l->key >> 4);
+    return &e->frag[(h ^ (h >> 6)) & 63];
+}
+
+/* A label left out of the line protocol: an empty or absent key or value, "time" (InfluxDB
+ * drops the series), and with drop_ids the id tags. *kl gets the key's length. */
+static inline int label_omitted(const struct lp_encoder *e, const struct kp_label *l, size_t *kl)
+{
+    if (!l->key || !l->value || !l->key[0] || !l->value[0])
+        return 1;
+    *kl = strlen(l->key);
+    return (*kl == 4 && memcmp(l->key, "time", 4) == 0) ||
+           (e->opts.drop_ids && is_id_key(l->key, *kl));
+}
+
+/* One label of a series as render_tags found it: rendered before in this batch (hit: off and
+ * len of its ",k=v" in tags, len 0 when it is left out), or to be rendered (kl, vl: the key's
+ * and value's lengths, kl 0 when it is left out). Copied out of the memo, which rendering
+ * this series may overwrite. */
+struct lp_label_plan {
+    size_t a, b; /* hit: off, len; else kl, vl */
+    int hit;
+};
+
+/* One series' ",k=v..." at e->tags + len (room already made); returns the new length. */
 static size_t render_series(struct lp_encoder *e, const struct kp_series *s, unsigned nl,
-                            const size_t (*lens)[2], size_t len)
+                            const struct lp_label_plan *plan, size_t len)
 {
     char *t = e->tags;
     int cluster_done = e->cluster_tag == NULL;
     for (unsigned j = 0; j < nl; j++) {
-        size_t kl = lens[j][0], vl = lens[j][1];
-        if (kl == 0)
+        const struct lp_label_plan *pl = &plan[j];
+        if (pl->hit ? pl->b == 0 : pl->a == 0)
             continue;
         const struct kp_label *l = &s->labels[j];
         if (!cluster_done) {
@@ -276,10 +313,18 @@ static size_t render_series(struct lp_encoder *e, const struct kp_series *s, uns
                     continue; /* the sink's cluster_name wins over a label of that name */
             }
         }
+        if (pl->hit) {
+            memcpy(t + len, t + pl->a, pl->b);
+            len += pl->b;
+            continue;
+        }
+        size_t at = len;
         t[len++] = ',';
-        len += escape_tag_fast(t + len, l->key, kl);
+        len += escape_tag_fast(t + len, l->key, pl->a);
         t[len++] = '=';
-        len += escape_tag_fast(t + len, l->value, vl);
+        len += escape_tag_fast(t + len, l->value, pl->b);
+        *frag_slot(e, l) =
+            (struct lp_frag){l->key, l->value, e->frag_gen, (uint32_t)(len - at), at};
     }
     if (!cluster_done) {
         memcpy(t + len, e->cluster_tag, e->cluster_tag_len);
@@ -294,32 +339,39 @@ static int render_tags(struct lp_encoder *e, const struct kp_batch *b)
 {
     if (kp_grow((void **)&e->toff, &e->toff_cap, b->nseries + 1, sizeof *e->toff, 256) < 0)
         return -1;
+    if (++e->frag_gen == 0) {
+        memset(e->frag, 0, sizeof e->frag); /* generation 0 is never current */
+        e->frag_gen = 1;
+    }
     size_t len = 0;
     for (size_t i = 0; i < b->nseries; i++) {
         const struct kp_series *s = &b->series[i];
         unsigned nl = s->nlabels < KP_MAX_LABELS ? s->nlabels : KP_MAX_LABELS;
-        size_t lens[KP_MAX_LABELS][2];
+        struct lp_label_plan plan[KP_MAX_LABELS];
         size_t need = len + e->cluster_tag_len + 1;
         for (unsigned j = 0; j < nl; j++) {
             const struct kp_label *l = &s->labels[j];
-            size_t kl = 0, vl = 0;
-            if (l->key && l->value && l->key[0] && l->value[0]) {
-                kl = strlen(l->key);
-                if ((kl == 4 && memcmp(l->key, "time", 4) == 0) ||
-                    (e->opts.drop_ids && is_id_key(l->key, kl)))
-                    kl = 0;
-                else
-                    vl = strlen(l->value);
+            struct lp_frag *f = frag_slot(e, l);
+            if (f->gen == e->frag_gen && f->key == l->key && f->value == l->value) {
+                plan[j] = (struct lp_label_plan){f->off, f->len, 1};
+                need += f->len;
+                continue;
             }
-            lens[j][0] = kl;
-            lens[j][1] = vl;
-            if (kl)
+            size_t kl = 0, vl = 0;
+            if (label_omitted(e, l, &kl)) {
+                kl = 0;
+                if (l->key && l->value) /* remembered as left out */
+                    *f = (struct lp_frag){l->key, l->value, e->frag_gen, 0, 0};
+            } else {
+                vl = strlen(l->value);
                 need += 2 + LP_ESCAPED_MAX(kl) + LP_ESCAPED_MAX(vl);
+            }
+            plan[j] = (struct lp_label_plan){kl, vl, 0};
         }
         if (kp_grow((void **)&e->tags, &e->tags_cap, need, 1, 256) < 0)
             return -1;
         e->toff[i] = len;
-        len = render_series(e, s, nl, (const size_t(*)[2])lens, len);
+        len = render_series(e, s, nl, plan, len);
     }
     e->toff[b->nseries] = len;
     return 0;
