@@ -72,7 +72,7 @@ struct scope;
 void model_set_scope(struct model *m, const struct scope *scope);
 /* A new cycle: resets the namespace sums. */
 void model_cycle_begin(struct model *m, uint32_t cycle, int64_t cycle_ts_ns);
-/* Emit ns and cluster series from the nodes that completed this cycle. */
+/* Emit the ns and cluster series: the sums of the pods written this cycle. */
 void model_cycle_end(struct model *m, model_emit_fn emit, void *ud);
 
 struct model_node;
