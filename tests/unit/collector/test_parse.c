@@ -168,6 +168,41 @@ KP_TEST(test_rates_edges)
     rates_free(r);
 }
 
+/* Every counter a rate is made of is kept apart from the others (rates.c stores only those,
+ * each in its own slot), and values that are not counters make no rate. */
+KP_TEST(test_rates_every_counter)
+{
+    (void)state;
+    static const int counters[] = {SV_MEM_PAGE_FAULTS, SV_MEM_MAJOR_PAGE_FAULTS,
+                                   SV_NET_RX,          SV_NET_RX_ERRORS,
+                                   SV_NET_TX,          SV_NET_TX_ERRORS};
+    struct rates *r = rates_new();
+    struct rate_out o;
+    struct summary_stats a = {.start_ns = 1}, b;
+    for (int g = 0; g < SG__COUNT; g++)
+        a.ts_ns[g] = 1000000000000LL;
+    for (int i = 0; i < SV__COUNT; i++) {
+        a.v[i] = 1000u * (unsigned)(i + 1);
+        a.has |= 1u << i;
+    }
+    b = a;
+    for (int g = 0; g < SG__COUNT; g++)
+        b.ts_ns[g] += 2000000000LL; /* 2 s later */
+    for (int i = 0; i < SV__COUNT; i++)
+        b.v[i] += 10u * (unsigned)(i + 1); /* each counter its own slope: 5 (i + 1) per s */
+    rates_update(r, "k", &a, 1, &o);
+    rates_update(r, "k", &b, 2, &o);
+    assert_int_equal(o.cpu_millicores, 0); /* 10 ns of CPU in 2 s */
+    assert_true(o.has & (1u << SV_CPU_USAGE));
+    for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+        int i = counters[k];
+        assert_true(o.has & (1u << i));
+        assert_float_equal(o.per_s[i], 5.0 * (i + 1), 1e-9);
+    }
+    assert_false(o.has & ((1u << SV_MEM_USAGE) | (1u << SV_MEM_WORKING_SET) | (1u << SV_MEM_RSS)));
+    rates_free(r);
+}
+
 KP_TEST(test_wrong_types_nan_negative)
 {
     (void)state;
