@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rates.c - the previous-sample store and the rate rules of rates.h.
- * An open-addressing table (linear probing, backward-shift deletion) of
- * fixed-size entries: no per-series allocation, 104 bytes per series (only the
- * counters a rate is made of are kept, not every value of the sample).
  * Series are identified by a 64-bit FNV-1a hash of their key; at a million
  * series the chance of any collision is about 3e-8, and a collision can only
  * cost one interval's rate (the start time or counters would not match).
+ *
+ * Memory: the samples are fixed-size entries (104 bytes: only the counters a
+ * rate is made of), kept dense in chunks of RATE_CHUNK that are never moved or
+ * copied; an open-addressing index (linear probing, backward-shift deletion)
+ * of 8-byte slots maps a hash to its entry. So the table grows a chunk at a
+ * time, and growing the index rebuilds it from the entries (the old index is
+ * the only thing held twice: 8 bytes a slot, not the 104 of an entry); no
+ * empty slot costs an entry's size. Expiry moves the last entry into the hole.
  */
 #include "rates.h"
 
@@ -15,10 +20,11 @@
 
 #include "util.h"
 
-#define RATE_N 7 /* the counters of RATE_COUNTERS */
+#define RATE_N     7   /* the counters of RATE_COUNTERS */
+#define RATE_CHUNK 256 /* entries per chunk: 26 KB */
 
 struct rate_entry {
-    uint64_t key; /* 0: empty slot */
+    uint64_t key; /* the series key's hash, never 0 */
     int64_t start_ns;
     int64_t ts_ns[SG__COUNT];
     uint64_t v[RATE_N]; /* by rate_slot */
@@ -26,10 +32,17 @@ struct rate_entry {
     uint32_t cycle;
 };
 
+struct rate_ix {
+    uint32_t ent; /* entry number + 1; 0: empty */
+    uint32_t tag; /* the hash's low 32 bits: the home slot, and a cheap first compare */
+};
+
 struct rates {
-    struct rate_entry *slots; /* owned */
-    size_t cap;               /* power of two */
-    size_t count;
+    struct rate_entry **chunks; /* owned, each owned: RATE_CHUNK entries */
+    size_t nchunks, chunks_cap;
+    struct rate_ix *index; /* owned; cap slots */
+    size_t cap;            /* power of two, <= 2^31 */
+    size_t count;          /* entries 0 .. count - 1 are live */
 };
 
 static const uint8_t rate_group[SV__COUNT] = {
@@ -55,8 +68,8 @@ struct rates *rates_new(void)
     if (!r)
         return NULL;
     r->cap = 1024;
-    r->slots = calloc(r->cap, sizeof(*r->slots));
-    if (!r->slots) {
+    r->index = calloc(r->cap, sizeof(*r->index));
+    if (!r->index) {
         free(r);
         return NULL;
     }
@@ -67,7 +80,10 @@ void rates_free(struct rates *r)
 {
     if (!r)
         return;
-    free(r->slots);
+    for (size_t i = 0; i < r->nchunks; i++)
+        free(r->chunks[i]);
+    free(r->chunks);
+    free(r->index);
     free(r);
 }
 
@@ -78,29 +94,62 @@ size_t rates_count(const struct rates *r)
 
 size_t rates_memory(const struct rates *r)
 {
-    return sizeof(*r) + r->cap * sizeof(*r->slots);
+    return sizeof(*r) + r->cap * sizeof(*r->index) + r->chunks_cap * sizeof(*r->chunks) +
+           r->nchunks * RATE_CHUNK * sizeof(struct rate_entry);
 }
 
-static struct rate_entry *rates_find(struct rate_entry *slots, size_t cap, uint64_t key)
+static struct rate_entry *rates_entry(const struct rates *r, size_t n)
 {
-    size_t i = key & (cap - 1);
-    while (slots[i].key && slots[i].key != key)
-        i = (i + 1) & (cap - 1);
-    return &slots[i];
+    return &r->chunks[n / RATE_CHUNK][n % RATE_CHUNK];
 }
 
-static int rates_grow(struct rates *r)
+/* The index slot of hash h: its entry's, or the empty slot where it would go. */
+static size_t rates_find(const struct rates *r, uint64_t h)
+{
+    size_t mask = r->cap - 1, i = h & mask;
+    for (; r->index[i].ent; i = (i + 1) & mask)
+        if (r->index[i].tag == (uint32_t)h && rates_entry(r, r->index[i].ent - 1)->key == h)
+            break;
+    return i;
+}
+
+/* A bigger index, built from the entries (each hash is in the table once). */
+static int rates_grow_index(struct rates *r)
 {
     size_t cap = r->cap * 2;
-    struct rate_entry *n = calloc(cap, sizeof(*n));
+    struct rate_ix *n = calloc(cap, sizeof(*n));
     if (!n)
         return -1;
-    for (size_t i = 0; i < r->cap; i++)
-        if (r->slots[i].key)
-            *rates_find(n, cap, r->slots[i].key) = r->slots[i];
-    free(r->slots);
-    r->slots = n;
+    free(r->index);
+    r->index = n;
     r->cap = cap;
+    for (size_t e = 0; e < r->count; e++) {
+        uint64_t h = rates_entry(r, e)->key;
+        size_t i = h & (cap - 1);
+        while (n[i].ent)
+            i = (i + 1) & (cap - 1);
+        n[i] = (struct rate_ix){.ent = (uint32_t)(e + 1), .tag = (uint32_t)h};
+    }
+    return 0;
+}
+
+/* Room for entry number count: a new chunk when the last one is full. */
+static int rates_reserve_entry(struct rates *r)
+{
+    if (r->count < r->nchunks * RATE_CHUNK)
+        return 0;
+    if (r->nchunks == r->chunks_cap) {
+        size_t cap = r->chunks_cap ? r->chunks_cap * 2 : 8;
+        struct rate_entry **c = realloc(r->chunks, cap * sizeof(*c));
+        if (!c)
+            return -1;
+        r->chunks = c;
+        r->chunks_cap = cap;
+    }
+    r->chunks[r->nchunks] = malloc(RATE_CHUNK * sizeof(struct rate_entry));
+    if (!r->chunks[r->nchunks])
+        return -1;
+    r->nchunks++;
     return 0;
 }
 
@@ -136,16 +185,22 @@ int rates_update(struct rates *r, const char *key, const struct summary_stats *s
     if (!h)
         h = 1;
     memset(out, 0, sizeof(*out));
-    if ((r->count + 1) * 4 > r->cap * 3 && rates_grow(r) < 0)
+    if ((r->count + 1) * 4 > r->cap * 3 && rates_grow_index(r) < 0)
         return -1;
-    struct rate_entry *e = rates_find(r->slots, r->cap, h);
-    if (!e->key) {
+    size_t ix = rates_find(r, h);
+    struct rate_entry *e;
+    if (!r->index[ix].ent) {
+        if (r->count >= UINT32_MAX - 1 || rates_reserve_entry(r) < 0)
+            return -1;
+        r->index[ix] = (struct rate_ix){.ent = (uint32_t)(r->count + 1), .tag = (uint32_t)h};
+        e = rates_entry(r, r->count++);
         e->key = h;
-        r->count++;
-    } else if (e->start_ns == st->start_ns) {
-        for (int i = 0; i < SV__COUNT; i++)
-            if (RATE_COUNTERS & (1u << i))
-                rate_one(e, st, i, out);
+    } else {
+        e = rates_entry(r, r->index[ix].ent - 1);
+        if (e->start_ns == st->start_ns)
+            for (int i = 0; i < SV__COUNT; i++)
+                if (RATE_COUNTERS & (1u << i))
+                    rate_one(e, st, i, out);
     }
     /* store the new sample; a group whose time went backwards keeps nothing
      * from before, so the next interval starts clean */
@@ -159,29 +214,43 @@ int rates_update(struct rates *r, const char *key, const struct summary_stats *s
     return 0;
 }
 
+/* Empty index slot i; backward-shift deletion pulls later members of the
+ * probe run into the hole so lookups never stop early. */
+static void rates_unindex(struct rates *r, size_t i)
+{
+    size_t mask = r->cap - 1, hole = i, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!r->index[j].ent)
+            break;
+        size_t home = r->index[j].tag & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            r->index[hole] = r->index[j];
+            hole = j;
+        }
+    }
+    r->index[hole].ent = 0;
+}
+
 void rates_expire(struct rates *r, uint32_t cycle, uint32_t max_age)
 {
-    size_t mask = r->cap - 1;
-    for (size_t i = 0; i < r->cap; i++) {
-        struct rate_entry *e = &r->slots[i];
-        if (!e->key || cycle - e->cycle <= max_age)
+    size_t n = 0;
+    while (n < r->count) {
+        struct rate_entry *e = rates_entry(r, n);
+        if (cycle - e->cycle <= max_age) {
+            n++;
             continue;
-        /* backward-shift deletion: pull later members of the probe run into the
-         * hole so lookups never stop early; then look at slot i again */
-        size_t hole = i, j = i;
-        for (;;) {
-            j = (j + 1) & mask;
-            if (!r->slots[j].key)
-                break;
-            size_t home = r->slots[j].key & mask;
-            if (((j - home) & mask) >= ((j - hole) & mask)) {
-                r->slots[hole] = r->slots[j];
-                hole = j;
-            }
         }
-        r->slots[hole].key = 0;
-        r->count--;
-        if (hole != i)
-            i--; /* a live entry moved into slot i */
+        rates_unindex(r, rates_find(r, e->key));
+        size_t last = --r->count;
+        if (n != last) { /* the last entry fills the hole; look at entry n again */
+            struct rate_entry *l = rates_entry(r, last);
+            r->index[rates_find(r, l->key)].ent = (uint32_t)(n + 1);
+            *e = *l;
+        }
     }
+    /* give back the chunks no entry uses, keeping one spare against churn */
+    size_t need = (r->count + RATE_CHUNK - 1) / RATE_CHUNK + 1;
+    while (r->nchunks > need)
+        free(r->chunks[--r->nchunks]);
 }

@@ -168,6 +168,44 @@ KP_TEST(test_rates_edges)
     rates_free(r);
 }
 
+/* Many series: the index grows past several chunks of entries, and expiry (which
+ * moves the last entry into each hole) keeps every survivor's previous sample
+ * findable under its own key and no expired one's. */
+KP_TEST(test_rates_many_expire)
+{
+    (void)state;
+    enum { N = 20000 };
+    struct rates *r = rates_new();
+    struct rate_out o;
+    const int64_t s = 1000000000LL, t = 5000000000000LL;
+    char k[32];
+    for (int i = 0; i < N; i++) { /* series i's counters start at 1000 i */
+        struct summary_stats a = st_at(s, t, 1000u * (unsigned)i, 0);
+        snprintf(k, sizeof(k), "pod/%d", i);
+        rates_update(r, k, &a, i % 3 ? 10 : 1, &o); /* a third of them is old */
+    }
+    assert_int_equal(rates_count(r), N);
+    rates_expire(r, 10, 3);
+    assert_int_equal(rates_count(r), N - (N + 2) / 3);
+    for (int i = 0; i < N; i++) { /* 2 s later, each series i at 1000 i + 2e9 ns */
+        struct summary_stats b = st_at(s, t + 2000000000LL, 1000u * (unsigned)i + 2000000000u, 0);
+        snprintf(k, sizeof(k), "pod/%d", i);
+        rates_update(r, k, &b, 11, &o);
+        if (i % 3) {
+            assert_true(o.has & (1u << SV_CPU_USAGE));
+            assert_int_equal(o.cpu_millicores, 1000);
+        } else {
+            assert_int_equal(o.has, 0); /* expired: a first sample again */
+        }
+    }
+    assert_int_equal(rates_count(r), N);
+    rates_expire(r, 20, 3);
+    assert_int_equal(rates_count(r), 0);
+    rates_update(r, "k", &(struct summary_stats){.start_ns = 1}, 21, &o);
+    assert_int_equal(rates_count(r), 1);
+    rates_free(r);
+}
+
 /* Every counter a rate is made of is kept apart from the others (rates.c stores only those,
  * each in its own slot), and values that are not counters make no rate. */
 KP_TEST(test_rates_every_counter)
