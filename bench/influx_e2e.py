@@ -339,7 +339,8 @@ def main():
     ap.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     ap.add_argument("--no-verify", action="store_true",
                     help="skip the drain and the count in InfluxDB (rate sweeps)")
-    ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
+    ap.add_argument("--concurrency", type=int,
+                    help="--kubelet-max-concurrency (default: the daemon's own)")
     ap.add_argument("--pods-max-nodes", type=int, default=1000)
     run.add_bench_args(ap, state="/tmp/kp-e2e", addr_base="127.3.0.1")
     ap.add_argument("--sim", metavar="PID,CONTROL", help="reuse a running simulator")

@@ -221,7 +221,8 @@ def main():
     ap.add_argument("--pods-max-nodes", type=int, default=1000,
                     help="above this N register Nodes only; kubepulse --watch-pods=false")
     ap.add_argument("--sink", default="null?encode=true", help="kubepulse --sink (history)")
-    ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
+    ap.add_argument("--concurrency", type=int,
+                    help="--kubelet-max-concurrency (default: the daemon's own)")
     ap.add_argument("--ready-timeout", type=float, default=900,
                     help="seconds to wait for every node and pod to be served")
     ap.add_argument("--min-served", type=float, default=1.0,

@@ -190,9 +190,10 @@ def start_kubepulse(args, env, procs, logdir, token, port, extra=()):
     argv = [kp, "--kubeconfig", env["KP_KUBECONFIG"], "--leader-elect=false",
             "--metric-resolution", f"{args.resolution}s", "--kubelet-certificate-authority",
             args.kubelet_ca or env["KP_CA_CERT"], "--kubelet-token-file", token,
-            "--kubelet-preferred-address-types", "InternalIP",
-            "--kubelet-max-concurrency", str(args.concurrency), "--sink", sink,
+            "--kubelet-preferred-address-types", "InternalIP", "--sink", sink,
             "--listen", f"127.0.0.1:{port}", "--log-format", "json"]
+    if getattr(args, "concurrency", None) is not None:  # else the daemon's default
+        argv += ["--kubelet-max-concurrency", str(args.concurrency)]
     argv += extra
     if args.nodes > args.pods_max_nodes:
         argv.append("--watch-pods=false")
@@ -325,7 +326,8 @@ def main():
     ap.add_argument("--cycles", type=int, default=6, help="cycles to measure (default 6)")
     ap.add_argument("--warmup", type=int, default=2, help="cycles before measuring (default 2)")
     ap.add_argument("--resolution", type=int, default=15)
-    ap.add_argument("--concurrency", type=int, default=256, help="--kubelet-max-concurrency")
+    ap.add_argument("--concurrency", type=int,
+                    help="--kubelet-max-concurrency (default: the daemon's own)")
     ap.add_argument("--pods-max-nodes", type=int, default=1000,
                     help="above this N register nodes only and run with --watch-pods=false")
     add_bench_args(ap, state="/tmp/kp-bench", addr_base="127.3.0.1")

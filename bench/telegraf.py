@@ -363,7 +363,7 @@ def main():
             nargs = argparse.Namespace(
                 nodes=n, pods=args.pods, addr_base=args.addr_base, nofile=args.nofile,
                 pods_max_nodes=1000, kubepulse=args.kubepulse, influx=False, no_encode=False,
-                resolution=RES, kubelet_ca=None, concurrency=256, kp_arg=args.kp_arg)
+                resolution=RES, kubelet_ca=None, concurrency=None, kp_arg=args.kp_arg)
             logdir = os.path.join(env["KP_STATE_DIR"], "bench",
                                   f"telegraf-{n}x{args.pods}-{time.strftime('%H%M%S')}")
             os.makedirs(logdir, exist_ok=True)

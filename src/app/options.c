@@ -182,8 +182,10 @@ static const struct kp_opt opts[] = {
      "do not verify kubelet certificates (logs a warning)", 0, 0, NULL},
     {"kubelet-timeout", KP_OPT_DURATION, "10s", OFF(kubelet_timeout_s),
      "timeout of one kubelet scrape (shorter than --metric-resolution)", 0.001, 3600, NULL},
-    {"kubelet-max-concurrency", KP_OPT_INT, "256", OFF(kubelet_max_concurrency),
-     "kubelet scrapes in flight at once", 1, 100000, NULL},
+    {"kubelet-max-concurrency", KP_OPT_INT, "64", OFF(kubelet_max_concurrency),
+     "kubelet scrapes in flight at once (each holds ~60-90 KB while it runs); raise it for "
+     "many slow or unreachable kubelets (docs/metrics.md)",
+     1, 100000, NULL},
     {"kubelet-max-body-size", KP_OPT_SIZE, "64Mi", OFF(kubelet_max_body_bytes),
      "largest Summary response accepted from one kubelet", 0, 0, NULL},
     {"watch-pods", KP_OPT_BOOL, "true", OFF(watch_pods),

@@ -36,6 +36,7 @@ KP_TEST(test_defaults)
     assert_string_equal(o.lease_name, "kubepulse");
     assert_int_equal(o.kubelet_port, 10250);
     assert_int_equal(o.kubelet_max_body_bytes, 64LL << 20);
+    assert_int_equal(o.kubelet_max_concurrency, 64); /* docs/metrics.md: why 64 */
     assert_true(o.leader_elect);
     assert_false(o.kubelet_insecure_tls);
     assert_int_equal(o.sinks.n, 0);
@@ -284,6 +285,7 @@ KP_TEST(test_help_lists_every_flag_with_default)
                           "--sink value",
                           "--kubelet-max-body-size size",
                           "(default 64Mi)",
+                          "--kubelet-max-concurrency int",
                           "--sink-buffer-size string",
                           "(default 256Mi)",
                           "--v int",
