@@ -182,6 +182,14 @@ static inline size_t indent_len(const unsigned char *p, size_t n)
 #endif
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define BLOCK_SCAN 1
+/* block_run reads and stores 16 bytes at a time and needs this much of the step ahead of
+ * it, so that a store after compaction stays inside the room reserved for the step. */
+#define BLOCK_AHEAD 32
+#endif
+
 /* The lead byte of a UTF-8 sequence (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF): sets the continuation bytes due. */
 static int utf8_lead(struct vscan *v, unsigned char c)
@@ -267,6 +275,107 @@ static int bracket(struct vscan *v, unsigned char c)
     return v->depth == 0;
 }
 
+#ifdef BLOCK_SCAN
+/*
+ * The common bytes of a value inside an object or array, 16 at a time (SSE2): a string's
+ * plain bytes, and between strings whitespace (dropped), the bytes kept for the decoder, the
+ * opening quote and brackets that neither close the value nor fail. It stops, leaving the
+ * state as the byte loop of value_run would have it, at anything else: an escape, a control
+ * byte, a byte of a multi-byte UTF-8 sequence, a bracket that fails, or fewer than
+ * BLOCK_AHEAD bytes left. Returns VS_END_INCL when it consumed the value's last byte, else
+ * VS_MORE. When capturing, the caller guarantees room for n bytes at *op; whole 16-byte
+ * stores then stay within it (what is written equals at most what is read, and 16 more
+ * bytes of input follow every store's position).
+ */
+static enum vs_result block_run(struct vscan *v, const unsigned char *b, size_t n, size_t *ip,
+                                char **op, int cap)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), tab = _mm_set1_epi8('\t'),
+                  cr = _mm_set1_epi8('\r'), x20 = _mm_set1_epi8(0x20), ocurly = _mm_set1_epi8('{'),
+                  ccurly = _mm_set1_epi8('}');
+    size_t i = *ip;
+    char *o = *op;
+    enum vs_result r = VS_MORE;
+    while (n - i >= BLOCK_AHEAD) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        if (v->in_str) {
+            /* '"', '\\', and (signed) below 0x20: control bytes and bytes >= 0x80 */
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                             _mm_cmplt_epi8(x, x20)));
+            if (cap)
+                _mm_storeu_si128((__m128i *)(void *)o, x);
+            if (!m) {
+                i += 16;
+                o += cap ? 16 : 0;
+                continue;
+            }
+            unsigned k = (unsigned)__builtin_ctz(m);
+            i += k;
+            o += cap ? k : 0;
+            if (b[i] != '"')
+                break; /* escapes, control bytes, UTF-8: the byte loop */
+            v->in_str = 0;
+            *o = '"', o += cap, i++;
+            if (v->depth == 0) {
+                r = VS_END_INCL;
+                break;
+            }
+            continue;
+        }
+        __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, nl)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr)));
+        __m128i le20 = _mm_cmpeq_epi8(_mm_min_epu8(x, x20), x); /* unsigned x <= 0x20 */
+        __m128i x1 = _mm_or_si128(x, x20);                      /* '[' -> '{', ']' -> '}' */
+        __m128i stop =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_andnot_si128(ws, le20)),
+                         _mm_or_si128(_mm_cmpeq_epi8(x1, ocurly), _mm_cmpeq_epi8(x1, ccurly)));
+        unsigned sm = (unsigned)_mm_movemask_epi8(stop);
+        unsigned k = sm ? (unsigned)__builtin_ctz(sm) : 16;
+        if (cap) {
+            unsigned below = (1u << k) - 1;
+            unsigned keep = ~(unsigned)_mm_movemask_epi8(ws) & below;
+            if (keep == below) {
+                _mm_storeu_si128((__m128i *)(void *)o, x);
+                o += k;
+            } else {
+                while (keep) { /* each run of kept bytes in one store */
+                    unsigned s = (unsigned)__builtin_ctz(keep);
+                    unsigned run = (unsigned)__builtin_ctz(~(keep >> s));
+                    _mm_storeu_si128((__m128i *)(void *)o,
+                                     _mm_loadu_si128((const __m128i *)(const void *)(b + i + s)));
+                    o += run;
+                    keep &= ~(((1u << run) - 1) << s);
+                }
+            }
+        }
+        i += k;
+        if (k == 16)
+            continue;
+        unsigned char c = b[i];
+        if (c == '"') {
+            v->in_str = 1;
+        } else if (c <= 0x20) {
+            break; /* a control byte: the byte loop fails on it */
+        } else {
+            int br = bracket(v, c);
+            if (br < 0)
+                break; /* unchanged: the byte loop fails on it */
+            if (br == 1) {
+                *o = (char)c, o += cap, i++;
+                r = VS_END_INCL;
+                break;
+            }
+        }
+        *o = (char)c, o += cap, i++;
+    }
+    *ip = i;
+    *op = o;
+    return r;
+}
+#endif
+
 /* value_run's largest step: the element buffer is reserved for a whole step
  * up front, so the run loops store without checks. */
 #define RUN_STEP  65536
@@ -302,6 +411,15 @@ static enum vs_result value_run(struct summary_parser *p, const unsigned char *b
     enum vs_result r = VS_MORE;
     size_t i = 0;
     while (i < n) {
+#ifdef BLOCK_SCAN
+        if (v->started && !v->scalar && !v->esc && !v->uni && !v->utf8_need &&
+            n - i >= BLOCK_AHEAD) {
+            r = block_run(v, b, n, &i, &o, cap);
+            if (r != VS_MORE || i == n)
+                break;
+            /* the byte it stopped at goes through the byte loop below */
+        }
+#endif
         unsigned char c = b[i];
         if (v->in_str) {
             if (!v->esc && !v->uni && !v->utf8_need) {

@@ -492,3 +492,167 @@ KP_TEST(test_word_at_a_time_paths)
     assert_null(h_find("type=pod,pod_name=p", KP_M_MEM_WORKING_SET));
     assert_null(h_find("type=pod,pod_name=p", KP_M_MEM_RSS));
 }
+
+/* The records, result and error of one parse of data in chunks of `chunk` bytes (0: one
+ * piece), or, with split, in two pieces cut at byte split. */
+struct run_out {
+    struct rec *recs; /* owned */
+    size_t nrecs;
+    int rc;
+    char err[256];
+};
+
+static void run_parse(const char *data, size_t len, size_t chunk, size_t split, struct run_out *out)
+{
+    struct rates *r = rates_new();
+    struct model *m = model_new(r, h_lookup, NULL);
+    struct summary_parser *p = summary_parser_new();
+    model_cycle_begin(m, 1, 1000);
+    h_reset();
+    out->err[0] = '\0';
+    if (split) {
+        /* the first piece as its own feed, the rest as another */
+        static const struct summary_handlers hs = {.node = model_node_on_node,
+                                                   .pod = model_node_on_pod};
+        struct model_node *mn = model_node_new(m, h_collect, NULL);
+        model_node_begin(mn, &ni);
+        summary_parse_reset(p, &hs, mn);
+        out->rc = summary_parse_feed(p, data, split, out->err, sizeof out->err);
+        if (out->rc == 0 && split < len)
+            out->rc = summary_parse_feed(p, data + split, len - split, out->err, sizeof out->err);
+        if (out->rc == 0)
+            out->rc = summary_parse_finish(p, out->err, sizeof out->err);
+        if (out->rc == 0)
+            model_node_finish(mn);
+        model_node_free(mn);
+    } else {
+        out->rc = h_scrape(m, p, data, len, &ni, chunk, out->err, sizeof out->err);
+    }
+    out->nrecs = h_nrecs;
+    out->recs = malloc(h_nrecs * sizeof(struct rec) + 1);
+    assert_non_null(out->recs);
+    memcpy(out->recs, h_recs, h_nrecs * sizeof(struct rec));
+    summary_parser_free(p);
+    model_free(m);
+    rates_free(r);
+}
+
+static void same_runs(const struct run_out *a, const struct run_out *b, const char *what)
+{
+    if (a->rc != b->rc || strcmp(a->err, b->err) != 0)
+        fail_msg("%s: rc %d '%s' against %d '%s'", what, a->rc, a->err, b->rc, b->err);
+    if (a->nrecs != b->nrecs)
+        fail_msg("%s: %zu records against %zu", what, a->nrecs, b->nrecs);
+    for (size_t i = 0; i < a->nrecs; i++) {
+        const struct rec *x = &a->recs[i], *y = &b->recs[i];
+        if (strcmp(x->series, y->series) != 0 || x->metric != y->metric || x->i != y->i ||
+            memcmp(&x->f, &y->f, sizeof x->f) != 0 || x->ts != y->ts || x->sampled != y->sampled)
+            fail_msg("%s: record %zu differs (%s)", what, i, x->series);
+    }
+}
+
+/* data in one piece (the scanner's 16-byte blocks where 32 bytes or more are left) must read
+ * exactly as byte by byte (1-byte chunks never reach the blocks) */
+static void one_piece_as_bytes(const char *data, size_t len, const char *what)
+{
+    struct run_out a, b;
+    run_parse(data, len, 0, 0, &a);
+    run_parse(data, len, 1, 0, &b);
+    same_runs(&a, &b, what);
+    free(a.recs);
+    free(b.recs);
+}
+
+/* The scanner's 16-byte blocks: every structural byte, escape, UTF-8 sequence, control byte
+ * and bracket error at every offset of a block reads as the byte loop reads it (result,
+ * error message with its byte offset, every point decoded); a real kubelet response and the
+ * fixtures in chunks of every size from 1 to 64 bytes and cut in two at every byte. */
+KP_TEST(test_block_scan_paths)
+{
+    (void)state;
+    static const char *tmpl[] = {
+        /* pretty-printed, as the kubelet writes it */
+        "{\n \"node\": {\n  \"nodeName\": \"n1\",\n  \"x\": [1, 2.5, -3e2, true, null, "
+        "{\"a\": [[]]}]\n },\n \"skip\": \"%s\",\n \"pods\": [\n  {\n   \"podRef\": {\n    "
+        "\"name\": \"p%s\",\n    \"namespace\": \"ns\",\n    \"uid\": \"u\"\n   },\n   "
+        "\"memory\": {\n    \"time\": \"2024-01-01T00:00:10Z\",\n    \"usageBytes\": "
+        "123456789012,\n    \"workingSetBytes\": 7\n   },\n\t\"containers\": [{\"name\": "
+        "\"c\\u00e9\\\"\", \"memory\": {\"time\": \"2024-01-01T00:00:10Z\", \"rssBytes\": 9}}]\r\n"
+        "  }\n ]\n}\n",
+        /* compact */
+        "{\"skip\":\"%s\",\"node\":{\"nodeName\":\"n1\",\"o\":{}},\"pods\":[{\"podRef\":{"
+        "\"name\":\"p%s\",\"namespace\":\"ns\",\"uid\":\"u\"},\"memory\":{\"time\":"
+        "\"2024-01-01T00:00:10Z\",\"usageBytes\":5,\"workingSetBytes\":6}},{\"podRef\":{"
+        "\"name\":\"q\xc3\xa9\",\"namespace\":\"ns\",\"uid\":\"v\"},\"cpu\":{\"time\":"
+        "\"2024-01-01T00:00:10Z\",\"usageNanoCores\":77}}]}"};
+    /* bytes put in at every position of a document: each must fail or read the same */
+    static const char bad[] = {'\x01', '\0', '\xff', ']', '}', '[', '{', '"', '\\', ' ', 'x'};
+    char doc[2048], pad[64], what[128];
+    for (size_t t = 0; t < sizeof tmpl / sizeof tmpl[0]; t++) {
+        for (int off = 0; off < 48; off++) {
+            memset(pad, 'a', (size_t)off);
+            pad[off] = '\0';
+            int len = snprintf(doc, sizeof doc, tmpl[t], pad, pad);
+            assert_true(len > 0 && (size_t)len < sizeof doc);
+            snprintf(what, sizeof what, "template %zu, offset %d", t, off);
+            one_piece_as_bytes(doc, (size_t)len, what);
+            struct run_out a;
+            run_parse(doc, (size_t)len, 0, 0, &a);
+            if (a.rc != 0 || a.nrecs == 0)
+                fail_msg("%s: %s", what, a.err);
+            free(a.recs);
+        }
+        int len = snprintf(doc, sizeof doc, tmpl[t], "", "");
+        for (int at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof bad; k++) {
+                char mut[2048];
+                memcpy(mut, doc, (size_t)at);
+                mut[at] = bad[k];
+                memcpy(mut + at + 1, doc + at, (size_t)len - (size_t)at);
+                snprintf(what, sizeof what, "template %zu, byte %d put at %d", t,
+                         (unsigned char)bad[k], at);
+                one_piece_as_bytes(mut, (size_t)len + 1, what);
+            }
+        }
+    }
+    /* nesting at the depth limit and one past it, inside a pod */
+    for (int depth = SUMMARY_MAX_DEPTH - 3; depth <= SUMMARY_MAX_DEPTH; depth++) {
+        int n = snprintf(doc, sizeof doc, "{\"pods\": [{\"x\": ");
+        for (int d = 0; d < depth; d++) {
+            if (d % 2)
+                doc[n++] = '[';
+            else
+                n += snprintf(doc + n, 8, "{\"k\": ");
+        }
+        for (int d = depth - 1; d >= 0; d--)
+            doc[n++] = d % 2 ? ']' : '}';
+        n += snprintf(doc + n, sizeof doc - (size_t)n, "}]}");
+        snprintf(what, sizeof what, "depth %d", depth);
+        one_piece_as_bytes(doc, (size_t)n, what);
+    }
+    static const char *files[] = {"n1_t0.json", "n2_t0.json",
+                                  "../../../../bench/results/summaries-real-node/"
+                                  "summary-real-127.0.0.2.json"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        size_t len;
+        char *data = h_read_fixture(files[f], &len);
+        struct run_out whole, part;
+        run_parse(data, len, 0, 0, &whole);
+        if (whole.rc != 0 || whole.nrecs == 0)
+            fail_msg("%s: %s", files[f], whole.err);
+        for (size_t chunk = 1; chunk <= 64; chunk++) {
+            run_parse(data, len, chunk, 0, &part);
+            snprintf(what, sizeof what, "%s in %zu-byte chunks", files[f], chunk);
+            same_runs(&whole, &part, what);
+            free(part.recs);
+        }
+        for (size_t split = 1; split < len; split += f == 2 ? 7 : 1) {
+            run_parse(data, len, 0, split, &part);
+            snprintf(what, sizeof what, "%s cut at %zu", files[f], split);
+            same_runs(&whole, &part, what);
+            free(part.recs);
+        }
+        free(whole.recs);
+        free(data);
+    }
+}
