@@ -3,9 +3,10 @@
  * fuzz_summary.c - libFuzzer target of the streaming Summary parser and the
  * model behind it. The input is fed in chunks whose sizes come from its first
  * byte, so chunk boundaries are fuzzed too; twice, to exercise rates. Then an
- * oracle: the same bytes parsed in one piece and in those chunks must give the
- * same result and the same decoded elements (a digest of every field), or
- * the target traps.
+ * oracle: the same bytes parsed in one piece, in those chunks and byte by byte
+ * (which never reaches the scanner's 16-byte blocks) must give the same result,
+ * the same error message and the same decoded elements (a digest of every
+ * field), or the target traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -95,18 +96,18 @@ static int digest_pod(const struct summary_pod *p, void *ud)
 
 /* Parse data in chunks of `chunk` bytes; the digest and the counts out. */
 static int digest_parse(struct summary_parser *p, const uint8_t *data, size_t size, size_t chunk,
-                        uint64_t *h, struct summary_counts *cnt)
+                        uint64_t *h, struct summary_counts *cnt, char *err)
 {
     static const struct summary_handlers hs = {.node = digest_node, .pod = digest_pod};
-    char err[256];
+    err[0] = '\0';
     *h = 1469598103934665603ULL;
     summary_parse_reset(p, &hs, h);
     int rc = 0;
     for (size_t off = 0; off < size && rc == 0; off += chunk)
         rc = summary_parse_feed(p, (const char *)data + off,
-                                size - off < chunk ? size - off : chunk, err, sizeof(err));
+                                size - off < chunk ? size - off : chunk, err, 256);
     if (rc == 0)
-        rc = summary_parse_finish(p, err, sizeof(err));
+        rc = summary_parse_finish(p, err, 256);
     *cnt = *summary_parse_counts(p);
     return rc;
 }
@@ -115,9 +116,10 @@ static void check_chunking(struct summary_parser *p, const uint8_t *data, size_t
 {
     uint64_t h1, h2;
     struct summary_counts c1, c2;
-    int r1 = digest_parse(p, data, size, size ? size : 1, &h1, &c1);
-    int r2 = digest_parse(p, data, size, chunk, &h2, &c2);
-    if (r1 != r2)
+    char e1[256], e2[256];
+    int r1 = digest_parse(p, data, size, size ? size : 1, &h1, &c1, e1);
+    int r2 = digest_parse(p, data, size, chunk, &h2, &c2, e2);
+    if (r1 != r2 || strcmp(e1, e2) != 0)
         __builtin_trap();
     if (r1 == 0 && (h1 != h2 || c1.type_errors != c2.type_errors || c1.negatives != c2.negatives ||
                     c1.dropped != c2.dropped || c1.pods != c2.pods || c1.bytes != c2.bytes))
@@ -157,6 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         model_cycle_end(m, sink, &seen);
     }
     check_chunking(p, data, size, chunk);
+    if (chunk != 1)
+        check_chunking(p, data, size, 1);
     summary_parser_free(p);
     model_node_free(mn);
     model_free(m);
