@@ -116,12 +116,10 @@ static const char *nz(const char *s)
     return s && *s ? s : NULL;
 }
 
-const char *mn_strdup(struct model_node *mn, const char *s)
+/* len bytes in the batch's string arena, or NULL (len > MN_CHUNK, out of memory). */
+static char *mn_alloc(struct model_node *mn, size_t len)
 {
     struct model_batch *b = &mn->m->batch;
-    if (!s || !*s)
-        return NULL;
-    size_t len = strlen(s) + 1;
     if (len > MN_CHUNK)
         return NULL; /* every string here is bounded far below a chunk */
     struct mn_chunk *c = b->cur;
@@ -141,8 +139,28 @@ const char *mn_strdup(struct model_node *mn, const char *s)
         c = b->cur = next;
     }
     char *p = c->data + c->used;
-    memcpy(p, s, len);
     c->used += len;
+    return p;
+}
+
+const char *mn_strdup(struct model_node *mn, const char *s)
+{
+    if (!s || !*s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    char *p = mn_alloc(mn, len);
+    return p ? memcpy(p, s, len) : NULL;
+}
+
+/* prefix and s, concatenated, in the arena (a volume's "Volume:NAME" without snprintf). */
+static const char *mn_strdup_prefixed(struct model_node *mn, const char *prefix, const char *s)
+{
+    size_t lp = strlen(prefix), ls = strlen(s);
+    char *p = mn_alloc(mn, lp + ls + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, prefix, lp);
+    memcpy(p + lp, s, ls + 1);
     return p;
 }
 
@@ -238,9 +256,8 @@ void mn_flush(struct model_node *mn, const struct model_labels *l, const struct 
     }
     if (l->stored)
         add_stored(mn, s, l->stored);
-    for (int id = 0; id < KP_M__COUNT; id++) {
-        if (!(has & (1ULL << id)))
-            continue;
+    for (uint64_t left = has; left; left &= left - 1) { /* the set bits, in ascending order */
+        int id = __builtin_ctzll(left);
         struct kp_point *p = &b->points[b->npoints++];
         p->series = (uint32_t)b->nseries;
         p->metric = (uint16_t)id;
@@ -295,10 +312,9 @@ void model_node_free(struct model_node *mn)
  * answered with more pods than any node runs) is given back. */
 #define SEEN_KEEP 1024
 
-/* Whether this response already had a pod of uid; else remembers it. */
-static bool mn_pod_seen(struct model_node *mn, const char *uid)
+/* Whether this response already had a pod whose uid hashes (kp_hash) to h; else remembers it. */
+static bool mn_pod_seen(struct model_node *mn, uint64_t h)
 {
-    uint64_t h = kp_hash(uid, strlen(uid));
     h += !h; /* 0 marks an empty slot */
     if (2 * (mn->nseen + 1) > mn->seencap) {
         size_t cap = mn->seencap ? 2 * mn->seencap : 64;
@@ -466,16 +482,27 @@ static void vals_add_gauges(struct model_vals *sum, const struct model_vals *v)
     }
 }
 
-static void pod_container_emit(struct model_node *mn, const struct summary_pod *p,
+/* The rate keys of a pod (uid, NUL, "p") and of its containers (uid, NUL, "c", name), hashed
+ * from the uid's hash without being assembled: a uid has no NUL, so neither key is ever a
+ * node's ("n/NAME") or a system container's ("s/NODE/NAME"), nor the other's. */
+static uint64_t pod_rate_key(uint64_t uid_hash)
+{
+    return kp_hash_more(uid_hash, "\0p", 2);
+}
+
+static uint64_t container_rate_key(uint64_t uid_hash, const char *name)
+{
+    return kp_hash_more(kp_hash_more(uid_hash, "\0c", 2), name, strlen(name));
+}
+
+static void pod_container_emit(struct model_node *mn, uint64_t rate_key,
                                const struct summary_container *c, const struct model_pod_info *pi,
                                struct model_labels l, struct model_vals *sum)
 {
     struct model *m = mn->m;
     struct rate_out r;
     struct model_vals v;
-    char key[SUMMARY_MAX_NAME * 2 + 8];
-    snprintf(key, sizeof(key), "c/%s/%s", p->uid, c->name);
-    if (rates_update(m->rates, key, &c->st, m->cycle, &r) < 0)
+    if (rates_update_hash(m->rates, rate_key, &c->st, m->cycle, &r) < 0)
         memset(&r, 0, sizeof(r));
     vals_reset(&v, m->cycle_ts);
     vals_from_stats(&v, &c->st, &r);
@@ -528,12 +555,21 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
     struct model *m = mn->m;
     struct rate_out r;
     struct model_vals pv, sum;
-    char key[SUMMARY_MAX_NAME + 8];
 
     if (!p->uid[0] || !p->name[0] || !p->ns[0])
         return 0; /* no identity: cannot be labelled or rated */
-    if (mn_pod_seen(mn, p->uid))
+    uint64_t uid_hash = kp_hash(p->uid, strlen(p->uid));
+    if (mn_pod_seen(mn, uid_hash))
         return 0; /* a copy (a body repeating its elements): written and summed once */
+    /* the rate keys first, their slots prefetched: the misses overlap each other's and the
+     * pod cache's */
+    uint64_t pod_key = pod_rate_key(uid_hash), ckey[SUMMARY_MAX_CONTAINERS];
+    size_t nc = p->ncontainers < SUMMARY_MAX_CONTAINERS ? p->ncontainers : SUMMARY_MAX_CONTAINERS;
+    rates_prefetch(m->rates, pod_key);
+    for (size_t i = 0; i < nc; i++) {
+        ckey[i] = container_rate_key(uid_hash, p->containers[i].name);
+        rates_prefetch(m->rates, ckey[i]);
+    }
     const struct model_pod_info *pi =
         m->lookup ? m->lookup(p->uid, p->ns, p->name, m->lookup_ud) : NULL;
     if (!scope_namespace(m->scope, p->ns)) {
@@ -551,11 +587,10 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         l.stored = nz(pi->stored);
     }
     vals_reset(&sum, 0);
-    for (size_t i = 0; i < p->ncontainers; i++)
-        pod_container_emit(mn, p, &p->containers[i], pi, l, &sum);
+    for (size_t i = 0; i < nc; i++)
+        pod_container_emit(mn, ckey[i], &p->containers[i], pi, l, &sum);
 
-    snprintf(key, sizeof(key), "p/%s", p->uid);
-    if (rates_update(m->rates, key, &p->st, m->cycle, &r) < 0)
+    if (rates_update_hash(m->rates, pod_key, &p->st, m->cycle, &r) < 0)
         memset(&r, 0, sizeof(r));
     vals_reset(&pv, m->cycle_ts);
     vals_from_stats(&pv, &p->st, &r);
@@ -577,11 +612,9 @@ int model_node_on_pod(const struct summary_pod *p, void *ud)
         vals_set_i(&pv, KP_M_EPHEMERAL_STORAGE_USAGE, u2i(p->ephemeral_used));
     l.type = "pod";
     mn_flush(mn, &l, &pv);
-    for (size_t i = 0; i < p->nvolumes; i++) {
-        char rid[SUMMARY_MAX_NAME + 16];
-        snprintf(rid, sizeof(rid), "Volume:%s", p->volumes[i].name);
-        mn_flush_fs(mn, l, mn_strdup(mn, rid), &p->volumes[i], pv.ts_ns);
-    }
+    for (size_t i = 0; i < p->nvolumes; i++)
+        mn_flush_fs(mn, l, mn_strdup_prefixed(mn, "Volume:", p->volumes[i].name), &p->volumes[i],
+                    pv.ts_ns);
     if (mn_emit(mn) == 0)
         pod_ns_add(mn, &l, &pv);
     return 0;

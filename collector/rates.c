@@ -181,7 +181,19 @@ static int rate_one(const struct rate_entry *old, const struct summary_stats *st
 int rates_update(struct rates *r, const char *key, const struct summary_stats *st, uint32_t cycle,
                  struct rate_out *out)
 {
-    uint64_t h = kp_hash(key, strlen(key));
+    return rates_update_hash(r, kp_hash(key, strlen(key)), st, cycle, out);
+}
+
+void rates_prefetch(const struct rates *r, uint64_t h)
+{
+    /* the index slot only: its entry's address is not known before the slot is read (the
+     * entries are dense in first-seen order, which the next cycle visits in the same order) */
+    __builtin_prefetch(&r->index[(h + !h) & (r->cap - 1)]);
+}
+
+int rates_update_hash(struct rates *r, uint64_t h, const struct summary_stats *st, uint32_t cycle,
+                      struct rate_out *out)
+{
     if (!h)
         h = 1;
     memset(out, 0, sizeof(*out));

@@ -33,6 +33,14 @@ void rates_free(struct rates *r);
  * (no rates then). */
 int rates_update(struct rates *r, const char *key, const struct summary_stats *st, uint32_t cycle,
                  struct rate_out *out);
+/* As rates_update, for a key already hashed with kp_hash (/kp_hash_more): the model hashes
+ * a pod's uid once for its pod and container keys. */
+int rates_update_hash(struct rates *r, uint64_t key_hash, const struct summary_stats *st,
+                      uint32_t cycle, struct rate_out *out);
+/* A hint that key_hash is updated soon: starts loading its slot, so that the cache misses of
+ * a pod's keys (one per key: the table is far larger than the cache) overlap. No effect on
+ * the table's contents. */
+void rates_prefetch(const struct rates *r, uint64_t key_hash);
 /* Drop series not updated in the last max_age cycles (deleted pods, restarted
  * containers' old names). */
 void rates_expire(struct rates *r, uint32_t cycle, uint32_t max_age);

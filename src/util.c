@@ -247,11 +247,15 @@ void kp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
         qsort(base, n, size, cmp);
 }
 
-uint64_t kp_hash(const void *s, size_t len)
+uint64_t kp_hash_more(uint64_t h, const void *s, size_t len)
 {
     const unsigned char *p = s;
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a's offset basis and prime */
     for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
+        h = (h ^ p[i]) * 1099511628211ULL; /* FNV-1a's prime */
     return h;
+}
+
+uint64_t kp_hash(const void *s, size_t len)
+{
+    return kp_hash_more(14695981039346656037ULL, s, len); /* FNV-1a's offset basis */
 }

@@ -103,6 +103,9 @@ int kp_grow_by(void **arr, size_t *cap, size_t want, size_t elsize, size_t first
 /* FNV-1a, 64 bits, of len bytes: the one string hash (hash maps, series identities, the
  * HTTP client's shard of a server). */
 uint64_t kp_hash(const void *s, size_t len);
+/* FNV-1a continued: kp_hash_more(kp_hash(a, n), b, m) is the hash of a's n bytes followed by
+ * b's m, so a key made of parts is hashed without being assembled (the rate keys). */
+uint64_t kp_hash_more(uint64_t h, const void *s, size_t len);
 
 void kp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "quantity.h"
 #include "rates.h"
+#include "util.h"
 
 static const struct model_node_info ni = {.name = "n1",
                                           .cpu_capacity_m = -1,
@@ -154,6 +155,14 @@ KP_TEST(test_rates_edges)
     struct summary_stats g = st_at(s + 1, t + 8000000000LL, UINT64_MAX / 2, 600);
     rates_update(r, "k", &g, 8, &o);
     assert_true(o.cpu_millicores > 0);
+    /* a key given by its hash is the same series as the key's string; a prefetch changes
+     * nothing */
+    struct summary_stats g2 = st_at(s + 1, t + 10000000000LL, UINT64_MAX / 2 + 2000000000ULL, 600);
+    rates_prefetch(r, kp_hash("k", 1));
+    rates_prefetch(r, 0);
+    assert_int_equal(rates_update_hash(r, kp_hash("k", 1), &g2, 9, &o), 0);
+    assert_int_equal(o.cpu_millicores, 1000); /* 2e9 ns over 2 s */
+    assert_int_equal(rates_count(r), 1);
     /* expiry keeps only recent series */
     rates_update(r, "other", &a, 20, &o);
     rates_expire(r, 20, 3);

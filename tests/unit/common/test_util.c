@@ -324,6 +324,10 @@ KP_TEST(test_hash)
     assert_int_equal(kp_hash("a", 1), 0xaf63dc4c8601ec8cULL);
     assert_int_equal(kp_hash("foobar", 6), 0x85944171f73967e8ULL);
     assert_int_equal(kp_hash("foobarX", 6), kp_hash("foobar", 6)); /* len, not NUL */
+    /* continued over parts: the same as the whole */
+    assert_int_equal(kp_hash_more(kp_hash("foo", 3), "bar", 3), 0x85944171f73967e8ULL);
+    assert_int_equal(kp_hash_more(kp_hash("", 0), "a", 1), 0xaf63dc4c8601ec8cULL);
+    assert_int_equal(kp_hash_more(kp_hash("a", 1), "", 0), kp_hash("a", 1));
 }
 
 KP_TEST(test_parse_size)
