@@ -260,7 +260,9 @@ kp_wait_ready() {
     shift 3
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
-        if ! kp_server_pid "$dir" "$name" >/dev/null; then
+        # Gone on two looks 0.2 s apart: one failed read of /proc (a server's exec chain,
+        # a busy machine) is not an exit.
+        if ! kp_server_pid "$dir" "$name" >/dev/null && ! { sleep 0.2 && kp_server_pid "$dir" "$name" >/dev/null; }; then
             tail -n 30 "$dir/$name.log" >&2 || true
             kp_die "$name exited before becoming ready (log: $dir/$name.log)"
         fi
