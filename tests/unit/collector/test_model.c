@@ -78,6 +78,19 @@ static void scrape(struct env *e, const char *fixture, const struct model_node_i
     free(data);
 }
 
+/* One whole response (data) through slot mn for node ni; model_node_finish is the caller's. */
+static void slot_feed(struct env *e, struct model_node *mn, const struct model_node_info *ni,
+                      const char *data, size_t len)
+{
+    static const struct summary_handlers hs = {.node = model_node_on_node,
+                                               .pod = model_node_on_pod};
+    char err[256];
+    model_node_begin(mn, ni);
+    summary_parse_reset(e->parser, &hs, mn);
+    assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
+    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+}
+
 /* Two cycles of n1 (and n2), keeping only the second cycle's points. */
 static void two_cycles(struct env *e, size_t chunk, int with_n2)
 {
@@ -337,20 +350,14 @@ static void batch_all(size_t i, const char *query)
 
 KP_TEST_F(test_batch_per_element, setup, teardown)
 {
-    static const struct summary_handlers hs = {.node = model_node_on_node,
-                                               .pod = model_node_on_pod};
     struct env *e = *state;
     size_t len;
-    char err[256];
     char *data = h_read_fixture("n1_t0.json", &len);
     struct model_node *mn = model_node_new(e->model, batch_collect, NULL);
     assert_non_null(mn);
     memset(&batches, 0, sizeof(batches));
     model_cycle_begin(e->model, 1, T0_NS);
-    model_node_begin(mn, &n1_info);
-    summary_parse_reset(e->parser, &hs, mn);
-    assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
-    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+    slot_feed(e, mn, &n1_info, data, len);
     assert_int_equal(batches.n, 3); /* system containers, web-1, db-0 */
     size_t pods_points = h_nrecs, all = model_node_finish(mn);
     assert_int_equal(all, h_nrecs); /* every point of the node, its pods' too */
@@ -365,10 +372,7 @@ KP_TEST_F(test_batch_per_element, setup, teardown)
     h_reset();
     memset(&batches, 0, sizeof(batches));
     model_cycle_begin(e->model, 2, T1_NS);
-    model_node_begin(mn, &n1_info);
-    summary_parse_reset(e->parser, &hs, mn);
-    assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
-    assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+    slot_feed(e, mn, &n1_info, data, len);
     model_node_finish(mn);
     assert_int_equal(batches.n, 4);
     batch_all(1, "pod_name=web-1");
@@ -440,11 +444,8 @@ static void labels_collect(const struct kp_batch *b, void *ud)
  * after the node's other strings, cycle after cycle. */
 KP_TEST_F(test_longest_node_labels, setup, teardown)
 {
-    static const struct summary_handlers hs = {.node = model_node_on_node,
-                                               .pod = model_node_on_pod};
     struct env *e = *state;
     static char labels[4096];
-    char err[256];
     size_t len;
     memset(labels, 'x', sizeof(labels) - 1);
     memcpy(labels, "k:", 2);
@@ -456,10 +457,7 @@ KP_TEST_F(test_longest_node_labels, setup, teardown)
         h_reset();
         node_labels_len = 0;
         model_cycle_begin(e->model, cycle, cycle == 1 ? T0_NS : T1_NS);
-        model_node_begin(mn, &ni);
-        summary_parse_reset(e->parser, &hs, mn);
-        assert_int_equal(summary_parse_feed(e->parser, data, len, err, sizeof(err)), 0);
-        assert_int_equal(summary_parse_finish(e->parser, err, sizeof(err)), 0);
+        slot_feed(e, mn, &ni, data, len);
         model_node_finish(mn);
         free(data);
         assert_int_equal(node_labels_len, sizeof(labels) - 1);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kp_test.h"
+#include "lp_test_encode.h"
 #include "dtoa.h"
 #include "lineproto.h"
 #include "lp_strict_parse.h"
@@ -21,21 +22,28 @@ static const char *const HOSTILE[] = {
     "=,= ,\\\"", " lead",      "trail ", "\\\\end", "tab\there", "#hash",       "a\\\\,b",
 };
 
-static char *encode(const struct lp_options *o, const struct kp_batch *b, struct lp_result *r)
+char *lp_test_encode(const struct lp_options *o, const struct kp_batch *b, struct lp_result *r,
+                     size_t *len)
 {
     char err[128];
+    struct lp_result local;
     struct lp_encoder *e = lp_encoder_new(o, err, sizeof err);
     assert_non_null(e);
     struct lp_buf buf = {0};
     struct lp_writer w;
     lp_buf_writer(&buf, &w);
+    if (!r)
+        r = &local;
     memset(r, 0, sizeof *r);
     assert_int_equal(lp_encode_batch(e, b, &w, r, err, sizeof err), 0);
     lp_encoder_free(e);
     char *s = malloc(buf.len + 1);
+    assert_non_null(s);
     if (buf.len)
         memcpy(s, buf.data, buf.len);
     s[buf.len] = '\0';
+    if (len)
+        *len = buf.len;
     lp_buf_fini(&buf);
     return s;
 }
@@ -73,7 +81,7 @@ KP_TEST(test_hostile_tags_round_trip)
             struct kp_batch b = {&s, 1, &p, 1, NULL};
             struct lp_options o = {.cluster_name = HOSTILE[i]};
             struct lp_result r;
-            char *text = encode(&o, &b, &r);
+            char *text = lp_test_encode(&o, &b, &r, NULL);
             struct lps_line l[2];
             int n;
             parse_all(text, l, 2, &n);
@@ -125,7 +133,7 @@ static struct lp_result expect_encoding(const struct lp_options *o, const struct
                                         const char *want)
 {
     struct lp_result r;
-    char *text = encode(o, b, &r);
+    char *text = lp_test_encode(o, b, &r, NULL);
     assert_string_equal(text, want);
     free(text);
     return r;
@@ -318,7 +326,7 @@ KP_TEST(test_int_metric_always_int)
     struct kp_batch b = {&s, 1, p, KP_M__COUNT, NULL};
     struct lp_options o = {0};
     struct lp_result r;
-    char *text = encode(&o, &b, &r);
+    char *text = lp_test_encode(&o, &b, &r, NULL);
     struct lps_line l[KP_M__COUNT];
     int n;
     parse_all(text, l, KP_M__COUNT, &n);
@@ -418,8 +426,8 @@ KP_TEST(test_shared_label_strings_encode_alike)
                                .drop_ids = (round >> 1) & 1,
                                .cluster_name = (round >> 2) & 1 ? "c l" : NULL};
         struct lp_result r1, r2;
-        char *t1 = encode(&o, &bs, &r1);
-        char *t2 = encode(&o, &bo, &r2);
+        char *t1 = lp_test_encode(&o, &bs, &r1, NULL);
+        char *t2 = lp_test_encode(&o, &bo, &r2, NULL);
         assert_string_equal(t1, t2);
         free(t1);
         free(t2);

@@ -14,6 +14,7 @@
 
 #include "kp_test.h"
 #include "lineproto.h"
+#include "lp_test_encode.h"
 
 /* The batches of test_golden_encoding: escapes in every position (also across and at the
  * edges of 8-byte words), NULL and empty keys and values, "time", a cluster_name label, the
@@ -702,27 +703,6 @@ static uint64_t fnv1a(const char *s, size_t n)
     return h;
 }
 
-/* b encoded with o, NUL-terminated (owned by the caller). */
-static char *gold_encode(const struct lp_options *o, const struct kp_batch *b, size_t *len)
-{
-    char err[128];
-    struct lp_encoder *e = lp_encoder_new(o, err, sizeof err);
-    assert_non_null(e);
-    struct lp_buf buf = {0};
-    struct lp_writer w;
-    lp_buf_writer(&buf, &w);
-    struct lp_result r = {0};
-    assert_int_equal(lp_encode_batch(e, b, &w, &r, err, sizeof err), 0);
-    lp_encoder_free(e);
-    char *s = malloc(buf.len + 1);
-    assert_non_null(s);
-    memcpy(s, buf.data, buf.len);
-    s[buf.len] = '\0';
-    *len = buf.len;
-    lp_buf_fini(&buf);
-    return s;
-}
-
 KP_TEST(test_golden_encoding)
 {
     (void)state;
@@ -731,7 +711,7 @@ KP_TEST(test_golden_encoding)
     struct kp_batch b = {s, 6, p, gold_batch(s, p), NULL};
     for (size_t o = 0; o < GOLD_NOPTS; o++) {
         size_t len;
-        char *text = gold_encode(&GOLD_OPTS[o], &b, &len);
+        char *text = lp_test_encode(&GOLD_OPTS[o], &b, NULL, &len);
         /* each expected first line is a whole line of the output, in order */
         const char *at = text;
         for (const char *l = GOLD_TEXT[o].firsts; *l;) {
@@ -759,7 +739,7 @@ KP_TEST(test_golden_numbers)
     struct kp_batch b = {&one, 1, p, gold_numbers(p), NULL};
     struct lp_options o = {0};
     size_t len;
-    char *text = gold_encode(&o, &b, &len);
+    char *text = lp_test_encode(&o, &b, NULL, &len);
     assert_string_equal(text, GOLD_NUMBERS);
     free(text);
 }
