@@ -4,7 +4,8 @@
 #   scripts/build-image.sh                       (builds here, without any registry)
 #   docker build --build-arg KP_GIT_COMMIT=$(git rev-parse --short=12 HEAD) -t kubepulse .
 #
-# Stage "build" compiles kubepulse on Debian bookworm. Stage "rootfs" assembles a
+# Stage "build" compiles kubepulse on Debian bookworm, with libcurl built static from Debian's
+# source by scripts/build-curl.sh. Stage "rootfs" assembles a
 # distroless-style root file system from it: the binary, exactly the shared libraries `ldd`
 # reports (with their dpkg status entries and copyright files, so image scanners still see the
 # Debian packages), the CA bundle, and an /etc/passwd naming uid 65532. The final image is
@@ -21,7 +22,11 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ca-certificates cmake ninja-build gcc libc6-dev pkg-config binutils \
         libcurl4-openssl-dev libjson-c-dev libssl-dev libev-dev libyaml-dev zlib1g-dev \
-    && rm -rf /var/lib/apt/lists/*
+        autoconf automake libtool make dpkg-dev patch
+# libcurl for HTTP and HTTPS on OpenSSL only, static, from Debian's curl source at the version
+# just installed (README.md, "Dependencies": Debian's libcurl4 loads 26 libraries we never use).
+COPY scripts/build-curl.sh /usr/local/bin/build-curl.sh
+RUN /usr/local/bin/build-curl.sh /opt/kubepulse/curl && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The source tree minus what .dockerignore leaves out (git history, build trees, charts, docs).
 COPY . .
@@ -29,13 +34,16 @@ COPY . .
 ARG KP_GIT_COMMIT=unknown
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF \
         -DBUILD_TESTING=OFF -DKP_GIT_COMMIT="${KP_GIT_COMMIT}" -DCMAKE_INSTALL_PREFIX=/usr \
+        -DKP_CURL_ROOT=/opt/kubepulse/curl \
     && cmake --build /build \
     && DESTDIR=/staging cmake --install /build --strip \
     && /staging/usr/bin/kubepulse --version
 
 FROM build AS rootfs
 COPY scripts/image-rootfs.sh /usr/local/bin/image-rootfs.sh
-RUN /usr/local/bin/image-rootfs.sh /staging/usr/bin/kubepulse /rootfs
+# libcurl4: its status entry and copyright stand for the curl linked into the binary (same
+# source version), so that image scanners and licence checks still see it.
+RUN /usr/local/bin/image-rootfs.sh /staging/usr/bin/kubepulse /rootfs libcurl4
 # Heapster's manifests run `command: [/heapster, ...]`: the same binary under that name, so that
 # they run with only the image changed (docs/migrating-from-heapster.md).
 RUN ln -s usr/bin/kubepulse /rootfs/heapster

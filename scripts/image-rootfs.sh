@@ -3,7 +3,11 @@
 # image-rootfs.sh — assemble a distroless-style root file system for one dynamically linked
 # binary. Runs inside the Dockerfile's build stage (Debian), never on the host.
 #
-#   image-rootfs.sh BINARY ROOTFS
+#   image-rootfs.sh BINARY ROOTFS [PACKAGE...]
+#
+# PACKAGEs are Debian packages whose code BINARY links statically (libcurl4 for the libcurl of
+# scripts/build-curl.sh, built from the same source version): their status entries and
+# copyright files are recorded as for the shared libraries' packages.
 #
 # ROOTFS gets: BINARY as usr/bin/<name>; every shared library `ldd BINARY` lists, at its
 # canonical path under usr/ (lib and lib64 are symlinks into usr/, as on merged-/usr Debian);
@@ -14,6 +18,7 @@ set -eu
 
 bin="$1"
 root="$2"
+shift 2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -43,9 +48,13 @@ while read -r lib; do
     nlibs=$((nlibs + 1))
 done <"$work/libs"
 
+for p in "$@"; do
+    dpkg-query -s "$p" >/dev/null 2>&1 || { echo "image-rootfs.sh: $p is not installed" >&2; exit 1; }
+done
 # Which packages own those files, and the CA bundle: record them as distroless does.
 {
     echo ca-certificates
+    for p in "$@"; do echo "$p"; done
     while read -r lib; do
         p="$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib")"
         echo "${p%%:*}"

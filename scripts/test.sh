@@ -13,6 +13,9 @@
 #                                      memory-bound test runs build-rel's kubepulse
 #   build-fuzz/   clang libFuzzer      each fuzz target for a short run
 #
+# All but build-fuzz/ link the static libcurl of scripts/build-curl.sh (-DKP_CURL_ROOT), as the
+# image does; build-fuzz/ links the system's libcurl4, so that that way compiles too.
+#
 # Usage: scripts/test.sh [--unit-only] [--skip-fuzz] [--skip-valgrind]
 set -euo pipefail
 
@@ -94,6 +97,8 @@ readme_build() {
 
 step "installing build and test dependencies"
 tests/infra/install-deps.sh
+# The static libcurl install-deps.sh built (scripts/build-curl.sh), as the image links it.
+curl_root=${KP_CURL_ROOT:-/opt/kubepulse/curl}
 
 step "clang-format: every tracked *.c and *.h as .clang-format lays it out"
 check_format
@@ -116,7 +121,7 @@ if [ "$unit_only" = 0 ]; then
 fi
 
 step "Debug build and unit tests"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKP_CURL_ROOT="$curl_root" >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build -L unit --output-on-failure -j "$jobs"
 if [ "$unit_only" = 0 ]; then
@@ -138,7 +143,8 @@ if [ "$skip_valgrind" = 0 ]; then
 fi
 
 step "Release build (compile only)"
-cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF >/dev/null
+cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF \
+    -DKP_CURL_ROOT="$curl_root" >/dev/null
 cmake --build build-rel -j "$jobs"
 
 step "README.md's Building commands, exactly as written, in a fresh copy of the tree"
@@ -150,7 +156,8 @@ if [ "$unit_only" = 1 ]; then
 fi
 
 step "ASan+UBSan build: unit and integration tests against real servers"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKP_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKP_SANITIZE=ON \
+    -DKP_CURL_ROOT="$curl_root" >/dev/null
 cmake --build build-asan -j "$jobs"
 # memory-bound tests measure RSS, which ASan's quarantine makes meaningless: they run the
 # Release build's kubepulse (test_collector.py::test_hundred_megabyte_bodies)

@@ -3,7 +3,8 @@
 # install-deps.sh — install, with apt, everything kubepulse's build and tests need.
 # Idempotent: packages already installed are skipped and `apt-get update` runs only when
 # something is missing. Needs root (or sudo). Go (>= 1.23, for build-servers.sh) and python3
-# come with the machine image; pytest is installed when python3 lacks it.
+# come with the machine image; pytest is installed when python3 lacks it. Then
+# scripts/build-curl.sh builds the static libcurl in $KP_CURL_ROOT (default /opt/kubepulse/curl).
 #
 # Debian's etcd-server, influxdb and prometheus packages would start system daemons on
 # 2379/8086/9090. The tests never use those (up.sh starts its own on free ports), so service
@@ -13,7 +14,7 @@ set -euo pipefail
 BUILD_PKGS=(
     cmake ninja-build gcc clang libclang-rt-14-dev pkg-config libcurl4-openssl-dev
     libjson-c-dev libssl-dev libev-dev libyaml-dev zlib1g-dev libcmocka-dev clang-format
-    valgrind
+    valgrind autoconf automake libtool make dpkg-dev
 )
 # nftables: the nft command for test_chaos_netns.py's partition (the kernel side is built in).
 # containerd, runc, containernetworking-plugins (its `loopback`), busybox-static (the workload
@@ -28,6 +29,9 @@ SERVER_PKGS=(
 # The container image (scripts/build-image.sh): a bookworm base made with debootstrap, built
 # with podman (daemonless; it builds with buildah's code), whose checks run the image with runc.
 IMAGE_PKGS=(debootstrap podman runc)
+
+# Where scripts/build-curl.sh puts libcurl (scripts/test.sh passes it to CMake as KP_CURL_ROOT).
+KP_CURL_ROOT=${KP_CURL_ROOT:-/opt/kubepulse/curl}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
@@ -115,6 +119,10 @@ main() {
         log "installing pytest for $(command -v python3)"
         python3 -m pip install -q pytest || apt_install python3-pytest
     fi
+    # The static libcurl (HTTP and HTTPS on OpenSSL only) that the test builds, the benchmarks
+    # and the image link: built once per Debian curl version, a no-op after.
+    "$(dirname "$0")/../../scripts/build-curl.sh" "$KP_CURL_ROOT"
+
     if ! command -v go >/dev/null; then
         log "warning: no Go toolchain on PATH; build-servers.sh needs Go >= 1.23"
     fi
