@@ -18,15 +18,18 @@ ARG BASE_IMAGE=docker.io/library/debian:bookworm
 
 FROM ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
+# libcurl for HTTP and HTTPS on OpenSSL only, static, from Debian's curl source at the version
+# installed in the same step (README.md, "Dependencies": Debian's libcurl4 loads 26 libraries
+# kubepulse never uses). One step, so that a cached layer never pairs an old libcurl4 with a
+# source the archive no longer has.
+COPY scripts/build-curl.sh /usr/local/bin/build-curl.sh
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ca-certificates cmake ninja-build gcc libc6-dev pkg-config binutils \
         libcurl4-openssl-dev libjson-c-dev libssl-dev libev-dev libyaml-dev zlib1g-dev \
-        autoconf automake libtool make dpkg-dev patch
-# libcurl for HTTP and HTTPS on OpenSSL only, static, from Debian's curl source at the version
-# just installed (README.md, "Dependencies": Debian's libcurl4 loads 26 libraries we never use).
-COPY scripts/build-curl.sh /usr/local/bin/build-curl.sh
-RUN /usr/local/bin/build-curl.sh /opt/kubepulse/curl && rm -rf /var/lib/apt/lists/*
+        autoconf automake libtool make dpkg-dev patch \
+    && /usr/local/bin/build-curl.sh /opt/kubepulse/curl \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The source tree minus what .dockerignore leaves out (git history, build trees, charts, docs).
 COPY . .

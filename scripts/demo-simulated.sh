@@ -114,7 +114,9 @@ SIM="$(tests/sim/build.sh)"
 info "$SIM"
 step "building kubepulse (Release, $BUILD/)"
 mkdir -p "$BUILD"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF >"$BUILD/demo-build.log" 2>&1 ||
+# The static libcurl install-deps.sh built, as the image links it (README.md, "Dependencies").
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKP_TESTS=OFF \
+    -DKP_CURL_ROOT="${KP_CURL_ROOT:-/opt/kubepulse/curl}" >"$BUILD/demo-build.log" 2>&1 ||
     { tail -n 30 "$BUILD/demo-build.log"; die "cmake configure failed (log: $BUILD/demo-build.log)"; }
 cmake --build "$BUILD" --target kubepulse >>"$BUILD/demo-build.log" 2>&1 ||
     { tail -n 30 "$BUILD/demo-build.log"; die "build failed (log: $BUILD/demo-build.log)"; }
