@@ -40,12 +40,24 @@ void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines
     }
 }
 
+/* Keep a buffer for a chunk to come, or free it. */
+static void spare_put(struct sbuf *b, char *data, size_t cap)
+{
+    if (data && cap >= SBUF_SPARE_MIN && b->nspare < SBUF_SPARES &&
+        b->spare_bytes + cap <= SBUF_SPARE_BYTES) {
+        b->spare[b->nspare++] = (struct sbuf_spare){data, cap};
+        b->spare_bytes += cap;
+        return;
+    }
+    free(data);
+}
+
 static void chunk_free(struct sbuf *b, struct sbuf_chunk *c)
 {
     b->bytes -= c->cap + CHUNK_OVERHEAD;
     b->points -= c->points;
     b->nchunks--;
-    free(c->data);
+    spare_put(b, c->data, c->cap);
     free(c);
 }
 
@@ -72,6 +84,9 @@ uint64_t sbuf_fini(struct sbuf *b)
         b->head = c->next;
         chunk_free(b, c);
     }
+    while (b->nspare)
+        free(b->spare[--b->nspare].data);
+    b->spare_bytes = 0;
     if (b->z) {
         deflateEnd(b->z);
         free(b->z);
@@ -154,7 +169,16 @@ static struct sbuf_chunk *chunk_new(struct sbuf *b, size_t need)
     struct sbuf_chunk *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (!(c->data = malloc(cap))) {
+    /* The newest spare (its pages the most likely still cached), when the line fits it and
+     * its size fits the bound. */
+    const struct sbuf_spare *sp = b->nspare ? &b->spare[b->nspare - 1] : NULL;
+    if (sp && sp->cap >= need && sp->cap <= b->bytes_max &&
+        !over_bytes(b, sp->cap + CHUNK_OVERHEAD)) {
+        c->data = sp->data;
+        cap = sp->cap;
+        b->spare_bytes -= sp->cap;
+        b->nspare--;
+    } else if (!(c->data = malloc(cap))) {
         free(c);
         return NULL;
     }

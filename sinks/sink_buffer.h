@@ -43,6 +43,10 @@ struct sbuf_chunk {
 typedef void (*sbuf_drop_fn)(void *ud, uint64_t points, uint32_t lines, int64_t ts_min,
                              int64_t ts_max);
 
+#define SBUF_SPARES      64
+#define SBUF_SPARE_BYTES ((size_t)64 << 20)
+#define SBUF_SPARE_MIN   ((size_t)64 << 10)
+
 struct sbuf {
     bool bound_points; /* bound counts points, not bytes */
     uint64_t bound;
@@ -59,6 +63,16 @@ struct sbuf {
     void *z;                /* owned: the deflate stream, made on first use */
     sbuf_drop_fn on_drop;
     void *ud;
+    /* Buffers of chunks that went, kept for the chunks to come: a cycle's lines go into the
+     * memory the last cycle's used, where new allocations cost a page fault every 4 KiB. Not
+     * counted against the bound (they hold no lines); at most SBUF_SPARES of them and
+     * SBUF_SPARE_BYTES in all, each at least SBUF_SPARE_MIN. */
+    struct sbuf_spare {
+        char *data;
+        size_t cap;
+    } spare[SBUF_SPARES];
+    unsigned nspare;
+    size_t spare_bytes;
 };
 
 /* bound: bytes or points; lines_max: --sink-batch-lines; pack: gzip chunks as they are sealed.

@@ -180,6 +180,58 @@ KP_TEST(test_buffer_points_bound)
     assert_int_equal(sbuf_fini(&b) + dropped_pts + inflight, 400);
 }
 
+/* Fill the open chunk with 100-byte lines to about `bytes` and take it. */
+static struct sbuf_chunk *fill_and_take(struct sbuf *b, size_t bytes)
+{
+    static const char line[] = "cpu/usage_rate,nodename=node-0001,pod_name=p value=12345i "
+                               "1700000000000000000000000000000000\n";
+    for (size_t n = 0; n + sizeof line - 1 <= bytes; n += sizeof line - 1)
+        put_line(b, line);
+    return sbuf_take(b, true);
+}
+
+KP_TEST(test_buffer_reuses_sent_chunks)
+{
+    (void)state;
+    struct sbuf b;
+    dropped_pts = 0;
+    sbuf_init(&b, 1u << 30, false, 100000, false, on_drop, NULL);
+    /* A chunk of 200 KB goes; its buffer is kept, not counted against the bound... */
+    struct sbuf_chunk *c = fill_and_take(&b, 200000);
+    assert_non_null(c);
+    char *data = c->data;
+    size_t cap = c->cap;
+    assert_true(cap >= SBUF_SPARE_MIN);
+    sbuf_release(&b, c);
+    assert_int_equal(b.nspare, 1);
+    assert_int_equal(b.spare_bytes, cap);
+    assert_int_equal(b.bytes, 0);
+    /* ...and the next chunk is written into it, with its size accounted again. */
+    put_line(&b, "m value=1i 1\n");
+    assert_ptr_equal(b.tail->data, data);
+    assert_int_equal(b.tail->cap, cap);
+    assert_int_equal(b.bytes, cap + sizeof(struct sbuf_chunk));
+    assert_int_equal(b.nspare, 0);
+    assert_int_equal(b.spare_bytes, 0);
+    /* A chunk under SBUF_SPARE_MIN is freed, not kept. */
+    struct sbuf_chunk *first = sbuf_take(&b, true);
+    sbuf_release(&b, first); /* 1 line: sealing shrank it to its length */
+    assert_int_equal(b.nspare, 0);
+    /* At most SBUF_SPARES buffers and SBUF_SPARE_BYTES are kept; the rest are freed. */
+    struct sbuf_chunk *many[SBUF_SPARES + 2];
+    for (int i = 0; i < SBUF_SPARES + 2; i++)
+        assert_non_null(many[i] = fill_and_take(&b, 100000));
+    for (int i = 0; i < SBUF_SPARES + 2; i++)
+        sbuf_release(&b, many[i]);
+    assert_true(b.nspare <= SBUF_SPARES);
+    assert_true(b.spare_bytes <= SBUF_SPARE_BYTES);
+    assert_true(b.nspare >= 1);
+    assert_int_equal(b.points, 0);
+    assert_int_equal(sbuf_fini(&b), 0); /* frees the spares too (valgrind, ASan) */
+    assert_int_equal(b.nspare, 0);
+    assert_int_equal(dropped_pts, 0);
+}
+
 KP_TEST(test_buffer_bytes_bound_and_split)
 {
     (void)state;
