@@ -514,7 +514,8 @@ void influx_gate_changed(struct sink *s)
                  LF_INT("requests_cancelled", cancelled));
     in->held = true;
     s->stats.held = in->buf.points > 0;
-    influx_pump(in); /* a flush waiting on those requests ends now */
+    sbuf_drop_spares(&in->buf); /* a follower writes nothing: give the memory back */
+    influx_pump(in);            /* a flush waiting on those requests ends now */
 }
 
 void influx_flush(struct sink *s)

@@ -76,6 +76,13 @@ static void unlink_chunk(struct sbuf *b, struct sbuf_chunk *c)
         b->tail = prev;
 }
 
+void sbuf_drop_spares(struct sbuf *b)
+{
+    while (b->nspare)
+        free(b->spare[--b->nspare].data);
+    b->spare_bytes = 0;
+}
+
 uint64_t sbuf_fini(struct sbuf *b)
 {
     uint64_t pts = b->points;
@@ -84,9 +91,7 @@ uint64_t sbuf_fini(struct sbuf *b)
         b->head = c->next;
         chunk_free(b, c);
     }
-    while (b->nspare)
-        free(b->spare[--b->nspare].data);
-    b->spare_bytes = 0;
+    sbuf_drop_spares(b);
     if (b->z) {
         deflateEnd(b->z);
         free(b->z);

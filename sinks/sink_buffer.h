@@ -82,6 +82,8 @@ void sbuf_init(struct sbuf *b, uint64_t bound, bool bound_points, uint32_t lines
                sbuf_drop_fn on_drop, void *ud);
 /* Frees every chunk; returns the points still held (in flight or not). */
 uint64_t sbuf_fini(struct sbuf *b);
+/* Frees the spare buffers (a replica that stops leading writes nothing for a while). */
+void sbuf_drop_spares(struct sbuf *b);
 
 /* Room for a line of at most max bytes at the end of the open chunk; NULL when even dropping
  * every droppable chunk cannot make room (the caller counts the line as dropped). */

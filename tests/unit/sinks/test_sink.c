@@ -232,6 +232,48 @@ KP_TEST(test_buffer_reuses_sent_chunks)
     assert_int_equal(dropped_pts, 0);
 }
 
+KP_TEST(test_buffer_spare_within_the_bound)
+{
+    (void)state;
+    struct sbuf b;
+    dropped_pts = 0;
+    /* Bound 1 MiB, so chunks of at most 128 KiB. */
+    sbuf_init(&b, 1u << 20, false, 100000, false, on_drop, NULL);
+    assert_int_equal(b.bytes_max, 128u << 10);
+    struct sbuf_chunk *c = fill_and_take(&b, 70000);
+    sbuf_release(&b, c);
+    assert_int_equal(b.nspare, 1);
+    char *spare = b.spare[0].data;
+    size_t spare_cap = b.spare[0].cap;
+    /* Lines longer than the spare get chunks of their own, up to 70 KB short of the bound... */
+    size_t n = 100000;
+    char *line = malloc(n);
+    assert_non_null(line);
+    memset(line, 'x', n - 1);
+    line[n - 1] = '\n';
+    while (b.bytes + spare_cap + sizeof(struct sbuf_chunk) <= (1u << 20)) {
+        char *p = sbuf_reserve(&b, n);
+        assert_non_null(p);
+        assert_true(p < spare || p >= spare + spare_cap);
+        memcpy(p, line, n);
+        sbuf_commit(&b, n, 1);
+        assert_non_null(sbuf_take(&b, true)); /* in flight: the next line opens a chunk */
+    }
+    free(line);
+    assert_int_equal(b.nspare, 1);
+    /* ...where a short line may not take the spare: it would pass the bound. */
+    put_line(&b, "m value=1i 1\n");
+    assert_true(b.tail->data != spare);
+    assert_true(b.bytes <= (1u << 20));
+    assert_int_equal(b.nspare, 1);
+    assert_int_equal(dropped_pts, 0);
+    /* A replica that stops leading gives the spares back. */
+    sbuf_drop_spares(&b);
+    assert_int_equal(b.nspare, 0);
+    assert_int_equal(b.spare_bytes, 0);
+    sbuf_fini(&b);
+}
+
 KP_TEST(test_buffer_bytes_bound_and_split)
 {
     (void)state;
