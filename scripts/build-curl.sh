@@ -62,7 +62,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$PREFIX/lib/libcurl.a" 
     log "$PREFIX has curl $version already"
     exit 0
 fi
-for tool in dpkg-source dpkg-buildflags autoreconf libtoolize make patch cc realpath flock; do
+for tool in dpkg-source dpkg-buildflags autoreconf libtoolize make patch cc; do
     command -v "$tool" >/dev/null ||
         { log "$tool is missing (apt: dpkg-dev autoconf automake libtool make patch gcc)"; exit 1; }
 done
